@@ -1,0 +1,137 @@
+// offcopy: a cp-compatible front end to liboffcopy.  Stage one parses the
+// options (options.cc); stage two resolves the operands against the
+// filesystem into (source, destination) pairs, as cp does; then each pair
+// is copied and reported.
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "options.h"
+#include "render.h"
+
+namespace offcopy::cli {
+namespace {
+
+struct Pair {
+  std::string src;
+  std::string dst;
+};
+
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string base_name(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  const size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  return !dir.empty() && dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+// cp's operand rules: -t DIR; -T SRC DST; a last operand that is a
+// directory; otherwise exactly SRC DST.  Returns false after a usage error.
+bool plan(const Options& o, std::vector<Pair>* out) {
+  std::vector<std::string> srcs = o.operands;
+  std::string dir;
+  if (o.target_dir) {
+    dir = *o.target_dir;
+    if (!is_dir(dir)) {
+      std::fprintf(stderr, "offcopy: target directory '%s': Not a directory\n",
+                   dir.c_str());
+      return false;
+    }
+  } else {
+    std::string last = srcs.back();
+    srcs.pop_back();
+    if (o.no_target_dir || !is_dir(last)) {
+      if (srcs.size() > 1) {
+        std::fprintf(stderr, "offcopy: target '%s' is not a directory\n", last.c_str());
+        return false;
+      }
+      out->push_back({srcs[0], last});
+      return true;
+    }
+    dir = last;
+  }
+  for (const std::string& s : srcs) out->push_back({s, join(dir, base_name(s))});
+  return true;
+}
+
+FileResult copy_one(const Options& o, const Pair& p) {
+  FileResult r{p.src, p.dst};
+  const auto t0 = std::chrono::steady_clock::now();
+  if (is_dir(p.src)) {
+    r.status = FileStatus::failed;
+    Error e;
+    e.code = EISDIR;
+    e.op = "copy";
+    e.path = p.src;
+    e.detail = "-r not specified; omitting directory '" + p.src + "'";
+    r.error = e;
+    return r;
+  }
+  FileOptions fo;
+  fo.flags = o.flags;
+  fo.overwrite = o.overwrite;
+  auto rep = copy_file(p.src, p.dst, fo);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (rep) {
+    r.report = std::move(rep.value());
+  } else if (rep.error().code == EEXIST && o.overwrite == Overwrite::no_clobber) {
+    r.status = FileStatus::skipped;  // cp -n skips silently
+  } else {
+    r.status = FileStatus::failed;
+    r.error = rep.error();
+  }
+  return r;
+}
+
+int exit_code(const std::vector<FileResult>& results) {
+  bool failed = false;
+  bool only_offload = true;
+  for (const FileResult& r : results) {
+    if (r.status != FileStatus::failed) continue;
+    failed = true;
+    if (!r.error || !r.error->offload_unsupported) only_offload = false;
+  }
+  if (!failed) return kExitOk;
+  return only_offload ? kExitNoOffload : kExitFailed;
+}
+
+int run(const Options& o) {
+  std::vector<Pair> pairs;
+  if (!plan(o, &pairs)) return kExitFailed;
+  // With --json, stdout carries only the JSON document.
+  std::FILE* text = o.json ? stderr : stdout;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<FileResult> results;
+  for (const Pair& p : pairs) {
+    FileResult r = copy_one(o, p);
+    if (o.verbose && r.status == FileStatus::copied) print_verbose(text, r);
+    if (o.debug) print_debug(text, r);
+    print_error(r);
+    results.push_back(std::move(r));
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (o.stats) print_stats(text, results, secs);
+  if (o.json) print_json(stdout, results, secs);
+  return exit_code(results);
+}
+
+}  // namespace
+}  // namespace offcopy::cli
+
+int main(int argc, char** argv) {
+  offcopy::cli::Parsed p = offcopy::cli::parse_options(argc, argv);
+  if (!p.options) return p.exit_code;
+  return offcopy::cli::run(*p.options);
+}

@@ -1,0 +1,46 @@
+// Command-line options: parsed without touching the filesystem (stage one),
+// then resolved against it into a list of copies (stage two, plan.h).
+#ifndef OFFCOPY_CLI_OPTIONS_H_
+#define OFFCOPY_CLI_OPTIONS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "offcopy/copy.h"
+
+namespace offcopy::cli {
+
+// Exit codes; the man page (docs/offcopy.1.md) lists the same.
+enum Exit : int {
+  kExitOk = 0,           // every file copied (or skipped by -n)
+  kExitFailed = 1,       // at least one file failed; the others were copied
+  kExitUsage = 2,        // bad options or operands; nothing was copied
+  kExitNoOffload = 3,    // --offload=require and some file could not be
+                         // offloaded (nothing written for it), no other error
+};
+
+struct Options {
+  CopyFlags flags{.whole_file = true};
+  Overwrite overwrite = Overwrite::replace;
+  bool verbose = false;
+  bool debug = false;
+  bool stats = false;
+  bool json = false;
+  bool no_target_dir = false;           // -T
+  std::optional<std::string> target_dir;  // -t DIR
+  std::vector<std::string> operands;
+};
+
+// Either options to run with, or an exit: help/version printed (code 0) or a
+// usage error already reported on stderr (code kExitUsage).
+struct Parsed {
+  std::optional<Options> options;
+  int exit_code = kExitOk;
+};
+
+Parsed parse_options(int argc, char** argv);
+
+}  // namespace offcopy::cli
+
+#endif  // OFFCOPY_CLI_OPTIONS_H_

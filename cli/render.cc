@@ -1,0 +1,158 @@
+#include "render.h"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+namespace offcopy::cli {
+namespace {
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::used: return "used";
+    case Outcome::skipped: return "skipped";
+    default: return "failed";
+  }
+}
+
+const char* status_name(FileStatus s) {
+  switch (s) {
+    case FileStatus::copied: return "copied";
+    case FileStatus::skipped: return "skipped";
+    default: return "failed";
+  }
+}
+
+Report totals(const std::vector<FileResult>& all) {
+  Report sum;
+  for (const FileResult& r : all) {
+    sum.bytes_by = [&] {
+      auto b = sum.bytes_by;
+      for (int i = 0; i < kMechanismCount; ++i) b[i] += r.report.bytes_by[i];
+      return b;
+    }();
+    sum.hole_bytes += r.report.hole_bytes;
+  }
+  return sum;
+}
+
+nlohmann::json error_json(const Error& e) {
+  return {{"errno", e.code},
+          {"error", strerrorname_np(e.code) ? strerrorname_np(e.code) : ""},
+          {"op", e.op},
+          {"path", e.path},
+          {"offset", e.offset},
+          {"bytes_done", e.bytes_done},
+          {"offload_unsupported", e.offload_unsupported},
+          {"message", e.message()}};
+}
+
+nlohmann::json bytes_json(const Report& r) {
+  nlohmann::json j;
+  for (int i = 0; i < kMechanismCount; ++i) {
+    j[mechanism_name(static_cast<Mechanism>(i))] = r.bytes_by[i];
+  }
+  return j;
+}
+
+nlohmann::json file_json(const FileResult& r) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const Step& s : r.report.steps) {
+    steps.push_back({{"mechanism", mechanism_name(s.mech)},
+                     {"outcome", outcome_name(s.outcome)},
+                     {"bytes", s.bytes},
+                     {"errno", s.err},
+                     {"reason", s.why}});
+  }
+  nlohmann::json j = {{"source", r.src},
+                      {"destination", r.dst},
+                      {"status", status_name(r.status)},
+                      {"bytes", r.report.total_bytes()},
+                      {"bytes_by", bytes_json(r.report)},
+                      {"hole_bytes", r.report.hole_bytes},
+                      {"steps", steps},
+                      {"seconds", r.seconds}};
+  if (r.error) j["error"] = error_json(*r.error);
+  return j;
+}
+
+}  // namespace
+
+std::string human_bytes(int64_t n) {
+  static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (n < 1024) return std::to_string(n) + " B";
+  double v = static_cast<double>(n);
+  int u = -1;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f %s", v, kUnits[u]);
+  return buf;
+}
+
+void print_verbose(std::FILE* out, const FileResult& r) {
+  std::fprintf(out, "'%s' -> '%s'\n", r.src.c_str(), r.dst.c_str());
+}
+
+void print_debug(std::FILE* out, const FileResult& r) {
+  const Report& rep = r.report;
+  std::fprintf(out, "'%s' -> '%s': %s, %lld bytes moved, %lld bytes of holes\n",
+               r.src.c_str(), r.dst.c_str(), status_name(r.status),
+               static_cast<long long>(rep.total_bytes()),
+               static_cast<long long>(rep.hole_bytes));
+  for (const Step& s : rep.steps) {
+    std::fprintf(out, "  %-12s %-8s %14lld bytes  %s\n", mechanism_name(s.mech),
+                 outcome_name(s.outcome), static_cast<long long>(s.bytes),
+                 s.why.c_str());
+  }
+}
+
+void print_error(const FileResult& r) {
+  if (!r.error) return;
+  std::fprintf(stderr, "offcopy: cannot copy '%s' to '%s': %s\n", r.src.c_str(),
+               r.dst.c_str(), r.error->message().c_str());
+}
+
+void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
+  const Report sum = totals(all);
+  int copied = 0, failed = 0, skipped = 0;
+  for (const FileResult& r : all) {
+    copied += r.status == FileStatus::copied;
+    failed += r.status == FileStatus::failed;
+    skipped += r.status == FileStatus::skipped;
+  }
+  const double rate = seconds > 0 ? sum.total_bytes() / seconds : 0;
+  std::fprintf(out,
+               "offcopy: %d copied, %d skipped, %d failed; %s in %.3f s (%s/s): "
+               "cloned %s, kernel-copied %s, io_uring %s, read/write %s, holes %s\n",
+               copied, skipped, failed, human_bytes(sum.total_bytes()).c_str(), seconds,
+               human_bytes(static_cast<int64_t>(rate)).c_str(),
+               human_bytes(sum.bytes(Mechanism::clone)).c_str(),
+               human_bytes(sum.bytes(Mechanism::kernel_copy)).c_str(),
+               human_bytes(sum.bytes(Mechanism::uring)).c_str(),
+               human_bytes(sum.bytes(Mechanism::read_write)).c_str(),
+               human_bytes(sum.hole_bytes).c_str());
+}
+
+void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
+  nlohmann::json files = nlohmann::json::array();
+  int failed = 0;
+  for (const FileResult& r : all) {
+    files.push_back(file_json(r));
+    failed += r.status == FileStatus::failed;
+  }
+  const Report sum = totals(all);
+  nlohmann::json doc = {{"files", files},
+                        {"totals",
+                         {{"files", all.size()},
+                          {"failed", failed},
+                          {"bytes", sum.total_bytes()},
+                          {"bytes_by", bytes_json(sum)},
+                          {"hole_bytes", sum.hole_bytes}}},
+                        {"seconds", seconds}};
+  std::fprintf(out, "%s\n", doc.dump(2).c_str());
+}
+
+}  // namespace offcopy::cli

@@ -1,0 +1,37 @@
+// Output: the CLI owns the terminal.  The library reports; these functions
+// turn reports into cp-style lines, --debug blocks, --stats and --json.
+#ifndef OFFCOPY_CLI_RENDER_H_
+#define OFFCOPY_CLI_RENDER_H_
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "offcopy/copy.h"
+
+namespace offcopy::cli {
+
+enum class FileStatus { copied, skipped, failed };
+
+struct FileResult {
+  std::string src;
+  std::string dst;
+  FileStatus status = FileStatus::copied;
+  Report report;
+  std::optional<Error> error;
+  double seconds = 0;
+};
+
+// "1.00 GiB" style, exact below 1 KiB.
+std::string human_bytes(int64_t n);
+
+void print_verbose(std::FILE* out, const FileResult& r);
+void print_debug(std::FILE* out, const FileResult& r);
+void print_error(const FileResult& r);
+void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds);
+void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds);
+
+}  // namespace offcopy::cli
+
+#endif  // OFFCOPY_CLI_RENDER_H_

@@ -1,0 +1,143 @@
+// liboffcopy's copy primitive: copy_file_range(2) in user space, with the
+// whole mechanism ladder behind it.
+//
+//   clone (FICLONE / FICLONERANGE)  ->  kernel copy (copy_file_range)
+//   ->  io_uring read/write pipeline  ->  pread/pwrite
+//
+// A rung is left for the next one only when it says "unsupported here"
+// having moved zero bytes of the range; EIO, ENOSPC, EDQUOT and ENOMEM are
+// terminal and never fall back (a fallback after a clone EIO can copy stale
+// data).  docs/fallbacks.md lists every errno and the kernel reason.
+//
+// Thread-safety: copy_range and copy_file may be called from many threads at
+// once on different files.  The probe cache they share is internally locked.
+#ifndef OFFCOPY_COPY_H_
+#define OFFCOPY_COPY_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "offcopy/result.h"
+
+namespace offcopy {
+
+// How bytes moved.  The order is the ladder's order.
+enum class Mechanism : int {
+  snapshot = 0,     // btrfs subvolume snapshot (whole trees; later issue)
+  clone = 1,        // FICLONE / FICLONERANGE: extents shared, no data moved
+  kernel_copy = 2,  // copy_file_range: server-side or in-kernel copy
+  uring = 3,        // io_uring read/write pipeline through host memory
+  read_write = 4,   // pread/pwrite (or read/write on streams)
+  device = 5,       // SCSI EXTENDED COPY / token copy (later issue)
+};
+inline constexpr int kMechanismCount = 6;
+
+// Stable lower-case names: "snapshot", "clone", "kernel_copy", "uring",
+// "read_write", "device".  Used in --debug and JSON output.
+const char* mechanism_name(Mechanism m);
+
+// As cp's --reflink.
+enum class Reflink {
+  auto_,   // clone where possible, else copy (default)
+  always,  // clone or fail; nothing is written when cloning is impossible
+  never,   // never clone; also skips copy_file_range, which may clone
+};
+
+// As cp's --sparse.
+enum class Sparse {
+  auto_,   // find holes with SEEK_DATA/SEEK_HOLE when st_blocks says the
+           // source may be sparse, and recreate them
+  always,  // always look for holes, and also turn all-zero blocks into holes
+  never,   // write holes out as zeros (no clone, no kernel copy)
+};
+
+struct CopyFlags {
+  // Copy from the source offset to the source's end of file, whatever the
+  // length says.  Sources whose size is unknown (FIFOs, /proc and /sys
+  // files reporting size 0) are read until read() returns 0.
+  bool whole_file = false;
+  // Offload only: when neither clone nor kernel copy can move the bytes,
+  // fail with Error::offload_unsupported (code kOffloadUnsupported) having
+  // written nothing, so the caller decides what to do.
+  bool no_fallback = false;
+  Reflink reflink = Reflink::auto_;
+  Sparse sparse = Sparse::auto_;
+};
+
+// What one rung did for one copy.
+enum class Outcome { used, skipped, failed };
+
+struct Step {
+  Mechanism mech;
+  Outcome outcome;
+  int64_t bytes = 0;  // bytes this rung moved
+  int err = 0;        // the errno that made it skip or fail, 0 if none
+  std::string why;    // human reason, e.g. "EXDEV: different filesystems"
+};
+
+struct Report {
+  std::array<int64_t, kMechanismCount> bytes_by{};  // indexed by Mechanism
+  int64_t hole_bytes = 0;   // bytes of holes recreated, not written
+  std::vector<Step> steps;  // one per rung tried, in ladder order
+
+  int64_t bytes(Mechanism m) const { return bytes_by[static_cast<int>(m)]; }
+  int64_t total_bytes() const;  // data bytes moved (holes excluded)
+  // Adds another report's counts and merges its steps (same rung: bytes
+  // add up, the first reason is kept).
+  void merge(const Report& other);
+};
+
+// Copies up to `len` bytes from `src_fd` to `dst_fd`, like copy_file_range(2):
+// - a null offset pointer uses and advances the file position; a non-null
+//   one is read and updated, and the file position is left alone;
+// - the copy stops short at the source's end of file (a short count is not
+//   an error); `len` is ignored under flags.whole_file;
+// - the destination is never truncated; it is extended when the copied
+//   range ends beyond its size (also when the range ends in a hole);
+// - source and destination may be on different filesystems.
+// Unlike copy_file_range, streams are accepted: a FIFO or character-device
+// source is read with read() (offset pointer must be null), and an O_APPEND
+// destination with a null dst_off is appended to with write().
+//
+// Errors (Error::code):
+//   EINVAL  overlapping ranges in one file; negative length or offset
+//   EBADF   an fd not open for reading/writing; O_APPEND with dst_off set
+//   ESPIPE  an offset pointer given for a non-seekable fd
+//   EISDIR  a directory
+//   kOffloadUnsupported  no_fallback and no offload rung could copy
+//   anything the kernel returns (EIO, ENOSPC, EDQUOT, EFBIG, ...)
+// On error, Error::bytes_done bytes were copied and the offsets (or file
+// positions) were advanced by exactly that much.
+Result<Report> copy_range(int src_fd, int64_t* src_off, int dst_fd,
+                          int64_t* dst_off, int64_t len, CopyFlags flags);
+
+// What copy_file does with an existing destination.
+enum class Overwrite {
+  replace,     // truncate and rewrite it (cp's default)
+  force,       // as replace; if it cannot be opened for writing, unlink it
+               // and create it anew (cp -f)
+  no_clobber,  // leave it alone: the result is an Error with code EEXIST
+};
+
+struct FileOptions {
+  CopyFlags flags{.whole_file = true};
+  Overwrite overwrite = Overwrite::replace;
+};
+
+// Copies the file `src` to the path `dst`, creating it (mode of the source,
+// less the umask, as cp does) or replacing its contents.
+// - Same file (same device and inode, through any link): EINVAL with detail
+//   "are the same file"; nothing is touched.
+// - A directory source: EISDIR.
+// - If the copy fails and this call created `dst`, `dst` is removed and the
+//   Error's detail says so; an existing destination is left as the failed
+//   copy made it (use atomic copies, a later feature, to avoid that).
+// The source is opened read-only and never modified.
+Result<Report> copy_file(const std::string& src, const std::string& dst,
+                         const FileOptions& options);
+
+}  // namespace offcopy
+
+#endif  // OFFCOPY_COPY_H_

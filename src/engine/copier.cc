@@ -1,0 +1,461 @@
+// copy_range: validates the request, then walks the mechanism ladder over
+// the range in order -- an unaligned head, the clonable middle, the tail --
+// finding holes on the way down and recreating them at the end.
+#include "engine/copier.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace offcopy::engine {
+namespace {
+
+Error make_error(int code, std::string op, Role role, std::string detail = {}) {
+  Error e;
+  e.code = code;
+  e.op = std::move(op);
+  e.role = role;
+  e.detail = std::move(detail);
+  return e;
+}
+
+bool is_stream(const struct stat& st) {
+  return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
+// Size is known when the kernel tells it: /proc, /sys and block devices
+// report 0 and are read until EOF instead.
+bool size_known(const Job& job) {
+  return S_ISREG(job.src_st.st_mode) && job.src_st.st_size > 0;
+}
+
+Status inspect(Job& job) {
+  sys::Sys& s = job.sys();
+  if (int r = s.fstat(job.src_fd, &job.src_st); r < 0) {
+    return make_error(-r, "fstat", Role::source);
+  }
+  if (int r = s.fstat(job.dst_fd, &job.dst_st); r < 0) {
+    return make_error(-r, "fstat", Role::destination);
+  }
+  if (S_ISDIR(job.src_st.st_mode)) return make_error(EISDIR, "open", Role::source);
+  if (S_ISDIR(job.dst_st.st_mode)) return make_error(EISDIR, "open", Role::destination);
+  const int src_fl = s.fcntl_getfl(job.src_fd);
+  const int dst_fl = s.fcntl_getfl(job.dst_fd);
+  if (src_fl < 0) return make_error(-src_fl, "fcntl", Role::source);
+  if (dst_fl < 0) return make_error(-dst_fl, "fcntl", Role::destination);
+  if ((src_fl & O_ACCMODE) == O_WRONLY) {
+    return make_error(EBADF, "read", Role::source, "not open for reading");
+  }
+  if ((dst_fl & O_ACCMODE) == O_RDONLY) {
+    return make_error(EBADF, "write", Role::destination, "not open for writing");
+  }
+  job.src_stream = is_stream(job.src_st);
+  job.dst_regular = S_ISREG(job.dst_st.st_mode);
+  job.dst_stream = is_stream(job.dst_st) || (dst_fl & O_APPEND) != 0;
+  return Ok{};
+}
+
+// Reads an offset pointer, or the file position when it is null.
+Result<int64_t> start_offset(Job& job, int fd, const int64_t* off,
+                             bool stream, Role role) {
+  if (off != nullptr) {
+    if (stream) {
+      return make_error(job.dst_stream && role == Role::destination ? EBADF : ESPIPE,
+                        "offset", role, "an offset was given for a stream or O_APPEND fd");
+    }
+    if (*off < 0) return make_error(EINVAL, "offset", role, "negative offset");
+    return *off;
+  }
+  if (stream) return int64_t{0};
+  int64_t pos = job.sys().lseek(fd, 0, SEEK_CUR);
+  if (pos < 0) return make_error(static_cast<int>(-pos), "lseek", role);
+  return pos;
+}
+
+// Turns the requested length into the one to copy: clipped at the source's
+// EOF when its size is known, "until EOF" under whole_file otherwise.
+Result<int64_t> effective_length(const Job& job, int64_t src_pos, int64_t len) {
+  if (!job.flags.whole_file && len < 0) {
+    return make_error(EINVAL, "length", Role::none, "negative length");
+  }
+  if (!size_known(job)) return job.flags.whole_file ? kUntilEof : len;
+  const int64_t avail = std::max<int64_t>(0, job.src_st.st_size - src_pos);
+  return job.flags.whole_file ? avail : std::min(len, avail);
+}
+
+Status check_overlap(const Job& job, const Segment& seg) {
+  if (job.src_st.st_dev != job.dst_st.st_dev ||
+      job.src_st.st_ino != job.dst_st.st_ino || job.src_stream) {
+    return Ok{};
+  }
+  const int64_t end = seg.len == kUntilEof ? kUntilEof : seg.len;
+  if (seg.src < seg.dst + end && seg.dst < seg.src + end) {
+    return make_error(EINVAL, "copy", Role::none,
+                      "source and destination ranges overlap in the same file");
+  }
+  return Ok{};
+}
+
+// Rungs that the flags, the file types or the probe cache rule out.
+void rule_out(Job& job) {
+  const CopyFlags& f = job.flags;
+  const ProbeCache* probes = job.ctx.probes;
+  auto cached = [&](Mechanism m) {
+    if (probes == nullptr) return;
+    if (auto v = probes->get(m, job.src_st.st_dev, job.dst_st.st_dev)) {
+      job.skip(m, v->err, v->why + " (probed before for this pair)");
+    }
+  };
+  for (Mechanism m : {Mechanism::clone, Mechanism::kernel_copy}) {
+    if (job.src_stream || !S_ISREG(job.src_st.st_mode)) {
+      job.skip(m, 0, "source is not a regular file");
+    } else if (!job.dst_regular) {
+      job.skip(m, 0, "destination is not a regular file");
+    } else if (job.dst_stream) {
+      job.skip(m, 0, "destination is opened O_APPEND");
+    } else if (f.reflink == Reflink::never) {
+      job.skip(m, 0, m == Mechanism::clone
+                         ? "--reflink=never"
+                         : "--reflink=never (copy_file_range may share extents)");
+    } else if (f.sparse == Sparse::never) {
+      job.skip(m, 0, "--sparse=never writes holes as zeros");
+    } else if (!size_known(job)) {
+      job.skip(m, 0, "source size unknown (procfs/sysfs/device)");
+    }
+    cached(m);
+  }
+  if (f.sparse == Sparse::always && f.reflink != Reflink::always) {
+    job.skip(Mechanism::kernel_copy, 0, "--sparse=always looks for zero blocks");
+  }
+  if (job.src_stream || job.dst_stream || !size_known(job)) {
+    job.skip(Mechanism::uring, 0, "stream or unknown size: read/write at the file position");
+  } else if (f.sparse == Sparse::always) {
+    job.skip(Mechanism::uring, 0, "--sparse=always looks for zero blocks");
+  }
+}
+
+Error mech_error(const Job& job, const MechResult& r, Mechanism m,
+                 const Segment& seg) {
+  Role role = Role::none;
+  std::string op = r.op;
+  if (op.find("read") != std::string::npos) role = Role::source;
+  if (op.find("write") != std::string::npos || op == "copy_file_range" ||
+      op.rfind("FICLONE", 0) == 0) {
+    role = Role::destination;
+  }
+  Error e = make_error(r.err, op, role);
+  e.offset = seg.src + r.moved;
+  e.detail = std::string(mechanism_name(m)) + ": " + r.why;
+  e.bytes_done = job.done;
+  return e;
+}
+
+Error offload_error(const Job& job) {
+  Error e = make_error(kOffloadUnsupported, "offload", Role::none,
+                       "no offload mechanism can copy this range; nothing "
+                       "was written by a host copy (--offload=require)");
+  e.offload_unsupported = true;
+  e.bytes_done = job.done;
+  return e;
+}
+
+// Creates the ring on first use; an unusable io_uring turns the rung off.
+bool ring_ready(Job& job) {
+  if (job.ring) return true;
+  if (job.ctx.probes != nullptr) {
+    if (auto v = job.ctx.probes->ring()) {
+      job.skip(Mechanism::uring, v->err, v->why);
+      return false;
+    }
+  }
+  int err = 0;
+  job.ring = job.sys().make_ring(job.ctx.tun.uring_depth, &err);
+  if (job.ring) return true;
+  Verdict v{-err, "io_uring unavailable (" + std::string(sys::errno_name(-err)) + ")"};
+  if (job.ctx.probes != nullptr) job.ctx.probes->set_ring(v);
+  job.skip(Mechanism::uring, v.err, v.why);
+  return false;
+}
+
+// The first rung still on for this segment.
+Mechanism pick(Job& job, const Segment& seg) {
+  if (!job.is_off(Mechanism::kernel_copy)) return Mechanism::kernel_copy;
+  if (!job.is_off(Mechanism::uring)) {
+    if (seg.len >= job.ctx.tun.uring_min && ring_ready(job)) return Mechanism::uring;
+    if (seg.len < job.ctx.tun.uring_min) {
+      job.skip(Mechanism::uring, 0, "range shorter than the pipeline's minimum");
+      job.off[static_cast<int>(Mechanism::uring)].reset();  // size-dependent
+    }
+  }
+  return Mechanism::read_write;
+}
+
+MechResult run_rung(Job& job, Mechanism m, const Segment& seg) {
+  switch (m) {
+    case Mechanism::clone: return clone_segment(job, seg);
+    case Mechanism::kernel_copy: return kernel_copy_segment(job, seg);
+    case Mechanism::uring: return uring_segment(job, seg);
+    default: return read_write_segment(job, seg);
+  }
+}
+
+void turn_off(Job& job, Mechanism m, const MechResult& r) {
+  std::string why = r.op;
+  if (r.err != 0) why += std::string(" ") + sys::errno_name(r.err);
+  why += ": " + r.why;
+  job.skip(m, r.err, why);
+  if (r.cacheable && job.ctx.probes != nullptr) {
+    job.ctx.probes->set(m, job.src_st.st_dev, job.dst_st.st_dev,
+                        Verdict{r.err, why});
+  }
+}
+
+// A regular source that reads EOF before its known size is not a short
+// copy to hide: if it did not shrink, something returned 0 wrongly.
+Status check_early_eof(Job& job, const Segment& seg, int64_t at) {
+  job.eof = true;
+  if (!size_known(job)) return Ok{};
+  struct stat st {};
+  if (job.sys().fstat(job.src_fd, &st) == 0 && st.st_size > seg.src + at) {
+    Error e = make_error(EIO, "read", Role::source,
+                         "end of file reached at offset " + std::to_string(seg.src + at) +
+                             " but the source is " + std::to_string(st.st_size) + " bytes");
+    e.offset = seg.src + at;
+    e.bytes_done = job.done;
+    return e;
+  }
+  return Ok{};
+}
+
+// Copies one data segment down the ladder from kernel copy.
+Status copy_data(Job& job, Segment seg) {
+  while (seg.len > 0) {
+    const Mechanism m = pick(job, seg);
+    if (m != Mechanism::kernel_copy && job.flags.no_fallback) return offload_error(job);
+    const MechResult r = run_rung(job, m, seg);
+    job.used(m, r.moved - r.holes);
+    job.done += r.moved;
+    seg.src += r.moved;
+    seg.dst += r.moved;
+    if (seg.len != kUntilEof) seg.len -= r.moved;
+    if (r.fall_back) {
+      turn_off(job, m, r);
+      continue;
+    }
+    if (r.err != 0) {
+      job.fail(m, r.err, r.why);
+      return mech_error(job, r, m, seg);
+    }
+    if (r.eof) return check_early_eof(job, seg, 0);
+  }
+  return Ok{};
+}
+
+// The data and holes of [seg.src, seg.src + seg.len), in order.
+std::vector<std::pair<Segment, bool>> map_extents(Job& job, const Segment& seg) {
+  std::vector<std::pair<Segment, bool>> out;
+  const int64_t end = seg.src + seg.len;
+  int64_t pos = seg.src;
+  while (pos < end) {
+    int64_t data = job.sys().lseek(job.src_fd, pos, SEEK_DATA);
+    if (data == -ENXIO) data = end;           // only a hole remains
+    if (data < 0) return {{seg, false}};      // no hole support: all data
+    data = std::min(data, end);
+    if (data > pos) out.push_back({{pos, seg.dst + (pos - seg.src), data - pos}, true});
+    if (data >= end) break;
+    int64_t hole = job.sys().lseek(job.src_fd, data, SEEK_HOLE);
+    if (hole < 0) hole = end;
+    hole = std::min(hole, end);
+    out.push_back({{data, seg.dst + (data - seg.src), hole - data}, false});
+    pos = hole;
+  }
+  return out;
+}
+
+bool detect_holes(const Job& job) {
+  if (job.flags.sparse == Sparse::never || !size_known(job)) return false;
+  if (!job.dst_regular || job.dst_stream) return false;
+  return job.flags.sparse == Sparse::always ||
+         job.src_st.st_blocks * 512 < job.src_st.st_size;
+}
+
+// Copies a piece that is not cloned: holes are noted, data goes down.
+Status copy_piece(Job& job, const Segment& seg) {
+  if (seg.len <= 0 || job.eof) return Ok{};
+  if (!detect_holes(job)) return copy_data(job, seg);
+  for (const auto& [ext, hole] : map_extents(job, seg)) {
+    if (hole) {
+      job.add_hole({ext.dst, ext.dst, ext.len});
+      job.done += ext.len;
+      continue;
+    }
+    if (Status s = copy_data(job, ext); !s || job.eof) return s;
+  }
+  return Ok{};
+}
+
+int64_t clone_block_size(Job& job) {
+  struct statfs fs {};
+  if (job.sys().fstatfs(job.dst_fd, &fs) == 0 && fs.f_bsize > 0) return fs.f_bsize;
+  return 4096;
+}
+
+// The clonable middle of seg: block-aligned, except that it may run to the
+// source's EOF when that lands at or past the destination's EOF (4.20's
+// rule against cloning a partial EOF block into the middle of a file).
+Segment clonable_middle(Job& job, const Segment& seg) {
+  const int64_t bs = clone_block_size(job);
+  if (seg.src % bs != seg.dst % bs) return {seg.src, seg.dst, 0};
+  const int64_t head = std::min(seg.len, (bs - seg.src % bs) % bs);
+  const int64_t end = seg.src + seg.len;
+  int64_t mid_end = end - end % bs;
+  if (end == job.src_st.st_size && seg.dst + seg.len >= job.dst_st.st_size) {
+    mid_end = end;
+  }
+  const int64_t start = seg.src + head;
+  return {start, seg.dst + head, std::max<int64_t>(0, mid_end - start)};
+}
+
+Status clone_or_copy(Job& job, const Segment& mid) {
+  const MechResult r = clone_segment(job, mid);
+  if (r.err == 0) {
+    job.used(Mechanism::clone, mid.len, "extents shared");
+    job.done += mid.len;
+    return Ok{};
+  }
+  if (!r.fall_back || job.flags.reflink == Reflink::always) {
+    job.fail(Mechanism::clone, r.err, r.why);
+    Error e = mech_error(job, r, Mechanism::clone, mid);
+    if (r.fall_back) e.detail += " (--reflink=always)";
+    return e;
+  }
+  turn_off(job, Mechanism::clone, r);
+  return copy_piece(job, mid);
+}
+
+Status run_known_size(Job& job, const Segment& seg) {
+  Segment mid{seg.src, seg.dst, 0};
+  if (!job.is_off(Mechanism::clone)) mid = clonable_middle(job, seg);
+  const bool always = job.flags.reflink == Reflink::always;
+  if (always && (job.is_off(Mechanism::clone) || mid.len != seg.len)) {
+    std::string why = job.is_off(Mechanism::clone)
+                          ? job.off[static_cast<int>(Mechanism::clone)]->why
+                          : "range is not aligned to the filesystem block size";
+    return make_error(job.is_off(Mechanism::clone) ? EOPNOTSUPP : EINVAL, "clone",
+                      Role::destination, "--reflink=always: cannot clone: " + why);
+  }
+  if (mid.len == 0) {
+    if (!job.is_off(Mechanism::clone)) job.skip(Mechanism::clone, 0, "range not block-aligned");
+    return copy_piece(job, seg);
+  }
+  const Segment head{seg.src, seg.dst, mid.src - seg.src};
+  const int64_t tail_off = mid.src + mid.len - seg.src;
+  const Segment tail{seg.src + tail_off, seg.dst + tail_off, seg.len - tail_off};
+  if (Status s = copy_piece(job, head); !s || job.eof) return s;
+  if (Status s = clone_or_copy(job, mid); !s || job.eof) return s;
+  return copy_piece(job, tail);
+}
+
+// Writes zeros where a hole cannot be punched.  Returns 0 or -errno.
+int zero_fill(Job& job, int64_t off, int64_t len) {
+  static const char kZeros[64 << 10] = {};
+  while (len > 0) {
+    const int64_t n = std::min<int64_t>(len, sizeof kZeros);
+    const int64_t r = job.sys().pwrite(job.dst_fd, kZeros, n, off);
+    if (r == -EINTR) continue;
+    if (r <= 0) return r == 0 ? -EIO : static_cast<int>(r);
+    off += r;
+    len -= r;
+  }
+  return 0;
+}
+
+// Extends the destination over a trailing hole and punches the holes, so
+// they stay holes even where the filesystem preallocated (xfs speculative
+// preallocation) or the destination had data.
+Status finish_holes(Job& job, const Segment& seg) {
+  if (!job.dst_regular || job.dst_stream) return Ok{};
+  struct stat st {};
+  if (int r = job.sys().fstat(job.dst_fd, &st); r < 0) {
+    return make_error(-r, "fstat", Role::destination);
+  }
+  const int64_t end = seg.dst + job.done;
+  for (const Segment& h : job.holes) {
+    const int64_t len = std::min(h.len, std::min(st.st_size, end) - h.dst);
+    if (len <= 0) continue;
+    int r = job.sys().fallocate(job.dst_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                h.dst, len);
+    if (r == -EOPNOTSUPP) r = zero_fill(job, h.dst, len);
+    if (r < 0) {
+      Error e = make_error(-r, "fallocate", Role::destination, "punching a hole");
+      e.bytes_done = job.done;
+      return e;
+    }
+  }
+  if (end > st.st_size) {
+    if (int r = job.sys().ftruncate(job.dst_fd, end); r < 0) {
+      Error e = make_error(-r, "ftruncate", Role::destination, "extending over a trailing hole");
+      e.bytes_done = job.done;
+      return e;
+    }
+  }
+  return Ok{};
+}
+
+Status run(Job& job, const Segment& seg) {
+  rule_out(job);
+  Status s = size_known(job) ? run_known_size(job, seg) : copy_piece(job, seg);
+  if (!s) return s;
+  return finish_holes(job, seg);
+}
+
+// Advances the caller's offsets (or the file positions) by what was copied.
+void advance(Job& job, int fd, int64_t* off, int64_t start, bool stream) {
+  if (off != nullptr) {
+    *off = start + job.done;
+  } else if (!stream) {
+    job.sys().lseek(fd, start + job.done, SEEK_SET);
+  }
+}
+
+}  // namespace
+
+Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
+                          int dst_fd, int64_t* dst_off, int64_t len,
+                          CopyFlags flags) {
+  Job job{ctx};
+  job.src_fd = src_fd;
+  job.dst_fd = dst_fd;
+  job.flags = flags;
+  if (Status s = inspect(job); !s) return s.error();
+  auto src_pos = start_offset(job, src_fd, src_off, job.src_stream, Role::source);
+  if (!src_pos) return src_pos.error();
+  auto dst_pos = start_offset(job, dst_fd, dst_off, job.dst_stream, Role::destination);
+  if (!dst_pos) return dst_pos.error();
+  auto n = effective_length(job, *src_pos, len);
+  if (!n) return n.error();
+  const Segment seg{*src_pos, *dst_pos, *n};
+  if (Status s = check_overlap(job, seg); !s) return s.error();
+  Status s = seg.len > 0 ? run(job, seg) : Status(Ok{});
+  advance(job, src_fd, src_off, seg.src, job.src_stream);
+  advance(job, dst_fd, dst_off, seg.dst, job.dst_stream);
+  if (!s) return s.error();
+  return std::move(job.report);
+}
+
+}  // namespace offcopy::engine
+
+namespace offcopy {
+
+Result<Report> copy_range(int src_fd, int64_t* src_off, int dst_fd,
+                          int64_t* dst_off, int64_t len, CopyFlags flags) {
+  return engine::copy_range(engine::Context::process(), src_fd, src_off, dst_fd,
+                            dst_off, len, flags);
+}
+
+}  // namespace offcopy

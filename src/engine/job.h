@@ -1,0 +1,111 @@
+// The state of one copy_range call as the ladder works through it, and the
+// interface every mechanism in src/mech/ implements.
+//
+// Thread-safety: a Job belongs to one thread.
+#ifndef OFFCOPY_ENGINE_JOB_H_
+#define OFFCOPY_ENGINE_JOB_H_
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/probe.h"
+#include "offcopy/copy.h"
+#include "sys/sys.h"
+
+namespace offcopy::engine {
+
+// Sizes the ladder works with.  The defaults were chosen by measurement
+// (docs/benchmarks.md); tests shrink them to reach every rung with small
+// files.
+struct Tunables {
+  int64_t kernel_chunk = 64 << 20;  // bytes per copy_file_range call
+  unsigned uring_depth = 4;         // buffers in flight in the pipeline
+  int64_t uring_buffer = 1 << 20;   // bytes per pipeline buffer
+  int64_t uring_min = 4 << 20;      // smaller ranges go to read/write
+  int64_t rw_buffer = 256 << 10;    // bytes per pread/pwrite
+};
+
+// What the ladder runs against: the syscall seam, the probe cache, sizes.
+struct Context {
+  sys::Sys* sys = &sys::Sys::real();
+  ProbeCache* probes = nullptr;
+  Tunables tun;
+
+  // The process-wide context: the real kernel and a shared probe cache.
+  static Context& process();
+};
+
+inline constexpr int64_t kUntilEof = std::numeric_limits<int64_t>::max();
+
+// A contiguous piece of the copy: source offset, destination offset, length.
+struct Segment {
+  int64_t src = 0;
+  int64_t dst = 0;
+  int64_t len = 0;
+};
+
+// What a mechanism did with one segment.
+struct MechResult {
+  int64_t moved = 0;       // bytes copied, from the start of the segment
+  int err = 0;             // errno if it stopped with an error, else 0
+  bool fall_back = false;  // "not supported here" with moved == 0
+  bool cacheable = false;  // the verdict holds for the whole fs pair
+  bool eof = false;        // the source ended before the segment did
+  int64_t holes = 0;       // bytes of `moved` left as holes, not written
+  const char* op = "";     // the call that failed
+  std::string why;         // reason text when it fell back or failed
+
+  static MechResult done(int64_t moved, bool eof = false) {
+    MechResult r;
+    r.moved = moved;
+    r.eof = eof;
+    return r;
+  }
+};
+
+struct Job {
+  const Context& ctx;
+  int src_fd = -1;
+  int dst_fd = -1;
+  struct stat src_st {};
+  struct stat dst_st {};
+  CopyFlags flags;
+  bool src_stream = false;  // read() at the file position (FIFO, chardev)
+  bool dst_stream = false;  // write() at the file position (O_APPEND, FIFO)
+  bool dst_regular = false;
+  Report report;
+  std::vector<Segment> holes;  // destination ranges to leave as holes
+  int64_t done = 0;            // bytes of the range finished, in order
+  bool eof = false;            // the source ended early
+  // A reason per rung that is off for the rest of this job.
+  std::array<std::optional<Verdict>, kMechanismCount> off;
+  std::unique_ptr<sys::Ring> ring;  // made on first use by the uring rung
+
+  sys::Sys& sys() const { return *ctx.sys; }
+  int64_t moved() const { return report.total_bytes(); }
+  void used(Mechanism m, int64_t bytes, std::string why = {});
+  void skip(Mechanism m, int err, std::string why);
+  void fail(Mechanism m, int err, std::string why);
+  // Records a destination range to leave as a hole (merged with the last
+  // one when adjacent) and counts it in report.hole_bytes.
+  void add_hole(const Segment& hole);
+  bool is_off(Mechanism m) const { return off[static_cast<int>(m)].has_value(); }
+};
+
+// The mechanisms, one file each in src/mech/.  Each copies `seg` and
+// reports what moved; none advances a file position.
+MechResult clone_segment(Job& job, const Segment& seg);  // aligned only
+MechResult kernel_copy_segment(Job& job, const Segment& seg);
+MechResult uring_segment(Job& job, const Segment& seg);
+MechResult read_write_segment(Job& job, const Segment& seg);
+
+}  // namespace offcopy::engine
+
+#endif  // OFFCOPY_ENGINE_JOB_H_

@@ -1,0 +1,47 @@
+// What the library learned about a pair of filesystems: probe once, decide
+// once, say why.  When a mechanism says "not supported here" in a way that
+// holds for every file on the pair (EXDEV, EOPNOTSUPP, ENOSYS, ...), the
+// verdict is cached so later files skip the rung with the same reason.
+//
+// Thread-safety: all methods are safe to call concurrently.
+#ifndef OFFCOPY_ENGINE_PROBE_H_
+#define OFFCOPY_ENGINE_PROBE_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "offcopy/copy.h"
+
+namespace offcopy::engine {
+
+struct Verdict {
+  int err = 0;      // the errno that showed the rung unsupported
+  std::string why;  // the reason --debug prints
+};
+
+class ProbeCache {
+ public:
+  // The cached "unsupported" verdict for mechanism `m` between the
+  // filesystems holding devices `src` and `dst`, if any.
+  std::optional<Verdict> get(Mechanism m, dev_t src, dev_t dst) const;
+  void set(Mechanism m, dev_t src, dev_t dst, Verdict v);
+  // io_uring is a property of the process and kernel, not of a pair.
+  std::optional<Verdict> ring() const;
+  void set_ring(Verdict v);
+  void clear();
+
+ private:
+  using Key = std::tuple<int, dev_t, dev_t>;
+  mutable std::mutex mu_;
+  std::map<Key, Verdict> pairs_;       // guarded by mu_
+  std::optional<Verdict> ring_;        // guarded by mu_
+};
+
+}  // namespace offcopy::engine
+
+#endif  // OFFCOPY_ENGINE_PROBE_H_

@@ -1,0 +1,87 @@
+// Rung 1: FICLONE / FICLONERANGE.  The filesystem shares the source's
+// extents with the destination; no data moves.  The caller hands this rung
+// only block-aligned ranges (or ranges ending at the source's EOF), since
+// the ioctls do not pass REMAP_FILE_CAN_SHORTEN and fail whole otherwise.
+#include <errno.h>
+
+#include "engine/job.h"
+
+namespace offcopy::engine {
+namespace {
+
+MechResult fall_back(int err, bool cacheable, std::string why) {
+  MechResult r;
+  r.err = err;
+  r.fall_back = true;
+  r.cacheable = cacheable;
+  r.why = std::move(why);
+  return r;
+}
+
+// One line per errno; docs/fallbacks.md carries the same table.
+MechResult classify(int err, const char* op) {
+  MechResult r;
+  switch (err) {
+    // The filesystem has no ->remap_file_range (ext4, tmpfs, 4.5+).
+    case EOPNOTSUPP:
+      r = fall_back(err, true, "filesystem cannot share extents");
+      break;
+    // Different superblocks or mounts: clones never cross filesystems.
+    case EXDEV:
+      r = fall_back(err, true, "source and destination on different filesystems");
+      break;
+    // No clone ioctl on this kernel or file type.
+    case ENOTTY:
+    case ENOSYS:
+      r = fall_back(err, true, "clone ioctl not available");
+      break;
+    // Unaligned range, EOF block inside the destination (4.20+), same-file
+    // overlap, or a file type the fs refuses (btrfs inline extents < 4.20).
+    case EINVAL:
+      r = fall_back(err, false, "range cannot be cloned here");
+      break;
+    // Immutable or append-only destination, or a seccomp filter.
+    case EPERM:
+      r = fall_back(err, false, "clone not permitted");
+      break;
+    // Destination opened O_APPEND, or not opened for writing.
+    case EBADF:
+      r = fall_back(err, false, "destination fd cannot take a clone");
+      break;
+    // Active swap file.
+    case ETXTBSY:
+      r = fall_back(err, false, "file is busy (swap file)");
+      break;
+    // Terminal: after a writeback EIO the page cache is clean, so any
+    // fallback would copy stale on-disk data (coreutils 9.2).  ENOSPC,
+    // EDQUOT and ENOMEM would fail the same way on the next rung.
+    case EIO:
+    case ENOSPC:
+    case EDQUOT:
+    case ENOMEM:
+      r.err = err;
+      r.why = "terminal error from clone";
+      break;
+    // Anything else: fall back, as cp does for every non-terminal errno.
+    default:
+      r = fall_back(err, false, "unexpected error from clone");
+      break;
+  }
+  r.op = op;
+  return r;
+}
+
+}  // namespace
+
+MechResult clone_segment(Job& job, const Segment& seg) {
+  // FICLONE replaces the whole (empty) destination in one call.
+  const bool whole = seg.src == 0 && seg.dst == 0 &&
+                     seg.len == job.src_st.st_size && job.dst_st.st_size == 0;
+  int r = whole ? job.sys().clone(job.dst_fd, job.src_fd)
+                : job.sys().clone_range(job.dst_fd, job.src_fd, seg.src,
+                                        seg.len, seg.dst);
+  if (r == 0) return MechResult::done(seg.len);
+  return classify(-r, whole ? "FICLONE" : "FICLONERANGE");
+}
+
+}  // namespace offcopy::engine

@@ -1,0 +1,108 @@
+// Rung 4: pread/pwrite through one host buffer -- never unsupported.  Also
+// the rung for streams: a FIFO or character-device source is read with
+// read(), an O_APPEND or FIFO destination written with write().  Under
+// --sparse=always it turns all-zero blocks into holes instead of writing them.
+#include <errno.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "engine/job.h"
+
+namespace offcopy::engine {
+namespace {
+
+constexpr int kMaxAgain = 100;
+constexpr int64_t kZeroBlock = 4096;
+
+MechResult io_error(int err, const char* op, int64_t moved) {
+  MechResult r;
+  r.err = err;
+  r.op = op;
+  r.moved = moved;
+  r.why = "host copy failed";
+  return r;
+}
+
+// Reads up to `len` bytes at `off` (or the file position for streams).
+// Returns bytes read (0 at EOF) or -errno.
+int64_t read_some(Job& job, char* buf, int64_t len, int64_t off) {
+  int again = 0;
+  for (;;) {
+    int64_t r = job.src_stream ? job.sys().read(job.src_fd, buf, len)
+                               : job.sys().pread(job.src_fd, buf, len, off);
+    if (r == -EINTR || (r == -EAGAIN && ++again < kMaxAgain)) continue;
+    return r;
+  }
+}
+
+// Writes all of buf.  Returns 0 or -errno; a write that returns 0 is EIO.
+int write_all(Job& job, const char* buf, int64_t len, int64_t off) {
+  int again = 0;
+  while (len > 0) {
+    int64_t r = job.dst_stream ? job.sys().write(job.dst_fd, buf, len)
+                               : job.sys().pwrite(job.dst_fd, buf, len, off);
+    if (r == -EINTR || (r == -EAGAIN && ++again < kMaxAgain)) continue;
+    if (r < 0) return static_cast<int>(r);
+    if (r == 0) return -EIO;
+    buf += r;
+    off += r;
+    len -= r;
+  }
+  return 0;
+}
+
+bool all_zero(const char* p, int64_t n) {
+  return n > 0 && p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0;
+}
+
+// Writes buf, leaving all-zero blocks as holes (--sparse=always).
+int write_sparse(Job& job, const char* buf, int64_t len, int64_t off,
+                 int64_t* hole_bytes) {
+  for (int64_t i = 0; i < len;) {
+    const int64_t n = std::min(kZeroBlock - (off + i) % kZeroBlock, len - i);
+    const bool zero = n == kZeroBlock && all_zero(buf + i, n);
+    int64_t j = i + n;
+    while (j < len && (len - j) >= kZeroBlock &&
+           all_zero(buf + j, kZeroBlock) == zero) {
+      j += kZeroBlock;
+    }
+    if (zero) {
+      job.add_hole({off + i, off + i, j - i});
+      *hole_bytes += j - i;
+    } else if (int w = write_all(job, buf + i, j - i, off + i); w < 0) {
+      return w;
+    }
+    i = j;
+  }
+  return 0;
+}
+
+}  // namespace
+
+MechResult read_write_segment(Job& job, const Segment& seg) {
+  const int64_t size = job.ctx.tun.rw_buffer;
+  std::unique_ptr<char[]> buf(new char[size]);
+  const bool sparse = job.flags.sparse == Sparse::always && job.dst_regular &&
+                      !job.dst_stream;
+  int64_t moved = 0;
+  int64_t holes = 0;
+  while (moved < seg.len) {
+    const int64_t want = std::min(seg.len - moved, size);
+    const int64_t r = read_some(job, buf.get(), want, seg.src + moved);
+    if (r < 0) return io_error(static_cast<int>(-r), job.src_stream ? "read" : "pread", moved);
+    if (r == 0) break;
+    const int w = sparse ? write_sparse(job, buf.get(), r, seg.dst + moved, &holes)
+                         : write_all(job, buf.get(), r, seg.dst + moved);
+    if (w < 0) {
+      return io_error(-w, job.dst_stream ? "write" : "pwrite", moved);
+    }
+    moved += r;
+  }
+  MechResult res = MechResult::done(moved, moved < seg.len);
+  res.holes = holes;
+  return res;
+}
+
+}  // namespace offcopy::engine

@@ -1,0 +1,199 @@
+// Rung 3: an io_uring read/write pipeline for large host copies.  A few
+// buffers ("slots") each own one chunk of the range: read it, write what
+// was read, repeat until the chunk is done, then take the next chunk.  Reads
+// of one slot overlap with writes of the others, so source and destination
+// devices stay busy at once.  Short reads and writes are re-queued for the
+// rest (liburing's io_uring-cp.c does the same); -EAGAIN is re-queued as is.
+#include <errno.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "engine/job.h"
+
+namespace offcopy::engine {
+namespace {
+
+constexpr int kMaxAgain = 100;
+
+struct FreeDeleter {
+  void operator()(char* p) const { std::free(p); }
+};
+
+struct Slot {
+  std::unique_ptr<char, FreeDeleter> buf;
+  int64_t start = 0;    // chunk start, relative to the segment
+  int64_t end = 0;      // chunk end, relative to the segment
+  int64_t done = 0;     // bytes of the chunk written so far
+  int64_t filled = 0;   // bytes in buf read but not yet written
+  int64_t written = 0;  // bytes of buf written in the current write
+  bool busy = false;    // owns a chunk
+  int again = 0;
+};
+
+class Pipeline {
+ public:
+  Pipeline(Job& job, const Segment& seg) : job_(job), seg_(seg) {}
+  MechResult run();
+
+ private:
+  bool start_slot(Slot& s, uint64_t tag);
+  void queue_read(Slot& s, uint64_t tag);
+  void queue_write(Slot& s, uint64_t tag);
+  void on_completion(const sys::RingCompletion& c);
+  void on_read(Slot& s, uint64_t tag, int64_t res);
+  void on_write(Slot& s, uint64_t tag, int64_t res);
+  void stop(int err, const char* op);
+  int64_t contiguous_done() const;
+
+  Job& job_;
+  const Segment seg_;
+  std::vector<Slot> slots_;
+  int64_t next_ = 0;      // next chunk start handed out
+  int inflight_ = 0;
+  int err_ = 0;
+  const char* op_ = "";
+  bool eof_ = false;
+  int64_t eof_at_ = 0;    // where the source ended, relative to the segment
+};
+
+bool Pipeline::start_slot(Slot& s, uint64_t tag) {
+  if (err_ != 0 || eof_ || next_ >= seg_.len) {
+    s.busy = false;
+    return false;
+  }
+  s.start = next_;
+  s.end = std::min(seg_.len, next_ + job_.ctx.tun.uring_buffer);
+  s.done = 0;
+  s.busy = true;
+  next_ = s.end;
+  queue_read(s, tag);
+  return true;
+}
+
+void Pipeline::queue_read(Slot& s, uint64_t tag) {
+  const int64_t pos = s.start + s.done;
+  sys::RingOp op{false, job_.src_fd, s.buf.get(),
+                 static_cast<uint32_t>(s.end - pos), seg_.src + pos, tag};
+  if (int r = job_.ring->queue(op); r < 0) return stop(-r, "io_uring_get_sqe");
+  ++inflight_;
+}
+
+void Pipeline::queue_write(Slot& s, uint64_t tag) {
+  const int64_t pos = s.start + s.done + s.written;
+  sys::RingOp op{true, job_.dst_fd, s.buf.get() + s.written,
+                 static_cast<uint32_t>(s.filled - s.written), seg_.dst + pos,
+                 tag | 1u << 31};
+  if (int r = job_.ring->queue(op); r < 0) return stop(-r, "io_uring_get_sqe");
+  ++inflight_;
+}
+
+void Pipeline::stop(int err, const char* op) {
+  if (err_ == 0) {
+    err_ = err;
+    op_ = op;
+  }
+}
+
+void Pipeline::on_completion(const sys::RingCompletion& c) {
+  --inflight_;
+  const bool write = (c.tag >> 31) & 1u;
+  const uint64_t tag = c.tag & ~(1ull << 31);
+  Slot& s = slots_[tag];
+  if (write) {
+    on_write(s, tag, c.res);
+  } else {
+    on_read(s, tag, c.res);
+  }
+}
+
+void Pipeline::on_read(Slot& s, uint64_t tag, int64_t res) {
+  if ((res == -EINTR || res == -EAGAIN) && ++s.again < kMaxAgain) {
+    return queue_read(s, tag);
+  }
+  if (res < 0) return stop(static_cast<int>(-res), "io_uring read");
+  if (res == 0) {  // the source ended inside this chunk
+    eof_ = true;
+    eof_at_ = std::min(eof_at_ == 0 ? seg_.len : eof_at_, s.start + s.done);
+    s.busy = false;
+    return;
+  }
+  s.filled = res;
+  s.written = 0;
+  queue_write(s, tag);
+}
+
+void Pipeline::on_write(Slot& s, uint64_t tag, int64_t res) {
+  if ((res == -EINTR || res == -EAGAIN) && ++s.again < kMaxAgain) {
+    return queue_write(s, tag);
+  }
+  if (res < 0) return stop(static_cast<int>(-res), "io_uring write");
+  if (res == 0) return stop(EIO, "io_uring write returned 0");
+  s.written += res;
+  if (s.written < s.filled) return queue_write(s, tag);
+  s.done += s.filled;
+  s.filled = 0;
+  if (err_ != 0) {
+    s.busy = false;
+  } else if (s.start + s.done < s.end) {
+    queue_read(s, tag);
+  } else {
+    start_slot(s, tag);
+  }
+}
+
+// Bytes from the segment start that are fully written with no gap.
+int64_t Pipeline::contiguous_done() const {
+  int64_t done = next_;
+  for (const Slot& s : slots_) {
+    if (s.busy || s.start + s.done < s.end) {
+      if (s.end > s.start) done = std::min(done, s.start + s.done);
+    }
+  }
+  if (eof_) done = std::min(done, eof_at_);
+  return done;
+}
+
+MechResult Pipeline::run() {
+  const unsigned depth = job_.ctx.tun.uring_depth;
+  slots_.resize(depth);
+  for (Slot& s : slots_) {
+    void* p = nullptr;
+    if (posix_memalign(&p, 4096, job_.ctx.tun.uring_buffer) != 0) {
+      MechResult r;
+      r.err = ENOMEM;
+      r.op = "posix_memalign";
+      return r;
+    }
+    s.buf.reset(static_cast<char*>(p));
+  }
+  for (unsigned i = 0; i < depth; ++i) start_slot(slots_[i], i);
+  std::vector<sys::RingCompletion> done;
+  while (inflight_ > 0) {
+    done.clear();
+    if (int r = job_.ring->submit_and_wait(done); r < 0) {
+      // The ring itself failed: completions for queued ops may never come.
+      stop(-r, "io_uring_submit");
+      break;
+    }
+    for (const auto& c : done) on_completion(c);
+  }
+  MechResult res = MechResult::done(contiguous_done(), eof_);
+  if (err_ != 0) {
+    res.err = err_;
+    res.op = op_;
+    res.why = "host copy failed";
+  }
+  return res;
+}
+
+}  // namespace
+
+MechResult uring_segment(Job& job, const Segment& seg) {
+  return Pipeline(job, seg).run();
+}
+
+}  // namespace offcopy::engine

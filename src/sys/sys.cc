@@ -1,0 +1,183 @@
+// The real kernel behind the syscall seam.  Each wrapper turns errno into a
+// negative return at the call, so errno never travels.
+#include "sys/sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <liburing.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace offcopy::sys {
+namespace {
+
+int64_t neg_errno(int64_t ret) { return ret < 0 ? -errno : ret; }
+
+// Retries a call interrupted by a signal before it did anything; a partial
+// transfer is returned as a short count, never as EINTR.
+template <typename F>
+int64_t no_eintr(F f) {
+  int64_t r;
+  do {
+    r = neg_errno(f());
+  } while (r == -EINTR);
+  return r;
+}
+
+class RealRing final : public Ring {
+ public:
+  RealRing() = default;
+  ~RealRing() override { io_uring_queue_exit(&ring_); }
+  int init(unsigned depth) { return io_uring_queue_init(depth, &ring_, 0); }
+
+  int queue(const RingOp& op) override {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return -EBUSY;
+    if (op.write) {
+      io_uring_prep_write(sqe, op.fd, op.buf, op.len, op.off);
+    } else {
+      io_uring_prep_read(sqe, op.fd, op.buf, op.len, op.off);
+    }
+    io_uring_sqe_set_data64(sqe, op.tag);
+    return 0;
+  }
+
+  int submit_and_wait(std::vector<RingCompletion>& out) override {
+    int r;
+    do {
+      r = io_uring_submit_and_wait(&ring_, 1);
+    } while (r == -EINTR);
+    if (r < 0) return r;
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      out.push_back({io_uring_cqe_get_data64(cqe), cqe->res});
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+    return 0;
+  }
+
+ private:
+  io_uring ring_{};
+};
+
+}  // namespace
+
+Sys& Sys::real() {
+  static Sys* instance = new Sys();
+  return *instance;
+}
+
+int Sys::clone(int dst, int src) {
+  return static_cast<int>(no_eintr([&] { return ::ioctl(dst, FICLONE, src); }));
+}
+
+int Sys::clone_range(int dst, int src, int64_t src_off, int64_t len,
+                     int64_t dst_off) {
+  file_clone_range arg{};
+  arg.src_fd = src;
+  arg.src_offset = static_cast<uint64_t>(src_off);
+  arg.src_length = static_cast<uint64_t>(len);
+  arg.dest_offset = static_cast<uint64_t>(dst_off);
+  return static_cast<int>(
+      no_eintr([&] { return ::ioctl(dst, FICLONERANGE, &arg); }));
+}
+
+int64_t Sys::copy_file_range(int src, int64_t* src_off, int dst,
+                             int64_t* dst_off, int64_t len) {
+  static_assert(sizeof(off64_t) == sizeof(int64_t));
+  return neg_errno(::copy_file_range(src, reinterpret_cast<off64_t*>(src_off),
+                                     dst, reinterpret_cast<off64_t*>(dst_off),
+                                     static_cast<size_t>(len), 0));
+}
+
+int64_t Sys::pread(int fd, void* buf, int64_t len, int64_t off) {
+  return neg_errno(::pread(fd, buf, static_cast<size_t>(len), off));
+}
+int64_t Sys::pwrite(int fd, const void* buf, int64_t len, int64_t off) {
+  return neg_errno(::pwrite(fd, buf, static_cast<size_t>(len), off));
+}
+int64_t Sys::read(int fd, void* buf, int64_t len) {
+  return neg_errno(::read(fd, buf, static_cast<size_t>(len)));
+}
+int64_t Sys::write(int fd, const void* buf, int64_t len) {
+  return neg_errno(::write(fd, buf, static_cast<size_t>(len)));
+}
+int64_t Sys::lseek(int fd, int64_t off, int whence) {
+  return neg_errno(::lseek(fd, off, whence));
+}
+int Sys::fstat(int fd, struct stat* st) {
+  return static_cast<int>(neg_errno(::fstat(fd, st)));
+}
+int Sys::fstatfs(int fd, struct statfs* st) {
+  return static_cast<int>(neg_errno(::fstatfs(fd, st)));
+}
+int Sys::fcntl_getfl(int fd) {
+  return static_cast<int>(neg_errno(::fcntl(fd, F_GETFL)));
+}
+int Sys::fallocate(int fd, int mode, int64_t off, int64_t len) {
+  return static_cast<int>(no_eintr([&] { return ::fallocate(fd, mode, off, len); }));
+}
+int Sys::ftruncate(int fd, int64_t len) {
+  return static_cast<int>(no_eintr([&] { return ::ftruncate(fd, len); }));
+}
+int Sys::fsync(int fd) {
+  return static_cast<int>(no_eintr([&] { return ::fsync(fd); }));
+}
+int Sys::fadvise_sequential(int fd) {
+  // posix_fadvise returns the error number instead of setting errno.
+  return -::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+int Sys::open(const char* path, int flags, unsigned mode) {
+  return static_cast<int>(
+      no_eintr([&] { return ::open(path, flags | O_CLOEXEC, mode); }));
+}
+int Sys::close(int fd) { return static_cast<int>(neg_errno(::close(fd))); }
+int Sys::unlink(const char* path) {
+  return static_cast<int>(neg_errno(::unlink(path)));
+}
+int Sys::stat(const char* path, struct stat* st) {
+  return static_cast<int>(neg_errno(::stat(path, st)));
+}
+int Sys::lstat(const char* path, struct stat* st) {
+  return static_cast<int>(neg_errno(::lstat(path, st)));
+}
+
+std::unique_ptr<Ring> Sys::make_ring(unsigned depth, int* err) {
+  auto ring = std::make_unique<RealRing>();
+  int r = ring->init(depth);
+  if (r < 0) {
+    *err = r;
+    return nullptr;
+  }
+  *err = 0;
+  return ring;
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) reset(o.release());
+  return *this;
+}
+
+void UniqueFd::reset(int fd) {
+  if (fd_ >= 0) Sys::real().close(fd_);
+  fd_ = fd;
+}
+
+const char* call_name(Call c) {
+  static const char* const kNames[kCallCount] = {
+      "FICLONE", "FICLONERANGE", "copy_file_range", "pread", "pwrite",
+      "read", "write", "lseek", "fstat", "fstatfs", "fallocate",
+      "ftruncate", "fsync", "open", "uring_read", "uring_write"};
+  return kNames[static_cast<int>(c)];
+}
+
+const char* errno_name(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "E?";
+}
+
+}  // namespace offcopy::sys

@@ -1,0 +1,116 @@
+// The syscall seam: the only code in liboffcopy that calls the kernel or
+// reads errno.  Every call returns -errno on failure (liburing's rule), so
+// no caller ever looks at errno.
+//
+// Tests swap in a FaultSys (fault_sys.h) that scripts errnos, short
+// transfers and zero returns per call and logs what ran.
+//
+// Thread-safety: RealSys is stateless and safe to share; a Ring belongs to
+// one thread.
+#ifndef OFFCOPY_SYS_SYS_H_
+#define OFFCOPY_SYS_SYS_H_
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace offcopy::sys {
+
+// The calls the seam knows, for fault scripts and call logs.
+enum class Call {
+  clone, clone_range, copy_file_range, pread, pwrite, read, write,
+  lseek, fstat, fstatfs, fallocate, ftruncate, fsync, open, ring_read,
+  ring_write,
+};
+inline constexpr int kCallCount = 16;
+const char* call_name(Call c);
+
+// One submitted io_uring operation and, after completion, its result.
+struct RingOp {
+  bool write = false;
+  int fd = -1;
+  void* buf = nullptr;
+  uint32_t len = 0;
+  int64_t off = 0;
+  uint64_t tag = 0;  // caller's cookie, returned in the completion
+};
+struct RingCompletion {
+  uint64_t tag = 0;
+  int64_t res = 0;  // bytes, or -errno
+};
+
+// A small io_uring: queue reads and writes, submit, wait for completions.
+class Ring {
+ public:
+  virtual ~Ring() = default;
+  // Queues one operation; returns -EBUSY when the submission queue is full.
+  virtual int queue(const RingOp& op) = 0;
+  // Submits what is queued and waits for at least one completion; appends
+  // every available completion to `out`.  Returns 0 or -errno.
+  virtual int submit_and_wait(std::vector<RingCompletion>& out) = 0;
+};
+
+class Sys {
+ public:
+  virtual ~Sys() = default;
+
+  // The real kernel.  Never destroyed.
+  static Sys& real();
+
+  virtual int clone(int dst, int src);  // ioctl FICLONE
+  virtual int clone_range(int dst, int src, int64_t src_off, int64_t len,
+                          int64_t dst_off);  // ioctl FICLONERANGE
+  virtual int64_t copy_file_range(int src, int64_t* src_off, int dst,
+                                  int64_t* dst_off, int64_t len);
+  virtual int64_t pread(int fd, void* buf, int64_t len, int64_t off);
+  virtual int64_t pwrite(int fd, const void* buf, int64_t len, int64_t off);
+  virtual int64_t read(int fd, void* buf, int64_t len);
+  virtual int64_t write(int fd, const void* buf, int64_t len);
+  virtual int64_t lseek(int fd, int64_t off, int whence);
+  virtual int fstat(int fd, struct stat* st);
+  virtual int fstatfs(int fd, struct statfs* st);
+  virtual int fcntl_getfl(int fd);
+  virtual int fallocate(int fd, int mode, int64_t off, int64_t len);
+  virtual int ftruncate(int fd, int64_t len);
+  virtual int fsync(int fd);
+  virtual int fadvise_sequential(int fd);
+  // open(2)/openat(2) returning the fd or -errno.
+  virtual int open(const char* path, int flags, unsigned mode);
+  virtual int close(int fd);
+  virtual int unlink(const char* path);
+  virtual int stat(const char* path, struct stat* st);
+  virtual int lstat(const char* path, struct stat* st);
+  // A ring with `depth` entries, or null with *err set (-errno) when the
+  // kernel has no io_uring or refuses it (io_uring_disabled, seccomp).
+  virtual std::unique_ptr<Ring> make_ring(unsigned depth, int* err);
+};
+
+// Owns a file descriptor; closes it (through Sys::real()) when destroyed.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() { int fd = fd_; fd_ = -1; return fd; }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// "EXDEV", "ENOSPC", ... for the errno, or "E<number>".
+const char* errno_name(int err);
+
+}  // namespace offcopy::sys
+
+#endif  // OFFCOPY_SYS_SYS_H_
