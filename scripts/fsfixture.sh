@@ -41,8 +41,8 @@ make_fs() {  # fs dir size_mib
   fi
   truncate -s "${size}M" "$img"
   case $fs in
-    btrfs) mkfs.btrfs -q -f "$img" ;;
-    xfs) mkfs.xfs -q -f -m reflink=1 "$img" ;;
+    btrfs) mkfs.btrfs -q -f "$img" >/dev/null ;;
+    xfs) mkfs.xfs -q -f -m reflink=1 "$img" >/dev/null ;;
     ext4) mkfs.ext4 -q -F "$img" ;;
   esac
   dev=$(losetup --find --show "$img")

@@ -232,13 +232,29 @@ Status check_early_eof(Job& job, const Segment& seg, int64_t at) {
   return Ok{};
 }
 
+std::string used_why(const Job& job, Mechanism m) {
+  const Tunables& t = job.ctx.tun;
+  switch (m) {
+    case Mechanism::kernel_copy:
+      return "copy_file_range: in-kernel or server-side copy (may share extents)";
+    case Mechanism::uring:
+      return "io_uring pipeline, " + std::to_string(t.uring_depth) + " x " +
+             std::to_string(t.uring_buffer >> 10) + " KiB buffers";
+    default:
+      return std::string(job.src_stream ? "read" : "pread") + "/" +
+             (job.dst_stream ? "write" : "pwrite") + ", " +
+             std::to_string(t.rw_buffer >> 10) + " KiB buffer" +
+             (job.flags.sparse == Sparse::always ? ", zero blocks left as holes" : "");
+  }
+}
+
 // Copies one data segment down the ladder from kernel copy.
 Status copy_data(Job& job, Segment seg) {
   while (seg.len > 0) {
     const Mechanism m = pick(job, seg);
     if (m != Mechanism::kernel_copy && job.flags.no_fallback) return offload_error(job);
     const MechResult r = run_rung(job, m, seg);
-    job.used(m, r.moved - r.holes);
+    job.used(m, r.moved - r.holes, used_why(job, m));
     job.done += r.moved;
     seg.src += r.moved;
     seg.dst += r.moved;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what offcopy needs to build, test and benchmark (Debian 12), then
+# configures and builds it in ./build.  Safe to run again.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+PKGS=(
+  build-essential cmake pkg-config          # toolchain
+  liburing-dev nlohmann-json3-dev           # library / CLI dependencies
+  libgtest-dev libgmock-dev googletest libbenchmark-dev   # tests, micro benchmarks
+  btrfs-progs xfsprogs e2fsprogs util-linux # test filesystems, losetup, mount
+  coreutils bc python3                      # peers and helpers for benchmarks
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing packages (run as root to install): ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$here/build" -j"$(nproc)"
