@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <set>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -90,7 +91,19 @@ FileResult copy_one(const Options& o, const Pair& p) {
   } else {
     r.status = FileStatus::failed;
     r.error = rep.error();
+    if (rep.error().report) r.report = *rep.error().report;  // what ran
   }
+  return r;
+}
+
+FileResult refuse_overwrite(const Pair& p) {
+  FileResult r{p.src, p.dst, FileStatus::failed};
+  Error e;
+  e.code = EEXIST;
+  e.op = "create";
+  e.path = p.dst;
+  e.detail = "will not overwrite just-created '" + p.dst + "' with '" + p.src + "'";
+  r.error = e;
   return r;
 }
 
@@ -113,8 +126,10 @@ int run(const Options& o) {
   std::FILE* text = o.json ? stderr : stdout;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<FileResult> results;
+  std::set<std::string> created;  // cp: never overwrite a file this run made
   for (const Pair& p : pairs) {
-    FileResult r = copy_one(o, p);
+    FileResult r = created.count(p.dst) ? refuse_overwrite(p) : copy_one(o, p);
+    if (r.status == FileStatus::copied) created.insert(p.dst);
     if (o.verbose && r.status == FileStatus::copied) print_verbose(text, r);
     if (o.debug) print_debug(text, r);
     print_error(r);

@@ -10,11 +10,14 @@
 #define OFFCOPY_RESULT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
 
 namespace offcopy {
+
+struct Report;  // offcopy/copy.h
 
 // Which file an error concerns.
 enum class Role { none, source, destination };
@@ -32,6 +35,9 @@ struct Error {
   std::string detail;      // extra human text, e.g. "ranges overlap"
   int64_t bytes_done = 0;  // bytes of the request already copied
   bool offload_unsupported = false;  // no_fallback asked and no rung could
+  // For copies: what each rung did before the error (null when the copy
+  // never started, e.g. an open failed).
+  std::shared_ptr<const Report> report;
 
   // "<op> <path>: <strerror>[ (<detail>)]", e.g.
   // "write 'b': No space left on device".

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,8 @@ Status inspect(Job& job) {
   }
   job.src_stream = is_stream(job.src_st);
   job.dst_regular = S_ISREG(job.dst_st.st_mode);
-  job.dst_stream = is_stream(job.dst_st) || (dst_fl & O_APPEND) != 0;
+  job.dst_append = (dst_fl & O_APPEND) != 0;
+  job.dst_stream = is_stream(job.dst_st) || job.dst_append;
   return Ok{};
 }
 
@@ -65,7 +67,7 @@ Result<int64_t> start_offset(Job& job, int fd, const int64_t* off,
                              bool stream, Role role) {
   if (off != nullptr) {
     if (stream) {
-      return make_error(job.dst_stream && role == Role::destination ? EBADF : ESPIPE,
+      return make_error(job.dst_append && role == Role::destination ? EBADF : ESPIPE,
                         "offset", role, "an offset was given for a stream or O_APPEND fd");
     }
     if (*off < 0) return make_error(EINVAL, "offset", role, "negative offset");
@@ -125,7 +127,7 @@ void rule_out(Job& job) {
     } else if (f.sparse == Sparse::never) {
       job.skip(m, 0, "--sparse=never writes holes as zeros");
     } else if (!size_known(job)) {
-      job.skip(m, 0, "source size unknown (procfs/sysfs/device)");
+      job.skip(m, 0, "source reports size 0 (empty, or procfs/sysfs): read until EOF");
     }
     cached(m);
   }
@@ -133,14 +135,14 @@ void rule_out(Job& job) {
     job.skip(Mechanism::kernel_copy, 0, "--sparse=always looks for zero blocks");
   }
   if (job.src_stream || job.dst_stream || !size_known(job)) {
-    job.skip(Mechanism::uring, 0, "stream or unknown size: read/write at the file position");
+    job.skip(Mechanism::uring, 0, "stream or size 0: read/write until EOF");
   } else if (f.sparse == Sparse::always) {
     job.skip(Mechanism::uring, 0, "--sparse=always looks for zero blocks");
   }
 }
 
-Error mech_error(const Job& job, const MechResult& r, Mechanism m,
-                 const Segment& seg) {
+// `at` is the source offset where the failing call started.
+Error mech_error(const Job& job, const MechResult& r, Mechanism m, int64_t at) {
   Role role = Role::none;
   std::string op = r.op;
   if (op.find("read") != std::string::npos) role = Role::source;
@@ -149,7 +151,7 @@ Error mech_error(const Job& job, const MechResult& r, Mechanism m,
     role = Role::destination;
   }
   Error e = make_error(r.err, op, role);
-  e.offset = seg.src + r.moved;
+  e.offset = at;
   e.detail = std::string(mechanism_name(m)) + ": " + r.why;
   e.bytes_done = job.done;
   return e;
@@ -209,7 +211,9 @@ void turn_off(Job& job, Mechanism m, const MechResult& r) {
   if (r.err != 0) why += std::string(" ") + sys::errno_name(r.err);
   why += ": " + r.why;
   job.skip(m, r.err, why);
-  if (r.cacheable && job.ctx.probes != nullptr) {
+  if (r.cacheable && job.ctx.probes != nullptr && m == Mechanism::uring) {
+    job.ctx.probes->set_ring(Verdict{r.err, why});
+  } else if (r.cacheable && job.ctx.probes != nullptr) {
     job.ctx.probes->set(m, job.src_st.st_dev, job.dst_st.st_dev,
                         Verdict{r.err, why});
   }
@@ -265,7 +269,7 @@ Status copy_data(Job& job, Segment seg) {
     }
     if (r.err != 0) {
       job.fail(m, r.err, r.why);
-      return mech_error(job, r, m, seg);
+      return mech_error(job, r, m, seg.src);
     }
     if (r.eof) return check_early_eof(job, seg, 0);
   }
@@ -346,7 +350,7 @@ Status clone_or_copy(Job& job, const Segment& mid) {
   }
   if (!r.fall_back || job.flags.reflink == Reflink::always) {
     job.fail(Mechanism::clone, r.err, r.why);
-    Error e = mech_error(job, r, Mechanism::clone, mid);
+    Error e = mech_error(job, r, Mechanism::clone, mid.src);
     if (r.fall_back) e.detail += " (--reflink=always)";
     return e;
   }
@@ -423,9 +427,32 @@ Status finish_holes(Job& job, const Segment& seg) {
   return Ok{};
 }
 
+// Without a size, only a host copy can move the bytes.  Under
+// --reflink=always or no_fallback that is allowed only when there is
+// nothing to move: one byte is read to tell an empty file from /proc.
+Status check_unsized(Job& job, const Segment& seg) {
+  const bool always = job.flags.reflink == Reflink::always;
+  if (!always && !job.flags.no_fallback) return Ok{};
+  char byte;
+  const int64_t r = job.src_stream ? -ESPIPE : job.sys().pread(job.src_fd, &byte, 1, seg.src);
+  if (r == 0) {
+    job.eof = true;  // empty: done, nothing to clone or offload
+    return Ok{};
+  }
+  if (!always) return offload_error(job);
+  return make_error(EOPNOTSUPP, "clone", Role::source,
+                    "--reflink=always: cannot clone a source without a size "
+                    "(FIFO, device, procfs/sysfs file)");
+}
+
 Status run(Job& job, const Segment& seg) {
   rule_out(job);
-  Status s = size_known(job) ? run_known_size(job, seg) : copy_piece(job, seg);
+  Status s = Ok{};
+  if (size_known(job)) {
+    s = run_known_size(job, seg);
+  } else if (s = check_unsized(job, seg); s && !job.eof) {
+    s = copy_piece(job, seg);
+  }
   if (!s) return s;
   return finish_holes(job, seg);
 }
@@ -460,7 +487,14 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
   Status s = seg.len > 0 ? run(job, seg) : Status(Ok{});
   advance(job, src_fd, src_off, seg.src, job.src_stream);
   advance(job, dst_fd, dst_off, seg.dst, job.dst_stream);
-  if (!s) return s.error();
+  // Steps in ladder order, whatever order the rungs were ruled out in.
+  std::stable_sort(job.report.steps.begin(), job.report.steps.end(),
+                   [](const Step& a, const Step& b) { return a.mech < b.mech; });
+  if (!s) {
+    Error e = std::move(s.error());
+    e.report = std::make_shared<const Report>(job.report);
+    return e;
+  }
   return std::move(job.report);
 }
 

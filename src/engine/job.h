@@ -79,6 +79,7 @@ struct Job {
   CopyFlags flags;
   bool src_stream = false;  // read() at the file position (FIFO, chardev)
   bool dst_stream = false;  // write() at the file position (O_APPEND, FIFO)
+  bool dst_append = false;  // destination opened O_APPEND
   bool dst_regular = false;
   Report report;
   std::vector<Segment> holes;  // destination ranges to leave as holes

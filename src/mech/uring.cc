@@ -19,6 +19,8 @@ namespace {
 
 constexpr int kMaxAgain = 100;
 
+void classify_first_error(MechResult& r);
+
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
 };
@@ -176,7 +178,10 @@ MechResult Pipeline::run() {
     done.clear();
     if (int r = job_.ring->submit_and_wait(done); r < 0) {
       // The ring itself failed: completions for queued ops may never come.
+      // Destroying the ring cancels and waits for them before our buffers
+      // are freed.
       stop(-r, "io_uring_submit");
+      job_.ring.reset();
       break;
     }
     for (const auto& c : done) on_completion(c);
@@ -186,8 +191,35 @@ MechResult Pipeline::run() {
     res.err = err_;
     res.op = op_;
     res.why = "host copy failed";
+    if (res.moved == 0) classify_first_error(res);
   }
   return res;
+}
+
+// An error before any byte moved: some mean the ring cannot do this
+// copy, and pread/pwrite should; EIO, ENOSPC, EDQUOT, EFBIG stay errors.
+void classify_first_error(MechResult& r) {
+  switch (r.err) {
+    // Kernels 5.1-5.5 set up rings but lack IORING_OP_READ/WRITE (5.6):
+    // the operations complete with -EINVAL.  ENOSYS/EOPNOTSUPP: io_uring
+    // restricted or the file type refuses it.  These hold for the process.
+    case EINVAL:
+    case EOPNOTSUPP:
+    case ENOSYS:
+      r.fall_back = true;
+      r.cacheable = true;
+      r.why = "io_uring cannot read/write here";
+      break;
+    // Refused for this file only (seccomp on io_uring ops, odd files):
+    // pread/pwrite will either work or report the real error.
+    case EPERM:
+    case EXDEV:
+      r.fall_back = true;
+      r.why = "io_uring refused this file";
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,589 @@
+#!/usr/bin/env bash
+# CLI tests for offcopy: cp-compatible operands and options, exit codes,
+# error messages, and the --debug / --stats / --json reports.
+#
+#   bash cli_basic_test.sh /path/to/offcopy /path/to/scripts/fsfixture.sh
+#
+# Part one runs anywhere, in a fresh directory under /tmp.  Part two needs
+# root and loop devices: the script re-invokes itself under
+# `fsfixture.sh run 1024 -- ...`, which loop-mounts btrfs, xfs, ext4 and
+# tmpfs, and checks which mechanism each copy between them used.  When part
+# two cannot run it says why and is skipped (unless OFFCOPY_REQUIRE_FS=1,
+# where that is a failure).  The last line is always
+#   cli_basic: N passed, M failed
+# and the exit status is non-zero when anything failed.
+set -u
+
+MODE=basic
+if [ "${1:-}" = --fs ]; then MODE=fs; shift; fi
+if [ $# -lt 2 ]; then
+  echo "usage: $0 /path/to/offcopy /path/to/fsfixture.sh" >&2
+  exit 2
+fi
+BIN=$(realpath "$1")
+FIXTURE=$(realpath "$2")
+SELF=$(realpath "$0")
+[ -x "$BIN" ] || { echo "cli_basic: $BIN is not executable" >&2; exit 2; }
+
+T=$(mktemp -d /tmp/offcopy-cli.XXXXXX)
+trap 'cd /; rm -rf "$T"' EXIT
+cd "$T" || exit 2
+
+pass=0
+fail=0
+skip=0
+rc=0
+last_cmd=""
+
+# ---------------------------------------------------------------- helpers
+
+# Runs offcopy; stdout -> $T/out, stderr -> $T/err, status -> $rc.
+oc() {
+  last_cmd="offcopy $*"
+  "$BIN" "$@" >"$T/out" 2>"$T/err"
+  rc=$?
+}
+
+show_last() {
+  echo "       \$ $last_cmd   -> exit $rc"
+  sed -n '1,25s/^/       stdout| /p' "$T/out"
+  sed -n '1,25s/^/       stderr| /p' "$T/err"
+}
+
+# expect DESCRIPTION COMMAND...: passes when COMMAND succeeds.
+expect() {
+  local desc=$1
+  shift
+  if "$@"; then
+    pass=$((pass + 1))
+    echo "ok   - $desc"
+  else
+    fail=$((fail + 1))
+    echo "FAIL - $desc"
+    show_last
+  fi
+}
+
+skip_test() {
+  skip=$((skip + 1))
+  echo "skip - $1"
+}
+
+rc_is() { [ "$rc" -eq "$1" ]; }
+# Not `cmp -s`: it trusts st_size, which is 0 for /proc files.
+same() { cmp -- "$1" "$2" >/dev/null 2>&1; }
+absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
+out_has() { grep -Eq -- "$1" "$T/out"; }
+err_has() { grep -Eq -- "$1" "$T/err"; }
+out_empty() { [ ! -s "$T/out" ]; }
+err_empty() { [ ! -s "$T/err" ]; }
+out_is() { [ "$(cat "$T/out")" = "$1" ]; }
+not() { ! "$@"; }
+
+# Every fixed string must appear in stderr.
+err_has_all() {
+  local s
+  for s in "$@"; do grep -Fq -- "$s" "$T/err" || return 1; done
+}
+
+# The --debug lines "  <mech> used <N> bytes ..." of $T/out (or $1).
+used_bytes_sum() {
+  awk '$2 == "used" { s += $3 } END { print s + 0 }' "${1:-$T/out}"
+}
+used_line() {  # mech bytes: "  <mech>  used  <bytes> bytes"
+  grep -Eq "^  $1 +used +$2 bytes" "$T/out"
+}
+skipped_because() {  # mech regex
+  grep -Eq "^  $1 +skipped +[0-9]+ bytes +.*$2" "$T/out"
+}
+
+# The rungs named in --debug lines appear in ladder order.
+debug_in_ladder_order() {
+  local order
+  order=$(awk '/^  [a-z_]+ +(used|skipped|failed) / { print $1 }' "$T/out" | tr '\n' ' ')
+  local rank=0 m r
+  for m in $order; do
+    case $m in
+      snapshot) r=0 ;; clone) r=1 ;; kernel_copy) r=2 ;; uring) r=3 ;;
+      read_write) r=4 ;; device) r=5 ;; *) return 1 ;;
+    esac
+    [ "$r" -ge "$rank" ] || return 1
+    rank=$r
+  done
+}
+
+HAVE_PY=0
+python3 -c 'import json' >/dev/null 2>&1 && HAVE_PY=1
+
+# json_ok PYTHON: $T/out must be exactly one JSON document (json.load
+# rejects anything before or after it); PYTHON runs with it as `d` and
+# fails the check by raising (assert).
+json_ok() {
+  python3 - "$T/out" "$1" <<'EOF'
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+exec(sys.argv[2])
+EOF
+}
+
+# Deterministic content (no /dev/urandom needed for reproducing failures).
+make_file() {  # path bytes seed
+  python3 -c '
+import random, sys
+r = random.Random(int(sys.argv[3]))
+sys.stdout.buffer.write(r.randbytes(int(sys.argv[2])))' "$1" "$2" "$3" >"$1" 2>/dev/null ||
+    head -c "$2" /dev/urandom >"$1"
+}
+
+# A sparse file: size MiB, data blocks written at the given MiB offsets.
+make_sparse() {  # path size_mib offset_mib...
+  local p=$1 size=$2
+  shift 2
+  rm -f "$p"
+  truncate -s "${size}M" "$p"
+  local o
+  for o in "$@"; do
+    head -c 65536 /dev/urandom | dd of="$p" bs=1M seek="$o" conv=notrunc status=none
+  done
+}
+
+# Bytes allocated to a file (st_blocks * 512).
+allocated() { echo $(( $(stat -c %b "$1") * $(stat -c %B "$1") )); }
+
+finish() {
+  [ "$skip" -gt 0 ] && echo "($skip checks skipped; see 'skip' lines)"
+  echo "$1: $pass passed, $fail failed"
+}
+
+# ---------------------------------------------------------- part one: basic
+
+basic_tests() {
+  local SIZE=3000000  # not a multiple of any block size
+  make_file a "$SIZE" 1
+  printf 'hello\n' >small
+  mkdir -p srcdir d1 d2 d3 d4
+
+  echo "# operands"
+  oc a b
+  expect "SRC DST: exit 0" rc_is 0
+  expect "SRC DST: identical content" same a b
+  expect "SRC DST: nothing on stdout or stderr" eval 'out_empty && err_empty'
+
+  make_file long 5000000 2
+  oc small long
+  expect "SRC DST over a longer file: exit 0" rc_is 0
+  expect "SRC DST over a longer file: destination truncated to the source" same small long
+
+  oc a small d1
+  expect "SRC... DIR: exit 0" rc_is 0
+  expect "SRC... DIR: every source copied into DIR" eval 'same a d1/a && same small d1/small'
+
+  oc a d3/
+  expect "SRC DIR/ (trailing slash): copied into DIR" eval 'rc_is 0 && same a d3/a'
+
+  oc -t d2 a small
+  expect "-t DIR SRC...: exit 0" rc_is 0
+  expect "-t DIR SRC...: every source copied into DIR" eval 'same a d2/a && same small d2/small'
+
+  oc -T small tfile
+  expect "-T SRC DST (new file): copied" eval 'rc_is 0 && same small tfile'
+
+  oc -T a d4
+  expect "-T SRC DIR (existing directory as DEST): exit 1" rc_is 1
+  expect "-T SRC DIR: error names the directory" err_has "'d4'"
+  expect "-T SRC DIR: DIR still a directory, nothing copied into it" \
+    eval '[ -d d4 ] && [ -z "$(ls -A d4)" ]'
+
+  oc a small nodir_target
+  expect "two sources, last operand not a directory: exit 1" rc_is 1
+  expect "two sources, last operand not a directory: says so" err_has "not a directory"
+
+  oc -t nosuchdir a
+  expect "-t with a missing directory: exit 1" rc_is 1
+
+  echo "# directories are not copied without -r"
+  oc srcdir x_dir
+  expect "directory source: exit 1" rc_is 1
+  expect "directory source: message mentions -r" err_has "-r"
+  expect "directory source: message names the directory" err_has "srcdir"
+  expect "directory source: no destination created" absent x_dir
+  oc srcdir a d4
+  expect "directory among sources: exit 1, the file is still copied" \
+    eval 'rc_is 1 && same a d4/a'
+
+  echo "# usage errors (exit 2, nothing copied)"
+  oc
+  expect "no operand: exit 2" rc_is 2
+  expect "no operand: 'missing file operand'" err_has "missing file operand"
+  oc a
+  expect "one operand: exit 2" rc_is 2
+  expect "one operand: 'missing destination file operand'" err_has "missing destination file operand"
+  oc --reflink=bogus a u1
+  expect "--reflink=bogus: exit 2" rc_is 2
+  expect "--reflink=bogus: names the bad value" err_has "bogus"
+  expect "--reflink=bogus: nothing copied" absent u1
+  oc --sparse=sometimes a u1
+  expect "--sparse=sometimes: exit 2" rc_is 2
+  oc --offload=maybe a u1
+  expect "--offload=maybe: exit 2" rc_is 2
+  oc --no-such-option a u1
+  expect "unknown option: exit 2" rc_is 2
+  oc --reflink=always --sparse=never a u1
+  expect "--reflink=always --sparse=never: exit 2" rc_is 2
+  expect "--reflink=always --sparse=never: nothing copied" absent u1
+  oc --reflink=always --sparse=always a u1
+  expect "--reflink=always --sparse=always: exit 2" rc_is 2
+  oc -t d2 -T a u1
+  expect "-t with -T: exit 2" rc_is 2
+  oc -T a small u1
+  expect "-T with three operands: exit 2" rc_is 2
+  oc --help
+  expect "--help: exit 0 and usage on stdout" eval 'rc_is 0 && out_has "^Usage: offcopy"'
+  oc --version
+  expect "--version: exit 0" eval 'rc_is 0 && out_has "^offcopy "'
+
+  echo "# same file"
+  cp a same_f
+  local sum_before
+  sum_before=$(cksum <same_f)
+  oc same_f same_f
+  expect "same file: exit 1" rc_is 1
+  expect "same file: 'are the same file'" err_has "are the same file"
+  expect "same file: file unchanged" [ "$(cksum <same_f)" = "$sum_before" ]
+  ln -f same_f same_link
+  oc same_f same_link
+  expect "same file through a hard link: exit 1, 'are the same file', unchanged" \
+    eval 'rc_is 1 && err_has "are the same file" && [ "$(cksum <same_f)" = "$sum_before" ]'
+
+  echo "# -n, -f, -v"
+  printf 'keep me\n' >kept
+  oc -n a kept
+  expect "-n: exit 0" rc_is 0
+  expect "-n: existing destination unchanged" [ "$(cat kept)" = "keep me" ]
+  oc -n small n_new
+  expect "-n: a missing destination is still copied" eval 'rc_is 0 && same small n_new'
+
+  force_tests
+
+  oc -v small v_dst
+  expect "-v: prints \"'small' -> 'v_dst'\"" out_is "'small' -> 'v_dst'"
+  expect "-v: copied" same small v_dst
+  oc -v small d1
+  expect "-v into DIR: prints the full destination path" out_is "'small' -> 'd1/small'"
+
+  echo "# --debug"
+  oc --debug a dbg
+  expect "--debug: exit 0, identical" eval 'rc_is 0 && same a dbg'
+  expect "--debug: header line with bytes moved" \
+    out_has "^'a' -> 'dbg': copied, $SIZE bytes moved, [0-9]+ bytes of holes$"
+  expect "--debug: one line per rung, bytes of the 'used' lines add up to the size" \
+    [ "$(used_bytes_sum)" = "$SIZE" ]
+  expect "--debug: every skipped rung gives a reason" \
+    not grep -Eq '^  [a-z_]+ +skipped +[0-9]+ bytes *$' "$T/out"
+
+  oc --debug --reflink=never a dbg_never
+  expect "--reflink=never: identical" same a dbg_never
+  expect "--reflink=never --debug: clone skipped, reason --reflink=never" \
+    skipped_because clone "--reflink=never"
+  expect "--reflink=never --debug: kernel_copy skipped too (copy_file_range may clone)" \
+    skipped_because kernel_copy "--reflink=never"
+  expect "--reflink=never --debug: the host copies all $SIZE bytes" \
+    eval 'used_line read_write $SIZE || used_line uring $SIZE'
+
+  oc --debug --sparse=never a dbg_sn
+  expect "--sparse=never: identical" same a dbg_sn
+  expect "--sparse=never --debug: clone and kernel_copy skipped, reason --sparse=never" \
+    eval 'skipped_because clone --sparse=never && skipped_because kernel_copy --sparse=never'
+
+  oc --debug --sparse=always a dbg_sa
+  expect "--sparse=always: identical" same a dbg_sa
+  expect "--sparse=always --debug: kernel_copy and uring skipped, reason --sparse=always" \
+    eval 'skipped_because kernel_copy --sparse=always && skipped_because uring --sparse=always'
+  expect "--sparse=always --debug: rungs listed in ladder order (copy.h: steps in ladder order)" \
+    debug_in_ladder_order
+
+  echo "# --stats"
+  oc --stats a st_dst
+  expect "--stats: exit 0, identical" eval 'rc_is 0 && same a st_dst'
+  expect "--stats: one summary line on stdout" [ "$(wc -l <"$T/out")" -eq 1 ]
+  expect "--stats: summary counts files, bytes, time and every mechanism" \
+    out_has '^offcopy: 1 copied, 0 skipped, 0 failed; [0-9.]+ [KMGT]?i?B in [0-9.]+ s \(.*/s\): cloned .*, kernel-copied .*, io_uring .*, read/write .*, holes .*$'
+  oc --stats small nosuch_src d1
+  expect "--stats with a failure: '1 copied, 0 skipped, 1 failed', exit 1" \
+    eval 'rc_is 1 && out_has "^offcopy: 1 copied, 0 skipped, 1 failed;"'
+
+  echo "# --json"
+  if [ "$HAVE_PY" = 1 ]; then
+    oc --json a js_dst
+    expect "--json: exit 0, identical" eval 'rc_is 0 && same a js_dst'
+    expect "--json: stdout is exactly one JSON document" json_ok 'pass'
+    expect "--json: per-file bytes, bytes_by (all six rungs, summing to bytes) and steps" json_ok "
+f = d['files'][0]
+assert f['source'] == 'a' and f['destination'] == 'js_dst' and f['status'] == 'copied'
+assert f['bytes'] == $SIZE, f['bytes']
+assert set(f['bytes_by']) == {'snapshot','clone','kernel_copy','uring','read_write','device'}
+assert sum(f['bytes_by'].values()) == f['bytes']
+assert isinstance(f['steps'], list) and f['steps']
+for s in f['steps']:
+    assert set(s) >= {'mechanism','outcome','bytes','errno','reason'}, s
+    assert s['outcome'] in ('used','skipped','failed')
+assert sum(s['bytes'] for s in f['steps'] if s['outcome'] == 'used') == $SIZE
+assert d['totals']['files'] == 1 and d['totals']['failed'] == 0
+assert d['totals']['bytes'] == $SIZE
+"
+    oc --json -v a js_v
+    expect "--json -v: stdout still only JSON" eval 'rc_is 0 && json_ok pass'
+    expect "--json -v: the -v line goes to stderr" err_has "^'a' -> 'js_v'\$"
+    oc --json --stats --debug a js_all
+    expect "--json --stats --debug: stdout still only JSON" eval 'rc_is 0 && json_ok pass'
+    oc --json a nodir/js
+    expect "--json with an error: exit 1" rc_is 1
+    expect "--json with an error: error object with errno, name, op and path" json_ok "
+f = d['files'][0]
+assert f['status'] == 'failed'
+e = f['error']
+assert e['errno'] == 2 and e['error'] == 'ENOENT' and e['op'] == 'open', e
+assert e['path'] == 'nodir/js', e
+assert 'No such file or directory' in e['message'], e
+assert d['totals']['failed'] == 1
+"
+  else
+    skip_test "--json checks: python3 not installed"
+  fi
+
+  echo "# errors name the file, the step and the errno"
+  oc a nodir/x
+  expect "dst in a missing directory: exit 1" rc_is 1
+  expect "dst in a missing directory: message has the path, 'open' and the errno text" \
+    err_has_all "nodir/x" "open" "No such file or directory"
+  oc no_such_src ns_dst
+  expect "missing source: exit 1, message has the path, 'open', errno text" \
+    eval 'rc_is 1 && err_has_all no_such_src open "No such file or directory"'
+  expect "missing source: no destination created" absent ns_dst
+  oc small no_such_src d3
+  expect "one missing source among two: exit 1, the other copied" \
+    eval 'rc_is 1 && same small d3/small'
+  if [ -c /dev/full ] && [ -w /dev/full ]; then
+    oc small /dev/full
+    expect "write to /dev/full: exit 1, message has 'write', the path and ENOSPC text" \
+      eval 'rc_is 1 && err_has_all /dev/full write "No space left on device"'
+    expect "write to /dev/full: /dev/full left alone" [ -c /dev/full ]
+  else
+    skip_test "/dev/full checks: no writable /dev/full"
+  fi
+
+  echo "# special sources and edge cases"
+  oc /proc/version pv
+  expect "/proc/version: exit 0 and identical (size 0 in stat, read until EOF)" \
+    eval 'rc_is 0 && same /proc/version pv'
+  oc --debug /proc/version pv_dbg
+  expect "/proc/version --debug: clone and kernel_copy skipped (size 0), read_write used" \
+    eval 'skipped_because clone "reports size 0" && skipped_because kernel_copy "reports size 0" &&
+          out_has "^  read_write +used +[1-9][0-9]* bytes"'
+
+  make_sparse sp 8 1 5
+  oc sp sp_dst
+  expect "sparse source: exit 0, identical" eval 'rc_is 0 && same sp sp_dst'
+
+  : >empty
+  oc empty empty_dst
+  expect "empty file: exit 0, empty destination" eval 'rc_is 0 && [ -f empty_dst ] && [ ! -s empty_dst ]'
+  oc --offload=require empty empty_req
+  expect "--offload=require on an empty file: exit 0 (no data needs moving)" rc_is 0
+  expect "--offload=require on an empty file: empty destination exists" \
+    eval '[ -f empty_req ] && [ ! -s empty_req ]'
+
+  oc --reflink=always /proc/version pv_always
+  expect "--reflink=always on /proc/version (cannot be cloned): exit 1" rc_is 1
+  expect "--reflink=always on /proc/version: no destination left" absent pv_always
+}
+
+# -f replaces a destination that cannot be opened for writing.  Root can
+# open a 0444 file, so as root the check runs as 'nobody' (setpriv) when
+# possible; otherwise it is skipped.
+force_tests() {
+  local run_as=()
+  local nb="$T/nb"
+  if [ "$(id -u)" != 0 ]; then
+    nb="$T"
+  elif command -v setpriv >/dev/null &&
+      setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$BIN" 2>/dev/null; then
+    run_as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    chmod 755 "$T"
+    mkdir -p "$nb"
+    chown 65534:65534 "$nb"
+  else
+    skip_test "-f on a 0444 destination: root, and cannot run as nobody (setpriv)"
+    return
+  fi
+  printf 'new content\n' >"$nb/f_src"
+  printf 'old\n' >"$nb/f_dst"
+  chmod 0444 "$nb/f_dst"
+  [ ${#run_as[@]} -gt 0 ] && chown 65534:65534 "$nb/f_src" "$nb/f_dst"
+  last_cmd="offcopy f_src f_dst (0444${run_as:+, as nobody})"
+  (cd "$nb" && "${run_as[@]}" "$BIN" f_src f_dst) >"$T/out" 2>"$T/err"
+  rc=$?
+  expect "no -f, 0444 destination: exit 1, 'Permission denied', unchanged" \
+    eval 'rc_is 1 && err_has "Permission denied" && [ "$(cat "$nb/f_dst")" = old ]'
+  last_cmd="offcopy -f f_src f_dst (0444${run_as:+, as nobody})"
+  (cd "$nb" && "${run_as[@]}" "$BIN" -f f_src f_dst) >"$T/out" 2>"$T/err"
+  rc=$?
+  expect "-f, 0444 destination: exit 0, replaced" eval 'rc_is 0 && same "$nb/f_src" "$nb/f_dst"'
+}
+
+# ------------------------------------------------- part two: loop mounts
+
+fs_tests() {
+  local p
+  local -A M=()
+  for p in ${OFFCOPY_TEST_MOUNTS:-}; do M[${p%%=*}]=${p#*=}; done
+  local fs
+  for fs in btrfs xfs ext4; do
+    if [ -z "${M[$fs]:-}" ]; then
+      echo "cli_basic: OFFCOPY_TEST_MOUNTS has no $fs mount" >&2
+      fail=$((fail + 1))
+      return
+    fi
+  done
+  local B=${M[btrfs]} X=${M[xfs]} E=${M[ext4]} TM=${M[tmpfs]:-}
+  local SIZE=5000000
+  for fs in btrfs xfs ext4 ${TM:+tmpfs}; do
+    make_file "${M[$fs]}/src" "$SIZE" 3
+    make_file "${M[$fs]}/src2" 70000 4
+  done
+
+  echo "# clone where the filesystem shares extents"
+  oc --debug "$B/src" "$B/dst"
+  expect "btrfs->btrfs: exit 0, identical" eval 'rc_is 0 && same "$B/src" "$B/dst"'
+  expect "btrfs->btrfs --debug: clone used for all $SIZE bytes" used_line clone "$SIZE"
+  oc --debug "$X/src" "$X/dst"
+  expect "xfs->xfs: exit 0, identical" eval 'rc_is 0 && same "$X/src" "$X/dst"'
+  expect "xfs->xfs --debug: clone used for all $SIZE bytes" used_line clone "$SIZE"
+  if [ "$HAVE_PY" = 1 ]; then
+    oc --json "$X/src" "$X/dst_json"
+    expect "xfs->xfs --json: bytes_by.clone == $SIZE" \
+      json_ok "assert d['files'][0]['bytes_by']['clone'] == $SIZE"
+  fi
+  oc --stats "$B/src" "$B/dst_stats"
+  expect "btrfs->btrfs --stats: cloned bytes counted" out_has "cloned 4\.77 MiB"
+
+  echo "# across filesystems: EXDEV, host copy"
+  oc --debug "$E/src" "$X/from_ext4"
+  expect "ext4->xfs: exit 0, identical" eval 'rc_is 0 && same "$E/src" "$X/from_ext4"'
+  expect "ext4->xfs --debug: clone skipped with EXDEV" skipped_because clone EXDEV
+  expect "ext4->xfs --debug: kernel_copy skipped with EXDEV" skipped_because kernel_copy EXDEV
+  expect "ext4->xfs --debug: a host rung moved the bytes" \
+    eval 'used_line uring $SIZE || used_line read_write $SIZE'
+  oc --debug "$E/src" "$E/src2" "$X/"
+  expect "ext4->xfs, two files: both identical" \
+    eval 'rc_is 0 && same "$E/src" "$X/src" && same "$E/src2" "$X/src2"'
+  expect "ext4->xfs, two files: the second reuses the cached EXDEV verdict" \
+    out_has "probed before for this pair"
+  if [ -n "$TM" ]; then
+    oc --debug "$TM/src" "$E/from_tmpfs"
+    expect "tmpfs->ext4: identical, kernel_copy skipped with EXDEV" \
+      eval 'rc_is 0 && same "$TM/src" "$E/from_tmpfs" && skipped_because kernel_copy EXDEV'
+  fi
+  oc --debug "$E/src" "$E/dst"
+  expect "ext4->ext4: identical, clone skipped (EOPNOTSUPP), kernel_copy used" \
+    eval 'rc_is 0 && same "$E/src" "$E/dst" && skipped_because clone EOPNOTSUPP &&
+          used_line kernel_copy $SIZE'
+
+  echo "# --offload=require"
+  oc --offload=require "$E/src" "$X/req"
+  expect "--offload=require ext4->xfs: exit 3" rc_is 3
+  expect "--offload=require ext4->xfs: no destination file" absent "$X/req"
+  expect "--offload=require ext4->xfs: message names --offload=require" err_has "--offload=require"
+  oc --offload=require --debug "$E/src" "$X/req_dbg"
+  expect "--offload=require ext4->xfs --debug: says why offload failed (EXDEV)" out_has EXDEV
+  mkdir -p "$X/mixed"
+  oc --offload=require "$E/src" "$E/no_such_src" "$X/mixed"
+  expect "--offload=require with another, ordinary failure: exit 1, not 3" rc_is 1
+  oc --offload=require "$B/src" "$B/req"
+  expect "--offload=require btrfs->btrfs: exit 0 (clone), identical" \
+    eval 'rc_is 0 && same "$B/src" "$B/req"'
+  oc --offload=require "$E/src" "$E/req"
+  expect "--offload=require ext4->ext4: exit 0 (in-kernel copy), identical" \
+    eval 'rc_is 0 && same "$E/src" "$E/req"'
+
+  echo "# --reflink=always"
+  oc --reflink=always "$E/src" "$E/always"
+  expect "--reflink=always ext4->ext4: exit 1" rc_is 1
+  expect "--reflink=always ext4->ext4: no destination left" absent "$E/always"
+  oc --reflink=always "$E/src" "$X/always"
+  expect "--reflink=always ext4->xfs: exit 1, no destination" eval 'rc_is 1 && absent "$X/always"'
+  oc --reflink=always --debug "$X/src" "$X/always"
+  expect "--reflink=always xfs->xfs: exit 0, identical, cloned" \
+    eval 'rc_is 0 && same "$X/src" "$X/always" && used_line clone $SIZE'
+
+  echo "# sparse files"
+  make_sparse "$E/sparse" 16 2 9
+  oc --debug "$E/sparse" "$X/sparse"
+  expect "sparse ext4->xfs: identical" eval 'rc_is 0 && same "$E/sparse" "$X/sparse"'
+  expect "sparse ext4->xfs: holes reported" out_has "bytes moved, [1-9][0-9]* bytes of holes"
+  expect "sparse ext4->xfs: destination stays sparse (< 1 MiB allocated of 16 MiB)" \
+    [ "$(allocated "$X/sparse")" -lt 1048576 ]
+  make_sparse "$X/sparse2" 16 2 9
+  oc "$X/sparse2" "$X/sparse2_dst"
+  expect "sparse xfs->xfs (clone): identical and sparse" \
+    eval 'rc_is 0 && same "$X/sparse2" "$X/sparse2_dst" &&
+          [ "$(allocated "$X/sparse2_dst")" -lt 1048576 ]'
+
+  echo "# /proc/version onto each filesystem"
+  for fs in btrfs xfs ext4 ${TM:+tmpfs}; do
+    oc /proc/version "${M[$fs]}/version"
+    expect "/proc/version -> $fs: exit 0, identical" \
+      eval 'rc_is 0 && same /proc/version "${M[$fs]}/version"'
+  done
+}
+
+# ----------------------------------------------------------------- driver
+
+if [ "$MODE" = fs ]; then
+  fs_tests
+  finish "cli_basic (loop mounts)"
+  if [ -n "${CLI_BASIC_COUNTS:-}" ]; then
+    echo "$pass $fail $skip" >"$CLI_BASIC_COUNTS"
+  fi
+  [ "$fail" -eq 0 ]
+  exit
+fi
+
+echo "# part one: $(df -T . 2>/dev/null | awk 'NR == 2 { print $2 }') under /tmp"
+basic_tests
+
+echo "# part two: loop-mounted btrfs, xfs, ext4, tmpfs"
+fs_why=""
+if [ "$(id -u)" != 0 ]; then
+  fs_why="not root: cannot mount loop filesystems"
+elif [ ! -e /dev/loop-control ]; then
+  fs_why="no /dev/loop-control: loop devices unavailable"
+fi
+if [ -n "$fs_why" ]; then
+  if [ "${OFFCOPY_REQUIRE_FS:-0}" = 1 ]; then
+    echo "FAIL - loop-mount tests: $fs_why (OFFCOPY_REQUIRE_FS=1)"
+    fail=$((fail + 1))
+  else
+    skip_test "loop-mount tests: $fs_why"
+  fi
+else
+  counts="$T/fs_counts"
+  CLI_BASIC_COUNTS=$counts bash "$FIXTURE" run 1024 -- \
+    bash "$SELF" --fs "$BIN" "$FIXTURE"
+  fs_rc=$?
+  if [ -s "$counts" ]; then
+    read -r p f s <"$counts"
+    pass=$((pass + p))
+    fail=$((fail + f))
+    skip=$((skip + s))
+  elif [ "$fs_rc" -eq 77 ]; then
+    skip_test "loop-mount tests: fsfixture.sh skipped (exit 77; see its message above)"
+  else
+    echo "FAIL - loop-mount tests did not run: fsfixture.sh exited $fs_rc"
+    fail=$((fail + 1))
+  fi
+fi
+
+finish cli_basic
+[ "$fail" -eq 0 ]
