@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -29,10 +31,28 @@ bool is_stream(const struct stat& st) {
   return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode);
 }
 
-// Size is known when the kernel tells it: /proc, /sys and block devices
-// report 0 and are read until EOF instead.
+// Size is known when the kernel tells it.  Block devices and most /proc
+// files report 0; sysfs reports 4096 for every attribute whatever it holds.
+// Those are read until EOF instead.
 bool size_known(const Job& job) {
-  return S_ISREG(job.src_st.st_mode) && job.src_st.st_size > 0;
+  return S_ISREG(job.src_st.st_mode) && job.src_st.st_size > 0 && !job.src_pseudo;
+}
+
+// Filesystems whose files are generated on read: st_size means nothing.
+bool is_pseudo_fs(int64_t f_type) {
+  switch (f_type) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEBUGFS_MAGIC:
+    case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+    case 0x62656570:  // configfs
+      return true;
+    default:
+      return false;
+  }
 }
 
 Status inspect(Job& job) {
@@ -56,6 +76,8 @@ Status inspect(Job& job) {
     return make_error(EBADF, "write", Role::destination, "not open for writing");
   }
   job.src_stream = is_stream(job.src_st);
+  struct statfs fs {};
+  job.src_pseudo = s.fstatfs(job.src_fd, &fs) == 0 && is_pseudo_fs(fs.f_type);
   job.dst_regular = S_ISREG(job.dst_st.st_mode);
   job.dst_append = (dst_fl & O_APPEND) != 0;
   job.dst_stream = is_stream(job.dst_st) || job.dst_append;
@@ -126,6 +148,8 @@ void rule_out(Job& job) {
                          : "--reflink=never (copy_file_range may share extents)");
     } else if (f.sparse == Sparse::never) {
       job.skip(m, 0, "--sparse=never writes holes as zeros");
+    } else if (f.sparse == Sparse::always && m == Mechanism::clone) {
+      job.skip(m, 0, "--sparse=always turns zero blocks into holes; a clone keeps them");
     } else if (!size_known(job)) {
       job.skip(m, 0, "source reports size 0 (empty, or procfs/sysfs): read until EOF");
     }
@@ -362,12 +386,17 @@ Status run_known_size(Job& job, const Segment& seg) {
   Segment mid{seg.src, seg.dst, 0};
   if (!job.is_off(Mechanism::clone)) mid = clonable_middle(job, seg);
   const bool always = job.flags.reflink == Reflink::always;
-  if (always && (job.is_off(Mechanism::clone) || mid.len != seg.len)) {
-    std::string why = job.is_off(Mechanism::clone)
-                          ? job.off[static_cast<int>(Mechanism::clone)]->why
-                          : "range is not aligned to the filesystem block size";
-    return make_error(job.is_off(Mechanism::clone) ? EOPNOTSUPP : EINVAL, "clone",
-                      Role::destination, "--reflink=always: cannot clone: " + why);
+  if (always && job.is_off(Mechanism::clone)) {
+    // Ruled out by the file types or by a cached verdict: report the
+    // verdict's errno, as the ioctl itself would have.
+    const Verdict& v = *job.off[static_cast<int>(Mechanism::clone)];
+    return make_error(v.err != 0 ? v.err : EOPNOTSUPP, v.err != 0 ? "FICLONE" : "clone",
+                      Role::destination, "--reflink=always: cannot clone: " + v.why);
+  }
+  if (always && mid.len != seg.len) {
+    return make_error(EINVAL, "clone", Role::destination,
+                      "--reflink=always: cannot clone: range is not aligned to "
+                      "the filesystem block size");
   }
   if (mid.len == 0) {
     if (!job.is_off(Mechanism::clone)) job.skip(Mechanism::clone, 0, "range not block-aligned");

@@ -87,7 +87,8 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   if (e.path.empty()) e.path = e.role == Role::source ? src : dst;
   if (out->created && s.unlink(dst.c_str()) == 0) {
     e.detail += e.detail.empty() ? "" : "; ";
-    e.detail += "removed the partly written '" + dst + "'";
+    e.detail += e.bytes_done > 0 ? "removed the partly written '" + dst + "'"
+                                 : "removed '" + dst + "', which this copy had created";
   }
   return e;
 }

@@ -80,6 +80,7 @@ struct Job {
   bool src_stream = false;  // read() at the file position (FIFO, chardev)
   bool dst_stream = false;  // write() at the file position (O_APPEND, FIFO)
   bool dst_append = false;  // destination opened O_APPEND
+  bool src_pseudo = false;  // procfs/sysfs/...: st_size is not the length
   bool dst_regular = false;
   Report report;
   std::vector<Segment> holes;  // destination ranges to leave as holes
