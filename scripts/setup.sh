@@ -23,5 +23,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$here/build" -j"$(nproc)"
