@@ -2,6 +2,7 @@
 # Single-file copies, offcopy vs GNU cp, side by side in one run.
 #
 #   bench/compare_cp.sh [--runs N] [--size MIB] [--offcopy PATH] [--out FILE]
+#                       [--cases "ext4 ext4,ext4 xfs"]
 #
 # Loop-mounts btrfs, xfs (reflink=1), ext4 and tmpfs (scripts/fsfixture.sh),
 # writes one random file of SIZE MiB per source filesystem, then for each
@@ -19,6 +20,7 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift 2 ;;
     --offcopy) offcopy=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --cases) IFS=, read -ra CASES <<<"$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +31,7 @@ trap '"$here/scripts/fsfixture.sh" down "$dir"' EXIT INT TERM
 img=$(( size * 3 + 1024 ))
 "$here/scripts/fsfixture.sh" up "$dir" "$img" btrfs xfs ext4 tmpfs 2>/dev/null
 
-CASES=("btrfs btrfs" "xfs xfs" "ext4 ext4" "tmpfs tmpfs" "ext4 xfs")
+[ -n "${CASES+x}" ] || CASES=("btrfs btrfs" "xfs xfs" "ext4 ext4" "tmpfs tmpfs" "ext4 xfs")
 for fs in btrfs xfs ext4 tmpfs; do
   head -c "$((size << 20))" /dev/urandom >"$dir/$fs/src"
 done

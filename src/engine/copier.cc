@@ -155,7 +155,7 @@ void rule_out(Job& job) {
     }
     cached(m);
   }
-  if (f.sparse == Sparse::always && f.reflink != Reflink::always) {
+  if (f.sparse == Sparse::always) {
     job.skip(Mechanism::kernel_copy, 0, "--sparse=always looks for zero blocks");
   }
   if (job.src_stream || job.dst_stream || !size_known(job)) {
@@ -245,15 +245,16 @@ void turn_off(Job& job, Mechanism m, const MechResult& r) {
 
 // A regular source that reads EOF before its known size is not a short
 // copy to hide: if it did not shrink, something returned 0 wrongly.
-Status check_early_eof(Job& job, const Segment& seg, int64_t at) {
+// `at` is the source offset where EOF was read.
+Status check_early_eof(Job& job, int64_t at) {
   job.eof = true;
   if (!size_known(job)) return Ok{};
   struct stat st {};
-  if (job.sys().fstat(job.src_fd, &st) == 0 && st.st_size > seg.src + at) {
+  if (job.sys().fstat(job.src_fd, &st) == 0 && st.st_size > at) {
     Error e = make_error(EIO, "read", Role::source,
-                         "end of file reached at offset " + std::to_string(seg.src + at) +
+                         "end of file reached at offset " + std::to_string(at) +
                              " but the source is " + std::to_string(st.st_size) + " bytes");
-    e.offset = seg.src + at;
+    e.offset = at;
     e.bytes_done = job.done;
     return e;
   }
@@ -295,7 +296,7 @@ Status copy_data(Job& job, Segment seg) {
       job.fail(m, r.err, r.why);
       return mech_error(job, r, m, seg.src);
     }
-    if (r.eof) return check_early_eof(job, seg, 0);
+    if (r.eof) return check_early_eof(job, seg.src);
   }
   return Ok{};
 }
