@@ -367,10 +367,14 @@ Segment clonable_middle(Job& job, const Segment& seg) {
 }
 
 Status clone_or_copy(Job& job, const Segment& mid) {
+  if (!job.keep_going(Mechanism::clone, 0)) {
+    return mech_error(job, MechResult::cancelled(0), Mechanism::clone, mid.src);
+  }
   const MechResult r = clone_segment(job, mid);
   if (r.err == 0) {
     job.used(Mechanism::clone, mid.len, "extents shared");
     job.done += mid.len;
+    job.keep_going(Mechanism::clone, 0);  // a one-shot clone reports at the end
     return Ok{};
   }
   if (!r.fall_back || job.flags.reflink == Reflink::always) {
@@ -500,8 +504,8 @@ void advance(Job& job, int fd, int64_t* off, int64_t start, bool stream) {
 
 Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
                           int dst_fd, int64_t* dst_off, int64_t len,
-                          CopyFlags flags) {
-  Job job{ctx};
+                          CopyFlags flags, const Control* control) {
+  Job job{ctx, control};
   job.src_fd = src_fd;
   job.dst_fd = dst_fd;
   job.flags = flags;

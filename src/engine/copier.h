@@ -9,12 +9,15 @@
 
 namespace offcopy::engine {
 
+// `control` (may be null) adds cancellation and progress; a cancelled copy
+// returns ECANCELED with Error::bytes_done and Error::report filled in.
 Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
                           int dst_fd, int64_t* dst_off, int64_t len,
-                          CopyFlags flags);
+                          CopyFlags flags, const Control* control = nullptr);
 
 Result<Report> copy_file(const Context& ctx, const std::string& src,
-                         const std::string& dst, const FileOptions& options);
+                         const std::string& dst, const FileOptions& options,
+                         const Control* control = nullptr);
 
 }  // namespace offcopy::engine
 

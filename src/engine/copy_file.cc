@@ -50,7 +50,8 @@ Result<Dest> open_dest(const Context& ctx, const std::string& dst, mode_t mode,
 }  // namespace
 
 Result<Report> copy_file(const Context& ctx, const std::string& src,
-                         const std::string& dst, const FileOptions& options) {
+                         const std::string& dst, const FileOptions& options,
+                         const Control* control) {
   sys::Sys& s = *ctx.sys;
   int sfd = s.open(src.c_str(), O_RDONLY, 0);
   if (sfd < 0) return file_error(-sfd, "open", Role::source, src);
@@ -84,7 +85,7 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   int64_t dst_off = 0;
   auto rep = copy_range(ctx, in.get(), S_ISREG(sst.st_mode) ? &src_off : nullptr,
                         out->fd.get(), S_ISREG(dst_st.st_mode) || !exists ? &dst_off : nullptr,
-                        0, options.flags);
+                        0, options.flags, control);
   if (rep) return rep;
   Error e = rep.error();
   if (e.path.empty()) e.path = e.role == Role::source ? src : dst;

@@ -77,6 +77,13 @@ void Job::fail(Mechanism m, int err, std::string why) {
   s.why = std::move(why);
 }
 
+bool Job::keep_going(Mechanism m, int64_t moved_in_segment) const {
+  if (control == nullptr) return true;
+  if (control->progress) control->progress(done + moved_in_segment, m);
+  return control->cancel == nullptr ||
+         !control->cancel->load(std::memory_order_relaxed);
+}
+
 void Job::add_hole(const Segment& hole) {
   if (hole.len <= 0) return;
   report.hole_bytes += hole.len;

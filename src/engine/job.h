@@ -5,10 +5,13 @@
 #ifndef OFFCOPY_ENGINE_JOB_H_
 #define OFFCOPY_ENGINE_JOB_H_
 
+#include <errno.h>
 #include <sys/stat.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -42,6 +45,18 @@ struct Context {
   static Context& process();
 };
 
+// Per-call control, for the asynchronous engine: cancellation and progress.
+// Both are looked at between chunks (one copy_file_range call, one buffer,
+// one io_uring completion), so a cancel lands within one chunk.
+struct Control {
+  // When it reads true the copy stops with ECANCELED; bytes already copied
+  // are reported in Error::bytes_done.
+  const std::atomic<bool>* cancel = nullptr;
+  // Called on the copying thread with the bytes of the range finished so
+  // far (in order) and the rung moving them.
+  std::function<void(int64_t done, Mechanism m)> progress;
+};
+
 inline constexpr int64_t kUntilEof = std::numeric_limits<int64_t>::max();
 
 // A contiguous piece of the copy: source offset, destination offset, length.
@@ -62,6 +77,15 @@ struct MechResult {
   const char* op = "";     // the call that failed
   std::string why;         // reason text when it fell back or failed
 
+  static MechResult cancelled(int64_t moved) {
+    MechResult r;
+    r.moved = moved;
+    r.err = ECANCELED;
+    r.op = "cancel";
+    r.why = "cancelled";
+    return r;
+  }
+
   static MechResult done(int64_t moved, bool eof = false) {
     MechResult r;
     r.moved = moved;
@@ -72,6 +96,7 @@ struct MechResult {
 
 struct Job {
   const Context& ctx;
+  const Control* control = nullptr;  // may be null
   int src_fd = -1;
   int dst_fd = -1;
   struct stat src_st {};
@@ -98,6 +123,10 @@ struct Job {
   // Records a destination range to leave as a hole (merged with the last
   // one when adjacent) and counts it in report.hole_bytes.
   void add_hole(const Segment& hole);
+  // Called by the mechanisms between chunks with the bytes they have moved
+  // so far in the current segment: reports progress and returns false when
+  // the copy is cancelled.
+  bool keep_going(Mechanism m, int64_t moved_in_segment) const;
   bool is_off(Mechanism m) const { return off[static_cast<int>(m)].has_value(); }
 };
 

@@ -90,6 +90,9 @@ MechResult kernel_copy_segment(Job& job, const Segment& seg) {
                                                 job.dst_fd, &dst_off, want);
     if (r > 0) {
       moved += r;
+      if (moved < seg.len && !job.keep_going(Mechanism::kernel_copy, moved)) {
+        return MechResult::cancelled(moved);
+      }
       continue;
     }
     if (r == 0) {

@@ -99,6 +99,11 @@ MechResult read_write_segment(Job& job, const Segment& seg) {
       return io_error(-w, job.dst_stream ? "write" : "pwrite", moved);
     }
     moved += r;
+    if (moved < seg.len && !job.keep_going(Mechanism::read_write, moved)) {
+      MechResult c = MechResult::cancelled(moved);
+      c.holes = holes;
+      return c;
+    }
   }
   MechResult res = MechResult::done(moved, moved < seg.len);
   res.holes = holes;

@@ -138,6 +138,9 @@ void Pipeline::on_write(Slot& s, uint64_t tag, int64_t res) {
   if (s.written < s.filled) return queue_write(s, tag);
   s.done += s.filled;
   s.filled = 0;
+  if (err_ == 0 && !job_.keep_going(Mechanism::uring, contiguous_done())) {
+    stop(ECANCELED, "cancel");
+  }
   if (err_ != 0) {
     s.busy = false;
   } else if (s.start + s.done < s.end) {

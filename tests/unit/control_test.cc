@@ -1,0 +1,94 @@
+// Cancellation and progress through engine::Control, on every host rung.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/copier.h"
+#include "support/test_files.h"
+
+namespace offcopy {
+namespace {
+
+using engine::Context;
+using engine::Control;
+
+struct Rung {
+  const char* name;
+  CopyFlags flags;
+  int64_t uring_min;
+};
+
+class ControlTest : public ::testing::TestWithParam<Rung> {
+ protected:
+  void SetUp() override {
+    data_ = testing::pattern(8 << 20, 42);
+    testing::write_file(dir_.file("src"), data_);
+    ctx_.probes = &probes_;
+    ctx_.tun.kernel_chunk = 256 << 10;
+    ctx_.tun.uring_buffer = 256 << 10;
+    ctx_.tun.rw_buffer = 256 << 10;
+    ctx_.tun.uring_min = GetParam().uring_min;
+  }
+  testing::TempDir dir_{"/dev/shm"};
+  std::string data_;
+  engine::ProbeCache probes_;
+  Context ctx_;
+};
+
+TEST_P(ControlTest, ProgressIsMonotonicAndEndsAtTheTotal) {
+  std::vector<int64_t> seen;
+  Control c;
+  c.progress = [&](int64_t done, Mechanism) { seen.push_back(done); };
+  FileOptions o;
+  o.flags = GetParam().flags;
+  auto r = engine::copy_file(ctx_, dir_.file("src"), dir_.file("dst"), o, &c);
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_GT(seen.size(), 4u);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i], seen[i - 1]);
+  EXPECT_LE(seen.back(), static_cast<int64_t>(data_.size()));
+  EXPECT_EQ(testing::read_file(dir_.file("dst")), data_);
+}
+
+TEST_P(ControlTest, CancelStopsWithinAChunkAndKeepsThePrefixExact) {
+  std::atomic<bool> cancel{false};
+  Control c;
+  c.cancel = &cancel;
+  c.progress = [&](int64_t done, Mechanism) {
+    if (done >= (2 << 20)) cancel.store(true);
+  };
+  int src = ::open(dir_.file("src").c_str(), O_RDONLY);
+  int dst = ::open(dir_.file("dst").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(src, 0);
+  ASSERT_GE(dst, 0);
+  int64_t so = 0, d = 0;
+  auto r = engine::copy_range(ctx_, src, &so, dst, &d, 0,
+                              CopyFlags{.whole_file = true, .reflink = GetParam().flags.reflink},
+                              &c);
+  ::close(src);
+  ::close(dst);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ECANCELED);
+  const int64_t done = r.error().bytes_done;
+  EXPECT_GE(done, 2 << 20);
+  EXPECT_LT(done, static_cast<int64_t>(data_.size()));
+  EXPECT_EQ(so, done);
+  const std::string out = testing::read_file(dir_.file("dst"));
+  ASSERT_GE(static_cast<int64_t>(out.size()), done);
+  EXPECT_EQ(out.substr(0, done), data_.substr(0, done));
+  ASSERT_TRUE(r.error().report);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rungs, ControlTest,
+    ::testing::Values(Rung{"kernel_copy", {.whole_file = true}, 1 << 30},
+                      Rung{"uring", {.whole_file = true, .reflink = Reflink::never}, 0},
+                      Rung{"read_write",
+                           {.whole_file = true, .reflink = Reflink::never}, 1ll << 40}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace offcopy
