@@ -57,6 +57,11 @@ struct Control {
   std::function<void(int64_t done, Mechanism m)> progress;
 };
 
+// EAGAIN is retried this many times per call site before it is an error
+// (a regular file answers EAGAIN only under O_NONBLOCK or from a FUSE
+// server; a stuck one must not spin forever).
+inline constexpr int kMaxAgain = 100;
+
 inline constexpr int64_t kUntilEof = std::numeric_limits<int64_t>::max();
 
 // A contiguous piece of the copy: source offset, destination offset, length.

@@ -12,7 +12,6 @@
 namespace offcopy::engine {
 namespace {
 
-constexpr int kMaxAgain = 100;
 
 // One line per errno; docs/fallbacks.md carries the same table.
 // Only consulted when no byte of the segment has moved yet.

@@ -13,7 +13,6 @@
 namespace offcopy::engine {
 namespace {
 
-constexpr int kMaxAgain = 100;
 constexpr int64_t kZeroBlock = 4096;
 
 MechResult io_error(int err, const char* op, int64_t moved) {

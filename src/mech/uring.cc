@@ -17,7 +17,6 @@
 namespace offcopy::engine {
 namespace {
 
-constexpr int kMaxAgain = 100;
 
 void classify_first_error(MechResult& r);
 

@@ -42,6 +42,10 @@ using testing::read_file;
 using testing::TempDir;
 using testing::test_mounts;
 using testing::write_file;
+using testing::can_clone;
+using testing::describe;
+using testing::find_step;
+using testing::mount_for;
 
 constexpr int64_t kKiB = 1024;
 constexpr int64_t kMiB = 1024 * kKiB;
@@ -52,50 +56,12 @@ constexpr int64_t kAllocSlack = 1 * kMiB;
 
 const std::vector<std::string> kAllFs = {"btrfs", "xfs", "ext4", "tmpfs"};
 
-bool can_clone(const std::string& fs) { return fs == "btrfs" || fs == "xfs"; }
 
 int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 int64_t round_down(int64_t v, int64_t to) { return v / to * to; }
 
-// The mount point of `fs`, or a reason to skip in *why.
-std::string mount_for(const std::string& fs, std::string* why) {
-  const auto mounts = test_mounts();
-  if (mounts.empty()) {
-    *why = "OFFCOPY_TEST_MOUNTS is not set: run under scripts/fsfixture.sh (needs root and loop devices)";
-    return {};
-  }
-  auto it = mounts.find(fs);
-  if (it == mounts.end()) {
-    *why = "no " + fs + " mount in OFFCOPY_TEST_MOUNTS";
-    return {};
-  }
-  return it->second;
-}
 
-// A readable account of a report, for failure messages.
-std::string describe(const Report& r) {
-  std::ostringstream os;
-  os << "bytes:";
-  for (int i = 0; i < kMechanismCount; ++i) {
-    os << ' ' << mechanism_name(static_cast<Mechanism>(i)) << '=' << r.bytes_by[i];
-  }
-  os << " holes=" << r.hole_bytes << "; steps:";
-  for (const Step& s : r.steps) {
-    const char* o = s.outcome == Outcome::used      ? "used"
-                    : s.outcome == Outcome::skipped ? "skipped"
-                                                    : "failed";
-    os << " [" << mechanism_name(s.mech) << ' ' << o << " bytes=" << s.bytes
-       << " err=" << s.err << " why='" << s.why << "']";
-  }
-  return os.str();
-}
 
-const Step* find_step(const Report& r, Mechanism m) {
-  for (const Step& s : r.steps) {
-    if (s.mech == m) return &s;
-  }
-  return nullptr;
-}
 
 // Invariants every report keeps: one step per rung, in ladder order, and a
 // used step's bytes are what the counters say.

@@ -128,4 +128,52 @@ std::map<std::string, std::string> test_mounts() {
   return out;
 }
 
+std::string mount_for(const std::string& fs, std::string* why) {
+  const auto mounts = test_mounts();
+  if (mounts.empty()) {
+    *why = "OFFCOPY_TEST_MOUNTS is not set: run under scripts/fsfixture.sh (needs root and loop devices)";
+    return {};
+  }
+  auto it = mounts.find(fs);
+  if (it == mounts.end()) {
+    *why = "no " + fs + " mount in OFFCOPY_TEST_MOUNTS";
+    return {};
+  }
+  return it->second;
+}
+
+bool can_clone(const std::string& fs) { return fs == "btrfs" || fs == "xfs"; }
+
+std::string describe(const Report& r) {
+  std::ostringstream os;
+  os << "bytes:";
+  for (int i = 0; i < kMechanismCount; ++i) {
+    os << ' ' << mechanism_name(static_cast<Mechanism>(i)) << '=' << r.bytes_by[i];
+  }
+  os << " holes=" << r.hole_bytes << "; steps:";
+  for (const Step& s : r.steps) {
+    const char* o = s.outcome == Outcome::used      ? "used"
+                    : s.outcome == Outcome::skipped ? "skipped"
+                                                    : "failed";
+    os << " [" << mechanism_name(s.mech) << ' ' << o << " bytes=" << s.bytes
+       << " err=" << s.err << " why='" << s.why << "']";
+  }
+  return os.str();
+}
+
+std::string describe(const Error& e) {
+  std::ostringstream os;
+  os << e.message() << " {code=" << e.code << " op='" << e.op << "' role="
+     << static_cast<int>(e.role) << " path='" << e.path << "' bytes_done=" << e.bytes_done
+     << " offload_unsupported=" << e.offload_unsupported << "}";
+  return os.str();
+}
+
+const Step* find_step(const Report& r, Mechanism m) {
+  for (const Step& s : r.steps) {
+    if (s.mech == m) return &s;
+  }
+  return nullptr;
+}
+
 }  // namespace offcopy::testing

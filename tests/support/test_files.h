@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "offcopy/copy.h"
+
 namespace offcopy::testing {
 
 // A fresh directory removed (recursively) by the destructor.
@@ -50,6 +52,20 @@ ExtentInfo extent_info(const std::string& path);
 
 // OFFCOPY_TEST_MOUNTS parsed: fs name -> mount point.  Empty when unset.
 std::map<std::string, std::string> test_mounts();
+
+// The mount point of `fs` from test_mounts(), or "" with a reason to skip
+// in *why.
+std::string mount_for(const std::string& fs, std::string* why);
+
+// Filesystems whose extents can be shared (FICLONE): btrfs and xfs.
+bool can_clone(const std::string& fs);
+
+// Readable accounts of a report and an error, for failure messages.
+std::string describe(const Report& r);
+std::string describe(const Error& e);
+
+// The step of rung m in r, or null.
+const Step* find_step(const Report& r, Mechanism m);
 
 }  // namespace offcopy::testing
 
