@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <cstdio>
 #include <string>
@@ -44,9 +45,13 @@ bool plan(const Options& o, std::vector<Pair>* out) {
   std::string dir;
   if (o.target_dir) {
     dir = *o.target_dir;
-    if (!is_dir(dir)) {
-      std::fprintf(stderr, "offcopy: target directory '%s': Not a directory\n",
-                   dir.c_str());
+    struct stat st {};
+    const int err = ::stat(dir.c_str(), &st) != 0 ? errno
+                    : S_ISDIR(st.st_mode)         ? 0
+                                                  : ENOTDIR;
+    if (err != 0) {
+      std::fprintf(stderr, "offcopy: target directory '%s': %s\n", dir.c_str(),
+                   std::strerror(err));
       return false;
     }
   } else {
@@ -76,6 +81,16 @@ FileResult copy_one(const Options& o, const Pair& p) {
     e.op = "copy";
     e.path = p.src;
     e.detail = "-r not specified; omitting directory '" + p.src + "'";
+    r.error = e;
+    return r;
+  }
+  if (p.dst.back() == '/') {  // "b/" names a directory that is not there
+    r.status = FileStatus::failed;
+    Error e;
+    e.code = ENOTDIR;
+    e.op = "create";
+    e.path = p.dst;
+    e.detail = "cannot create regular file '" + p.dst + "'";
     r.error = e;
     return r;
   }

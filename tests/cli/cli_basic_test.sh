@@ -201,6 +201,23 @@ basic_tests() {
 
   oc -t nosuchdir a
   expect "-t with a missing directory: exit 1" rc_is 1
+  expect "-t with a missing directory: says No such file or directory" \
+    err_has "target directory 'nosuchdir': No such file or directory"
+
+  oc a trailing_slash/
+  expect "DST with a trailing slash that is not a directory: exit 1" rc_is 1
+  expect "DST with a trailing slash: Not a directory" err_has "Not a directory"
+  expect "DST with a trailing slash: nothing created" absent trailing_slash
+
+  mkdir -p same1 same2 samedir
+  echo one >same1/f
+  echo two >same2/f
+  oc same1/f same2/f samedir
+  expect "two sources with one name into a DIR: exit 1" rc_is 1
+  expect "two sources with one name: the first is copied, not overwritten" \
+    eval '[ "$(cat samedir/f)" = one ]'
+  expect "two sources with one name: cp's 'will not overwrite just-created'" \
+    err_has "will not overwrite just-created"
 
   echo "# directories are not copied without -r"
   oc srcdir x_dir

@@ -22,6 +22,8 @@ struct Rung {
   int64_t uring_min;
 };
 
+void PrintTo(const Rung& r, std::ostream* os) { *os << r.name; }
+
 class ControlTest : public ::testing::TestWithParam<Rung> {
  protected:
   void SetUp() override {
