@@ -58,7 +58,7 @@ class Pipeline {
   int err_ = 0;
   const char* op_ = "";
   bool eof_ = false;
-  int64_t eof_at_ = 0;    // where the source ended, relative to the segment
+  int64_t eof_at_ = -1;   // where the source ended (segment-relative), -1: not yet
 };
 
 bool Pipeline::start_slot(Slot& s, uint64_t tag) {
@@ -118,7 +118,8 @@ void Pipeline::on_read(Slot& s, uint64_t tag, int64_t res) {
   if (res < 0) return stop(static_cast<int>(-res), "io_uring read");
   if (res == 0) {  // the source ended inside this chunk
     eof_ = true;
-    eof_at_ = std::min(eof_at_ == 0 ? seg_.len : eof_at_, s.start + s.done);
+    const int64_t at = s.start + s.done;
+    eof_at_ = eof_at_ < 0 ? at : std::min(eof_at_, at);
     s.busy = false;
     return;
   }
