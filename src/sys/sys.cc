@@ -7,6 +7,7 @@
 #include <linux/fs.h>
 #include <liburing.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -134,6 +135,9 @@ int Sys::fadvise_sequential(int fd) {
 int Sys::open(const char* path, int flags, unsigned mode) {
   return static_cast<int>(
       no_eintr([&] { return ::open(path, flags | O_CLOEXEC, mode); }));
+}
+int Sys::eventfd() {
+  return static_cast<int>(neg_errno(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)));
 }
 int Sys::close(int fd) { return static_cast<int>(neg_errno(::close(fd))); }
 int Sys::unlink(const char* path) {

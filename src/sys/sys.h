@@ -80,6 +80,8 @@ class Sys {
   // open(2)/openat(2) returning the fd or -errno.
   virtual int open(const char* path, int flags, unsigned mode);
   virtual int close(int fd);
+  // A non-blocking, close-on-exec eventfd (the engine's completion fd).
+  virtual int eventfd();
   virtual int unlink(const char* path);
   virtual int stat(const char* path, struct stat* st);
   virtual int lstat(const char* path, struct stat* st);

@@ -1,0 +1,65 @@
+// offcopy::Engine: the public face of engine::async::Scheduler.
+#include "offcopy/engine.h"
+
+#include <errno.h>
+
+#include "engine/async/scheduler.h"
+
+namespace offcopy {
+
+bool Completion::ok() const {
+  for (const Result<Report>& r : results) {
+    if (!r) return false;
+  }
+  return true;
+}
+
+bool Completion::cancelled() const {
+  for (const Result<Report>& r : results) {
+    if (!r && r.error().code == ECANCELED) return true;
+  }
+  return false;
+}
+
+Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
+  return open(std::move(options), engine::Context::process());
+}
+
+Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options,
+                                             const engine::Context& ctx) {
+  auto s = engine::async::Scheduler::start(ctx, std::move(options));
+  if (!s) return s.error();
+  return std::unique_ptr<Engine>(new Engine(std::move(*s)));
+}
+
+Engine::Engine(std::unique_ptr<engine::async::Scheduler> s) : s_(std::move(s)) {}
+
+Engine::~Engine() = default;
+
+Result<JobId> Engine::submit(Job job) {
+  return s_->submit(std::move(job), engine::async::Notify{});
+}
+
+Result<JobId> Engine::submit(Job job, CompletionCallback done) {
+  return s_->submit(std::move(job), engine::async::Notify{std::move(done)});
+}
+
+Result<FutureJob> Engine::submit_future(Job job) {
+  std::promise<Completion> promise;
+  std::future<Completion> future = promise.get_future();
+  auto id = s_->submit(std::move(job), engine::async::Notify{std::move(promise)});
+  if (!id) return id.error();
+  return FutureJob{*id, std::move(future)};
+}
+
+bool Engine::cancel(JobId id) { return s_->cancel(id); }
+
+std::optional<Progress> Engine::progress(JobId id) const { return s_->progress(id); }
+
+int Engine::fd() const { return s_->fd(); }
+
+std::vector<Completion> Engine::reap() { return s_->reap(); }
+
+EngineStats Engine::stats() const { return s_->stats(); }
+
+}  // namespace offcopy

@@ -1,0 +1,34 @@
+// Runs one job on the calling (worker) thread: every destination in turn,
+// through engine::copy_file / engine::copy_range with a Control carrying
+// the job's cancel flag and a progress hook.
+#ifndef OFFCOPY_ENGINE_ASYNC_RUN_JOB_H_
+#define OFFCOPY_ENGINE_ASYNC_RUN_JOB_H_
+
+#include <chrono>
+#include <functional>
+
+#include "engine/async/job_state.h"
+#include "engine/job.h"
+
+namespace offcopy::engine::async {
+
+struct RunHooks {
+  // Told the job's total bytes once the source has been looked at.
+  std::function<void(int64_t total)> learned_total;
+  ProgressObserver observer;  // may be empty
+  std::chrono::milliseconds interval{250};
+};
+
+// Copies js.job, updating js.done / js.total / js.mech as it goes and
+// stopping at a chunk boundary once js.cancel reads true.  Never fails as
+// a whole: every destination gets its own Result.
+Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks);
+
+// The bytes a job counts toward max_bytes_in_flight at submit (0 when the
+// size is learned later), and an EINVAL Error for a malformed job.
+int64_t bytes_at_submit(const ::offcopy::Job& job);
+std::optional<Error> validate(const ::offcopy::Job& job);
+
+}  // namespace offcopy::engine::async
+
+#endif  // OFFCOPY_ENGINE_ASYNC_RUN_JOB_H_

@@ -1,0 +1,27 @@
+// The eventfd behind Engine::fd(): readable while completions wait.  Its
+// calls go through the syscall seam (sys::Sys::real()).
+//
+// Thread-safety: signal() and clear() are called under Scheduler::mu_,
+// which keeps "counter > 0" equal to "completions wait" (see scheduler.cc).
+#ifndef OFFCOPY_ENGINE_ASYNC_WAKEUP_H_
+#define OFFCOPY_ENGINE_ASYNC_WAKEUP_H_
+
+#include "sys/sys.h"
+
+namespace offcopy::engine::async {
+
+class WakeupFd {
+ public:
+  // Creates the eventfd (non-blocking, close-on-exec): 0 or -errno.
+  int open();
+  int fd() const { return fd_.get(); }
+  void signal();  // make it readable
+  void clear();   // make it unreadable
+
+ private:
+  sys::UniqueFd fd_;
+};
+
+}  // namespace offcopy::engine::async
+
+#endif  // OFFCOPY_ENGINE_ASYNC_WAKEUP_H_
