@@ -71,29 +71,30 @@ bool plan(const Options& o, std::vector<Pair>* out) {
   return true;
 }
 
+// A pair refused before any copy starts, with cp's wording in the detail.
+FileResult refused(const Pair& p, int code, const char* op, const std::string& path,
+                   std::string detail) {
+  FileResult r{p.src, p.dst, FileStatus::failed};
+  Error e;
+  e.code = code;
+  e.op = op;
+  e.path = path;
+  e.detail = std::move(detail);
+  r.error = std::move(e);
+  return r;
+}
+
 FileResult copy_one(const Options& o, const Pair& p) {
-  FileResult r{p.src, p.dst};
-  const auto t0 = std::chrono::steady_clock::now();
   if (is_dir(p.src)) {
-    r.status = FileStatus::failed;
-    Error e;
-    e.code = EISDIR;
-    e.op = "copy";
-    e.path = p.src;
-    e.detail = "-r not specified; omitting directory '" + p.src + "'";
-    r.error = e;
-    return r;
+    return refused(p, EISDIR, "copy", p.src,
+                   "-r not specified; omitting directory '" + p.src + "'");
   }
   if (p.dst.back() == '/') {  // "b/" names a directory that is not there
-    r.status = FileStatus::failed;
-    Error e;
-    e.code = ENOTDIR;
-    e.op = "create";
-    e.path = p.dst;
-    e.detail = "cannot create regular file '" + p.dst + "'";
-    r.error = e;
-    return r;
+    return refused(p, ENOTDIR, "create", p.dst,
+                   "cannot create regular file '" + p.dst + "'");
   }
+  FileResult r{p.src, p.dst};
+  const auto t0 = std::chrono::steady_clock::now();
   FileOptions fo;
   fo.flags = o.flags;
   fo.overwrite = o.overwrite;
@@ -108,17 +109,6 @@ FileResult copy_one(const Options& o, const Pair& p) {
     r.error = rep.error();
     if (rep.error().report) r.report = *rep.error().report;  // what ran
   }
-  return r;
-}
-
-FileResult refuse_overwrite(const Pair& p) {
-  FileResult r{p.src, p.dst, FileStatus::failed};
-  Error e;
-  e.code = EEXIST;
-  e.op = "create";
-  e.path = p.dst;
-  e.detail = "will not overwrite just-created '" + p.dst + "' with '" + p.src + "'";
-  r.error = e;
   return r;
 }
 
@@ -143,7 +133,11 @@ int run(const Options& o) {
   std::vector<FileResult> results;
   std::set<std::string> created;  // cp: never overwrite a file this run made
   for (const Pair& p : pairs) {
-    FileResult r = created.count(p.dst) ? refuse_overwrite(p) : copy_one(o, p);
+    FileResult r = created.count(p.dst)
+                       ? refused(p, EEXIST, "create", p.dst,
+                                 "will not overwrite just-created '" + p.dst +
+                                     "' with '" + p.src + "'")
+                       : copy_one(o, p);
     if (r.status == FileStatus::copied) created.insert(p.dst);
     if (o.verbose && r.status == FileStatus::copied) print_verbose(text, r);
     if (o.debug) print_debug(text, r);
