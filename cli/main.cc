@@ -1,32 +1,22 @@
 // offcopy: a cp-compatible front end to liboffcopy.  Stage one parses the
 // options (options.cc); stage two resolves the operands against the
 // filesystem into (source, destination) pairs, as cp does; then each pair
-// is copied and reported.
+// is copied by the engine (run_copies.cc) and reported in operand order.
 #include <errno.h>
 #include <sys/stat.h>
 
 #include <chrono>
-#include <cstring>
-#include <set>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "options.h"
 #include "render.h"
+#include "run_copies.h"
 
 namespace offcopy::cli {
 namespace {
-
-struct Pair {
-  std::string src;
-  std::string dst;
-};
-
-bool is_dir(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 std::string base_name(std::string p) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();
@@ -71,47 +61,6 @@ bool plan(const Options& o, std::vector<Pair>* out) {
   return true;
 }
 
-// A pair refused before any copy starts, with cp's wording in the detail.
-FileResult refused(const Pair& p, int code, const char* op, const std::string& path,
-                   std::string detail) {
-  FileResult r{p.src, p.dst, FileStatus::failed};
-  Error e;
-  e.code = code;
-  e.op = op;
-  e.path = path;
-  e.detail = std::move(detail);
-  r.error = std::move(e);
-  return r;
-}
-
-FileResult copy_one(const Options& o, const Pair& p) {
-  if (is_dir(p.src)) {
-    return refused(p, EISDIR, "copy", p.src,
-                   "-r not specified; omitting directory '" + p.src + "'");
-  }
-  if (p.dst.back() == '/') {  // "b/" names a directory that is not there
-    return refused(p, ENOTDIR, "create", p.dst,
-                   "cannot create regular file '" + p.dst + "'");
-  }
-  FileResult r{p.src, p.dst};
-  const auto t0 = std::chrono::steady_clock::now();
-  FileOptions fo;
-  fo.flags = o.flags;
-  fo.overwrite = o.overwrite;
-  auto rep = copy_file(p.src, p.dst, fo);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (rep) {
-    r.report = std::move(rep.value());
-  } else if (rep.error().code == EEXIST && o.overwrite == Overwrite::no_clobber) {
-    r.status = FileStatus::skipped;  // cp -n skips silently
-  } else {
-    r.status = FileStatus::failed;
-    r.error = rep.error();
-    if (rep.error().report) r.report = *rep.error().report;  // what ran
-  }
-  return r;
-}
-
 int exit_code(const std::vector<FileResult>& results) {
   bool failed = false;
   bool only_offload = true;
@@ -131,19 +80,13 @@ int run(const Options& o) {
   std::FILE* text = o.json ? stderr : stdout;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<FileResult> results;
-  std::set<std::string> created;  // cp: never overwrite a file this run made
-  for (const Pair& p : pairs) {
-    FileResult r = created.count(p.dst)
-                       ? refused(p, EEXIST, "create", p.dst,
-                                 "will not overwrite just-created '" + p.dst +
-                                     "' with '" + p.src + "'")
-                       : copy_one(o, p);
-    if (r.status == FileStatus::copied) created.insert(p.dst);
+  const bool ran = run_copies(o, pairs, [&](FileResult r) {
     if (o.verbose && r.status == FileStatus::copied) print_verbose(text, r);
     if (o.debug) print_debug(text, r);
     print_error(r);
     results.push_back(std::move(r));
-  }
+  });
+  if (!ran) return kExitFailed;
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.stats) print_stats(text, results, secs);

@@ -74,6 +74,10 @@ rc_is() { [ "$rc" -eq "$1" ]; }
 same() { cmp -- "$1" "$2" >/dev/null 2>&1; }
 absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
 out_has() { grep -Eq -- "$1" "$T/out"; }
+# The source basenames of the --debug header lines in $T/out, in order.
+source_order() {
+  sed -n "s|^'[^']*/\([^'/]*\)' -> .*|\1|p" "$T/out" | tr '\n' ' ' | sed 's/ $//'
+}
 err_has() { grep -Eq -- "$1" "$T/err"; }
 out_empty() { [ ! -s "$T/out" ]; }
 err_empty() { [ ! -s "$T/err" ]; }
@@ -492,11 +496,18 @@ fs_tests() {
   expect "ext4->xfs --debug: kernel_copy skipped with EXDEV" skipped_because kernel_copy EXDEV
   expect "ext4->xfs --debug: a host rung moved the bytes" \
     eval 'used_line uring $SIZE || used_line read_write $SIZE'
-  oc --debug "$E/src" "$E/src2" "$X/"
-  expect "ext4->xfs, two files: both identical" \
-    eval 'rc_is 0 && same "$E/src" "$X/src" && same "$E/src2" "$X/src2"'
-  expect "ext4->xfs, two files: the second reuses the cached EXDEV verdict" \
+  # The engine copies files in parallel (one per worker): files started
+  # after the first copy learned EXDEV reuse the cached verdict.
+  mkdir -p "$X/many"
+  for i in 1 2 3 4 5 6; do cp "$E/src2" "$E/many$i"; done
+  oc --debug "$E/src" "$E/src2" "$E"/many? "$X/many/"
+  expect "ext4->xfs, eight files: all identical" \
+    eval 'rc_is 0 && same "$E/src" "$X/many/src" && same "$E/src2" "$X/many/src2" &&
+          same "$E/many6" "$X/many/many6"'
+  expect "ext4->xfs, eight files: later ones reuse the cached EXDEV verdict" \
     out_has "probed before for this pair"
+  expect "ext4->xfs, eight files: reported in operand order" \
+    eval '[ "$(source_order)" = "src src2 many1 many2 many3 many4 many5 many6" ]'
   if [ -n "$TM" ]; then
     oc --debug "$TM/src" "$E/from_tmpfs"
     expect "tmpfs->ext4: identical, kernel_copy skipped with EXDEV" \
