@@ -41,8 +41,10 @@
 // Errors are values (offcopy/result.h); the engine never throws for I/O,
 // never prints and never exits.
 //
-// Not in this version (later increments): a C API, a bandwidth cap, tree
-// jobs, io_uring-issued host copies, reading a source once for many
+// Bandwidth cap.  EngineOptions::max_bytes_per_second caps the data all
+// workers move together (see there).
+//
+// Not in this version (later increments): tree jobs, io_uring-issued host copies, reading a source once for many
 // destinations.
 #ifndef OFFCOPY_ENGINE_H_
 #define OFFCOPY_ENGINE_H_
@@ -151,6 +153,23 @@ struct EngineOptions {
   // than the limit is admitted when nothing else is in flight.
   int64_t max_bytes_in_flight = 0;
   OnFull on_full = OnFull::block;
+  // Bandwidth cap over all workers together, bytes per second; 0 = no cap.
+  // A token bucket shared by the workers: each charges the bytes it has
+  // moved after every chunk and when a destination is over, and sleeps
+  // while the bucket is in debt, so the average rate stays at the cap; an
+  // engine that was idle may burst ~50 ms worth.  Under a cap the engine
+  // copies in chunks of ~50 ms at the cap (at least 64 KiB), so the rate
+  // is smooth and a cancel lands within about one chunk plus one sleep
+  // slice (<= 50 ms; cancel() also wakes a sleeping worker at once).
+  // What is charged: data moved by copy_file_range, io_uring and
+  // read/write -- in-kernel copies included, since they cost the device
+  // the same bytes.  Not charged: a reflink clone (one-shot or ranged),
+  // which moves no data and so is never slowed down, and holes (a hole
+  // between two chunks may be charged as the copy passes it).  The
+  // sleep happens on the worker, after the bytes moved and with no chunk
+  // in progress: a throttled job still holds its in-flight slot, and its
+  // completion is delivered when its bytes have been paid for.
+  int64_t max_bytes_per_second = 0;
   OnShutdown shutdown = OnShutdown::cancel;
   // Called on the worker running a job with coalesced updates: at most one
   // per progress_interval per job, plus a final one when the job's copying

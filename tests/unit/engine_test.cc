@@ -600,5 +600,116 @@ TEST_F(EngineTest, EpollCopyExampleCopiesFiles) {
   EXPECT_EQ(WEXITSTATUS(st2), 1);
 }
 
+// The bandwidth cap (max_bytes_per_second).  Bounds are loose on purpose:
+// the lower ones follow from the token bucket (it starts empty), the upper
+// ones only guard against "never finishes" on a loaded machine.
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+TEST_F(EngineTest, BandwidthCapSlowsCopiesAndUncappedIsFast) {
+  EXPECT_EQ(Engine::open({.max_bytes_per_second = -1}).error().code, EINVAL);
+  const std::string data = testing::pattern(8 << 20, 21);
+  testing::write_file(shm_.file("src"), data);
+  {
+    auto engine = open_engine({.workers = 1});
+    ASSERT_TRUE(engine);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto job = engine->submit_future(FileJob{shm_.file("src"), {shm_.file("fast")}});
+    ASSERT_TRUE(job);
+    EXPECT_TRUE(job->completion.get().ok());
+    EXPECT_LT(seconds_since(t0), 0.4) << "uncapped 8 MiB on tmpfs";
+  }
+  auto engine = open_engine({.workers = 1, .max_bytes_per_second = 16 << 20});
+  ASSERT_TRUE(engine);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto job = engine->submit_future(FileJob{shm_.file("src"), {shm_.file("capped")}});
+  ASSERT_TRUE(job);
+  Completion c = job->completion.get();
+  const double took = seconds_since(t0);
+  ASSERT_TRUE(c.ok()) << testing::describe(c.results[0].error());
+  EXPECT_GE(took, 0.45) << "8 MiB at 16 MiB/s";
+  EXPECT_LT(took, 2.0);
+  EXPECT_EQ(testing::read_file(shm_.file("capped")), data);
+}
+
+// The bucket is shared: two workers copying 4 MiB each at once still take
+// ~8 MiB / 16 MiB/s; and a job of one small file is charged too (its copy
+// is a single chunk, with no progress call in between).
+TEST_F(EngineTest, BandwidthCapIsSharedByWorkersAndCoversSmallFiles) {
+  const std::string big = testing::pattern(4 << 20, 22);
+  testing::write_file(shm_.file("big"), big);
+  auto engine = open_engine({.workers = 2, .max_bytes_per_second = 16 << 20});
+  ASSERT_TRUE(engine);
+  auto t0 = std::chrono::steady_clock::now();
+  auto a = engine->submit_future(FileJob{shm_.file("big"), {shm_.file("a")}});
+  auto b = engine->submit_future(FileJob{shm_.file("big"), {shm_.file("b")}});
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(a->completion.get().ok());
+  EXPECT_TRUE(b->completion.get().ok());
+  double took = seconds_since(t0);
+  EXPECT_GE(took, 0.45) << "2 x 4 MiB at 16 MiB/s over two workers";
+  EXPECT_LT(took, 2.0);
+  EXPECT_EQ(testing::read_file(shm_.file("b")), big);
+  // 64 files of 64 KiB = 4 MiB: ~0.25 s at the cap.
+  testing::write_file(shm_.file("small"), testing::pattern(64 << 10, 23));
+  std::atomic<int> done{0};
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(engine->submit(
+        FileJob{shm_.file("small"), {shm_.file("s" + std::to_string(i))}},
+        [&done](Completion c) { done.fetch_add(c.ok() ? 1 : 1000); }));
+  }
+  wait_for(done, 64);
+  took = seconds_since(t0);
+  EXPECT_EQ(done.load(), 64);
+  EXPECT_GE(took, 0.2) << "64 x 64 KiB at 16 MiB/s";
+  EXPECT_LT(took, 2.0);
+}
+
+// A throttled worker spends nearly all its time asleep; a cancel must wake
+// it and land within about one chunk (64 KiB at 1 MiB/s) plus one sleep
+// slice, leaving an exact prefix and nothing written afterwards.
+TEST_F(EngineTest, CancelIsPromptWhileThrottled) {
+  constexpr int64_t kSize = 8 << 20;  // 8 s at the cap
+  const std::string data = testing::pattern(kSize, 24);
+  testing::write_file(shm_.file("src"), data);
+  auto engine = open_engine({.workers = 1, .max_bytes_per_second = 1 << 20});
+  ASSERT_TRUE(engine);
+  const int src = open_or_die(shm_.file("src"), O_RDONLY);
+  const int dst = open_or_die(shm_.file("dst"), O_RDWR | O_CREAT | O_TRUNC);
+  auto job = engine->submit_future(RangeJob{src, 0, kSize, {{dst, 0}}, {}});
+  ASSERT_TRUE(job);
+  std::this_thread::sleep_for(300ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(engine->cancel(job->id));
+  Completion c = job->completion.get();
+  EXPECT_LT(seconds_since(t0), 0.5) << "cancel while throttled";
+  ASSERT_EQ(c.results.size(), 1u);
+  ASSERT_FALSE(c.results[0]);
+  EXPECT_EQ(c.results[0].error().code, ECANCELED);
+  const int64_t done = c.results[0].error().bytes_done;
+  EXPECT_GT(done, 0);
+  EXPECT_LT(done, kSize / 4) << "about 0.3 s worth at 1 MiB/s";
+  struct stat at_completion {}, later {};
+  ASSERT_EQ(fstat(dst, &at_completion), 0);
+  std::string out(done, '\0');
+  EXPECT_EQ(pread(dst, out.data(), done, 0), done);
+  EXPECT_EQ(out, data.substr(0, done));
+  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(fstat(dst, &later), 0);
+  EXPECT_EQ(later.st_size, at_completion.st_size) << "written after the completion";
+  // Destroying a throttled engine (OnShutdown::cancel) is prompt too.
+  auto job2 = engine->submit_future(RangeJob{src, 0, kSize, {{dst, 0}}, {}});
+  ASSERT_TRUE(job2);
+  std::this_thread::sleep_for(100ms);
+  const auto t1 = std::chrono::steady_clock::now();
+  engine.reset();
+  EXPECT_LT(seconds_since(t1), 0.5) << "destructor while throttled";
+  EXPECT_TRUE(job2->completion.get().cancelled());
+  ::close(src);
+  ::close(dst);
+}
+
 }  // namespace
 }  // namespace offcopy

@@ -71,16 +71,29 @@ Result<Report> copy_one(const Context& ctx, const ::offcopy::Job& job, size_t i,
                             &dst_off, r.length, r.flags, control);
 }
 
-// The per-chunk hook: publishes the snapshot and, at most once per
-// interval, tells the observer.  Runs on the worker only.
+// Data bytes a finished (or failed) destination moved by the rungs the
+// bandwidth cap charges: all but clone, which moves no data.  Holes are
+// not data.
+int64_t charged_bytes(const Result<Report>& r) {
+  const Report* rep = r ? &*r : r.error().report.get();
+  if (rep == nullptr) return r ? 0 : r.error().bytes_done;
+  return rep->total_bytes() - rep->bytes(Mechanism::clone);
+}
+
+// The per-chunk hook: publishes the snapshot, charges the bandwidth cap
+// and, at most once per interval, tells the observer.  Runs on the worker
+// only.
 class Tracker {
  public:
-  Tracker(JobState& js, const RunHooks& hooks)
-      : js_(js), hooks_(hooks), last_(Clock::now()) {}
+  Tracker(JobState& js, const RunHooks& hooks) : js_(js), hooks_(hooks) {
+    // A clock read per job only when someone is told about progress.
+    if (hooks_.observer) last_ = Clock::now();
+  }
 
   void chunk(int64_t done_in_destination, Mechanism m) {
     js_.done.store(base_ + done_in_destination, std::memory_order_relaxed);
     js_.mech.store(static_cast<int>(m), std::memory_order_relaxed);
+    if (hooks_.throttle != nullptr) throttle(done_in_destination, m);
     if (!hooks_.observer) return;
     const auto now = Clock::now();
     if (now - last_ < hooks_.interval) return;
@@ -88,15 +101,35 @@ class Tracker {
     hooks_.observer(js_.id, js_.snapshot());
   }
 
-  void destination_over(int64_t finished) {
-    base_ += finished;
+  // Settles the cap for this destination: charges what the chunks did not
+  // (a one-chunk copy reports no progress at all), then starts afresh.
+  void destination_over(const Result<Report>& r) {
+    if (hooks_.throttle != nullptr) {
+      hooks_.throttle->charge(charged_bytes(r) - charged_, js_.cancel);
+    }
+    seen_ = 0;
+    charged_ = 0;
+    base_ += finished_bytes(r);
     js_.done.store(base_, std::memory_order_relaxed);
   }
 
  private:
+  // Progress is "bytes of the range finished, in order", holes and clones
+  // included; what advanced under a data-moving rung is charged now (a
+  // hole skipped between two chunks may count until destination_over).
+  void throttle(int64_t done_in_destination, Mechanism m) {
+    const int64_t delta = done_in_destination - seen_;
+    seen_ = done_in_destination;
+    if (m == Mechanism::clone || delta <= 0) return;
+    charged_ += delta;
+    hooks_.throttle->charge(delta, js_.cancel);
+  }
+
   JobState& js_;
   const RunHooks& hooks_;
-  int64_t base_ = 0;  // bytes of the destinations already over
+  int64_t base_ = 0;     // bytes of the destinations already over
+  int64_t seen_ = 0;     // progress of this destination last looked at
+  int64_t charged_ = 0;  // bytes of this destination charged to the cap
   Clock::time_point last_;
 };
 
@@ -133,11 +166,16 @@ Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks) {
   Completion c;
   c.id = js.id;
   const size_t n = destination_count(js.job);
+  c.results.reserve(n);
   if (!js.cancel.load()) {
     const int64_t len = source_length(ctx, js.job);
     const int64_t total = len < 0 ? -1 : len * static_cast<int64_t>(n);
     js.total.store(total, std::memory_order_relaxed);
-    if (total > 0 && hooks.learned_total) hooks.learned_total(total);
+    // A RangeJob's bytes were counted at submit; telling the scheduler
+    // again would only cost a lock per job.
+    if (total > 0 && total != bytes_at_submit(js.job) && hooks.learned_total) {
+      hooks.learned_total(js, total);
+    }
   }
   Tracker tracker(js, hooks);
   Control control;
@@ -149,7 +187,7 @@ Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks) {
       continue;
     }
     c.results.push_back(copy_one(ctx, js.job, i, &control));
-    tracker.destination_over(finished_bytes(c.results.back()));
+    tracker.destination_over(c.results.back());
   }
   return c;
 }

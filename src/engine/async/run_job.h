@@ -8,20 +8,27 @@
 #include <functional>
 
 #include "engine/async/job_state.h"
+#include "engine/async/throttle.h"
 #include "engine/job.h"
 
 namespace offcopy::engine::async {
 
 struct RunHooks {
-  // Told the job's total bytes once the source has been looked at.
-  std::function<void(int64_t total)> learned_total;
+  // Told the job's total bytes once the source has been looked at -- only
+  // when it differs from bytes_at_submit(job), i.e. when submit could not
+  // know it (a FileJob, a whole_file RangeJob).  Set once per worker.
+  std::function<void(JobState& js, int64_t total)> learned_total;
   ProgressObserver observer;  // may be empty
   std::chrono::milliseconds interval{250};
+  Throttle* throttle = nullptr;  // the bandwidth cap; null when unlimited
 };
 
 // Copies js.job, updating js.done / js.total / js.mech as it goes and
 // stopping at a chunk boundary once js.cancel reads true.  Never fails as
-// a whole: every destination gets its own Result.
+// a whole: every destination gets its own Result.  With hooks.throttle,
+// the bytes moved by every rung but clone are charged to it between chunks
+// and when each destination is over (the worker sleeps there, not while
+// holding a file open for the next chunk's syscall).
 Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks);
 
 // The bytes a job counts toward max_bytes_in_flight at submit (0 when the

@@ -31,7 +31,7 @@ Error submit_error(int code, const char* detail) {
 
 Status check_options(const EngineOptions& o) {
   if (o.workers < 1 || o.max_jobs_in_flight < 1 || o.max_bytes_in_flight < 0 ||
-      o.progress_interval.count() < 0) {
+      o.max_bytes_per_second < 0 || o.progress_interval.count() < 0) {
     Error e;
     e.code = EINVAL;
     e.op = "engine";
@@ -41,10 +41,28 @@ Status check_options(const EngineOptions& o) {
   return Ok{};
 }
 
+// Under a bandwidth cap the ladder's chunks shrink to ~50 ms of transfer
+// at the cap (Throttle::chunk_for), so the cap is charged, and a cancel
+// looked at, often enough.  Without one, `ctx` is used as given.
+Context engine_context(const Context& ctx, int64_t bytes_per_second) {
+  Context c = ctx;
+  if (bytes_per_second > 0) {
+    c.tun.kernel_chunk = Throttle::chunk_for(bytes_per_second, c.tun.kernel_chunk);
+    c.tun.uring_buffer = Throttle::chunk_for(bytes_per_second, c.tun.uring_buffer);
+    c.tun.rw_buffer = Throttle::chunk_for(bytes_per_second, c.tun.rw_buffer);
+  }
+  return c;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const Context& ctx, EngineOptions options)
-    : ctx_(ctx), options_(std::move(options)) {}
+    : ctx_(engine_context(ctx, options.max_bytes_per_second)),
+      options_(std::move(options)) {
+  if (options_.max_bytes_per_second > 0) {
+    throttle_ = std::make_unique<Throttle>(options_.max_bytes_per_second);
+  }
+}
 
 Result<std::unique_ptr<Scheduler>> Scheduler::start(const Context& ctx,
                                                      EngineOptions options) {
@@ -83,6 +101,7 @@ Scheduler::~Scheduler() {
       for (auto& [id, js] : live_) js->cancel.store(true);
     }
   }
+  if (throttle_) throttle_->interrupt();
   work_cv_.notify_all();
   space_cv_.notify_all();
   for (std::thread& t : threads_) t.join();
@@ -129,10 +148,14 @@ Result<JobId> Scheduler::submit(::offcopy::Job job, Notify notify) {
 }
 
 bool Scheduler::cancel(JobId id) {
-  std::lock_guard lk(mu_);
-  auto it = live_.find(id);
-  if (it == live_.end()) return false;
-  it->second->cancel.store(true);
+  {
+    std::lock_guard lk(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return false;
+    it->second->cancel.store(true);
+  }
+  // A worker sleeping under the bandwidth cap looks at its flag now.
+  if (throttle_) throttle_->interrupt();
   return true;
 }
 
@@ -193,8 +216,9 @@ void Scheduler::worker_loop() {
   RunHooks hooks;
   hooks.observer = options_.on_progress;
   hooks.interval = options_.progress_interval;
+  hooks.throttle = throttle_.get();
+  hooks.learned_total = [this](JobState& js, int64_t total) { learned_total(js, total); };
   while (std::shared_ptr<JobState> js = next_job()) {
-    hooks.learned_total = [this, &js](int64_t total) { learned_total(*js, total); };
     Completion c = run_job(ctx_, *js, hooks);
     if (options_.on_progress) options_.on_progress(js->id, js->snapshot());
     deliver(std::move(js), std::move(c));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/async/job_state.h"
+#include "engine/async/throttle.h"
 #include "engine/async/wakeup.h"
 #include "engine/job.h"
 #include "offcopy/engine.h"
@@ -58,8 +59,12 @@ class Scheduler {
   void admit_locked(JobState& js, int64_t bytes);
   void release_locked(int64_t bytes);
 
-  const Context& ctx_;
+  // A copy of the caller's context (whose sys and probes must outlive the
+  // engine), with chunks shrunk under a bandwidth cap.
+  const Context ctx_;
   const EngineOptions options_;
+  std::unique_ptr<Throttle> throttle_;  // null without a bandwidth cap;
+                                        // set in the constructor
   WakeupFd wakeup_;  // set up before the workers start, then only under mu_
 
   mutable std::mutex mu_;
