@@ -76,8 +76,12 @@ Status inspect(Job& job) {
     return make_error(EBADF, "write", Role::destination, "not open for writing");
   }
   job.src_stream = is_stream(job.src_st);
-  struct statfs fs {};
-  job.src_pseudo = s.fstatfs(job.src_fd, &fs) == 0 && is_pseudo_fs(fs.f_type);
+  // Generated files allocate no blocks; only then is fstatfs worth a call
+  // (it is one of the few syscalls a 4 KiB copy makes).
+  if (job.src_st.st_blocks == 0 && S_ISREG(job.src_st.st_mode)) {
+    struct statfs fs {};
+    job.src_pseudo = s.fstatfs(job.src_fd, &fs) == 0 && is_pseudo_fs(fs.f_type);
+  }
   job.dst_regular = S_ISREG(job.dst_st.st_mode);
   job.dst_append = (dst_fl & O_APPEND) != 0;
   job.dst_stream = is_stream(job.dst_st) || job.dst_append;
@@ -433,7 +437,8 @@ int zero_fill(Job& job, int64_t off, int64_t len) {
 // they stay holes even where the filesystem preallocated (xfs speculative
 // preallocation) or the destination had data.
 Status finish_holes(Job& job, const Segment& seg) {
-  if (!job.dst_regular || job.dst_stream) return Ok{};
+  // Data rungs extend the destination themselves; only holes need this.
+  if (!job.dst_regular || job.dst_stream || job.holes.empty()) return Ok{};
   struct stat st {};
   if (int r = job.sys().fstat(job.dst_fd, &st); r < 0) {
     return make_error(-r, "fstat", Role::destination);
