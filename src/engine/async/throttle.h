@@ -16,9 +16,6 @@
 // true; interrupt() (called by Scheduler::cancel and the destructor after
 // setting flags) wakes it at once.
 //
-// Header-only: the library's source list (top-level CMakeLists.txt) is
-// not the engine's to edit.
-//
 // Thread-safety: every member is guarded by mu_; charge() and interrupt()
 // may be called from any thread.
 #ifndef OFFCOPY_ENGINE_ASYNC_THROTTLE_H_
