@@ -106,14 +106,16 @@ bool is_dir(const std::string& path) {
 
 bool run_copies(const Options& o, const std::vector<Pair>& pairs,
                 const std::function<void(FileResult)>& on_result) {
+  std::vector<std::optional<FileResult>> pre = refusals(pairs);
+  Mailbox box(pairs.size());
+  // Declared after the mailbox so that it is destroyed (its threads joined)
+  // before the mailbox its callbacks write to.
   auto engine = Engine::open({.workers = worker_count()});
   if (!engine) {
     std::fprintf(stderr, "offcopy: cannot start the copy engine: %s\n",
                  engine.error().message().c_str());
     return false;
   }
-  std::vector<std::optional<FileResult>> pre = refusals(pairs);
-  Mailbox box(pairs.size());
   FileOptions fo;
   fo.flags = o.flags;
   fo.overwrite = o.overwrite;
