@@ -25,14 +25,7 @@ const char* status_name(FileStatus s) {
 
 Report totals(const std::vector<FileResult>& all) {
   Report sum;
-  for (const FileResult& r : all) {
-    sum.bytes_by = [&] {
-      auto b = sum.bytes_by;
-      for (int i = 0; i < kMechanismCount; ++i) b[i] += r.report.bytes_by[i];
-      return b;
-    }();
-    sum.hole_bytes += r.report.hole_bytes;
-  }
+  for (const FileResult& r : all) sum.merge(r.report);
   return sum;
 }
 

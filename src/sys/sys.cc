@@ -125,9 +125,6 @@ int Sys::fallocate(int fd, int mode, int64_t off, int64_t len) {
 int Sys::ftruncate(int fd, int64_t len) {
   return static_cast<int>(no_eintr([&] { return ::ftruncate(fd, len); }));
 }
-int Sys::fsync(int fd) {
-  return static_cast<int>(no_eintr([&] { return ::fsync(fd); }));
-}
 int Sys::fadvise_sequential(int fd) {
   // posix_fadvise returns the error number instead of setting errno.
   return -::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -145,9 +142,6 @@ int Sys::unlink(const char* path) {
 }
 int Sys::stat(const char* path, struct stat* st) {
   return static_cast<int>(neg_errno(::stat(path, st)));
-}
-int Sys::lstat(const char* path, struct stat* st) {
-  return static_cast<int>(neg_errno(::lstat(path, st)));
 }
 
 std::unique_ptr<Ring> Sys::make_ring(unsigned depth, int* err) {
@@ -174,8 +168,7 @@ void UniqueFd::reset(int fd) {
 const char* call_name(Call c) {
   static const char* const kNames[kCallCount] = {
       "FICLONE", "FICLONERANGE", "copy_file_range", "pread", "pwrite",
-      "read", "write", "lseek", "fstat", "fstatfs", "fallocate",
-      "ftruncate", "fsync", "open", "uring_read", "uring_write"};
+      "read", "write", "fallocate", "ftruncate", "uring_read", "uring_write"};
   return kNames[static_cast<int>(c)];
 }
 

@@ -19,13 +19,12 @@
 
 namespace offcopy::sys {
 
-// The calls the seam knows, for fault scripts and call logs.
+// The calls FaultSys can fault and logs (the data-moving ones).
 enum class Call {
   clone, clone_range, copy_file_range, pread, pwrite, read, write,
-  lseek, fstat, fstatfs, fallocate, ftruncate, fsync, open, ring_read,
-  ring_write,
+  fallocate, ftruncate, ring_read, ring_write,
 };
-inline constexpr int kCallCount = 16;
+inline constexpr int kCallCount = 11;
 const char* call_name(Call c);
 
 // One submitted io_uring operation and, after completion, its result.
@@ -75,7 +74,6 @@ class Sys {
   virtual int fcntl_getfl(int fd);
   virtual int fallocate(int fd, int mode, int64_t off, int64_t len);
   virtual int ftruncate(int fd, int64_t len);
-  virtual int fsync(int fd);
   virtual int fadvise_sequential(int fd);
   // open(2)/openat(2) returning the fd or -errno.
   virtual int open(const char* path, int flags, unsigned mode);
@@ -84,7 +82,6 @@ class Sys {
   virtual int eventfd();
   virtual int unlink(const char* path);
   virtual int stat(const char* path, struct stat* st);
-  virtual int lstat(const char* path, struct stat* st);
   // A ring with `depth` entries, or null with *err set (-errno) when the
   // kernel has no io_uring or refuses it (io_uring_disabled, seccomp).
   virtual std::unique_ptr<Ring> make_ring(unsigned depth, int* err);
