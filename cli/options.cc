@@ -5,6 +5,8 @@
 #include <getopt.h>
 
 #include <cstdio>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -13,6 +15,7 @@ namespace {
 
 enum LongOnly {
   kReflink = 256, kSparse, kOffload, kDebug, kStats, kJson, kHelp, kVersion,
+  kPreserve, kNoPreserve, kSnapshot, kProgress, kNoProgress,
 };
 
 const option kLongOptions[] = {
@@ -27,6 +30,18 @@ const option kLongOptions[] = {
     {"verbose", no_argument, nullptr, 'v'},
     {"no-target-directory", no_argument, nullptr, 'T'},
     {"target-directory", required_argument, nullptr, 't'},
+    {"recursive", no_argument, nullptr, 'r'},
+    {"archive", no_argument, nullptr, 'a'},
+    {"preserve", optional_argument, nullptr, kPreserve},
+    {"no-preserve", required_argument, nullptr, kNoPreserve},
+    {"no-dereference", no_argument, nullptr, 'P'},
+    {"dereference", no_argument, nullptr, 'L'},
+    {"one-file-system", no_argument, nullptr, 'x'},
+    {"update", no_argument, nullptr, 'u'},
+    {"jobs", required_argument, nullptr, 'j'},
+    {"snapshot", required_argument, nullptr, kSnapshot},
+    {"progress", no_argument, nullptr, kProgress},
+    {"no-progress", no_argument, nullptr, kNoProgress},
     {"help", no_argument, nullptr, kHelp},
     {"version", no_argument, nullptr, kVersion},
     {nullptr, 0, nullptr, 0},
@@ -43,6 +58,27 @@ constexpr const char* kUsage =
     "      --sparse=WHEN        holes: auto (default), always, never\n"
     "      --offload=MODE       auto (default), or require: copy only by clone\n"
     "                           or kernel copy, never through host memory\n"
+    "  -r, -R, --recursive      copy directories recursively\n"
+    "  -a, --archive            same as -dR --preserve=all\n"
+    "  -p                       same as --preserve=mode,ownership,timestamps\n"
+    "      --preserve[=LIST]    keep the attributes in LIST (default:\n"
+    "                           mode,ownership,timestamps): mode, ownership,\n"
+    "                           timestamps, links, xattr (ACLs too), all\n"
+    "      --no-preserve=LIST   do not keep the attributes in LIST\n"
+    "  -d                       same as --no-dereference --preserve=links\n"
+    "  -P, --no-dereference     never follow symbolic links in SOURCE\n"
+    "  -L, --dereference        always follow symbolic links in SOURCE\n"
+    "  -H                       follow symbolic links given on the command line\n"
+    "  -x, --one-file-system    stay on this file system\n"
+    "  -u, --update             copy only when SOURCE is newer than DEST\n"
+    "                           or DEST is missing\n"
+    "  -j, --jobs=N             copy N files at once (default: 2 x CPUs, 2-16)\n"
+    "      --snapshot=WHEN      copy a whole btrfs subvolume as a snapshot:\n"
+    "                           auto (default, when it equals the copy: -a,\n"
+    "                           a new DEST on the same filesystem), always, never\n"
+    "      --progress           show a progress line on stderr\n"
+    "      --no-progress        never show it (default: shown for -r on a\n"
+    "                           terminal)\n"
     "  -f, --force              if DEST cannot be opened, remove it and retry\n"
     "  -n, --no-clobber         do not overwrite an existing file\n"
     "  -t, --target-directory=DIRECTORY  copy all SOURCEs into DIRECTORY\n"
@@ -90,8 +126,102 @@ bool parse_sparse(const char* arg, Sparse* out) {
   return true;
 }
 
+// A --preserve / --no-preserve LIST, applied to `o` as on or off.
+bool parse_preserve(const char* arg, bool on, Options& o) {
+  std::string list = arg;
+  size_t at = 0;
+  while (at <= list.size()) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    const std::string w = list.substr(at, comma - at);
+    at = comma + 1;
+    const bool all = w == "all";
+    if (all || w == "mode") o.preserve.mode = on;
+    if (all || w == "ownership") o.preserve.ownership = on;
+    if (all || w == "timestamps") o.preserve.timestamps = on;
+    if (all || w == "links") o.preserve_links = on;
+    if (all || w == "xattr") o.preserve.xattr = on;
+    if (!all && w != "mode" && w != "ownership" && w != "timestamps" && w != "links" &&
+        w != "xattr" && w != "context") {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Whether the comma-separated `list` names `word`.
+bool has_word(const std::string& list, const std::string& word) {
+  return ("," + list + ",").find("," + word + ",") != std::string::npos;
+}
+
+bool parse_snapshot(const char* arg, SnapshotMode* out) {
+  if (std::strcmp(arg, "auto") == 0) {
+    *out = SnapshotMode::automatic;
+  } else if (std::strcmp(arg, "always") == 0) {
+    *out = SnapshotMode::always;
+  } else if (std::strcmp(arg, "never") == 0) {
+    *out = SnapshotMode::never;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int invalid(const char* arg, const char* opt) {
+  return usage_error(std::string("invalid argument '") + arg + "' for '" + opt + "'");
+}
+
+// Options of tree copies; returns -2 when `c` is not one of them.
+int apply_tree(int c, Options& o) {
+  switch (c) {
+    case 'r':
+    case 'R': o.recursive = true; return -1;
+    case 'a':
+      o.recursive = true;
+      o.deref = Deref::never;
+      o.preserve = Preserve::all();
+      o.preserve_links = true;
+      return -1;
+    case 'p':
+      o.preserve.mode = o.preserve.ownership = o.preserve.timestamps = true;
+      return -1;
+    case 'd':
+      o.deref = Deref::never;
+      o.preserve_links = true;
+      return -1;
+    case kPreserve:
+      if (!parse_preserve(optarg ? optarg : "mode,ownership,timestamps", true, o)) {
+        return invalid(optarg, "--preserve");
+      }
+      if (o.preserve.mode) o.no_preserve_mode = false;
+      return -1;
+    case kNoPreserve:
+      if (!parse_preserve(optarg, false, o)) return invalid(optarg, "--no-preserve");
+      if (has_word(optarg, "mode") || has_word(optarg, "all")) o.no_preserve_mode = true;
+      return -1;
+    case 'P': o.deref = Deref::never; return -1;
+    case 'L': o.deref = Deref::always; return -1;
+    case 'H': o.deref = Deref::command_line; return -1;
+    case 'x': o.one_file_system = true; return -1;
+    case 'u': o.update = true; return -1;
+    case 'j': {
+      char* end = nullptr;
+      const long n = std::strtol(optarg, &end, 10);
+      if (*optarg == '\0' || *end != '\0' || n < 1 || n > 256) return invalid(optarg, "--jobs");
+      o.jobs = static_cast<int>(n);
+      return -1;
+    }
+    case kSnapshot:
+      if (!parse_snapshot(optarg, &o.snapshot)) return invalid(optarg, "--snapshot");
+      return -1;
+    case kProgress: o.progress = ProgressMode::on; return -1;
+    case kNoProgress: o.progress = ProgressMode::off; return -1;
+    default: return -2;
+  }
+}
+
 // Applies one option; returns an exit code to stop with, or -1 to go on.
 int apply(int c, Options& o) {
+  if (int r = apply_tree(c, o); r != -2) return r;
   switch (c) {
     case kReflink:
       if (!parse_reflink(optarg, &o.flags.reflink)) {
@@ -136,7 +266,7 @@ Parsed parse_options(int argc, char** argv) {
   optind = 1;
   opterr = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "fnvTt:", kLongOptions, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "adfHLnPprRTt:uvxj:", kLongOptions, nullptr)) != -1) {
     if (int code = apply(c, o); code >= 0) return {std::nullopt, code};
   }
   for (int i = optind; i < argc; ++i) o.operands.emplace_back(argv[i]);

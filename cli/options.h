@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "offcopy/copy.h"
+#include "offcopy/tree.h"
 
 namespace offcopy::cli {
 
@@ -20,9 +21,22 @@ enum Exit : int {
                          // offloaded (nothing written for it), no other error
 };
 
+// --progress / --no-progress / neither (on when stderr is a terminal).
+enum class ProgressMode { automatic, on, off };
+
 struct Options {
   CopyFlags flags{.whole_file = true};
   Overwrite overwrite = Overwrite::replace;
+  bool recursive = false;               // -r, -R, -a
+  Preserve preserve;                    // -p, -a, --preserve, --no-preserve
+  bool preserve_links = false;          // -d, -a, --preserve=links
+  bool no_preserve_mode = false;        // --no-preserve=mode given
+  std::optional<Deref> deref;           // -P, -H, -L; unset: cp's default
+  bool one_file_system = false;         // -x
+  bool update = false;                  // -u
+  int jobs = 0;                         // -j; 0: the library's default
+  SnapshotMode snapshot = SnapshotMode::automatic;
+  ProgressMode progress = ProgressMode::automatic;
   bool verbose = false;
   bool debug = false;
   bool stats = false;

@@ -69,6 +69,13 @@ nlohmann::json file_json(const FileResult& r) {
   return j;
 }
 
+// File names need not be UTF-8; such bytes become U+FFFD rather than
+// making the dump throw.
+void print_doc(std::FILE* out, const nlohmann::json& doc) {
+  std::fprintf(out, "%s\n",
+               doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
 }  // namespace
 
 std::string human_bytes(int64_t n) {
@@ -145,7 +152,29 @@ void print_json(std::FILE* out, const std::vector<FileResult>& all, double secon
                           {"bytes_by", bytes_json(sum)},
                           {"hole_bytes", sum.hole_bytes}}},
                         {"seconds", seconds}};
-  std::fprintf(out, "%s\n", doc.dump(2).c_str());
+  print_doc(out, doc);
+}
+
+void print_tree_json(std::FILE* out, const std::vector<FileResult>& files,
+                     const TreeReport& t, double seconds) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const FileResult& r : files) list.push_back(file_json(r));
+  nlohmann::json doc = {{"files", list},
+                        {"totals",
+                         {{"files", t.files},
+                          {"directories", t.directories},
+                          {"symlinks", t.symlinks},
+                          {"hardlinks", t.hardlinks},
+                          {"specials", t.specials},
+                          {"snapshots", t.snapshots},
+                          {"skipped", t.skipped},
+                          {"errors", t.errors},
+                          {"warnings", t.warnings},
+                          {"bytes", t.bytes},
+                          {"bytes_by", bytes_json(t.data)},
+                          {"hole_bytes", t.data.hole_bytes}}},
+                        {"seconds", seconds}};
+  print_doc(out, doc);
 }
 
 }  // namespace offcopy::cli

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "offcopy/copy.h"
+#include "offcopy/tree.h"
 
 namespace offcopy::cli {
 
@@ -31,6 +32,10 @@ void print_debug(std::FILE* out, const FileResult& r);
 void print_error(const FileResult& r);
 void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds);
 void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds);
+// The tree form: "files" lists regular files, snapshots and failures;
+// "totals" adds the tree's counts by kind.
+void print_tree_json(std::FILE* out, const std::vector<FileResult>& files,
+                     const TreeReport& tree, double seconds);
 
 }  // namespace offcopy::cli
 

@@ -119,6 +119,8 @@ bool run_copies(const Options& o, const std::vector<Pair>& pairs,
   FileOptions fo;
   fo.flags = o.flags;
   fo.overwrite = o.overwrite;
+  fo.preserve = o.preserve;
+  fo.default_mode = o.no_preserve_mode;
   size_t next_out = 0;
   // Hands on every result that is ready, in order; waits when `wait`.
   auto flush = [&](size_t upto, bool wait) {

@@ -9,6 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev   # tests, micro benchmarks
   btrfs-progs xfsprogs e2fsprogs util-linux # test filesystems, losetup, mount
   coreutils bc python3                      # peers and helpers for benchmarks
+  attr acl                                  # setfattr/getfattr, setfacl for tree tests
 )
 missing=()
 for p in "${PKGS[@]}"; do

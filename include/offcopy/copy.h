@@ -77,10 +77,20 @@ struct Step {
   std::string why;    // human reason, e.g. "EXDEV: different filesystems"
 };
 
+// A piece of metadata the destination did not take (an xattr a filesystem
+// refuses, an owner an unprivileged user may not give).  The copy itself
+// succeeded, as with cp.
+struct Warning {
+  std::string op;      // "fsetxattr", "fchown", ...
+  int code = 0;        // errno
+  std::string detail;  // e.g. the xattr's name
+};
+
 struct Report {
   std::array<int64_t, kMechanismCount> bytes_by{};  // indexed by Mechanism
   int64_t hole_bytes = 0;   // bytes of holes recreated, not written
   std::vector<Step> steps;  // one per rung tried, in ladder order
+  std::vector<Warning> warnings;  // metadata not preserved (copy_file)
 
   int64_t bytes(Mechanism m) const { return bytes_by[static_cast<int>(m)]; }
   int64_t total_bytes() const;  // data bytes moved (holes excluded)
@@ -121,9 +131,30 @@ enum class Overwrite {
   no_clobber,  // leave it alone: the result is an Error with code EEXIST
 };
 
+// Metadata copy_file gives the destination besides its bytes (cp's
+// --preserve).  Without `mode` a created file gets the source's mode less
+// the umask and set-id bits, and an existing one keeps its own.
+struct Preserve {
+  bool mode = false;        // all 07777 bits, set after ownership
+  bool ownership = false;   // uid and gid; EPERM as non-root falls back to
+                            // the gid alone, silently (cp -a)
+  bool timestamps = false;  // atime and mtime, with nanoseconds
+  bool xattr = false;       // every xattr, POSIX ACLs included
+  static Preserve all() { return {true, true, true, true}; }
+};
+
 struct FileOptions {
   CopyFlags flags{.whole_file = true};
   Overwrite overwrite = Overwrite::replace;
+  Preserve preserve;  // applied to the open destination after the data;
+                      // what it refuses becomes a Report::warnings entry
+  // The destination is known not to exist (a tree copy filling a
+  // directory it made): create it with O_EXCL without looking first.  If
+  // it does exist after all, the copy fails with EEXIST.
+  bool create_new = false;
+  // Create the destination as a new file would be, 0666 less the umask,
+  // not with the source's mode (cp --no-preserve=mode).
+  bool default_mode = false;
 };
 
 // Copies the file `src` to the path `dst`, creating it (mode of the source,

@@ -55,18 +55,20 @@ bool is_pseudo_fs(int64_t f_type) {
   }
 }
 
-Status inspect(Job& job) {
+Status inspect(Job& job, const OpenedFds* known) {
   sys::Sys& s = job.sys();
-  if (int r = s.fstat(job.src_fd, &job.src_st); r < 0) {
+  if (known != nullptr) {
+    job.src_st = known->src_st;
+    job.dst_st = known->dst_st;
+  } else if (int r = s.fstat(job.src_fd, &job.src_st); r < 0) {
     return make_error(-r, "fstat", Role::source);
-  }
-  if (int r = s.fstat(job.dst_fd, &job.dst_st); r < 0) {
+  } else if (int r = s.fstat(job.dst_fd, &job.dst_st); r < 0) {
     return make_error(-r, "fstat", Role::destination);
   }
   if (S_ISDIR(job.src_st.st_mode)) return make_error(EISDIR, "open", Role::source);
   if (S_ISDIR(job.dst_st.st_mode)) return make_error(EISDIR, "open", Role::destination);
-  const int src_fl = s.fcntl_getfl(job.src_fd);
-  const int dst_fl = s.fcntl_getfl(job.dst_fd);
+  const int src_fl = known != nullptr ? known->src_flags : s.fcntl_getfl(job.src_fd);
+  const int dst_fl = known != nullptr ? known->dst_flags : s.fcntl_getfl(job.dst_fd);
   if (src_fl < 0) return make_error(-src_fl, "fcntl", Role::source);
   if (dst_fl < 0) return make_error(-dst_fl, "fcntl", Role::destination);
   if ((src_fl & O_ACCMODE) == O_WRONLY) {
@@ -509,18 +511,20 @@ void advance(Job& job, int fd, int64_t* off, int64_t start, bool stream) {
 
 Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
                           int dst_fd, int64_t* dst_off, int64_t len,
-                          CopyFlags flags, const Control* control) {
+                          CopyFlags flags, const Control* control,
+                          const OpenedFds* known) {
   Job job{ctx, control};
   job.src_fd = src_fd;
   job.dst_fd = dst_fd;
   job.flags = flags;
-  if (Status s = inspect(job); !s) return s.error();
+  if (Status s = inspect(job, known); !s) return s.error();
   auto src_pos = start_offset(job, src_fd, src_off, job.src_stream, Role::source);
   if (!src_pos) return src_pos.error();
   auto dst_pos = start_offset(job, dst_fd, dst_off, job.dst_stream, Role::destination);
   if (!dst_pos) return dst_pos.error();
   auto n = effective_length(job, *src_pos, len);
   if (!n) return n.error();
+  if (control != nullptr && control->length && *n != kUntilEof) control->length(*n);
   const Segment seg{*src_pos, *dst_pos, *n};
   if (Status s = check_overlap(job, seg); !s) return s.error();
   Status s = seg.len > 0 ? run(job, seg) : Status(Ok{});

@@ -9,11 +9,22 @@
 
 namespace offcopy::engine {
 
+// What the caller already knows of fds it opened itself (copy_file), so
+// copy_range does not ask the kernel again: both fstats (the
+// destination's taken after it was opened) and both open modes.
+struct OpenedFds {
+  struct stat src_st {};
+  struct stat dst_st {};
+  int src_flags = 0;
+  int dst_flags = 0;
+};
+
 // `control` (may be null) adds cancellation and progress; a cancelled copy
 // returns ECANCELED with Error::bytes_done and Error::report filled in.
 Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
                           int dst_fd, int64_t* dst_off, int64_t len,
-                          CopyFlags flags, const Control* control = nullptr);
+                          CopyFlags flags, const Control* control = nullptr,
+                          const OpenedFds* known = nullptr);
 
 Result<Report> copy_file(const Context& ctx, const std::string& src,
                          const std::string& dst, const FileOptions& options,

@@ -55,6 +55,9 @@ struct Control {
   // Called on the copying thread with the bytes of the range finished so
   // far (in order) and the rung moving them.
   std::function<void(int64_t done, Mechanism m)> progress;
+  // Called once, before any byte moves, with the length this call will
+  // copy when it is known (not for a stream or a pseudo-fs source).
+  std::function<void(int64_t len)> length;
 };
 
 // EAGAIN is retried this many times per call site before it is an error

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace offcopy::sys {
@@ -26,6 +27,12 @@ enum class Call {
 };
 inline constexpr int kCallCount = 11;
 const char* call_name(Call c);
+
+// One directory entry as getdents gives it.
+struct DirEntry {
+  std::string name;
+  unsigned char type = 0;  // DT_* (DT_UNKNOWN on some filesystems)
+};
 
 // One submitted io_uring operation and, after completion, its result.
 struct RingOp {
@@ -82,6 +89,37 @@ class Sys {
   virtual int eventfd();
   virtual int unlink(const char* path);
   virtual int stat(const char* path, struct stat* st);
+  // Tree and metadata calls (src/sys/sys_tree.cc).  A MetaTarget is an
+  // open fd when fd >= 0 (f-calls), else a path whose last component is
+  // not followed (l-calls, *at with AT_SYMLINK_NOFOLLOW).
+  struct MetaTarget {
+    int fd = -1;
+    const char* path = nullptr;
+  };
+  virtual int lstat(const char* path, struct stat* st);
+  // Names and d_type of a directory's entries ("." and ".." left out), in
+  // the order the filesystem gives them.
+  virtual int list_dir(const char* path, std::vector<DirEntry>* out);
+  virtual int mkdir(const char* path, unsigned mode);
+  virtual int rmdir(const char* path);
+  virtual int symlink(const char* target, const char* path);
+  virtual int readlink(const char* path, std::string* target);
+  virtual int mknod(const char* path, unsigned mode, dev_t dev);
+  virtual int link(const char* from, const char* to);
+  virtual int chown(MetaTarget t, uid_t uid, gid_t gid);
+  virtual int chmod(MetaTarget t, unsigned mode);  // path: follows links
+  virtual int utimens(MetaTarget t, const struct timespec times[2]);
+  // Every xattr name, '\0'-separated as listxattr(2) gives them.
+  virtual int list_xattrs(MetaTarget t, std::string* names);
+  virtual int get_xattr(MetaTarget t, const char* name, std::string* value);
+  virtual int set_xattr(MetaTarget t, const char* name, const std::string& value);
+  // BTRFS_IOC_SNAP_CREATE_V2: a read-write snapshot of the subvolume open
+  // at `src_fd`, named `name` in the directory open at `parent_fd`.
+  virtual int btrfs_snapshot(int src_fd, int parent_fd, const char* name);
+  // BTRFS_IOC_GET_SUBVOL_ROOTREF: does the subvolume open at fd have
+  // subvolumes below it?  1 yes, 0 no, -errno when it cannot tell.
+  virtual int btrfs_has_child_subvolumes(int fd);
+
   // A ring with `depth` entries, or null with *err set (-errno) when the
   // kernel has no io_uring or refuses it (io_uring_disabled, seccomp).
   virtual std::unique_ptr<Ring> make_ring(unsigned depth, int* err);

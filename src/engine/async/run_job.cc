@@ -6,7 +6,6 @@
 #include "engine/async/run_job.h"
 
 #include <errno.h>
-#include <sys/stat.h>
 
 #include <optional>
 #include <string>
@@ -32,21 +31,6 @@ Error not_started(const std::string& path) {
   e.path = path;
   e.detail = "cancelled before this destination started";
   return e;
-}
-
-// Source bytes per destination, or -1 when they cannot be known ahead
-// (not a regular file, or the source cannot be looked at -- the copy
-// itself will then report why).
-int64_t source_length(const Context& ctx, const ::offcopy::Job& job) {
-  struct stat st {};
-  if (const auto* f = std::get_if<FileJob>(&job)) {
-    if (ctx.sys->stat(f->source.c_str(), &st) < 0 || !S_ISREG(st.st_mode)) return -1;
-    return st.st_size;
-  }
-  const auto& r = std::get<RangeJob>(job);
-  if (!r.flags.whole_file) return r.length;
-  if (ctx.sys->fstat(r.source_fd, &st) < 0 || !S_ISREG(st.st_mode)) return -1;
-  return st.st_size > r.source_offset ? st.st_size - r.source_offset : 0;
 }
 
 size_t destination_count(const ::offcopy::Job& job) {
@@ -167,20 +151,23 @@ Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks) {
   c.id = js.id;
   const size_t n = destination_count(js.job);
   c.results.reserve(n);
-  if (!js.cancel.load()) {
-    const int64_t len = source_length(ctx, js.job);
-    const int64_t total = len < 0 ? -1 : len * static_cast<int64_t>(n);
-    js.total.store(total, std::memory_order_relaxed);
-    // A RangeJob's bytes were counted at submit; telling the scheduler
-    // again would only cost a lock per job.
-    if (total > 0 && total != bytes_at_submit(js.job) && hooks.learned_total) {
-      hooks.learned_total(js, total);
-    }
-  }
+  // A RangeJob's bytes were counted at submit; any other job's total is
+  // learned from the first destination's copy, once it has looked at the
+  // source (no extra stat of our own), and told to the scheduler.
+  const int64_t at_submit = bytes_at_submit(js.job);
+  js.total.store(at_submit > 0 ? at_submit : -1, std::memory_order_relaxed);
   Tracker tracker(js, hooks);
   Control control;
   control.cancel = &js.cancel;
   control.progress = [&tracker](int64_t done, Mechanism m) { tracker.chunk(done, m); };
+  if (at_submit == 0) {
+    control.length = [&js, &hooks, n](int64_t len) {
+      if (js.total.load(std::memory_order_relaxed) >= 0) return;
+      const int64_t total = len * static_cast<int64_t>(n);
+      js.total.store(total, std::memory_order_relaxed);
+      if (total > 0 && hooks.learned_total) hooks.learned_total(js, total);
+    };
+  }
   for (size_t i = 0; i < n; ++i) {
     if (js.cancel.load()) {
       c.results.emplace_back(not_started(destination_name(js.job, i)));

@@ -14,9 +14,9 @@
 namespace offcopy::engine::async {
 
 struct RunHooks {
-  // Told the job's total bytes once the source has been looked at -- only
-  // when it differs from bytes_at_submit(job), i.e. when submit could not
-  // know it (a FileJob, a whole_file RangeJob).  Set once per worker.
+  // Told the job's total bytes once its first copy has looked at the
+  // source -- only when submit could not know them (a FileJob, a
+  // whole_file RangeJob).  Set once per worker.
   std::function<void(JobState& js, int64_t total)> learned_total;
   ProgressObserver observer;  // may be empty
   std::chrono::milliseconds interval{250};

@@ -218,33 +218,48 @@ void Scheduler::worker_loop() {
   hooks.interval = options_.progress_interval;
   hooks.throttle = throttle_.get();
   hooks.learned_total = [this](JobState& js, int64_t total) { learned_total(js, total); };
-  while (std::shared_ptr<JobState> js = next_job()) {
+  std::shared_ptr<JobState> js = next_job();
+  while (js) {
     Completion c = run_job(ctx_, *js, hooks);
     if (options_.on_progress) options_.on_progress(js->id, js->snapshot());
-    deliver(std::move(js), std::move(c));
+    js = deliver(std::move(js), std::move(c));
   }
 }
 
-// The slot of a callback or future job is freed before the caller's code
-// runs, so a callback may submit again without waiting for itself.
-void Scheduler::deliver(std::shared_ptr<JobState> js, Completion c) {
+// Delivers a completion and, under the same lock, takes the next queued
+// job (one lock per job on the worker, not two).  The slot of a callback
+// or future job is freed before the caller's code runs, so a callback may
+// submit again without waiting for itself.
+std::shared_ptr<JobState> Scheduler::deliver(std::shared_ptr<JobState> js, Completion c) {
   Notify notify = std::move(js->notify);
-  std::unique_lock lk(mu_);
-  live_.erase(js->id);
-  ++completed_;
-  if (std::holds_alternative<std::monostate>(notify)) {
-    ready_.push_back(Ready{std::move(c), js->bytes_counted});
-    wakeup_.signal();
-    return;
+  const bool polled = std::holds_alternative<std::monostate>(notify);
+  std::shared_ptr<JobState> next;
+  {
+    std::lock_guard lk(mu_);
+    live_.erase(js->id);
+    ++completed_;
+    if (polled) {
+      // The fd is readable exactly while ready_ is non-empty: reap()
+      // clears both under mu_, so only the first completion after it writes.
+      if (ready_.empty()) wakeup_.signal();
+      ready_.push_back(Ready{std::move(c), js->bytes_counted});
+    } else {
+      release_locked(js->bytes_counted);
+    }
+    if (!queue_.empty()) {
+      next = std::move(queue_.front());
+      queue_.pop_front();
+    }
   }
-  release_locked(js->bytes_counted);
-  lk.unlock();
-  space_cv_.notify_all();
-  if (auto* done = std::get_if<CompletionCallback>(&notify)) {
-    if (*done) (*done)(std::move(c));
-  } else {
-    std::get<std::promise<Completion>>(notify).set_value(std::move(c));
+  if (!polled) {
+    space_cv_.notify_all();
+    if (auto* done = std::get_if<CompletionCallback>(&notify)) {
+      if (*done) (*done)(std::move(c));
+    } else {
+      std::get<std::promise<Completion>>(notify).set_value(std::move(c));
+    }
   }
+  return next ? next : next_job();
 }
 
 }  // namespace offcopy::engine::async

@@ -54,7 +54,8 @@ class Scheduler {
   void worker_loop();
   std::shared_ptr<JobState> next_job();  // null: time to exit
   void learned_total(JobState& js, int64_t total);
-  void deliver(std::shared_ptr<JobState> js, Completion c);
+  // Delivers c; returns the next job to run (null: time to exit).
+  std::shared_ptr<JobState> deliver(std::shared_ptr<JobState> js, Completion c);
   bool has_room_locked(int64_t bytes) const;
   void admit_locked(JobState& js, int64_t bytes);
   void release_locked(int64_t bytes);

@@ -11,9 +11,8 @@ int WakeupFd::open() {
   return 0;
 }
 
-// The counter cannot overflow: it is cleared by every reap(), and the
-// number of completions between two reaps is bounded by max_jobs_in_flight,
-// so a failed write (EAGAIN at 2^64-2) cannot happen.
+// The counter cannot overflow: it is written once per empty-to-non-empty
+// change of the ready list and cleared by every reap().
 void WakeupFd::signal() {
   const uint64_t one = 1;
   sys::Sys::real().write(fd_.get(), &one, sizeof one);

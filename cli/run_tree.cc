@@ -1,0 +1,168 @@
+#include "run_tree.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "progress.h"
+#include "render.h"
+
+namespace offcopy::cli {
+namespace {
+
+// Prints as the copy goes; keeps what --stats and --json need.
+class CliObserver final : public TreeObserver {
+ public:
+  CliObserver(const Options& o, bool progress)
+      : o_(o), line_(progress), text_(o.json ? stderr : stdout) {}
+
+  void done(EntryKind, const std::string& src, const std::string& dst,
+            const Report* report) override {
+    if (o_.verbose) {
+      line_.clear();
+      std::fprintf(text_, "'%s' -> '%s'\n", src.c_str(), dst.c_str());
+    }
+    if (report == nullptr || (!o_.debug && !o_.json)) return;
+    FileResult r{src, dst, FileStatus::copied, *report};
+    if (o_.debug) {
+      line_.clear();
+      print_debug(text_, r);
+    }
+    if (o_.json) results.push_back(std::move(r));
+  }
+
+  void skipped(EntryKind kind, const std::string& src, const std::string& why) override {
+    if (kind == EntryKind::socket) {
+      line_.clear();
+      std::fprintf(stderr, "offcopy: warning: skipping socket '%s': %s\n", src.c_str(),
+                   why.c_str());
+    } else if (o_.verbose) {
+      line_.clear();
+      std::fprintf(text_, "skipped '%s' (%s)\n", src.c_str(), why.c_str());
+    }
+  }
+
+  void failed(const Error& e) override {
+    line_.clear();
+    std::fprintf(stderr, "offcopy: %s\n", e.message().c_str());
+    if (!e.offload_unsupported) only_offload_ = false;
+    ++failures_;
+    if (o_.json) {
+      FileResult r{e.role == Role::destination ? std::string() : e.path,
+                   e.role == Role::destination ? e.path : std::string(), FileStatus::failed};
+      r.error = e;
+      if (e.report) r.report = *e.report;
+      results.push_back(std::move(r));
+    }
+  }
+
+  void warning(const std::string& dst, const Warning& w) override {
+    line_.clear();
+    std::fprintf(stderr, "offcopy: warning: cannot preserve metadata of '%s': %s%s%s: %s (%s)\n",
+                 dst.c_str(), w.op.c_str(), w.detail.empty() ? "" : " ",
+                 w.detail.c_str(), strerror(w.code), strerrorname_np(w.code));
+  }
+
+  void progress(const TreeProgress& p) override { line_.show(p); }
+
+  void end() { line_.clear(); }
+  int exit_code() const {
+    if (failures_ == 0) return kExitOk;
+    return only_offload_ ? kExitNoOffload : kExitFailed;
+  }
+  void root_failed(const Error& e) { failed(e); }
+
+  std::vector<FileResult> results;
+
+ private:
+  const Options& o_;
+  ProgressLine line_;
+  std::FILE* text_;
+  int64_t failures_ = 0;
+  bool only_offload_ = true;
+};
+
+TreeOptions tree_options(const Options& o) {
+  TreeOptions t;
+  t.file.flags = o.flags;
+  t.file.overwrite = o.overwrite;
+  t.file.preserve = o.preserve;
+  t.file.default_mode = o.no_preserve_mode;
+  t.recursive = o.recursive;
+  t.preserve_links = o.preserve_links;
+  t.deref = o.deref.value_or(Deref::never);  // cp -R: links are copied
+  t.one_file_system = o.one_file_system;
+  t.update = o.update;
+  t.snapshot = o.snapshot;
+  t.jobs = o.jobs;
+  return t;
+}
+
+bool wants_progress(const Options& o) {
+  if (o.progress != ProgressMode::automatic) return o.progress == ProgressMode::on;
+  return ::isatty(STDERR_FILENO) == 1;
+}
+
+void print_tree_stats(std::FILE* out, const TreeReport& t, double secs) {
+  const Report& d = t.data;
+  std::fprintf(out,
+               "offcopy: %lld files, %lld directories, %lld symlinks, %lld hard links, "
+               "%lld special, %lld snapshots; %lld skipped, %lld errors, %lld warnings\n",
+               (long long)t.files, (long long)t.directories, (long long)t.symlinks,
+               (long long)t.hardlinks, (long long)t.specials, (long long)t.snapshots,
+               (long long)t.skipped, (long long)t.errors, (long long)t.warnings);
+  std::fprintf(out,
+               "offcopy: %s in %.3f s (%s/s): cloned %s, kernel-copied %s, io_uring %s, "
+               "read/write %s, holes %s\n",
+               human_bytes(t.bytes).c_str(), secs,
+               human_bytes(secs > 0 ? static_cast<int64_t>(t.bytes / secs) : 0).c_str(),
+               human_bytes(d.bytes(Mechanism::clone)).c_str(),
+               human_bytes(d.bytes(Mechanism::kernel_copy)).c_str(),
+               human_bytes(d.bytes(Mechanism::uring)).c_str(),
+               human_bytes(d.bytes(Mechanism::read_write)).c_str(),
+               human_bytes(d.hole_bytes).c_str());
+}
+
+}  // namespace
+
+int run_tree(const Options& o, const std::vector<Pair>& pairs) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool progress = wants_progress(o);
+  CliObserver obs(o, progress);
+  TreeOptions topt = tree_options(o);
+  topt.count_totals = progress;  // the pre-walk costs a stat per entry
+  auto tc = TreeCopy::open(topt, &obs);
+  if (!tc) {
+    std::fprintf(stderr, "offcopy: cannot start the copy: %s\n", tc.error().message().c_str());
+    return kExitFailed;
+  }
+  std::vector<std::string> sources;
+  for (const Pair& p : pairs) sources.push_back(p.src);
+  (*tc)->plan(sources);
+  std::set<std::string> planned;  // cp: never overwrite what this run made
+  for (const Pair& p : pairs) {
+    if (!planned.insert(p.dst).second) {
+      Error e;
+      e.code = EEXIST;
+      e.op = "copy";
+      e.path = p.dst;
+      e.detail = "will not overwrite just-created '" + p.dst + "' with '" + p.src + "'";
+      obs.root_failed(e);
+      continue;
+    }
+    if (Status s = (*tc)->copy(p.src, p.dst); !s) obs.root_failed(s.error());
+  }
+  const TreeReport rep = (*tc)->finish();
+  obs.end();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (o.stats) print_tree_stats(o.json ? stderr : stdout, rep, secs);
+  if (o.json) print_tree_json(stdout, obs.results, rep, secs);
+  return obs.exit_code();
+}
+
+}  // namespace offcopy::cli

@@ -1,0 +1,155 @@
+// Tree copies: `cp -R` with cp's metadata, link and error rules, the
+// regular files copied in parallel by an offcopy::Engine while the walk
+// goes on, and a btrfs subvolume snapshot when a whole subvolume can be
+// taken at once.
+//
+//   offcopy::TreeOptions opt;
+//   opt.file.preserve = offcopy::Preserve::all();   // cp -a
+//   opt.preserve_links = true;
+//   auto tc = offcopy::TreeCopy::open(opt, &observer);
+//   (*tc)->copy("/src/a", "/dst/a");                // any number of roots
+//   offcopy::TreeReport r = (*tc)->finish();
+//
+// Errors: one entry failing (a file that cannot be read, a node that cannot
+// be made) is told to the observer and counted; the copy goes on with the
+// rest, and the caller decides the exit status (cp: 1).  Only a root that
+// cannot be started at all (missing, a directory into itself, a snapshot
+// demanded where none can be made) is returned as an Error by copy().
+#ifndef OFFCOPY_TREE_H_
+#define OFFCOPY_TREE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "offcopy/copy.h"
+#include "offcopy/result.h"
+
+namespace offcopy {
+
+// Which symbolic links are followed (cp -P, -H, -L).  Not followed, a link
+// is copied as a link.
+enum class Deref {
+  never,         // -P (cp -R's default)
+  command_line,  // -H: the roots given to copy(), nothing found in the walk
+  always,        // -L
+};
+
+// btrfs: copy a whole subvolume as a read-write snapshot, in constant time.
+enum class SnapshotMode {
+  automatic,  // when the result is the same as a copy (see below)
+  always,     // only as a snapshot: a root that cannot be one fails
+  never,
+};
+
+struct TreeOptions {
+  // Per-file options: reflink/sparse flags, overwrite (-f, -n), and the
+  // metadata to preserve (mode, ownership, timestamps, xattr).
+  FileOptions file;
+  bool recursive = true;         // false: a directory root is refused
+                                 // (cp without -r), other kinds copied
+  bool preserve_links = false;   // hard links inside the copy stay links
+  Deref deref = Deref::never;
+  bool one_file_system = false;  // -x: a directory on another filesystem
+                                 // is made, its contents are not copied
+  bool update = false;           // -u: keep a destination not older
+                                 // than its source (mtime)
+  SnapshotMode snapshot = SnapshotMode::automatic;
+  int jobs = 0;                  // copying threads; 0: default_jobs()
+  bool count_totals = false;     // pre-walk the roots (on a thread of its
+                                 // own) to fill TreeProgress totals
+  std::chrono::milliseconds progress_interval{250};
+};
+
+// The number of copying threads used when TreeOptions::jobs is 0: chosen by
+// measurement (docs/benchmarks.md), from the number of CPUs.
+int default_jobs();
+
+enum class EntryKind { directory, regular, symlink, hardlink, fifo, device, socket, snapshot };
+const char* entry_kind_name(EntryKind k);  // "directory", "regular", ...
+
+struct TreeProgress {
+  int64_t files_done = 0;    // entries of every kind in place
+  int64_t bytes_done = 0;    // source bytes of regular files finished
+  int64_t files_total = -1;  // from the pre-walk; -1 until it has finished
+  int64_t bytes_total = -1;
+  std::string current;       // a source path being worked on
+};
+
+// Told what happens, entry by entry.  Calls never overlap (the copier
+// serializes them) but may come from any of its threads; they must not
+// call back into the TreeCopy.
+class TreeObserver {
+ public:
+  virtual ~TreeObserver() = default;
+  // An entry is in place.  `report` is the file's copy report for regular
+  // files and snapshots, null for other kinds.  A directory is told when it
+  // is made, before its contents (its metadata comes in finish()).
+  virtual void done(EntryKind, const std::string& /*src*/, const std::string& /*dst*/,
+                    const Report* /*report*/) {}
+  // An entry deliberately not copied: a socket, -n or -u keeping the
+  // destination, a directory's contents under -x.
+  virtual void skipped(EntryKind, const std::string& /*src*/, const std::string& /*why*/) {}
+  // An entry that could not be copied (Error::path names it).
+  virtual void failed(const Error& /*error*/) {}
+  // Metadata the destination did not take; the entry itself is copied.
+  virtual void warning(const std::string& /*dst*/, const Warning& /*w*/) {}
+  // A few times a second while copy() and finish() run, and once at the
+  // end of finish().
+  virtual void progress(const TreeProgress& /*p*/) {}
+};
+
+struct TreeReport {
+  int64_t files = 0;        // regular files copied
+  int64_t directories = 0;
+  int64_t symlinks = 0;
+  int64_t hardlinks = 0;    // links made instead of copies
+  int64_t specials = 0;     // FIFOs and device nodes
+  int64_t snapshots = 0;    // roots taken as btrfs snapshots
+  int64_t skipped = 0;
+  int64_t errors = 0;
+  int64_t warnings = 0;
+  int64_t bytes = 0;        // source bytes of the regular files copied
+  Report data;              // the files' reports merged: bytes per rung,
+                            // holes (a snapshot's bytes count as snapshot)
+};
+
+class TreeCopy {
+ public:
+  // Starts the copying threads.  `observer` may be null; it must outlive
+  // the TreeCopy.
+  static Result<std::unique_ptr<TreeCopy>> open(const TreeOptions& options,
+                                                TreeObserver* observer);
+  // Waits for what is still copying (as finish() would) if finish() was
+  // not called.
+  ~TreeCopy();
+  TreeCopy(const TreeCopy&) = delete;
+  TreeCopy& operator=(const TreeCopy&) = delete;
+
+  // Gives the pre-walk the roots to count (TreeOptions::count_totals);
+  // call once, before copy().
+  void plan(const std::vector<std::string>& sources);
+
+  // Copies `src` (any kind of entry) to the path `dst`, which is the name
+  // of the copy (cp's "into this directory" rule is the caller's).  An
+  // existing directory at `dst` is merged into.  Walks on the calling
+  // thread; regular files are copied in the background, so the copy is
+  // complete only after finish().
+  Status copy(const std::string& src, const std::string& dst);
+
+  // Waits for every file, makes the hard links left for the end, then
+  // gives directories their metadata, deepest first (so their times are
+  // not changed by what is created inside them).  Call once.
+  TreeReport finish();
+
+ private:
+  struct Impl;
+  explicit TreeCopy(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace offcopy
+
+#endif  // OFFCOPY_TREE_H_

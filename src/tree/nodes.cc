@@ -1,0 +1,78 @@
+#include "tree/nodes.h"
+
+#include <errno.h>
+
+namespace offcopy::tree {
+namespace {
+
+// Runs `make` (returning 0 or -errno); on EEXIST with `replace`, removes
+// what is at `dst` -- unless it is a directory -- and tries once more.
+template <typename F>
+int make_replacing(sys::Sys& s, const std::string& dst, bool replace, F make) {
+  int r = make();
+  if (r != -EEXIST || !replace) return r;
+  struct stat st {};
+  if (s.lstat(dst.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return -EISDIR;
+  if (int u = s.unlink(dst.c_str()); u < 0) return u;
+  return make();
+}
+
+}  // namespace
+
+Error entry_error(int code, std::string op, Role role, const std::string& path,
+                  std::string detail) {
+  Error e;
+  e.code = code;
+  e.op = std::move(op);
+  e.role = role;
+  e.path = path;
+  e.detail = std::move(detail);
+  return e;
+}
+
+Result<DirMade> make_dir(sys::Sys& s, const std::string& src, const std::string& dst) {
+  const int r = s.mkdir(dst.c_str(), 0700);
+  if (r == 0) return DirMade::created;
+  if (r != -EEXIST) return entry_error(-r, "mkdir", Role::destination, dst);
+  struct stat st {};
+  if (int l = s.lstat(dst.c_str(), &st); l < 0) {
+    return entry_error(-l, "stat", Role::destination, dst);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return entry_error(ENOTDIR, "mkdir", Role::destination, dst,
+                       "cannot overwrite non-directory with directory '" + src + "'");
+  }
+  return DirMade::existed;
+}
+
+Status make_symlink(sys::Sys& s, const std::string& src, const std::string& dst,
+                    bool replace) {
+  std::string target;
+  if (int r = s.readlink(src.c_str(), &target); r < 0) {
+    return entry_error(-r, "readlink", Role::source, src);
+  }
+  const int r = make_replacing(s, dst, replace,
+                               [&] { return s.symlink(target.c_str(), dst.c_str()); });
+  if (r < 0) return entry_error(-r, "symlink", Role::destination, dst);
+  return Ok{};
+}
+
+Status make_special(sys::Sys& s, const struct stat& st, const std::string& dst,
+                    mode_t umask, bool replace) {
+  const mode_t mode = (st.st_mode & S_IFMT) | (st.st_mode & 0777 & ~umask);
+  const int r = make_replacing(s, dst, replace,
+                               [&] { return s.mknod(dst.c_str(), mode, st.st_rdev); });
+  if (r < 0) return entry_error(-r, S_ISFIFO(st.st_mode) ? "mkfifo" : "mknod",
+                                Role::destination, dst);
+  return Ok{};
+}
+
+Status make_link(sys::Sys& s, const std::string& first, const std::string& dst,
+                 bool replace) {
+  const int r = make_replacing(s, dst, replace,
+                               [&] { return s.link(first.c_str(), dst.c_str()); });
+  if (r < 0) return entry_error(-r, "link", Role::destination, dst, "to '" + first + "'");
+  return Ok{};
+}
+
+}  // namespace offcopy::tree

@@ -1,0 +1,486 @@
+// TreeCopy: the walk runs on the caller's thread and makes directories,
+// links and nodes itself; regular files go to an Engine (FileJob, with the
+// metadata applied on the open destination by copy_file), so the copying
+// overlaps the walk.  Hard links whose first copy is still in flight, and
+// every directory's metadata, wait for finish().
+//
+// Thread-safety: Impl's walk state (dirs_, links_, first_, the counters in
+// walk_) belongs to the walking thread; what completions touch is under
+// mu_: the report, the observer, in_flight_, the state of first copies.
+#include "offcopy/tree.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "meta/metadata.h"
+#include "offcopy/engine.h"
+#include "sys/sys.h"
+#include "tree/counter.h"
+#include "tree/nodes.h"
+#include "tree/snapshot.h"
+
+namespace offcopy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using InodeKey = std::pair<dev_t, ino_t>;
+
+// The process umask, read without changing it for good (umask(2) can
+// only be read by setting it; this runs once, in open()).
+mode_t read_umask() {
+  const mode_t m = ::umask(022);
+  ::umask(m);
+  return m;
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  return dir.size() > 0 && dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+// The canonical form of a path that may not exist yet: its parent
+// resolved, its last component kept.
+std::string canonical_new(const std::string& p) {
+  const size_t slash = p.find_last_of('/');
+  const std::string parent = slash == std::string::npos ? "." : p.substr(0, slash == 0 ? 1 : slash);
+  const std::string base = slash == std::string::npos ? p : p.substr(slash + 1);
+  char buf[PATH_MAX];
+  if (::realpath(parent.c_str(), buf) == nullptr) return p;
+  return join(buf, base);
+}
+
+bool is_within(const std::string& inner, const std::string& outer) {
+  return inner == outer ||
+         (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+          (outer == "/" || inner[outer.size()] == '/'));
+}
+
+EntryKind kind_of(const struct stat& st) {
+  if (S_ISDIR(st.st_mode)) return EntryKind::directory;
+  if (S_ISREG(st.st_mode)) return EntryKind::regular;
+  if (S_ISLNK(st.st_mode)) return EntryKind::symlink;
+  if (S_ISFIFO(st.st_mode)) return EntryKind::fifo;
+  if (S_ISSOCK(st.st_mode)) return EntryKind::socket;
+  return EntryKind::device;
+}
+
+}  // namespace
+
+int default_jobs() {
+  // Measured on /usr/share (docs/benchmarks.md): copying a tree is mostly
+  // waiting on metadata I/O, so more threads than CPUs pay off.
+  const unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(n * 2, 2u, 16u));
+}
+
+const char* entry_kind_name(EntryKind k) {
+  switch (k) {
+    case EntryKind::directory: return "directory";
+    case EntryKind::regular: return "regular";
+    case EntryKind::symlink: return "symlink";
+    case EntryKind::hardlink: return "hardlink";
+    case EntryKind::fifo: return "fifo";
+    case EntryKind::device: return "device";
+    case EntryKind::socket: return "socket";
+    case EntryKind::snapshot: return "snapshot";
+  }
+  return "?";
+}
+
+struct TreeCopy::Impl {
+  // A directory made (or merged into) by the walk; its metadata is set in
+  // finish(), after everything inside it.
+  struct Dir {
+    std::string src, dst;
+    struct stat st;
+    bool created;
+  };
+  // A hard link waiting for its first copy.
+  struct Link {
+    std::string src, dst;
+    InodeKey key;
+  };
+  // The first copy of a multiply-linked file.
+  struct First {
+    std::string dst;
+    enum { copying, ok, failed } state = copying;
+  };
+
+  TreeOptions opt;
+  TreeObserver* observer;
+  sys::Sys& sys = sys::Sys::real();
+  mode_t umask = read_umask();
+  std::unique_ptr<Engine> engine;
+  tree::Counter counter{sys, opt};
+  bool finished = false;
+
+  // Walk state (walking thread only).
+  std::vector<Dir> dirs;
+  std::vector<Link> links;
+  std::vector<InodeKey> ancestors;  // directories on the current path (-L loops)
+  dev_t root_dev = 0;
+  Clock::time_point next_tick;
+
+  // Shared with completions.
+  std::mutex mu;
+  std::condition_variable idle;  // in_flight reached 0
+  int64_t in_flight = 0;
+  std::map<InodeKey, First> firsts;
+  TreeReport report;
+  TreeProgress prog;
+
+  Impl(const TreeOptions& o, TreeObserver* obs) : opt(o), observer(obs) {}
+
+  // ---- reporting (any thread, under mu)
+
+  void done_locked(EntryKind kind, const std::string& src, const std::string& dst,
+                   const Report* rep) {
+    ++prog.files_done;
+    switch (kind) {
+      case EntryKind::directory: ++report.directories; break;
+      case EntryKind::regular: ++report.files; break;
+      case EntryKind::symlink: ++report.symlinks; break;
+      case EntryKind::hardlink: ++report.hardlinks; break;
+      case EntryKind::fifo:
+      case EntryKind::device: ++report.specials; break;
+      case EntryKind::snapshot: ++report.snapshots; break;
+      case EntryKind::socket: break;
+    }
+    if (observer) observer->done(kind, src, dst, rep);
+  }
+
+  void done(EntryKind kind, const std::string& src, const std::string& dst) {
+    std::lock_guard lk(mu);
+    done_locked(kind, src, dst, nullptr);
+  }
+
+  void failed_locked(const Error& e) {
+    ++report.errors;
+    if (observer) observer->failed(e);
+  }
+
+  void failed(const Error& e) {
+    std::lock_guard lk(mu);
+    failed_locked(e);
+  }
+
+  void skipped(EntryKind kind, const std::string& src, const std::string& why) {
+    std::lock_guard lk(mu);
+    ++report.skipped;
+    if (observer) observer->skipped(kind, src, why);
+  }
+
+  void warnings_locked(const std::string& dst, const std::vector<Warning>& ws) {
+    report.warnings += static_cast<int64_t>(ws.size());
+    if (observer) {
+      for (const Warning& w : ws) observer->warning(dst, w);
+    }
+  }
+
+  void warnings(const std::string& dst, const std::vector<Warning>& ws) {
+    if (ws.empty()) return;
+    std::lock_guard lk(mu);
+    warnings_locked(dst, ws);
+  }
+
+  // A few times a second: the observer's progress, totals from the counter.
+  void tick(const std::string& current, bool force = false) {
+    if (observer == nullptr) return;
+    const auto now = Clock::now();
+    if (!force && now < next_tick) return;
+    next_tick = now + opt.progress_interval;
+    std::lock_guard lk(mu);
+    counter.totals(&prog.files_total, &prog.bytes_total);
+    prog.current = current;
+    observer->progress(prog);
+  }
+
+  // ---- the walk
+
+  int stat_entry(const std::string& path, bool is_root, struct stat* st) {
+    const bool follow =
+        opt.deref == Deref::always || (is_root && opt.deref == Deref::command_line);
+    return follow ? sys.stat(path.c_str(), st) : sys.lstat(path.c_str(), st);
+  }
+
+  bool replace() const { return opt.file.overwrite != Overwrite::no_clobber; }
+
+  // -n and -u, for entries that are not directories: true when the
+  // destination stays as it is.
+  bool keep_existing(const std::string& src, const std::string& dst, const struct stat& st,
+                     bool fresh) {
+    const EntryKind kind = kind_of(st);
+    if (fresh || (opt.file.overwrite != Overwrite::no_clobber && !opt.update)) return false;
+    struct stat d {};
+    if (sys.lstat(dst.c_str(), &d) < 0 || S_ISDIR(d.st_mode)) return false;
+    if (opt.file.overwrite == Overwrite::no_clobber) {
+      skipped(kind, src, "destination exists (-n)");
+      return true;
+    }
+    const bool newer = d.st_mtim.tv_sec > st.st_mtim.tv_sec ||
+                       (d.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+                        d.st_mtim.tv_nsec >= st.st_mtim.tv_nsec);
+    if (newer) skipped(kind, src, "destination is not older (-u)");
+    return newer;
+  }
+
+  // `fresh`: dst's parent was made by this copy, so dst cannot exist.
+  void visit(const std::string& src, const std::string& dst, const struct stat& st,
+             bool fresh) {
+    tick(src);
+    if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st);
+    if (keep_existing(src, dst, st, fresh)) return;
+    if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh);
+    if (S_ISLNK(st.st_mode)) {
+      Status s = tree::make_symlink(sys, src, dst, replace());
+      if (!s) return failed(s.error());
+      return made(EntryKind::symlink, src, dst, st);
+    }
+    if (S_ISSOCK(st.st_mode)) {
+      return skipped(EntryKind::socket, src,
+                     "a socket cannot be copied; it belongs to the program listening on it");
+    }
+    struct stat node = st;
+    if (opt.file.default_mode) node.st_mode = (st.st_mode & S_IFMT) | 0666;
+    Status s = tree::make_special(sys, node, dst, umask, replace());
+    if (!s) return failed(s.error());
+    made(kind_of(st), src, dst, st);
+  }
+
+  // A link or node is in place: its metadata now (nothing is created in it).
+  void made(EntryKind kind, const std::string& src, const std::string& dst,
+            const struct stat& st) {
+    std::vector<Warning> ws;
+    meta::apply(sys, st, {-1, src.c_str()}, {-1, dst.c_str()}, opt.file.preserve, &ws);
+    warnings(dst, ws);
+    done(kind, src, dst);
+  }
+
+  void visit_dir(const std::string& src, const std::string& dst, const struct stat& st) {
+    const InodeKey key{st.st_dev, st.st_ino};
+    if (std::find(ancestors.begin(), ancestors.end(), key) != ancestors.end()) {
+      return failed(tree::entry_error(ELOOP, "walk", Role::source, src,
+                                      "a directory that contains itself (a link loop)"));
+    }
+    auto made_dir = tree::make_dir(sys, src, dst);
+    if (!made_dir) return failed(made_dir.error());
+    dirs.push_back(Dir{src, dst, st, *made_dir == tree::DirMade::created});
+    done(EntryKind::directory, src, dst);  // before its contents, as cp -v
+    if (opt.one_file_system && st.st_dev != root_dev) {
+      return skipped(EntryKind::directory, src, "on another filesystem (-x): made empty");
+    }
+    std::vector<sys::DirEntry> entries;
+    if (int r = sys.list_dir(src.c_str(), &entries); r < 0) {
+      return failed(tree::entry_error(-r, "opendir", Role::source, src));
+    }
+    const bool fresh = *made_dir == tree::DirMade::created;
+    ancestors.push_back(key);
+    for (const sys::DirEntry& e : entries) {
+      const std::string child = join(src, e.name);
+      struct stat cst {};
+      if (int r = stat_entry(child, false, &cst); r < 0) {
+        failed(tree::entry_error(-r, "stat", Role::source, child));
+        continue;
+      }
+      visit(child, join(dst, e.name), cst, fresh);
+    }
+    ancestors.pop_back();
+  }
+
+  void visit_file(const std::string& src, const std::string& dst, const struct stat& st,
+                  bool fresh) {
+    if (opt.preserve_links && st.st_nlink > 1) {
+      const InodeKey key{st.st_dev, st.st_ino};
+      std::lock_guard lk(mu);
+      auto [it, first] = firsts.try_emplace(key, First{dst});
+      if (!first) {
+        links.push_back(Link{src, dst, key});
+        return;
+      }
+    }
+    submit(src, dst, st, fresh);
+  }
+
+  void submit(const std::string& src, const std::string& dst, const struct stat& st,
+              bool fresh) {
+    {
+      std::lock_guard lk(mu);
+      ++in_flight;
+    }
+    const InodeKey key{st.st_dev, st.st_ino};
+    const bool linked = opt.preserve_links && st.st_nlink > 1;
+    const int64_t size = st.st_size;
+    FileOptions fo = opt.file;
+    fo.create_new = fresh;
+    auto id = engine->submit(FileJob{src, {dst}, std::move(fo)},
+                             [this, src, dst, key, linked, size](Completion c) {
+                               file_done(src, dst, key, linked, size, c.results.front());
+                             });
+    if (!id) {
+      Error e = id.error();
+      e.path = src;
+      std::lock_guard lk(mu);
+      if (linked) firsts[key].state = First::failed;
+      failed_locked(e);
+      if (--in_flight == 0) idle.notify_all();
+    }
+  }
+
+  // On an engine thread.
+  void file_done(const std::string& src, const std::string& dst, InodeKey key, bool linked,
+                 int64_t size, const Result<Report>& r) {
+    std::lock_guard lk(mu);
+    if (linked) firsts[key].state = r ? First::ok : First::failed;
+    if (r) {
+      report.data.merge(*r);
+      report.bytes += size;
+      prog.bytes_done += size;
+      warnings_locked(dst, r->warnings);
+      done_locked(EntryKind::regular, src, dst, &*r);
+    } else {
+      failed_locked(r.error());
+    }
+    if (--in_flight == 0) idle.notify_all();
+  }
+
+  // ---- finish
+
+  void wait_idle() {
+    std::unique_lock lk(mu);
+    while (in_flight > 0) {
+      idle.wait_for(lk, opt.progress_interval);
+      if (in_flight > 0 && observer != nullptr) {
+        counter.totals(&prog.files_total, &prog.bytes_total);
+        observer->progress(prog);
+      }
+    }
+  }
+
+  void make_links() {
+    for (const Link& l : links) {
+      First first;
+      {
+        std::lock_guard lk(mu);
+        first = firsts[l.key];
+      }
+      if (first.state != First::ok) {
+        failed(tree::entry_error(ENOENT, "link", Role::destination, l.dst,
+                                 "its first copy '" + first.dst + "' failed"));
+        continue;
+      }
+      Status s = tree::make_link(sys, first.dst, l.dst, replace());
+      if (!s) {
+        failed(s.error());
+        continue;
+      }
+      done(EntryKind::hardlink, l.src, l.dst);
+    }
+    links.clear();
+  }
+
+  // Deepest first: dirs is in walk (pre-)order, so reversed every
+  // directory comes after all of its descendants.
+  void finish_dirs() {
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+      std::vector<Warning> ws;
+      Preserve p = opt.file.preserve;
+      meta::apply(sys, it->st, {-1, it->src.c_str()}, {-1, it->dst.c_str()}, p, &ws);
+      // Without --preserve=mode a new directory gets the source's mode
+      // less the umask, as mkdir would have given it (it was 0700 while
+      // being filled); an existing one keeps its own.
+      if (!p.mode && it->created) {
+        // mkdir(2) takes the sticky bit but not set-id bits (setgid comes
+        // from the parent), so neither does this.
+        const mode_t from = opt.file.default_mode ? 0777 | (it->st.st_mode & S_ISVTX)
+                                                  : it->st.st_mode & 01777;
+        const mode_t mode = from & ~umask;
+        if (int r = sys.chmod({-1, it->dst.c_str()}, mode); r < 0) {
+          ws.push_back(Warning{"chmod", -r, {}});
+        }
+      }
+      warnings(it->dst, ws);
+    }
+    dirs.clear();
+  }
+};
+
+TreeCopy::TreeCopy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TreeCopy::~TreeCopy() {
+  if (impl_ && !impl_->finished) finish();
+}
+
+Result<std::unique_ptr<TreeCopy>> TreeCopy::open(const TreeOptions& options,
+                                                 TreeObserver* observer) {
+  auto impl = std::make_unique<Impl>(options, observer);
+  EngineOptions eo;
+  eo.workers = options.jobs > 0 ? options.jobs : default_jobs();
+  // Bounded so a walk far ahead of the copies holds a bounded number of
+  // paths; the walker waits (OnFull::block) when it is reached.
+  eo.max_jobs_in_flight = 4096;
+  eo.shutdown = OnShutdown::drain;
+  auto engine = Engine::open(eo);
+  if (!engine) return engine.error();
+  impl->engine = std::move(*engine);
+  return std::unique_ptr<TreeCopy>(new TreeCopy(std::move(impl)));
+}
+
+void TreeCopy::plan(const std::vector<std::string>& sources) {
+  if (impl_->opt.count_totals) impl_->counter.start(sources);
+}
+
+Status TreeCopy::copy(const std::string& src, const std::string& dst) {
+  Impl& m = *impl_;
+  struct stat st {};
+  if (int r = m.stat_entry(src, true, &st); r < 0) {
+    return tree::entry_error(-r, "stat", Role::source, src);
+  }
+  if (S_ISDIR(st.st_mode) && !m.opt.recursive) {
+    return tree::entry_error(EISDIR, "copy", Role::source, src,
+                             "-r not specified; omitting directory '" + src + "'");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    char buf[PATH_MAX];
+    const std::string src_canon = ::realpath(src.c_str(), buf) ? buf : src;
+    if (is_within(canonical_new(dst), src_canon)) {
+      return tree::entry_error(EINVAL, "copy", Role::destination, dst,
+                               "cannot copy a directory, '" + src + "', into itself");
+    }
+    auto snap = tree::try_snapshot(m.sys, src, st, dst, m.opt);
+    if (!snap) return snap.error();
+    if (snap->taken) {
+      Report rep;
+      rep.steps.push_back(Step{Mechanism::snapshot, Outcome::used, 0, 0,
+                               "BTRFS_IOC_SNAP_CREATE_V2: the whole subvolume"});
+      std::lock_guard lk(m.mu);
+      m.report.data.merge(rep);
+      m.done_locked(EntryKind::snapshot, src, dst, &rep);
+      return Ok{};
+    }
+  }
+  m.root_dev = st.st_dev;
+  m.visit(src, dst, st, /*fresh=*/false);
+  return Ok{};
+}
+
+TreeReport TreeCopy::finish() {
+  Impl& m = *impl_;
+  m.finished = true;
+  m.wait_idle();
+  m.make_links();
+  m.finish_dirs();
+  m.tick({}, /*force=*/true);
+  std::lock_guard lk(m.mu);
+  return m.report;
+}
+
+}  // namespace offcopy
