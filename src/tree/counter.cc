@@ -1,6 +1,5 @@
 #include "tree/counter.h"
 
-#include <set>
 #include <utility>
 
 namespace offcopy::tree {
@@ -32,7 +31,6 @@ void Counter::run(const std::vector<std::string>& roots) {
 // hard-linked files once when links are kept.  An entry it cannot read is
 // simply not counted (the copy reports it).
 void Counter::count_root(const std::string& root) {
-  std::set<std::pair<dev_t, ino_t>> linked;
   std::vector<std::pair<std::string, bool>> stack{{root, true}};
   dev_t root_dev = 0;
   std::vector<sys::DirEntry> entries;
@@ -47,7 +45,7 @@ void Counter::count_root(const std::string& root) {
     ++files_seen_;
     if (S_ISREG(st.st_mode)) {
       if (!opt_.preserve_links || st.st_nlink < 2 ||
-          linked.insert({st.st_dev, st.st_ino}).second) {
+          linked_.insert({st.st_dev, st.st_ino}).second) {
         bytes_seen_ += st.st_size;
       }
       continue;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +41,8 @@ class Counter {
   std::atomic<int64_t> bytes_{-1};
   int64_t files_seen_ = 0;  // thread only
   int64_t bytes_seen_ = 0;  // thread only
+  // Multiply-linked files already counted (links kept: across roots too).
+  std::set<std::pair<dev_t, ino_t>> linked_;  // thread only
 };
 
 }  // namespace offcopy::tree
