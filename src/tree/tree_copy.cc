@@ -1,12 +1,14 @@
-// TreeCopy: the walk runs on the caller's thread and makes directories,
-// links and nodes itself; regular files go to an Engine (FileJob, with the
-// metadata applied on the open destination by copy_file), so the copying
-// overlaps the walk.  Hard links whose first copy is still in flight, and
-// every directory's metadata, wait for finish().
+// TreeCopy: copy() makes the root and queues directories for a pool of
+// walker threads, which read them, make subdirectories, links and nodes
+// themselves and submit regular files to an Engine (FileJob, with the
+// metadata applied on the open destination by copy_file).  So directory
+// reads, inode reads and file copies all overlap -- what a cold cache
+// needs.  Hard links whose first copy may still be in flight, and every
+// directory's metadata, wait for finish().
 //
-// Thread-safety: Impl's walk state (dirs_, links_, first_, the counters in
-// walk_) belongs to the walking thread; what completions touch is under
-// mu_: the report, the observer, in_flight_, the state of first copies.
+// Thread-safety: the task queue is under walk_mu; everything walkers and
+// completions share (report, observer calls, dirs, links, first copies,
+// in_flight) is under mu.  finish() runs when no walker or copy is busy.
 #include "offcopy/tree.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -103,6 +106,19 @@ struct TreeCopy::Impl {
     std::string src, dst;
     struct stat st;
     bool created;
+    int depth;
+  };
+  // A directory on the path from the root (for -L loop detection).
+  struct Ancestor {
+    InodeKey key;
+    std::shared_ptr<const Ancestor> up;
+  };
+  // A directory made, waiting for a walker to read it.
+  struct DirTask {
+    std::string src, dst;
+    bool fresh;  // made by this copy: nothing in it yet
+    int depth;
+    std::shared_ptr<const Ancestor> path;  // set under -L only
   };
   // A hard link waiting for its first copy.
   struct Link {
@@ -123,15 +139,23 @@ struct TreeCopy::Impl {
   tree::Counter counter{sys, opt};
   bool finished = false;
 
-  // Walk state (walking thread only).
-  std::vector<Dir> dirs;
-  std::vector<Link> links;
-  std::vector<InodeKey> ancestors;  // directories on the current path (-L loops)
-  dev_t root_dev = 0;
-  Clock::time_point next_tick;
+  dev_t root_dev = 0;  // set by copy() while no walker runs
 
-  // Shared with completions.
+  // The walkers: directories are read by a pool of threads, so a cold
+  // cache sees several directory and inode reads in flight at once.
+  std::mutex walk_mu;
+  std::condition_variable walk_cv;     // a task was queued, or stopping
+  std::condition_variable walked_cv;   // the queue ran dry with none busy
+  std::deque<DirTask> tasks;           // guarded by walk_mu
+  int busy_walkers = 0;                // guarded by walk_mu
+  bool stopping = false;               // guarded by walk_mu
+  std::vector<std::thread> walkers;
+
+  // Shared by walkers and completions.
   std::mutex mu;
+  Clock::time_point next_tick;  // guarded by mu
+  std::vector<Dir> dirs;        // guarded by mu
+  std::vector<Link> links;      // guarded by mu
   std::condition_variable idle;  // in_flight reached 0
   int64_t in_flight = 0;
   std::map<InodeKey, First> firsts;
@@ -139,6 +163,53 @@ struct TreeCopy::Impl {
   TreeProgress prog;
 
   Impl(const TreeOptions& o, TreeObserver* obs) : opt(o), observer(obs) {}
+
+  ~Impl() {
+    {
+      std::lock_guard lk(walk_mu);
+      stopping = true;
+    }
+    walk_cv.notify_all();
+    for (std::thread& t : walkers) t.join();
+  }
+
+  void start_walkers(int n) {
+    for (int i = 0; i < n; ++i) walkers.emplace_back([this] { walker_loop(); });
+  }
+
+  void walker_loop() {
+    std::unique_lock lk(walk_mu);
+    for (;;) {
+      walk_cv.wait(lk, [&] { return stopping || !tasks.empty(); });
+      if (tasks.empty()) return;  // stopping
+      DirTask t = std::move(tasks.front());
+      tasks.pop_front();
+      ++busy_walkers;
+      lk.unlock();
+      read_dir(t);
+      lk.lock();
+      if (--busy_walkers == 0 && tasks.empty()) walked_cv.notify_all();
+    }
+  }
+
+  void enqueue(DirTask t) {
+    {
+      std::lock_guard lk(walk_mu);
+      tasks.push_back(std::move(t));
+    }
+    walk_cv.notify_one();
+  }
+
+  // Waits until every directory queued so far (and all they queue) is read.
+  void wait_walked() {
+    std::unique_lock lk(walk_mu);
+    while (!tasks.empty() || busy_walkers > 0) {
+      walked_cv.wait_for(lk, opt.progress_interval);
+      lk.unlock();
+      tick({});
+      lk.lock();
+    }
+  }
 
   // ---- reporting (any thread, under mu)
 
@@ -196,9 +267,9 @@ struct TreeCopy::Impl {
   void tick(const std::string& current, bool force = false) {
     if (observer == nullptr) return;
     const auto now = Clock::now();
+    std::lock_guard lk(mu);
     if (!force && now < next_tick) return;
     next_tick = now + opt.progress_interval;
-    std::lock_guard lk(mu);
     counter.totals(&prog.files_total, &prog.bytes_total);
     prog.current = current;
     observer->progress(prog);
@@ -235,9 +306,9 @@ struct TreeCopy::Impl {
 
   // `fresh`: dst's parent was made by this copy, so dst cannot exist.
   void visit(const std::string& src, const std::string& dst, const struct stat& st,
-             bool fresh) {
+             bool fresh, int depth, const std::shared_ptr<const Ancestor>& path) {
     tick(src);
-    if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st);
+    if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path);
     if (keep_existing(src, dst, st, fresh)) return;
     if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh);
     if (S_ISLNK(st.st_mode)) {
@@ -265,35 +336,46 @@ struct TreeCopy::Impl {
     done(kind, src, dst);
   }
 
-  void visit_dir(const std::string& src, const std::string& dst, const struct stat& st) {
+  void visit_dir(const std::string& src, const std::string& dst, const struct stat& st,
+                 int depth, const std::shared_ptr<const Ancestor>& path) {
     const InodeKey key{st.st_dev, st.st_ino};
-    if (std::find(ancestors.begin(), ancestors.end(), key) != ancestors.end()) {
-      return failed(tree::entry_error(ELOOP, "walk", Role::source, src,
-                                      "a directory that contains itself (a link loop)"));
+    for (const Ancestor* a = path.get(); a != nullptr; a = a->up.get()) {
+      if (a->key == key) {
+        return failed(tree::entry_error(ELOOP, "walk", Role::source, src,
+                                        "a directory that contains itself (a link loop)"));
+      }
     }
     auto made_dir = tree::make_dir(sys, src, dst);
     if (!made_dir) return failed(made_dir.error());
-    dirs.push_back(Dir{src, dst, st, *made_dir == tree::DirMade::created});
-    done(EntryKind::directory, src, dst);  // before its contents, as cp -v
+    const bool fresh = *made_dir == tree::DirMade::created;
+    {
+      std::lock_guard lk(mu);
+      dirs.push_back(Dir{src, dst, st, fresh, depth});
+      done_locked(EntryKind::directory, src, dst, nullptr);  // before its contents, as cp -v
+    }
     if (opt.one_file_system && st.st_dev != root_dev) {
       return skipped(EntryKind::directory, src, "on another filesystem (-x): made empty");
     }
+    std::shared_ptr<const Ancestor> here;
+    if (opt.deref != Deref::never) here = std::make_shared<const Ancestor>(Ancestor{key, path});
+    enqueue(DirTask{src, dst, fresh, depth, std::move(here)});
+  }
+
+  // On a walker: every entry of one directory.
+  void read_dir(const DirTask& t) {
     std::vector<sys::DirEntry> entries;
-    if (int r = sys.list_dir(src.c_str(), &entries); r < 0) {
-      return failed(tree::entry_error(-r, "opendir", Role::source, src));
+    if (int r = sys.list_dir(t.src.c_str(), &entries); r < 0) {
+      return failed(tree::entry_error(-r, "opendir", Role::source, t.src));
     }
-    const bool fresh = *made_dir == tree::DirMade::created;
-    ancestors.push_back(key);
     for (const sys::DirEntry& e : entries) {
-      const std::string child = join(src, e.name);
+      const std::string child = join(t.src, e.name);
       struct stat cst {};
       if (int r = stat_entry(child, false, &cst); r < 0) {
         failed(tree::entry_error(-r, "stat", Role::source, child));
         continue;
       }
-      visit(child, join(dst, e.name), cst, fresh);
+      visit(child, join(t.dst, e.name), cst, t.fresh, t.depth + 1, t.path);
     }
-    ancestors.pop_back();
   }
 
   void visit_file(const std::string& src, const std::string& dst, const struct stat& st,
@@ -303,7 +385,7 @@ struct TreeCopy::Impl {
       std::lock_guard lk(mu);
       auto [it, first] = firsts.try_emplace(key, First{dst});
       if (!first) {
-        links.push_back(Link{src, dst, key});
+        links.push_back(Link{src, dst, key});  // made in finish()
         return;
       }
     }
@@ -387,10 +469,12 @@ struct TreeCopy::Impl {
     links.clear();
   }
 
-  // Deepest first: dirs is in walk (pre-)order, so reversed every
-  // directory comes after all of its descendants.
   void finish_dirs() {
-    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+    // Walkers append in no particular order; deepest first is enough for
+    // a directory to come after all of its descendants.
+    std::stable_sort(dirs.begin(), dirs.end(),
+                     [](const Dir& a, const Dir& b) { return a.depth > b.depth; });
+    for (auto it = dirs.begin(); it != dirs.end(); ++it) {
       std::vector<Warning> ws;
       Preserve p = opt.file.preserve;
       meta::apply(sys, it->st, {-1, it->src.c_str()}, {-1, it->dst.c_str()}, p, &ws);
@@ -431,6 +515,7 @@ Result<std::unique_ptr<TreeCopy>> TreeCopy::open(const TreeOptions& options,
   auto engine = Engine::open(eo);
   if (!engine) return engine.error();
   impl->engine = std::move(*engine);
+  impl->start_walkers(eo.workers);
   return std::unique_ptr<TreeCopy>(new TreeCopy(std::move(impl)));
 }
 
@@ -468,7 +553,8 @@ Status TreeCopy::copy(const std::string& src, const std::string& dst) {
     }
   }
   m.root_dev = st.st_dev;
-  m.visit(src, dst, st, /*fresh=*/false);
+  m.visit(src, dst, st, /*fresh=*/false, /*depth=*/0, nullptr);
+  m.wait_walked();
   return Ok{};
 }
 
