@@ -2,7 +2,8 @@
 # The quick-start demonstration: build offcopy, loop-mount btrfs, xfs and
 # ext4, and copy a 256 MiB file within btrfs (a reflink), from btrfs to
 # ext4 (across filesystems: a host copy), within ext4 (copy_file_range) and
-# a sparse file to xfs, each with --debug so every byte is accounted for.
+# a sparse file to xfs, each with --debug so every byte is accounted for;
+# then a directory tree with -a: within btrfs, to xfs, and as a snapshot.
 # Everything is unmounted and removed afterwards.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,5 +31,15 @@ fi
     cmp "${M[btrfs]}/disk.img" "$f"
   done
   cmp "${M[btrfs]}/sparse.img" "${M[xfs]}/sparse.img"
-  echo; echo "demo: all copies verified with cmp; sparse copy uses $(du -k "${M[xfs]}/sparse.img" | cut -f1) KiB on disk for a 1 GiB file"
+  # A tree: /usr/share/doc onto btrfs, then -a within btrfs (reflinks, in
+  # parallel), to xfs (across filesystems), and as a subvolume snapshot.
+  btrfs subvolume create "${M[btrfs]}/docs" >/dev/null
+  cp -a /usr/share/doc/. "${M[btrfs]}/docs/"
+  step -a --stats --snapshot=never "${M[btrfs]}/docs" "${M[btrfs]}/docs-copy"
+  step -a --stats "${M[btrfs]}/docs" "${M[xfs]}/docs"
+  step -a --stats --debug "${M[btrfs]}/docs" "${M[btrfs]}/docs-snap"
+  for d in "${M[btrfs]}/docs-copy" "${M[xfs]}/docs" "${M[btrfs]}/docs-snap"; do
+    diff -r --no-dereference "${M[btrfs]}/docs" "$d"
+  done
+  echo; echo "demo: all copies verified with cmp and diff -r; sparse copy uses $(du -k "${M[xfs]}/sparse.img" | cut -f1) KiB on disk for a 1 GiB file"
 '
