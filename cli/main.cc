@@ -79,7 +79,8 @@ int run(const Options& o) {
   if (!plan(o, &pairs)) return kExitFailed;
   // -P / -d without -r copy a link operand as a link: the tree copier
   // knows how; run_copies opens (follows) its sources.
-  if (o.recursive || o.deref == Deref::never) return run_tree(o, pairs);
+  // -u needs the destination's time, looked at per entry: also there.
+  if (o.recursive || o.deref == Deref::never || o.update) return run_tree(o, pairs);
   // With --json, stdout carries only the JSON document.
   std::FILE* text = o.json ? stderr : stdout;
   const auto t0 = std::chrono::steady_clock::now();
@@ -88,10 +89,7 @@ int run(const Options& o) {
     if (o.verbose && r.status == FileStatus::copied) print_verbose(text, r);
     if (o.debug) print_debug(text, r);
     print_error(r);
-    for (const Warning& w : r.report.warnings) {
-      std::fprintf(stderr, "offcopy: warning: cannot preserve metadata of '%s': %s %s: %s\n",
-                   r.dst.c_str(), w.op.c_str(), w.detail.c_str(), std::strerror(w.code));
-    }
+    for (const Warning& w : r.report.warnings) print_warning(r.dst, w);
     results.push_back(std::move(r));
   });
   if (!ran) return kExitFailed;

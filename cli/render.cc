@@ -115,6 +115,12 @@ void print_error(const FileResult& r) {
                r.dst.c_str(), r.error->message().c_str());
 }
 
+void print_warning(const std::string& dst, const Warning& w) {
+  std::fprintf(stderr, "offcopy: warning: cannot preserve metadata of '%s': %s%s%s: %s (%s)\n",
+               dst.c_str(), w.op.c_str(), w.detail.empty() ? "" : " ", w.detail.c_str(),
+               strerror(w.code), strerrorname_np(w.code) ? strerrorname_np(w.code) : "?");
+}
+
 void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
   const Report sum = totals(all);
   int copied = 0, failed = 0, skipped = 0;

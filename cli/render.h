@@ -30,6 +30,8 @@ std::string human_bytes(int64_t n);
 void print_verbose(std::FILE* out, const FileResult& r);
 void print_debug(std::FILE* out, const FileResult& r);
 void print_error(const FileResult& r);
+// "offcopy: warning: cannot preserve metadata of 'DST': OP [NAME]: ERROR (ENAME)"
+void print_warning(const std::string& dst, const Warning& w);
 void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds);
 void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds);
 // The tree form: "files" lists regular files, snapshots and failures;

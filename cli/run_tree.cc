@@ -62,9 +62,7 @@ class CliObserver final : public TreeObserver {
 
   void warning(const std::string& dst, const Warning& w) override {
     line_.clear();
-    std::fprintf(stderr, "offcopy: warning: cannot preserve metadata of '%s': %s%s%s: %s (%s)\n",
-                 dst.c_str(), w.op.c_str(), w.detail.empty() ? "" : " ",
-                 w.detail.c_str(), strerror(w.code), strerrorname_np(w.code));
+    print_warning(dst, w);
   }
 
   void progress(const TreeProgress& p) override { line_.show(p); }
@@ -74,7 +72,11 @@ class CliObserver final : public TreeObserver {
     if (failures_ == 0) return kExitOk;
     return only_offload_ ? kExitNoOffload : kExitFailed;
   }
-  void root_failed(const Error& e) { failed(e); }
+  void root_failed(const Error& e) {
+    failed(e);
+    ++root_failures;
+  }
+  int64_t root_failures = 0;  // not in TreeReport::errors: counted here
 
   std::vector<FileResult> results;
 
@@ -94,7 +96,8 @@ TreeOptions tree_options(const Options& o) {
   t.file.default_mode = o.no_preserve_mode;
   t.recursive = o.recursive;
   t.preserve_links = o.preserve_links;
-  t.deref = o.deref.value_or(Deref::never);  // cp -R: links are copied
+  // cp -R copies links as links; without -r, cp follows them.
+  t.deref = o.deref.value_or(o.recursive ? Deref::never : Deref::always);
   t.one_file_system = o.one_file_system;
   t.update = o.update;
   t.snapshot = o.snapshot;
@@ -156,7 +159,8 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
     }
     if (Status s = (*tc)->copy(p.src, p.dst); !s) obs.root_failed(s.error());
   }
-  const TreeReport rep = (*tc)->finish();
+  TreeReport rep = (*tc)->finish();
+  rep.errors += obs.root_failures;
   obs.end();
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -135,11 +135,13 @@ enum class Overwrite {
 // --preserve).  Without `mode` a created file gets the source's mode less
 // the umask and set-id bits, and an existing one keeps its own.
 struct Preserve {
-  bool mode = false;        // all 07777 bits, set after ownership
+  bool mode = false;        // all 07777 bits, set after ownership, and
+                            // the POSIX ACLs
   bool ownership = false;   // uid and gid; EPERM as non-root falls back to
                             // the gid alone, silently (cp -a)
   bool timestamps = false;  // atime and mtime, with nanoseconds
-  bool xattr = false;       // every xattr, POSIX ACLs included
+  bool xattr = false;       // xattrs as cp copies them (not a filesystem's
+                            // private ones); POSIX ACLs come with `mode`
   static Preserve all() { return {true, true, true, true}; }
 };
 
