@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 namespace offcopy::cli {
 namespace {
@@ -100,30 +102,28 @@ int usage_error(const std::string& msg) {
   return kExitUsage;
 }
 
-bool parse_reflink(const char* arg, Reflink* out) {
-  if (arg == nullptr || std::strcmp(arg, "always") == 0) {
-    *out = Reflink::always;
-  } else if (std::strcmp(arg, "auto") == 0) {
-    *out = Reflink::auto_;
-  } else if (std::strcmp(arg, "never") == 0) {
-    *out = Reflink::never;
-  } else {
-    return false;
+// One of a few words, each meaning a value (cp's argmatch).
+template <typename E>
+bool parse_choice(const char* arg, std::initializer_list<std::pair<const char*, E>> words,
+                  E* out) {
+  for (const auto& [word, value] : words) {
+    if (std::strcmp(arg, word) == 0) {
+      *out = value;
+      return true;
+    }
   }
-  return true;
+  return false;
+}
+
+bool parse_reflink(const char* arg, Reflink* out) {
+  if (arg == nullptr) arg = "always";  // --reflink alone
+  return parse_choice(arg, {{"always", Reflink::always}, {"auto", Reflink::auto_},
+                            {"never", Reflink::never}}, out);
 }
 
 bool parse_sparse(const char* arg, Sparse* out) {
-  if (std::strcmp(arg, "auto") == 0) {
-    *out = Sparse::auto_;
-  } else if (std::strcmp(arg, "always") == 0) {
-    *out = Sparse::always;
-  } else if (std::strcmp(arg, "never") == 0) {
-    *out = Sparse::never;
-  } else {
-    return false;
-  }
-  return true;
+  return parse_choice(arg, {{"auto", Sparse::auto_}, {"always", Sparse::always},
+                            {"never", Sparse::never}}, out);
 }
 
 // A --preserve / --no-preserve LIST, applied to `o` as on or off.
@@ -154,16 +154,8 @@ bool has_word(const std::string& list, const std::string& word) {
 }
 
 bool parse_snapshot(const char* arg, SnapshotMode* out) {
-  if (std::strcmp(arg, "auto") == 0) {
-    *out = SnapshotMode::automatic;
-  } else if (std::strcmp(arg, "always") == 0) {
-    *out = SnapshotMode::always;
-  } else if (std::strcmp(arg, "never") == 0) {
-    *out = SnapshotMode::never;
-  } else {
-    return false;
-  }
-  return true;
+  return parse_choice(arg, {{"auto", SnapshotMode::automatic}, {"always", SnapshotMode::always},
+                            {"never", SnapshotMode::never}}, out);
 }
 
 int invalid(const char* arg, const char* opt) {
@@ -225,21 +217,17 @@ int apply(int c, Options& o) {
   switch (c) {
     case kReflink:
       if (!parse_reflink(optarg, &o.flags.reflink)) {
-        return usage_error(std::string("invalid argument '") + optarg + "' for '--reflink'");
+        return invalid(optarg, "--reflink");
       }
       return -1;
     case kSparse:
       if (!parse_sparse(optarg, &o.flags.sparse)) {
-        return usage_error(std::string("invalid argument '") + optarg + "' for '--sparse'");
+        return invalid(optarg, "--sparse");
       }
       return -1;
     case kOffload:
-      if (std::strcmp(optarg, "require") == 0) {
-        o.flags.no_fallback = true;
-      } else if (std::strcmp(optarg, "auto") == 0) {
-        o.flags.no_fallback = false;
-      } else {
-        return usage_error(std::string("invalid argument '") + optarg + "' for '--offload'");
+      if (!parse_choice(optarg, {{"require", true}, {"auto", false}}, &o.flags.no_fallback)) {
+        return invalid(optarg, "--offload");
       }
       return -1;
     case kDebug: o.debug = true; return -1;

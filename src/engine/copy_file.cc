@@ -9,20 +9,12 @@
 
 #include "engine/copier.h"
 #include "meta/metadata.h"
+#include "util/error.h"
 
 namespace offcopy::engine {
 namespace {
 
-Error file_error(int code, std::string op, Role role, const std::string& path,
-                 std::string detail = {}) {
-  Error e;
-  e.code = code;
-  e.op = std::move(op);
-  e.role = role;
-  e.path = path;
-  e.detail = std::move(detail);
-  return e;
-}
+using util::path_error;
 
 struct Dest {
   sys::UniqueFd fd;
@@ -43,7 +35,7 @@ Result<Dest> open_dest(const Context& ctx, const std::string& dst, mode_t mode,
       fd = s.open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
     }
   }
-  if (fd < 0) return file_error(-fd, "open", Role::destination, dst);
+  if (fd < 0) return path_error(-fd, "open", Role::destination, dst);
   d.fd.reset(fd);
   d.created = !exists;
   return d;
@@ -57,13 +49,13 @@ Status check_dest(const Context& ctx, const std::string& src, const std::string&
   *exists = !options.create_new && ctx.sys->stat(dst.c_str(), &dst_st) == 0;
   if (!*exists) return Ok{};
   if (dst_st.st_dev == sst.st_dev && dst_st.st_ino == sst.st_ino) {
-    return file_error(EINVAL, "copy", Role::none, src,
+    return path_error(EINVAL, "copy", Role::none, src,
                       "'" + src + "' and '" + dst + "' are the same file");
   }
   if (options.overwrite == Overwrite::no_clobber) {
-    return file_error(EEXIST, "create", Role::destination, dst, "not overwritten (-n)");
+    return path_error(EEXIST, "create", Role::destination, dst, "not overwritten (-n)");
   }
-  if (S_ISDIR(dst_st.st_mode)) return file_error(EISDIR, "open", Role::destination, dst);
+  if (S_ISDIR(dst_st.st_mode)) return path_error(EISDIR, "open", Role::destination, dst);
   return Ok{};
 }
 
@@ -77,15 +69,15 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
                          const Control* control) {
   sys::Sys& s = *ctx.sys;
   int sfd = s.open(src.c_str(), O_RDONLY, 0);
-  if (sfd < 0) return file_error(-sfd, "open", Role::source, src);
+  if (sfd < 0) return path_error(-sfd, "open", Role::source, src);
   sys::UniqueFd in(sfd);
   OpenedFds known{.src_flags = O_RDONLY, .dst_flags = O_WRONLY};
   struct stat& sst = known.src_st;
   if (int r = s.fstat(in.get(), &sst); r < 0) {
-    return file_error(-r, "fstat", Role::source, src);
+    return path_error(-r, "fstat", Role::source, src);
   }
   if (S_ISDIR(sst.st_mode)) {
-    return file_error(EISDIR, "copy", Role::source, src, "is a directory");
+    return path_error(EISDIR, "copy", Role::source, src, "is a directory");
   }
   // As cp: sequential readahead (a doubled window) for the whole source.
   // Only here, where the fd is ours -- the advice sticks to the open file.
@@ -97,7 +89,7 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   auto out = open_dest(ctx, dst, mode, options, exists);
   if (!out) return out.error();
   if (int r = s.fstat(out->fd.get(), &known.dst_st); r < 0) {
-    return file_error(-r, "fstat", Role::destination, dst);
+    return path_error(-r, "fstat", Role::destination, dst);
   }
   int64_t src_off = 0;
   int64_t dst_off = 0;

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 
+#include "util/error.h"
+
 namespace offcopy::tree {
 namespace {
 
@@ -21,13 +23,7 @@ int make_replacing(sys::Sys& s, const std::string& dst, bool replace, F make) {
 
 Error entry_error(int code, std::string op, Role role, const std::string& path,
                   std::string detail) {
-  Error e;
-  e.code = code;
-  e.op = std::move(op);
-  e.role = role;
-  e.path = path;
-  e.detail = std::move(detail);
-  return e;
+  return util::path_error(code, std::move(op), role, path, std::move(detail));
 }
 
 Result<DirMade> make_dir(sys::Sys& s, const std::string& src, const std::string& dst) {

@@ -23,51 +23,18 @@ fi
 BIN=$(realpath "$1")
 FIXTURE=$(realpath "$2")
 SELF=$(realpath "$0")
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$SELF")/lib.sh"
 [ -x "$BIN" ] || { echo "cli_basic: $BIN is not executable" >&2; exit 2; }
 
 T=$(mktemp -d /tmp/offcopy-cli.XXXXXX)
 trap 'cd /; rm -rf "$T"' EXIT
 cd "$T" || exit 2
+LOGDIR=$T
 
-pass=0
-fail=0
-skip=0
-rc=0
-last_cmd=""
 
 # ---------------------------------------------------------------- helpers
 
-# Runs offcopy; stdout -> $T/out, stderr -> $T/err, status -> $rc.
-oc() {
-  last_cmd="offcopy $*"
-  "$BIN" "$@" >"$T/out" 2>"$T/err"
-  rc=$?
-}
-
-show_last() {
-  echo "       \$ $last_cmd   -> exit $rc"
-  sed -n '1,25s/^/       stdout| /p' "$T/out"
-  sed -n '1,25s/^/       stderr| /p' "$T/err"
-}
-
-# expect DESCRIPTION COMMAND...: passes when COMMAND succeeds.
-expect() {
-  local desc=$1
-  shift
-  if "$@"; then
-    pass=$((pass + 1))
-    echo "ok   - $desc"
-  else
-    fail=$((fail + 1))
-    echo "FAIL - $desc"
-    show_last
-  fi
-}
-
-skip_test() {
-  skip=$((skip + 1))
-  echo "skip - $1"
-}
 
 rc_is() { [ "$rc" -eq "$1" ]; }
 # Not `cmp -s`: it trusts st_size, which is 0 for /proc files.
