@@ -74,7 +74,7 @@ constexpr const char* kUsage =
     "  -x, --one-file-system    stay on this file system\n"
     "  -u, --update             copy only when SOURCE is newer than DEST\n"
     "                           or DEST is missing\n"
-    "  -j, --jobs=N             copy N files at once (default: 2 x CPUs, 2-16)\n"
+    "  -j, --jobs=N             copy N files at once (default: one per CPU, 2-16)\n"
     "      --snapshot=WHEN      copy a whole btrfs subvolume as a snapshot:\n"
     "                           auto (default, when it equals the copy: -a,\n"
     "                           a new DEST on the same filesystem), always, never\n"

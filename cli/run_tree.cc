@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "progress.h"
@@ -60,14 +61,31 @@ class CliObserver final : public TreeObserver {
     }
   }
 
+  // The first warning of each kind (step, errno, xattr name) is printed;
+  // the rest are counted and summed up at the end, so a tree of 50,000
+  // files on a destination without xattrs gives a few lines, not 50,000.
   void warning(const std::string& dst, const Warning& w) override {
+    const std::string key = w.op + '\0' + std::to_string(w.code) + '\0' + w.detail;
+    auto [it, first] = warned_.try_emplace(key, Repeat{w, 0});
+    if (!first) {
+      ++it->second.more;
+      return;
+    }
     line_.clear();
     print_warning(dst, w);
   }
 
   void progress(const TreeProgress& p) override { line_.show(p); }
 
-  void end() { line_.clear(); }
+  void end() {
+    line_.clear();
+    for (const auto& [key, r] : warned_) {
+      if (r.more == 0) continue;
+      std::fprintf(stderr, "offcopy: warning: the same (%s%s%s: %s) for %lld more entries\n",
+                   r.w.op.c_str(), r.w.detail.empty() ? "" : " ", r.w.detail.c_str(),
+                   strerror(r.w.code), static_cast<long long>(r.more));
+    }
+  }
   int exit_code() const {
     if (failures_ == 0) return kExitOk;
     return only_offload_ ? kExitNoOffload : kExitFailed;
@@ -86,6 +104,11 @@ class CliObserver final : public TreeObserver {
   std::FILE* text_;
   int64_t failures_ = 0;
   bool only_offload_ = true;
+  struct Repeat {
+    Warning w;
+    int64_t more;
+  };
+  std::map<std::string, Repeat> warned_;
 };
 
 TreeOptions tree_options(const Options& o) {

@@ -57,14 +57,16 @@ struct TreeOptions {
   bool update = false;           // -u: keep a destination not older
                                  // than its source (mtime)
   SnapshotMode snapshot = SnapshotMode::automatic;
-  int jobs = 0;                  // copying threads; 0: default_jobs()
+  int jobs = 0;                  // copying threads, and as many walkers;
+                                 // 0: default_jobs()
   bool count_totals = false;     // pre-walk the roots (on a thread of its
                                  // own) to fill TreeProgress totals
   std::chrono::milliseconds progress_interval{250};
 };
 
-// The number of copying threads used when TreeOptions::jobs is 0: chosen by
-// measurement (docs/benchmarks.md), from the number of CPUs.
+// The number of copying threads (and of walker threads) used when
+// TreeOptions::jobs is 0: one per CPU, 2 to 16, chosen by measurement
+// (docs/benchmarks.md).
 int default_jobs();
 
 enum class EntryKind { directory, regular, symlink, hardlink, fifo, device, socket, snapshot };

@@ -89,6 +89,7 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   auto out = open_dest(ctx, dst, mode, options, exists);
   if (!out) return out.error();
   if (int r = s.fstat(out->fd.get(), &known.dst_st); r < 0) {
+    if (out->created) s.unlink(dst.c_str());
     return path_error(-r, "fstat", Role::destination, dst);
   }
   int64_t src_off = 0;
