@@ -34,7 +34,8 @@ fi
   # A tree: /usr/share/doc onto btrfs, then -a within btrfs (reflinks, in
   # parallel), to xfs (across filesystems), and as a subvolume snapshot.
   btrfs subvolume create "${M[btrfs]}/docs" >/dev/null
-  cp -a /usr/share/doc/. "${M[btrfs]}/docs/"
+  tree=/usr/share/doc; [ -d "$tree" ] || tree=/usr/include  # slim images drop docs
+  cp -a "$tree/." "${M[btrfs]}/docs/"
   step -a --stats --snapshot=never "${M[btrfs]}/docs" "${M[btrfs]}/docs-copy"
   step -a --stats "${M[btrfs]}/docs" "${M[xfs]}/docs"
   step -a --stats --debug "${M[btrfs]}/docs" "${M[btrfs]}/docs-snap"
