@@ -136,9 +136,10 @@ class TreeCopy {
 
   // Copies `src` (any kind of entry) to the path `dst`, which is the name
   // of the copy (cp's "into this directory" rule is the caller's).  An
-  // existing directory at `dst` is merged into.  Walks on the calling
-  // thread; regular files are copied in the background, so the copy is
-  // complete only after finish().
+  // existing directory at `dst` is merged into.  Returns when the walk
+  // of `src` is over (directories are read by the copier's walker
+  // threads); regular files may still be copying, so the copy is complete
+  // only after finish().
   Status copy(const std::string& src, const std::string& dst);
 
   // Waits for every file, makes the hard links left for the end, then
