@@ -97,6 +97,11 @@ class Sys {
     const char* path = nullptr;
   };
   virtual int lstat(const char* path, struct stat* st);
+  // realpath(3): the canonical absolute path of an existing entry.
+  virtual int realpath(const char* path, std::string* out);
+  // The process umask.  umask(2) can only be read by setting it, so this
+  // sets and restores it: call it once, before files are being created.
+  virtual mode_t read_umask();
   // Names and d_type of a directory's entries ("." and ".." left out), in
   // the order the filesystem gives them.
   virtual int list_dir(const char* path, std::vector<DirEntry>* out);

@@ -3,6 +3,8 @@
 // snapshots.  Same rule as sys.cc: -errno at the call, errno never travels.
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/btrfs.h>
 #include <string.h>
@@ -43,6 +45,19 @@ int read_sized(F call, std::string* out) {
 }  // namespace
 
 int Sys::lstat(const char* path, struct stat* st) { return ret(::lstat(path, st)); }
+
+int Sys::realpath(const char* path, std::string* out) {
+  char buf[PATH_MAX];
+  if (::realpath(path, buf) == nullptr) return -errno;
+  *out = buf;
+  return 0;
+}
+
+mode_t Sys::read_umask() {
+  const mode_t m = ::umask(022);
+  ::umask(m);
+  return m;
+}
 
 int Sys::list_dir(const char* path, std::vector<DirEntry>* out) {
   DIR* d = ::opendir(path);

@@ -21,6 +21,17 @@ int make_replacing(sys::Sys& s, const std::string& dst, bool replace, F make) {
 
 }  // namespace
 
+std::string parent_of(const std::string& p) {
+  const size_t slash = p.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : p.substr(0, slash);
+}
+
+std::string base_of(const std::string& p) {
+  const size_t slash = p.find_last_of('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
 Error entry_error(int code, std::string op, Role role, const std::string& path,
                   std::string detail) {
   return util::path_error(code, std::move(op), role, path, std::move(detail));

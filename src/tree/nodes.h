@@ -14,6 +14,10 @@
 
 namespace offcopy::tree {
 
+// "a/b/c" -> "a/b" and "c"; "c" -> "." and "c"; "/c" -> "/" and "c".
+std::string parent_of(const std::string& path);
+std::string base_of(const std::string& path);
+
 Error entry_error(int code, std::string op, Role role, const std::string& path,
                   std::string detail = {});
 

@@ -14,17 +14,6 @@ namespace {
 // (BTRFS_FIRST_FREE_OBJECTID).
 constexpr ino_t kSubvolRootIno = 256;
 
-std::string parent_of(const std::string& p) {
-  const size_t slash = p.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : p.substr(0, slash);
-}
-
-std::string base_of(const std::string& p) {
-  const size_t slash = p.find_last_of('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
-}
-
 bool preserves_all(const TreeOptions& opt) {
   const Preserve& p = opt.file.preserve;
   return p.mode && p.ownership && p.timestamps && p.xattr && opt.preserve_links;

@@ -12,10 +12,7 @@
 #include "offcopy/tree.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -39,27 +36,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using InodeKey = std::pair<dev_t, ino_t>;
 
-// The process umask, read without changing it for good (umask(2) can
-// only be read by setting it; this runs once, in open()).
-mode_t read_umask() {
-  const mode_t m = ::umask(022);
-  ::umask(m);
-  return m;
-}
-
 std::string join(const std::string& dir, const std::string& name) {
   return dir.size() > 0 && dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
 // The canonical form of a path that may not exist yet: its parent
 // resolved, its last component kept.
-std::string canonical_new(const std::string& p) {
-  const size_t slash = p.find_last_of('/');
-  const std::string parent = slash == std::string::npos ? "." : p.substr(0, slash == 0 ? 1 : slash);
-  const std::string base = slash == std::string::npos ? p : p.substr(slash + 1);
-  char buf[PATH_MAX];
-  if (::realpath(parent.c_str(), buf) == nullptr) return p;
-  return join(buf, base);
+std::string canonical_new(sys::Sys& s, const std::string& p) {
+  std::string parent;
+  if (s.realpath(tree::parent_of(p).c_str(), &parent) < 0) return p;
+  return join(parent, tree::base_of(p));
 }
 
 bool is_within(const std::string& inner, const std::string& outer) {
@@ -138,7 +124,7 @@ struct TreeCopy::Impl {
   TreeOptions opt;
   TreeObserver* observer;
   sys::Sys& sys = sys::Sys::real();
-  mode_t umask = read_umask();
+  mode_t umask = sys.read_umask();
   std::unique_ptr<Engine> engine;
   tree::Counter counter{sys, opt};
   bool finished = false;
@@ -542,9 +528,9 @@ Status TreeCopy::copy(const std::string& src, const std::string& dst) {
                              "-r not specified; omitting directory '" + src + "'");
   }
   if (S_ISDIR(st.st_mode)) {
-    char buf[PATH_MAX];
-    const std::string src_canon = ::realpath(src.c_str(), buf) ? buf : src;
-    if (is_within(canonical_new(dst), src_canon)) {
+    std::string src_canon;
+    if (m.sys.realpath(src.c_str(), &src_canon) < 0) src_canon = src;
+    if (is_within(canonical_new(m.sys, dst), src_canon)) {
       return tree::entry_error(EINVAL, "copy", Role::destination, dst,
                                "cannot copy a directory, '" + src + "', into itself");
     }
