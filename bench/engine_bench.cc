@@ -133,14 +133,16 @@ void BM_sync_copy_file(benchmark::State& state) {
 }
 BENCHMARK(BM_sync_copy_file)->UseRealTime();
 
-void BM_engine_file_callback(benchmark::State& state) {
-  Files f;
+// Submits make_job(i) for every pair with callback completion, then waits
+// for the batch: the loop both callback variants time.
+template <typename MakeJob>
+void run_callback_jobs(benchmark::State& state, Files& f, MakeJob make_job) {
   auto engine = open_engine(state);
   if (!engine) return;
   Counter counter;
   for (auto _ : state) {
     for (int i = 0; i < kFiles; ++i) {
-      auto id = engine->submit(offcopy::FileJob{f.src[i], {f.dst[i]}, {}},
+      auto id = engine->submit(make_job(f, i),
                                [&counter](offcopy::Completion c) { counter.add(c); });
       if (!id) state.SkipWithError(id.error().message().c_str());
     }
@@ -148,6 +150,13 @@ void BM_engine_file_callback(benchmark::State& state) {
   }
   if (counter.failed.load()) state.SkipWithError("a copy failed");
   per_job(state);
+}
+
+void BM_engine_file_callback(benchmark::State& state) {
+  Files f;
+  run_callback_jobs(state, f, [](const Files& f, int i) {
+    return offcopy::FileJob{f.src[i], {f.dst[i]}, {}};
+  });
 }
 BENCHMARK(BM_engine_file_callback)->Arg(1)->Arg(2)->UseRealTime();
 
@@ -212,20 +221,9 @@ BENCHMARK(BM_sync_copy_range_idle_engine)->Arg(1)->UseRealTime();
 void BM_engine_range_callback(benchmark::State& state) {
   Files f;
   f.open_all();
-  auto engine = open_engine(state);
-  if (!engine) return;
-  Counter counter;
-  for (auto _ : state) {
-    for (int i = 0; i < kFiles; ++i) {
-      auto id = engine->submit(
-          offcopy::RangeJob{f.src_fd[i], 0, kSize, {{f.dst_fd[i], 0}}, {}},
-          [&counter](offcopy::Completion c) { counter.add(c); });
-      if (!id) state.SkipWithError(id.error().message().c_str());
-    }
-    counter.wait();
-  }
-  if (counter.failed.load()) state.SkipWithError("a copy failed");
-  per_job(state);
+  run_callback_jobs(state, f, [](const Files& f, int i) {
+    return offcopy::RangeJob{f.src_fd[i], 0, kSize, {{f.dst_fd[i], 0}}, {}};
+  });
 }
 BENCHMARK(BM_engine_range_callback)->Arg(1)->Arg(2)->UseRealTime();
 
