@@ -15,6 +15,7 @@
 #include "render.h"
 #include "run_copies.h"
 #include "run_tree.h"
+#include "signals.h"
 
 namespace offcopy::cli {
 namespace {
@@ -97,6 +98,18 @@ int run(const Options& o) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.stats) print_stats(text, results, secs);
   if (o.json) print_json(stdout, results, secs);
+  if (int sig = stop_signal(); sig != 0) {
+    long long copied = 0, stopped = 0;
+    for (const FileResult& r : results) {
+      copied += r.status == FileStatus::copied;
+      stopped += r.status == FileStatus::cancelled;
+    }
+    std::fprintf(stderr,
+                 "offcopy: stopped by %s: %lld files copied, %lld stopped or not started "
+                 "(nothing of them left behind)\n",
+                 signal_name(sig).c_str(), copied, stopped);
+    return kExitSignal + sig;
+  }
   return exit_code(results);
 }
 
@@ -104,6 +117,7 @@ int run(const Options& o) {
 }  // namespace offcopy::cli
 
 int main(int argc, char** argv) {
+  offcopy::cli::watch_signals();
   offcopy::cli::Parsed p = offcopy::cli::parse_options(argc, argv);
   if (!p.options) return p.exit_code;
   return offcopy::cli::run(*p.options);

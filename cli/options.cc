@@ -17,7 +17,8 @@ namespace {
 
 enum LongOnly {
   kReflink = 256, kSparse, kOffload, kDebug, kStats, kJson, kHelp, kVersion,
-  kPreserve, kNoPreserve, kSnapshot, kProgress, kNoProgress,
+  kPreserve, kNoPreserve, kSnapshot, kProgress, kNoProgress, kCopyContents, kAtomic,
+  kFsync, kVerify,
 };
 
 const option kLongOptions[] = {
@@ -44,6 +45,10 @@ const option kLongOptions[] = {
     {"snapshot", required_argument, nullptr, kSnapshot},
     {"progress", no_argument, nullptr, kProgress},
     {"no-progress", no_argument, nullptr, kNoProgress},
+    {"copy-contents", no_argument, nullptr, kCopyContents},
+    {"atomic", no_argument, nullptr, kAtomic},
+    {"fsync", no_argument, nullptr, kFsync},
+    {"verify", no_argument, nullptr, kVerify},
     {"help", no_argument, nullptr, kHelp},
     {"version", no_argument, nullptr, kVersion},
     {nullptr, 0, nullptr, 0},
@@ -74,6 +79,14 @@ constexpr const char* kUsage =
     "  -x, --one-file-system    stay on this file system\n"
     "  -u, --update             copy only when SOURCE is newer than DEST\n"
     "                           or DEST is missing\n"
+    "      --copy-contents      copy the contents of FIFOs and devices met\n"
+    "                           under -r, instead of making new ones\n"
+    "      --atomic             write each file under a temporary name and\n"
+    "                           rename it over DEST when complete: DEST is\n"
+    "                           the old file or the new one, never a mix\n"
+    "      --fsync              make each file durable before it is counted\n"
+    "      --verify             read both files back and compare them\n"
+    "                           (xxh3-128); a difference is an error\n"
     "  -j, --jobs=N             copy N files at once (default: one per CPU, 2-16)\n"
     "      --snapshot=WHEN      copy a whole btrfs subvolume as a snapshot:\n"
     "                           auto (default, when it equals the copy: -a,\n"
@@ -94,7 +107,8 @@ constexpr const char* kUsage =
     "      --version            output version information and exit\n"
     "\n"
     "Exit status: 0 all copied, 1 some file failed, 2 usage error,\n"
-    "3 --offload=require could not offload (nothing written for that file).\n";
+    "3 --offload=require could not offload (nothing written for that file),\n"
+    "128+N stopped by signal N (130 SIGINT, 143 SIGTERM); partial files removed.\n";
 
 int usage_error(const std::string& msg) {
   if (!msg.empty()) std::fprintf(stderr, "offcopy: %s\n", msg.c_str());
@@ -195,6 +209,7 @@ int apply_tree(int c, Options& o) {
     case 'H': o.deref = Deref::command_line; return -1;
     case 'x': o.one_file_system = true; return -1;
     case 'u': o.update = true; return -1;
+    case kCopyContents: o.copy_contents = true; return -1;
     case 'j': {
       char* end = nullptr;
       const long n = std::strtol(optarg, &end, 10);
@@ -230,6 +245,9 @@ int apply(int c, Options& o) {
         return invalid(optarg, "--offload");
       }
       return -1;
+    case kAtomic: o.atomic = true; return -1;
+    case kFsync: o.fsync = true; return -1;
+    case kVerify: o.verify = true; return -1;
     case kDebug: o.debug = true; return -1;
     case kStats: o.stats = true; return -1;
     case kJson: o.json = true; return -1;

@@ -19,6 +19,8 @@ enum Exit : int {
   kExitUsage = 2,        // bad options or operands; nothing was copied
   kExitNoOffload = 3,    // --offload=require and some file could not be
                          // offloaded (nothing written for it), no other error
+  kExitSignal = 128,     // + the signal number: stopped by SIGINT (130),
+                         // SIGTERM (143) or SIGHUP (129)
 };
 
 // --progress / --no-progress / neither (on when stderr is a terminal).
@@ -34,6 +36,11 @@ struct Options {
   std::optional<Deref> deref;           // -P, -H, -L; unset: cp's default
   bool one_file_system = false;         // -x
   bool update = false;                  // -u
+  bool copy_contents = false;           // --copy-contents: read special
+                                        // files as data under -r
+  bool atomic = false;                  // --atomic
+  bool fsync = false;                   // --fsync
+  bool verify = false;                  // --verify
   int jobs = 0;                         // -j; 0: the library's default
   SnapshotMode snapshot = SnapshotMode::automatic;
   ProgressMode progress = ProgressMode::automatic;

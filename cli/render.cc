@@ -19,6 +19,7 @@ const char* status_name(FileStatus s) {
   switch (s) {
     case FileStatus::copied: return "copied";
     case FileStatus::skipped: return "skipped";
+    case FileStatus::cancelled: return "cancelled";
     default: return "failed";
   }
 }
@@ -63,6 +64,9 @@ nlohmann::json file_json(const FileResult& r) {
                       {"bytes", r.report.total_bytes()},
                       {"bytes_by", bytes_json(r.report)},
                       {"hole_bytes", r.report.hole_bytes},
+                      {"verified_bytes", r.report.verified_bytes},
+                      {"verify_skipped_bytes", r.report.verify_skipped_bytes},
+                      {"retries", r.report.retries},
                       {"steps", steps},
                       {"seconds", r.seconds}};
   if (r.error) j["error"] = error_json(*r.error);
@@ -98,10 +102,10 @@ void print_verbose(std::FILE* out, const FileResult& r) {
 
 void print_debug(std::FILE* out, const FileResult& r) {
   const Report& rep = r.report;
-  std::fprintf(out, "'%s' -> '%s': %s, %lld bytes moved, %lld bytes of holes\n",
+  std::fprintf(out, "'%s' -> '%s': %s, %lld bytes moved, %lld bytes of holes%s\n",
                r.src.c_str(), r.dst.c_str(), status_name(r.status),
                static_cast<long long>(rep.total_bytes()),
-               static_cast<long long>(rep.hole_bytes));
+               static_cast<long long>(rep.hole_bytes), verify_summary(rep).c_str());
   for (const Step& s : rep.steps) {
     std::fprintf(out, "  %-12s %-8s %14lld bytes  %s\n", mechanism_name(s.mech),
                  outcome_name(s.outcome), static_cast<long long>(s.bytes),
@@ -109,8 +113,18 @@ void print_debug(std::FILE* out, const FileResult& r) {
   }
 }
 
+std::string verify_summary(const Report& r) {
+  std::string s;
+  if (r.verified_bytes > 0 || r.verify_skipped_bytes > 0) {
+    s += ", verified " + human_bytes(r.verified_bytes + r.verify_skipped_bytes) + " (" +
+         human_bytes(r.verify_skipped_bytes) + " proven shared or holes)";
+  }
+  if (r.retries > 0) s += ", " + std::to_string(r.retries) + " retried (source changed)";
+  return s;
+}
+
 void print_error(const FileResult& r) {
-  if (!r.error) return;
+  if (!r.error || r.status == FileStatus::cancelled) return;
   std::fprintf(stderr, "offcopy: cannot copy '%s' to '%s': %s\n", r.src.c_str(),
                r.dst.c_str(), r.error->message().c_str());
 }
@@ -123,23 +137,26 @@ void print_warning(const std::string& dst, const Warning& w) {
 
 void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
   const Report sum = totals(all);
-  int copied = 0, failed = 0, skipped = 0;
+  int copied = 0, failed = 0, skipped = 0, cancelled = 0;
   for (const FileResult& r : all) {
     copied += r.status == FileStatus::copied;
     failed += r.status == FileStatus::failed;
     skipped += r.status == FileStatus::skipped;
+    cancelled += r.status == FileStatus::cancelled;
   }
   const double rate = seconds > 0 ? sum.total_bytes() / seconds : 0;
   std::fprintf(out,
-               "offcopy: %d copied, %d skipped, %d failed; %s in %.3f s (%s/s): "
-               "cloned %s, kernel-copied %s, io_uring %s, read/write %s, holes %s\n",
-               copied, skipped, failed, human_bytes(sum.total_bytes()).c_str(), seconds,
+               "offcopy: %d copied, %d skipped, %d failed%s; %s in %.3f s (%s/s): "
+               "cloned %s, kernel-copied %s, io_uring %s, read/write %s, holes %s%s\n",
+               copied, skipped, failed,
+               cancelled ? (", " + std::to_string(cancelled) + " cancelled").c_str() : "",
+               human_bytes(sum.total_bytes()).c_str(), seconds,
                human_bytes(static_cast<int64_t>(rate)).c_str(),
                human_bytes(sum.bytes(Mechanism::clone)).c_str(),
                human_bytes(sum.bytes(Mechanism::kernel_copy)).c_str(),
                human_bytes(sum.bytes(Mechanism::uring)).c_str(),
                human_bytes(sum.bytes(Mechanism::read_write)).c_str(),
-               human_bytes(sum.hole_bytes).c_str());
+               human_bytes(sum.hole_bytes).c_str(), verify_summary(sum).c_str());
 }
 
 void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
@@ -156,7 +173,10 @@ void print_json(std::FILE* out, const std::vector<FileResult>& all, double secon
                           {"failed", failed},
                           {"bytes", sum.total_bytes()},
                           {"bytes_by", bytes_json(sum)},
-                          {"hole_bytes", sum.hole_bytes}}},
+                          {"hole_bytes", sum.hole_bytes},
+                          {"verified_bytes", sum.verified_bytes},
+                          {"verify_skipped_bytes", sum.verify_skipped_bytes},
+                          {"retries", sum.retries}}},
                         {"seconds", seconds}};
   print_doc(out, doc);
 }
@@ -178,7 +198,11 @@ void print_tree_json(std::FILE* out, const std::vector<FileResult>& files,
                           {"warnings", t.warnings},
                           {"bytes", t.bytes},
                           {"bytes_by", bytes_json(t.data)},
-                          {"hole_bytes", t.data.hole_bytes}}},
+                          {"hole_bytes", t.data.hole_bytes},
+                          {"cancelled", t.cancelled},
+                          {"verified_bytes", t.data.verified_bytes},
+                          {"verify_skipped_bytes", t.data.verify_skipped_bytes},
+                          {"retries", t.data.retries}}},
                         {"seconds", seconds}};
   print_doc(out, doc);
 }

@@ -13,7 +13,8 @@
 
 namespace offcopy::cli {
 
-enum class FileStatus { copied, skipped, failed };
+// cancelled: stopped (or never started) by a signal; not an error line.
+enum class FileStatus { copied, skipped, failed, cancelled };
 
 struct FileResult {
   std::string src;
@@ -32,6 +33,9 @@ void print_debug(std::FILE* out, const FileResult& r);
 void print_error(const FileResult& r);
 // "offcopy: warning: cannot preserve metadata of 'DST': OP [NAME]: ERROR (ENAME)"
 void print_warning(const std::string& dst, const Warning& w);
+// ", verified 1.00 GiB (512 MiB proven shared), 1 retried" -- or "" when
+// nothing was verified or retried.
+std::string verify_summary(const Report& r);
 void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds);
 void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds);
 // The tree form: "files" lists regular files, snapshots and failures;

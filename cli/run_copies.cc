@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "offcopy/engine.h"
+#include "signals.h"
 
 namespace offcopy::cli {
 namespace {
@@ -58,6 +59,9 @@ FileResult to_result(const Options& o, const Pair& p, Result<Report> rep, double
   r.seconds = secs;
   if (rep) {
     r.report = std::move(rep.value());
+  } else if (rep.error().code == ECANCELED && stop_signal() != 0) {
+    r.status = FileStatus::cancelled;  // told once, in the summary
+    r.error = rep.error();
   } else if (rep.error().code == EEXIST && o.overwrite == Overwrite::no_clobber) {
     r.status = FileStatus::skipped;  // cp -n skips silently
   } else {
@@ -121,6 +125,16 @@ bool run_copies(const Options& o, const std::vector<Pair>& pairs,
   fo.overwrite = o.overwrite;
   fo.preserve = o.preserve;
   fo.default_mode = o.no_preserve_mode;
+  fo.atomic = o.atomic;
+  fo.fsync = o.fsync;
+  fo.verify = o.verify;
+  // A signal stops what runs; nothing more is submitted.  The hook is
+  // cleared before the engine goes.
+  Engine* eng = engine->get();
+  on_stop([eng] { eng->cancel_all(); });
+  struct ClearHook {
+    ~ClearHook() { on_stop(nullptr); }
+  } clear_hook;
   size_t next_out = 0;
   // Hands on every result that is ready, in order; waits when `wait`.
   auto flush = [&](size_t upto, bool wait) {
@@ -135,7 +149,9 @@ bool run_copies(const Options& o, const std::vector<Pair>& pairs,
     }
   };
   for (size_t i = 0; i < pairs.size(); ++i) {
-    if (!pre[i]) {
+    if (!pre[i] && stop_signal() != 0) {
+      pre[i] = FileResult{pairs[i].src, pairs[i].dst, FileStatus::cancelled};
+    } else if (!pre[i]) {
       const Pair& p = pairs[i];
       const auto start = Clock::now();
       auto id = (*engine)->submit(FileJob{p.src, {p.dst}, fo}, [&, i, start](Completion c) {

@@ -11,6 +11,7 @@
 
 #include "progress.h"
 #include "render.h"
+#include "signals.h"
 
 namespace offcopy::cli {
 namespace {
@@ -123,6 +124,10 @@ TreeOptions tree_options(const Options& o) {
   t.deref = o.deref.value_or(o.recursive ? Deref::never : Deref::always);
   t.one_file_system = o.one_file_system;
   t.update = o.update;
+  t.copy_contents = o.copy_contents;
+  t.file.atomic = o.atomic;
+  t.file.fsync = o.fsync;
+  t.file.verify = o.verify;
   t.snapshot = o.snapshot;
   t.jobs = o.jobs;
   return t;
@@ -137,20 +142,21 @@ void print_tree_stats(std::FILE* out, const TreeReport& t, double secs) {
   const Report& d = t.data;
   std::fprintf(out,
                "offcopy: %lld files, %lld directories, %lld symlinks, %lld hard links, "
-               "%lld special, %lld snapshots; %lld skipped, %lld errors, %lld warnings\n",
+               "%lld special, %lld snapshots; %lld skipped, %lld errors, %lld warnings%s\n",
                (long long)t.files, (long long)t.directories, (long long)t.symlinks,
                (long long)t.hardlinks, (long long)t.specials, (long long)t.snapshots,
-               (long long)t.skipped, (long long)t.errors, (long long)t.warnings);
+               (long long)t.skipped, (long long)t.errors, (long long)t.warnings,
+               t.cancelled ? (", " + std::to_string(t.cancelled) + " cancelled").c_str() : "");
   std::fprintf(out,
                "offcopy: %s in %.3f s (%s/s): cloned %s, kernel-copied %s, io_uring %s, "
-               "read/write %s, holes %s\n",
+               "read/write %s, holes %s%s\n",
                human_bytes(t.bytes).c_str(), secs,
                human_bytes(secs > 0 ? static_cast<int64_t>(t.bytes / secs) : 0).c_str(),
                human_bytes(d.bytes(Mechanism::clone)).c_str(),
                human_bytes(d.bytes(Mechanism::kernel_copy)).c_str(),
                human_bytes(d.bytes(Mechanism::uring)).c_str(),
                human_bytes(d.bytes(Mechanism::read_write)).c_str(),
-               human_bytes(d.hole_bytes).c_str());
+               human_bytes(d.hole_bytes).c_str(), verify_summary(d).c_str());
 }
 
 }  // namespace
@@ -170,7 +176,10 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
   for (const Pair& p : pairs) sources.push_back(p.src);
   (*tc)->plan(sources);
   std::set<std::string> planned;  // cp: never overwrite what this run made
+  TreeCopy* copier = tc->get();
+  on_stop([copier] { copier->cancel(); });
   for (const Pair& p : pairs) {
+    if (copier->cancelled()) break;
     if (!planned.insert(p.dst).second) {
       Error e;
       e.code = EEXIST;
@@ -183,12 +192,21 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
     if (Status s = (*tc)->copy(p.src, p.dst); !s) obs.root_failed(s.error());
   }
   TreeReport rep = (*tc)->finish();
+  on_stop(nullptr);
   rep.errors += obs.root_failures;
   obs.end();
+  if (int sig = stop_signal(); sig != 0) {
+    std::fprintf(stderr,
+                 "offcopy: stopped by %s: %lld files copied, %lld stopped or not started "
+                 "(nothing of them left behind)\n",
+                 signal_name(sig).c_str(), (long long)rep.files,
+                 (long long)rep.cancelled);
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.stats) print_tree_stats(o.json ? stderr : stdout, rep, secs);
   if (o.json) print_tree_json(stdout, obs.results, rep, secs);
+  if (int sig = stop_signal(); sig != 0) return kExitSignal + sig;
   return obs.exit_code();
 }
 

@@ -6,6 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 PKGS=(
   build-essential cmake pkg-config          # toolchain
   liburing-dev nlohmann-json3-dev           # library / CLI dependencies
+  libxxhash-dev                             # --verify (xxh3-128, header-only use)
   libgtest-dev libgmock-dev googletest libbenchmark-dev   # tests, micro benchmarks
   btrfs-progs xfsprogs e2fsprogs util-linux # test filesystems, losetup, mount
   coreutils bc python3                      # peers and helpers for benchmarks

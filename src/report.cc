@@ -24,6 +24,9 @@ int64_t Report::total_bytes() const {
 void Report::merge(const Report& other) {
   for (int i = 0; i < kMechanismCount; ++i) bytes_by[i] += other.bytes_by[i];
   hole_bytes += other.hole_bytes;
+  verified_bytes += other.verified_bytes;
+  verify_skipped_bytes += other.verify_skipped_bytes;
+  retries += other.retries;
   for (const Step& s : other.steps) {
     Step* mine = nullptr;
     for (Step& t : steps) {

@@ -91,6 +91,14 @@ struct Report {
   int64_t hole_bytes = 0;   // bytes of holes recreated, not written
   std::vector<Step> steps;  // one per rung tried, in ladder order
   std::vector<Warning> warnings;  // metadata not preserved (copy_file)
+  // copy_file with FileOptions::verify: bytes read back from both files
+  // and compared, and bytes the extent maps proved equal without reading
+  // (blocks both files share on the device, holes in both).
+  int64_t verified_bytes = 0;
+  int64_t verify_skipped_bytes = 0;
+  // copy_file: times the source changed during the copy and the copy was
+  // started again (at most once).
+  int retries = 0;
 
   int64_t bytes(Mechanism m) const { return bytes_by[static_cast<int>(m)]; }
   int64_t total_bytes() const;  // data bytes moved (holes excluded)
@@ -157,6 +165,22 @@ struct FileOptions {
   // Create the destination as a new file would be, 0666 less the umask,
   // not with the source's mode (cp --no-preserve=mode).
   bool default_mode = false;
+  // Write the copy under a temporary name in the destination's directory
+  // (".NAME.offcopy-XXXXXX"), fsync it, and rename it over `dst` only once
+  // it is complete, metadata included: a failure, a cancel or a crash
+  // leaves the old destination or the new one, never a mix.  An existing
+  // destination's mode and owner are carried over (unless preserved from
+  // the source); its other hard links keep the old content.  A symlink at
+  // `dst` is followed: its target is replaced.
+  bool atomic = false;
+  // fsync the destination (and, for a new name, its directory) before the
+  // copy is reported done.
+  bool fsync = false;
+  // After the copy, read both files back and compare them (xxh3-128 per
+  // chunk; the destination's cached pages are dropped first), skipping
+  // only what the extent maps prove equal.  A difference is an EIO error
+  // with op "verify".  Regular files only.
+  bool verify = false;
 };
 
 // Copies the file `src` to the path `dst`, creating it (mode of the source,
@@ -166,7 +190,11 @@ struct FileOptions {
 // - A directory source: EISDIR.
 // - If the copy fails and this call created `dst`, `dst` is removed and the
 //   Error's detail says so; an existing destination is left as the failed
-//   copy made it (use atomic copies, a later feature, to avoid that).
+//   copy made it (FileOptions::atomic avoids that).
+// - A regular source whose size, mtime or ctime changed while it was copied
+//   is copied once more; if it changes again the copy fails with
+//   kSourceChanged (op "copy") and is cleaned up as any failure.
+// - Cancelled (engine jobs): ECANCELED, cleaned up as any failure.
 // The source is opened read-only and never modified.
 Result<Report> copy_file(const std::string& src, const std::string& dst,
                          const FileOptions& options);

@@ -238,6 +238,9 @@ class Engine {
   // recorded; a job that was finishing its last chunk at that moment may
   // still complete without ECANCELED.
   bool cancel(JobId id);
+  // Cancels every job submitted and not yet delivered, as cancel() would
+  // each; returns how many.  Jobs submitted afterwards are not affected.
+  int cancel_all();
 
   // A snapshot, or nullopt once the job's completion is being or has been
   // delivered (or for an unknown id).  Cheap: one lock, three atomic loads.

@@ -26,6 +26,10 @@ enum class Role { none, source, destination };
 // and no offload mechanism could do the copy.  Nothing was written.
 inline constexpr int kOffloadUnsupported = 95;  // == EOPNOTSUPP on Linux
 
+// The error code copy_file uses for a source that kept changing while it
+// was copied (twice); the detail says so.
+inline constexpr int kSourceChanged = 11;  // == EAGAIN on Linux
+
 struct Error {
   int code = 0;            // errno value (positive)
   std::string op;          // the step: "open", "FICLONE", "copy_file_range", ...

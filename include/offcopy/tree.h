@@ -56,6 +56,9 @@ struct TreeOptions {
                                  // is made, its contents are not copied
   bool update = false;           // -u: keep a destination not older
                                  // than its source (mtime)
+  bool copy_contents = false;    // cp --copy-contents: FIFOs and devices
+                                 // found in the walk are read as files
+                                 // (a FIFO until its writer closes it)
   SnapshotMode snapshot = SnapshotMode::automatic;
   int jobs = 0;                  // copying threads, and as many walkers;
                                  // 0: default_jobs()
@@ -113,6 +116,8 @@ struct TreeReport {
   int64_t skipped = 0;
   int64_t errors = 0;
   int64_t warnings = 0;
+  int64_t cancelled = 0;    // regular files stopped or never started by
+                            // cancel() (not errors, not told as failures)
   int64_t bytes = 0;        // source bytes of the regular files copied
   Report data;              // the files' reports merged: bytes per rung,
                             // holes (a snapshot's bytes count as snapshot)
@@ -141,6 +146,17 @@ class TreeCopy {
   // threads); regular files may still be copying, so the copy is complete
   // only after finish().
   Status copy(const std::string& src, const std::string& dst);
+
+  // Stops the copy soon; callable from any thread, also while copy() or
+  // finish() runs (a signal-watching thread, say).  No entry is started
+  // after it; directory walks stop; files being copied stop at their next
+  // chunk and are cleaned up as failed copies are (a file this copy
+  // created is removed, an atomic copy's temporary too).  copy() and
+  // finish() return as usual -- finish() still gives the directories made
+  // so far their metadata, but makes no pending hard links -- and the
+  // report counts the stopped files in `cancelled`.
+  void cancel();
+  bool cancelled() const;
 
   // Waits for every file, makes the hard links left for the end, then
   // gives directories their metadata, deepest first (so their times are

@@ -28,6 +28,14 @@ enum class Call {
 inline constexpr int kCallCount = 11;
 const char* call_name(Call c);
 
+// One extent of a file as FIEMAP maps it.
+struct Extent {
+  int64_t logical = 0;   // offset in the file
+  int64_t physical = 0;  // offset on the device
+  int64_t length = 0;
+  uint32_t flags = 0;    // FIEMAP_EXTENT_*
+};
+
 // One directory entry as getdents gives it.
 struct DirEntry {
   std::string name;
@@ -128,6 +136,20 @@ class Sys {
   // A ring with `depth` entries, or null with *err set (-errno) when the
   // kernel has no io_uring or refuses it (io_uring_disabled, seccomp).
   virtual std::unique_ptr<Ring> make_ring(unsigned depth, int* err);
+
+  // Durability and verification (src/sys/sys_durable.cc).
+  virtual int fsync(int fd);
+  virtual int fdatasync(int fd);
+  // Drops the file's clean cached pages, so the next read comes from the
+  // storage (POSIX_FADV_DONTNEED).
+  virtual int fadvise_dontneed(int fd);
+  // rename(2); with `noreplace`, renameat2(RENAME_NOREPLACE): EEXIST when
+  // `to` exists.
+  virtual int rename(const char* from, const char* to, bool noreplace);
+  // Every extent of the file (FIEMAP with FIEMAP_FLAG_SYNC, so delayed
+  // allocations are mapped first).  EOPNOTSUPP where the filesystem has no
+  // FIEMAP (tmpfs).
+  virtual int extents(int fd, std::vector<Extent>* out);
 };
 
 // Owns a file descriptor; closes it (through Sys::real()) when destroyed.

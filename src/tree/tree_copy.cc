@@ -130,6 +130,7 @@ struct TreeCopy::Impl {
   bool finished = false;
 
   dev_t root_dev = 0;  // set by copy() while no walker runs
+  std::atomic<bool> cancelled{false};
 
   // The walkers: directories are read by a pool of threads, so a cold
   // cache sees several directory and inode reads in flight at once.
@@ -172,6 +173,11 @@ struct TreeCopy::Impl {
     for (;;) {
       walk_cv.wait(lk, [&] { return stopping || !tasks.empty(); });
       if (tasks.empty()) return;  // stopping
+      if (cancelled.load()) tasks.clear();
+      if (tasks.empty()) {
+        if (busy_walkers == 0) walked_cv.notify_all();
+        continue;
+      }
       DirTask t = std::move(tasks.front());
       tasks.pop_front();
       ++busy_walkers;
@@ -301,10 +307,13 @@ struct TreeCopy::Impl {
   // `fresh`: dst's parent was made by this copy, so dst cannot exist.
   void visit(const std::string& src, const std::string& dst, const struct stat& st,
              bool fresh, int depth, const std::shared_ptr<const Ancestor>& path) {
+    if (cancelled.load(std::memory_order_relaxed)) return;
     tick(src);
     if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path);
     if (keep_existing(src, dst, st, fresh)) return;
     if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh);
+    const bool special = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+    if (special && opt.copy_contents) return submit(src, dst, st, fresh);
     if (S_ISLNK(st.st_mode)) {
       Status s = tree::make_symlink(sys, src, dst, replace());
       if (!s) return failed(s.error());
@@ -362,6 +371,7 @@ struct TreeCopy::Impl {
       return failed(tree::entry_error(-r, "opendir", Role::source, t.src));
     }
     for (const sys::DirEntry& e : entries) {
+      if (cancelled.load(std::memory_order_relaxed)) return;
       const std::string child = join(t.src, e.name);
       struct stat cst {};
       if (int r = stat_entry(child, false, &cst); r < 0) {
@@ -388,6 +398,7 @@ struct TreeCopy::Impl {
 
   void submit(const std::string& src, const std::string& dst, const struct stat& st,
               bool fresh) {
+    if (cancelled.load()) return;
     {
       std::lock_guard lk(mu);
       ++in_flight;
@@ -401,6 +412,9 @@ struct TreeCopy::Impl {
                              [this, src, dst, key, linked, size](Completion c) {
                                file_done(src, dst, key, linked, size, c.results.front());
                              });
+    // A cancel_all() that ran between the check above and the submit
+    // missed this job.
+    if (id && cancelled.load()) engine->cancel(*id);
     if (!id) {
       Error e = id.error();
       e.path = src;
@@ -416,7 +430,9 @@ struct TreeCopy::Impl {
                  int64_t size, const Result<Report>& r) {
     std::lock_guard lk(mu);
     if (linked) firsts[key].state = r ? First::ok : First::failed;
-    if (r) {
+    if (!r && r.error().code == ECANCELED && cancelled.load()) {
+      ++report.cancelled;
+    } else if (r) {
       report.data.merge(*r);
       report.bytes += size;
       prog.bytes_done += size;
@@ -519,6 +535,7 @@ void TreeCopy::plan(const std::vector<std::string>& sources) {
 
 Status TreeCopy::copy(const std::string& src, const std::string& dst) {
   Impl& m = *impl_;
+  if (m.cancelled.load()) return Ok{};
   struct stat st {};
   if (int r = m.stat_entry(src, true, &st); r < 0) {
     return tree::entry_error(-r, "stat", Role::source, src);
@@ -552,10 +569,20 @@ Status TreeCopy::copy(const std::string& src, const std::string& dst) {
   return Ok{};
 }
 
+void TreeCopy::cancel() {
+  Impl& m = *impl_;
+  m.cancelled.store(true);
+  m.engine->cancel_all();
+  m.walk_cv.notify_all();
+}
+
+bool TreeCopy::cancelled() const { return impl_->cancelled.load(); }
+
 TreeReport TreeCopy::finish() {
   Impl& m = *impl_;
   m.finished = true;
   m.wait_idle();
+  if (m.cancelled.load()) m.links.clear();
   m.make_links();
   m.finish_dirs();
   m.tick({}, /*force=*/true);

@@ -53,6 +53,7 @@ Result<FutureJob> Engine::submit_future(Job job) {
 }
 
 bool Engine::cancel(JobId id) { return s_->cancel(id); }
+int Engine::cancel_all() { return s_->cancel_all(); }
 
 std::optional<Progress> Engine::progress(JobId id) const { return s_->progress(id); }
 

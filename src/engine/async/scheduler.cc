@@ -159,6 +159,19 @@ bool Scheduler::cancel(JobId id) {
   return true;
 }
 
+int Scheduler::cancel_all() {
+  int n = 0;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, js] : live_) {
+      js->cancel.store(true);
+      ++n;
+    }
+  }
+  if (throttle_) throttle_->interrupt();
+  return n;
+}
+
 std::optional<Progress> Scheduler::progress(JobId id) const {
   std::lock_guard lk(mu_);
   auto it = live_.find(id);

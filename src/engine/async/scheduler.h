@@ -37,6 +37,7 @@ class Scheduler {
 
   Result<JobId> submit(::offcopy::Job job, Notify notify);
   bool cancel(JobId id);
+  int cancel_all();
   std::optional<Progress> progress(JobId id) const;
   int fd() const { return wakeup_.fd(); }
   std::vector<Completion> reap();

@@ -1,0 +1,64 @@
+#include "signals.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+namespace offcopy::cli {
+namespace {
+
+std::mutex hook_mu;
+std::function<void()> hook;  // guarded by hook_mu
+std::atomic<int> taken{0};
+
+sigset_t stop_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
+  return set;
+}
+
+void watch(sigset_t set) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (taken.exchange(sig) != 0) {
+      // Asked twice: the user wants out now, whatever is left behind.
+      const char msg[] = "offcopy: interrupted again; exiting at once\n";
+      [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+      _exit(128 + sig);
+    }
+    std::lock_guard lk(hook_mu);
+    if (hook) hook();
+  }
+}
+
+}  // namespace
+
+void watch_signals() {
+  ::signal(SIGXFSZ, SIG_IGN);
+  sigset_t set = stop_set();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread(watch, set).detach();
+}
+
+void on_stop(std::function<void()> h) {
+  std::lock_guard lk(hook_mu);
+  hook = std::move(h);
+  if (hook && taken.load() != 0) hook();
+}
+
+int stop_signal() { return taken.load(); }
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace offcopy::cli

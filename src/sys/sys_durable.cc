@@ -1,0 +1,74 @@
+// The syscall seam, durability and verification: fsync, renames that
+// publish a finished file, dropping cached pages, and FIEMAP extent maps.
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "sys/sys.h"
+
+namespace offcopy::sys {
+namespace {
+
+template <typename F>
+int retry_eintr(F f) {
+  int r;
+  do {
+    r = f();
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+// Extents asked for per FIEMAP call; a file with more is read in rounds.
+constexpr unsigned kExtentsPerCall = 256;
+
+}  // namespace
+
+int Sys::fsync(int fd) { return retry_eintr([&] { return ::fsync(fd); }); }
+
+int Sys::fdatasync(int fd) { return retry_eintr([&] { return ::fdatasync(fd); }); }
+
+int Sys::fadvise_dontneed(int fd) {
+  // posix_fadvise returns the error number instead of setting errno.
+  return -::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+int Sys::rename(const char* from, const char* to, bool noreplace) {
+  // renameat2 is in glibc since 2.28; RENAME_NOREPLACE needs Linux 3.15
+  // and the filesystem's support (all of btrfs, xfs, ext4, tmpfs have it).
+  return retry_eintr([&] {
+    return ::renameat2(AT_FDCWD, from, AT_FDCWD, to, noreplace ? RENAME_NOREPLACE : 0);
+  });
+}
+
+int Sys::extents(int fd, std::vector<Extent>* out) {
+  out->clear();
+  std::vector<char> buf(sizeof(fiemap) + kExtentsPerCall * sizeof(fiemap_extent));
+  auto* fm = reinterpret_cast<fiemap*>(buf.data());
+  uint64_t start = 0;
+  for (;;) {
+    std::memset(buf.data(), 0, buf.size());
+    fm->fm_start = start;
+    fm->fm_length = FIEMAP_MAX_OFFSET - start;
+    fm->fm_flags = FIEMAP_FLAG_SYNC;
+    fm->fm_extent_count = kExtentsPerCall;
+    if (int r = retry_eintr([&] { return ::ioctl(fd, FS_IOC_FIEMAP, fm); }); r < 0) return r;
+    if (fm->fm_mapped_extents == 0) return 0;
+    for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
+      const fiemap_extent& e = fm->fm_extents[i];
+      out->push_back({static_cast<int64_t>(e.fe_logical), static_cast<int64_t>(e.fe_physical),
+                      static_cast<int64_t>(e.fe_length), e.fe_flags});
+      if (e.fe_flags & FIEMAP_EXTENT_LAST) return 0;
+    }
+    const fiemap_extent& last = fm->fm_extents[fm->fm_mapped_extents - 1];
+    start = last.fe_logical + last.fe_length;
+  }
+}
+
+}  // namespace offcopy::sys
