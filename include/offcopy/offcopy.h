@@ -108,6 +108,9 @@ struct offcopy_file_options {
   /* flags.whole_file is ignored: a file copy always copies the whole file. */
   struct offcopy_flags flags;
   int overwrite; /* enum offcopy_overwrite */
+  int atomic;    /* non-zero: temporary + fsync + rename (FileOptions::atomic) */
+  int fsync;     /* non-zero: fsync the copy before reporting it done */
+  int verify;    /* non-zero: read both back and compare; -EIO on a difference */
 };
 
 /* ---- Reports ------------------------------------------------------------- */

@@ -123,6 +123,9 @@ bool to_file_options(const offcopy_file_options* in, offcopy::FileOptions* out) 
       offcopy::Overwrite::no_clobber};
   if (in->overwrite < 0 || in->overwrite > OFFCOPY_OVERWRITE_NO_CLOBBER) return false;
   out->overwrite = kOverwrite[in->overwrite];
+  out->atomic = in->atomic != 0;
+  out->fsync = in->fsync != 0;
+  out->verify = in->verify != 0;
   return true;
 }
 

@@ -210,6 +210,26 @@ TEST(CApiTest, CopyFile) {
   EXPECT_NE(::access(dir.file("c").c_str(), F_OK), 0);
 }
 
+TEST(CApiTest, CopyFileAtomicVerifiedAndDurable) {
+  TempDir dir;
+  const std::string data = pattern(300000, 12);
+  write_file(dir.file("a"), data);
+  write_file(dir.file("b"), "old");
+  struct stat before {};
+  ASSERT_EQ(::stat(dir.file("b").c_str(), &before), 0);
+  offcopy_file_options o = {};
+  o.atomic = 1;
+  o.fsync = 1;
+  o.verify = 1;
+  offcopy_report rep;
+  EXPECT_EQ(offcopy_copy_file(dir.file("a").c_str(), dir.file("b").c_str(), &o, &rep), 300000)
+      << rep.message;
+  EXPECT_EQ(read_file(dir.file("b")), data);
+  struct stat after {};
+  ASSERT_EQ(::stat(dir.file("b").c_str(), &after), 0);
+  EXPECT_NE(after.st_ino, before.st_ino);  // renamed into place
+}
+
 TEST(CApiTest, EngineCopiesAFileToSeveralDestinations) {
   TempDir dir;
   const std::string data = pattern(200000, 5);
