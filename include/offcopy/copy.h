@@ -171,7 +171,8 @@ struct FileOptions {
   // leaves the old destination or the new one, never a mix.  An existing
   // destination's mode and owner are carried over (unless preserved from
   // the source); its other hard links keep the old content.  A symlink at
-  // `dst` is followed: its target is replaced.
+  // `dst` is followed: its target is replaced.  An existing device or FIFO
+  // at `dst` is written to in place (nothing to replace).
   bool atomic = false;
   // fsync the destination (and, for a new name, its directory) before the
   // copy is reported done.

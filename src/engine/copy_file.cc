@@ -131,14 +131,10 @@ Status check_dest(const Context& ctx, const std::string& src, const std::string&
   }
   if (S_ISDIR(d->old.st_mode)) return path_error(EISDIR, "open", Role::destination, dst);
   struct stat l {};
-  if (options.atomic && s.lstat(dst.c_str(), &l) == 0 && S_ISLNK(l.st_mode)) {
+  if (options.atomic && S_ISREG(d->old.st_mode) && s.lstat(dst.c_str(), &l) == 0 && S_ISLNK(l.st_mode)) {
     if (int r = s.realpath(dst.c_str(), &d->final_name); r < 0) {
       return path_error(-r, "realpath", Role::destination, dst);
     }
-  }
-  if (options.atomic && !S_ISREG(d->old.st_mode)) {
-    return path_error(EINVAL, "rename", Role::destination, dst,
-                      "--atomic replaces regular files only");
   }
   return Ok{};
 }
@@ -276,23 +272,27 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   if (S_ISREG(sst.st_mode) && sst.st_size >= kAdviseMin) s.fadvise_sequential(in.get());
   Dest out;
   if (Status st = check_dest(ctx, src, dst, sst, options, &out); !st) return st.error();
+  // A device or FIFO destination is written to, as cp would: there is no
+  // file to replace.
+  FileOptions opt = options;
+  if (out.existed && !S_ISREG(out.old.st_mode)) opt.atomic = false;
   const mode_t mode =
-      options.default_mode ? 0666 : sst.st_mode & 07777 & ~mode_t{S_ISUID | S_ISGID};
-  Status opened = options.atomic ? open_temporary(ctx, mode, options, &out)
-                                 : open_in_place(ctx, mode, options, &out);
+      opt.default_mode ? 0666 : sst.st_mode & 07777 & ~mode_t{S_ISUID | S_ISGID};
+  Status opened =
+      opt.atomic ? open_temporary(ctx, mode, opt, &out) : open_in_place(ctx, mode, opt, &out);
   if (!opened) return opened.error();
   if (int r = s.fstat(out.fd.get(), &known.dst_st); r < 0) {
     return clean_up(ctx, out, path_error(-r, "fstat", Role::destination, dst));
   }
-  auto rep = copy_data(ctx, src, in.get(), &known, out, options, control);
+  auto rep = copy_data(ctx, src, in.get(), &known, out, opt, control);
   if (!rep) return clean_up(ctx, out, std::move(rep.error()));
-  if (Status st = finish_file(ctx, in.get(), known, out, options, control, &*rep); !st) {
+  if (Status st = finish_file(ctx, in.get(), known, out, opt, control, &*rep); !st) {
     Error e = std::move(st.error());
     e.bytes_done = rep->total_bytes();
     e.report = std::make_shared<Report>(*rep);
     return clean_up(ctx, out, std::move(e));
   }
-  if (Status st = publish(ctx, out, options); !st) return clean_up(ctx, out, std::move(st.error()));
+  if (Status st = publish(ctx, out, opt); !st) return clean_up(ctx, out, std::move(st.error()));
   return rep;
 }
 
