@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "sys/long_path.h"
+
 namespace offcopy::sys {
 namespace {
 
@@ -129,19 +131,24 @@ int Sys::fadvise_sequential(int fd) {
   // posix_fadvise returns the error number instead of setting errno.
   return -::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
+// The path calls take the *at() form so that a path of any length works
+// (long_path.h); for a short one that is AT_FDCWD and the whole path,
+// the very call the plain form makes.
 int Sys::open(const char* path, int flags, unsigned mode) {
-  return static_cast<int>(
-      no_eintr([&] { return ::open(path, flags | O_CLOEXEC, mode); }));
+  AtPath at(path);
+  if (at.error() < 0) return at.error();
+  return static_cast<int>(no_eintr(
+      [&] { return ::openat(at.dir(), at.leaf(), flags | O_CLOEXEC, mode); }));
 }
 int Sys::eventfd() {
   return static_cast<int>(neg_errno(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)));
 }
 int Sys::close(int fd) { return static_cast<int>(neg_errno(::close(fd))); }
 int Sys::unlink(const char* path) {
-  return static_cast<int>(neg_errno(::unlink(path)));
+  return at_call(path, [](int dir, const char* name) { return ::unlinkat(dir, name, 0); });
 }
 int Sys::stat(const char* path, struct stat* st) {
-  return static_cast<int>(neg_errno(::stat(path, st)));
+  return at_call(path, [&](int dir, const char* name) { return ::fstatat(dir, name, st, 0); });
 }
 
 std::unique_ptr<Ring> Sys::make_ring(unsigned depth, int* err) {

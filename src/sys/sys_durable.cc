@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "sys/long_path.h"
 #include "sys/sys.h"
 
 namespace offcopy::sys {
@@ -42,8 +43,13 @@ int Sys::fadvise_dontneed(int fd) {
 int Sys::rename(const char* from, const char* to, bool noreplace) {
   // renameat2 is in glibc since 2.28; RENAME_NOREPLACE needs Linux 3.15
   // and the filesystem's support (all of btrfs, xfs, ext4, tmpfs have it).
+  // Both names may be longer than PATH_MAX (a deep tree copy).
+  AtPath a(from);
+  AtPath b(to);
+  if (a.error() < 0) return a.error();
+  if (b.error() < 0) return b.error();
   return retry_eintr([&] {
-    return ::renameat2(AT_FDCWD, from, AT_FDCWD, to, noreplace ? RENAME_NOREPLACE : 0);
+    return ::renameat2(a.dir(), a.leaf(), b.dir(), b.leaf(), noreplace ? RENAME_NOREPLACE : 0);
   });
 }
 

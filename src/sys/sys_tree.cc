@@ -1,6 +1,8 @@
 // The real kernel behind the seam's tree and metadata calls: directory
 // listing, entry creation, ownership, modes, times, xattrs and btrfs
 // snapshots.  Same rule as sys.cc: -errno at the call, errno never travels.
+// Paths may be of any length: they go through long_path.h's AtPath (the
+// *at() calls) or XattrPath, at no cost for a path shorter than PATH_MAX.
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +18,7 @@
 
 #include <memory>
 
+#include "sys/long_path.h"
 #include "sys/sys.h"
 
 namespace offcopy::sys {
@@ -42,10 +45,31 @@ int read_sized(F call, std::string* out) {
   return -ERANGE;
 }
 
+// opendir(3) of dir/name: opendir's own open flags; errno set on failure.
+DIR* opendir_at(int dir, const char* name) {
+  const int fd = ::openat(dir, name, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+  }
+  return d;
+}
+
 }  // namespace
 
-int Sys::lstat(const char* path, struct stat* st) { return ret(::lstat(path, st)); }
+int Sys::lstat(const char* path, struct stat* st) {
+  return at_call(path, [&](int dir, const char* name) {
+    return ::fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW);
+  });
+}
 
+// The one path call left without long-path support: realpath(3) answers
+// ENAMETOOLONG when the path or its result reaches PATH_MAX.  It is only
+// used on command-line roots, where TreeCopy falls back to the path as
+// given when it fails.
 int Sys::realpath(const char* path, std::string* out) {
   char buf[PATH_MAX];
   if (::realpath(path, buf) == nullptr) return -errno;
@@ -60,7 +84,9 @@ mode_t Sys::read_umask() {
 }
 
 int Sys::list_dir(const char* path, std::vector<DirEntry>* out) {
-  DIR* d = ::opendir(path);
+  AtPath at(path);
+  if (at.error() < 0) return at.error();
+  DIR* d = at.split() ? opendir_at(at.dir(), at.leaf()) : ::opendir(path);
   if (d == nullptr) return -errno;
   std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
   for (;;) {
@@ -75,18 +101,26 @@ int Sys::list_dir(const char* path, std::vector<DirEntry>* out) {
   }
 }
 
-int Sys::mkdir(const char* path, unsigned mode) { return ret(::mkdir(path, mode)); }
-int Sys::rmdir(const char* path) { return ret(::rmdir(path)); }
+int Sys::mkdir(const char* path, unsigned mode) {
+  return at_call(path, [&](int dir, const char* name) { return ::mkdirat(dir, name, mode); });
+}
+int Sys::rmdir(const char* path) {
+  return at_call(path,
+                 [](int dir, const char* name) { return ::unlinkat(dir, name, AT_REMOVEDIR); });
+}
 int Sys::symlink(const char* target, const char* path) {
-  return ret(::symlink(target, path));
+  return at_call(path,
+                 [&](int dir, const char* name) { return ::symlinkat(target, dir, name); });
 }
 
 int Sys::readlink(const char* path, std::string* target) {
+  AtPath at(path);
+  if (at.error() < 0) return at.error();
   // st_size of a link is its length on most filesystems, but not on
   // procfs and some others: grow until the answer fits.
   for (size_t size = 256;; size *= 4) {
     target->resize(size);
-    const ssize_t n = ::readlink(path, target->data(), size);
+    const ssize_t n = ::readlinkat(at.dir(), at.leaf(), target->data(), size);
     if (n < 0) return -errno;
     if (static_cast<size_t>(n) < size) {
       target->resize(static_cast<size_t>(n));
@@ -97,45 +131,70 @@ int Sys::readlink(const char* path, std::string* target) {
 }
 
 int Sys::mknod(const char* path, unsigned mode, dev_t dev) {
-  return ret(::mknod(path, mode, dev));
+  return at_call(path,
+                 [&](int dir, const char* name) { return ::mknodat(dir, name, mode, dev); });
 }
-int Sys::link(const char* from, const char* to) { return ret(::link(from, to)); }
+
+int Sys::link(const char* from, const char* to) {
+  AtPath a(from), b(to);
+  if (a.error() < 0) return a.error();
+  if (b.error() < 0) return b.error();
+  return ret(::linkat(a.dir(), a.leaf(), b.dir(), b.leaf(), 0));
+}
 
 int Sys::chown(MetaTarget t, uid_t uid, gid_t gid) {
   if (t.fd >= 0) return ret(::fchown(t.fd, uid, gid));
-  return ret(::lchown(t.path, uid, gid));
+  return at_call(t.path, [&](int dir, const char* name) {
+    return ::fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+  });
 }
 
 int Sys::chmod(MetaTarget t, unsigned mode) {
   if (t.fd >= 0) return ret(::fchmod(t.fd, mode));
-  return ret(::chmod(t.path, mode));
+  return at_call(t.path, [&](int dir, const char* name) { return ::fchmodat(dir, name, mode, 0); });
 }
 
 int Sys::utimens(MetaTarget t, const struct timespec times[2]) {
   if (t.fd >= 0) return ret(::futimens(t.fd, times));
-  return ret(::utimensat(AT_FDCWD, t.path, times, AT_SYMLINK_NOFOLLOW));
+  return at_call(t.path, [&](int dir, const char* name) {
+    return ::utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW);
+  });
 }
 
 int Sys::list_xattrs(MetaTarget t, std::string* names) {
+  if (t.fd >= 0) {
+    return read_sized([&](char* buf, size_t n) { return ::flistxattr(t.fd, buf, n); }, names);
+  }
+  XattrPath p(t.path);
+  if (p.error() < 0) return p.error();
   return read_sized(
       [&](char* buf, size_t n) {
-        return t.fd >= 0 ? ::flistxattr(t.fd, buf, n) : ::llistxattr(t.path, buf, n);
+        return p.follow() ? ::listxattr(p.path(), buf, n) : ::llistxattr(p.path(), buf, n);
       },
       names);
 }
 
 int Sys::get_xattr(MetaTarget t, const char* name, std::string* value) {
+  if (t.fd >= 0) {
+    return read_sized([&](char* buf, size_t n) { return ::fgetxattr(t.fd, name, buf, n); },
+                      value);
+  }
+  XattrPath p(t.path);
+  if (p.error() < 0) return p.error();
   return read_sized(
       [&](char* buf, size_t n) {
-        return t.fd >= 0 ? ::fgetxattr(t.fd, name, buf, n)
-                         : ::lgetxattr(t.path, name, buf, n);
+        return p.follow() ? ::getxattr(p.path(), name, buf, n)
+                          : ::lgetxattr(p.path(), name, buf, n);
       },
       value);
 }
 
 int Sys::set_xattr(MetaTarget t, const char* name, const std::string& value) {
   if (t.fd >= 0) return ret(::fsetxattr(t.fd, name, value.data(), value.size(), 0));
-  return ret(::lsetxattr(t.path, name, value.data(), value.size(), 0));
+  XattrPath p(t.path);
+  if (p.error() < 0) return p.error();
+  return ret(p.follow() ? ::setxattr(p.path(), name, value.data(), value.size(), 0)
+                        : ::lsetxattr(p.path(), name, value.data(), value.size(), 0));
 }
 
 int Sys::btrfs_snapshot(int src_fd, int parent_fd, const char* name) {
