@@ -309,6 +309,9 @@ Status copy_data(Job& job, Segment seg) {
 
 // The data and holes of [seg.src, seg.src + seg.len), in order.
 std::vector<std::pair<Segment, bool>> map_extents(Job& job, const Segment& seg) {
+  if (job.keep_src_pos && job.saved_src_pos < 0) {
+    job.saved_src_pos = job.sys().lseek(job.src_fd, 0, SEEK_CUR);
+  }
   std::vector<std::pair<Segment, bool>> out;
   const int64_t end = seg.src + seg.len;
   int64_t pos = seg.src;
@@ -435,15 +438,35 @@ int zero_fill(Job& job, int64_t off, int64_t len) {
   return 0;
 }
 
+// An error ends the copied prefix at destination offset `dst_at` when the
+// destination does not hold the bytes beyond it: bytes_done (and the
+// offsets advanced by it) never cover old data or a missing tail.
+Error cut_back(Job& job, const Segment& seg, int64_t dst_at, Error e) {
+  job.done = std::clamp<int64_t>(dst_at - seg.dst, 0, job.done);
+  e.bytes_done = job.done;
+  return e;
+}
+
+// Where the first noted hole inside the finished prefix starts (the end
+// of the prefix if there is none).
+int64_t first_hole(const Job& job, const Segment& seg) {
+  int64_t at = seg.dst + job.done;
+  for (const Segment& h : job.holes) at = std::min(at, h.dst);
+  return at;
+}
+
 // Extends the destination over a trailing hole and punches the holes, so
 // they stay holes even where the filesystem preallocated (xfs speculative
-// preallocation) or the destination had data.
+// preallocation) or the destination had data.  Holes are counted in
+// job.done when noted; if one cannot be made, the prefix is cut back to it.
 Status finish_holes(Job& job, const Segment& seg) {
   // Data rungs extend the destination themselves; only holes need this.
   if (!job.dst_regular || job.dst_stream || job.holes.empty()) return Ok{};
+  std::sort(job.holes.begin(), job.holes.end(),
+            [](const Segment& a, const Segment& b) { return a.dst < b.dst; });
   struct stat st {};
   if (int r = job.sys().fstat(job.dst_fd, &st); r < 0) {
-    return make_error(-r, "fstat", Role::destination);
+    return cut_back(job, seg, first_hole(job, seg), make_error(-r, "fstat", Role::destination));
   }
   const int64_t end = seg.dst + job.done;
   for (const Segment& h : job.holes) {
@@ -453,19 +476,26 @@ Status finish_holes(Job& job, const Segment& seg) {
                                 h.dst, len);
     if (r == -EOPNOTSUPP) r = zero_fill(job, h.dst, len);
     if (r < 0) {
-      Error e = make_error(-r, "fallocate", Role::destination, "punching a hole");
-      e.bytes_done = job.done;
-      return e;
+      return cut_back(job, seg, h.dst,
+                      make_error(-r, "fallocate", Role::destination, "punching a hole"));
     }
   }
   if (end > st.st_size) {
     if (int r = job.sys().ftruncate(job.dst_fd, end); r < 0) {
-      Error e = make_error(-r, "ftruncate", Role::destination, "extending over a trailing hole");
-      e.bytes_done = job.done;
-      return e;
+      return cut_back(job, seg, st.st_size,
+                      make_error(-r, "ftruncate", Role::destination,
+                                 "extending over a trailing hole"));
     }
   }
   return Ok{};
+}
+
+// A copy that failed part way reports a prefix that is really in the
+// destination: it ends at the first hole noted but not yet made.  The
+// holes are not made now: after a terminal error (EIO, ENOSPC) nothing
+// more is written, and an offload refusal promises no more writes.
+Error settle_prefix(Job& job, const Segment& seg, Error e) {
+  return cut_back(job, seg, first_hole(job, seg), std::move(e));
 }
 
 // Without a size, only a host copy can move the bytes.  Under
@@ -494,7 +524,7 @@ Status run(Job& job, const Segment& seg) {
   } else if (s = check_unsized(job, seg); s && !job.eof) {
     s = copy_piece(job, seg);
   }
-  if (!s) return s;
+  if (!s) return settle_prefix(job, seg, std::move(s.error()));
   return finish_holes(job, seg);
 }
 
@@ -517,6 +547,7 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
   job.src_fd = src_fd;
   job.dst_fd = dst_fd;
   job.flags = flags;
+  job.keep_src_pos = src_off != nullptr;
   if (Status s = inspect(job, known); !s) return s.error();
   auto src_pos = start_offset(job, src_fd, src_off, job.src_stream, Role::source);
   if (!src_pos) return src_pos.error();
@@ -530,6 +561,7 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
   Status s = seg.len > 0 ? run(job, seg) : Status(Ok{});
   advance(job, src_fd, src_off, seg.src, job.src_stream);
   advance(job, dst_fd, dst_off, seg.dst, job.dst_stream);
+  if (job.saved_src_pos >= 0) job.sys().lseek(src_fd, job.saved_src_pos, SEEK_SET);
   // Steps in ladder order, whatever order the rungs were ruled out in.
   std::stable_sort(job.report.steps.begin(), job.report.steps.end(),
                    [](const Step& a, const Step& b) { return a.mech < b.mech; });

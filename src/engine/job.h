@@ -119,6 +119,11 @@ struct Job {
   std::vector<Segment> holes;  // destination ranges to leave as holes
   int64_t done = 0;            // bytes of the range finished, in order
   bool eof = false;            // the source ended early
+  // The caller gave a source offset, so the file position must be left
+  // as it was; SEEK_DATA/SEEK_HOLE move it, so it is saved before the
+  // first of them (-1: not saved) and put back at the end.
+  bool keep_src_pos = false;
+  int64_t saved_src_pos = -1;
   // A reason per rung that is off for the rest of this job.
   std::array<std::optional<Verdict>, kMechanismCount> off;
   std::unique_ptr<sys::Ring> ring;  // made on first use by the uring rung

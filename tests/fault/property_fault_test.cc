@@ -1,0 +1,768 @@
+// Property tests for copy_range through the fault seam: the random file
+// shapes and copies of tests/fs/fs_property_test.cc, on /tmp, with 0-3
+// random faults per case injected by a FaultSys (an errno, a short
+// transfer, a zero return, or an errno after N bytes, on any call the
+// copy path makes) and small random tunables so a file of a few hundred
+// KiB takes many calls of each rung.
+//
+// Whatever the faults, each case must show:
+//  (a) success with exactly the model's result (bytes, size, offsets, and
+//      Report data + holes == n), or an Error whose bytes_done is how far
+//      both offsets advanced, with the destination holding the source's
+//      bytes over [dst_off, dst_off + bytes_done) -- no stale or zero data
+//      inside the reported prefix -- and nothing outside the requested
+//      range changed;
+//  (b) after a terminal errno (EIO, ENOSPC, EDQUOT, ENOMEM) no other rung
+//      writes a byte (FaultSys log: no successful write-type call after the
+//      failing one, except io_uring writes the pipeline already had going),
+//      and the call fails;
+//  (c) the source's bytes and mtime are unchanged;
+// and offset pointers leave both file positions alone (null ones advance
+// them as the offsets would).
+// Cases with no fault, or only transient ones (a few EINTR/EAGAIN, short
+// transfers), must succeed unless --reflink=always or no_fallback.
+//
+// Reproducing: OFFCOPY_PROPERTY_SEED sets the run's seed (printed on every
+// failure with the case number), OFFCOPY_PROPERTY_ONLY=<case> runs one
+// case, OFFCOPY_PROPERTY_CASES the number of cases; a run stops at the
+// first failing case unless OFFCOPY_PROPERTY_KEEP_GOING=1.
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/copier.h"
+#include "engine/job.h"
+#include "engine/probe.h"
+#include "offcopy/copy.h"
+#include "support/test_files.h"
+#include "sys/fault_sys.h"
+#include "sys/sys.h"
+
+namespace offcopy {
+namespace {
+
+using engine::Context;
+using engine::ProbeCache;
+using sys::Call;
+using sys::Fault;
+using sys::FaultSys;
+using testing::describe;
+
+constexpr int64_t kKiB = 1024;
+constexpr int64_t kMiB = 1024 * kKiB;
+constexpr int64_t kBlock = 4096;
+
+constexpr uint64_t kDefaultSeed = 0x0ffc0fa017ULL;
+constexpr int kDefaultCases = 4000;
+
+uint64_t env_u64(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 0) : fallback;
+}
+
+// splitmix64: independent per-case seeds, so one case can be rerun alone.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// ---------------------------------------------------------------------------
+// Random choices, shapes and the model (as in fs_property_test.cc, smaller).
+
+class Gen {
+ public:
+  explicit Gen(uint64_t seed) : rng_(seed) {}
+  int64_t in(int64_t lo, int64_t hi) {  // uniform in [lo, hi]
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+  bool chance(int percent) { return in(0, 99) < percent; }
+  template <typename T>
+  T pick(std::initializer_list<T> v) {
+    return *(v.begin() + in(0, static_cast<int64_t>(v.size()) - 1));
+  }
+  std::string bytes(int64_t n) {
+    std::string s(static_cast<size_t>(n), '\0');
+    for (size_t i = 0; i < s.size(); i += 8) {
+      const uint64_t v = rng_() | 0x0101010101010101ULL;  // no zero bytes
+      std::memcpy(&s[i], &v, std::min<size_t>(8, s.size() - i));
+    }
+    return s;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+int64_t random_size(Gen& g, int64_t max) {
+  switch (g.in(0, 9)) {
+    case 0: return 0;
+    case 1: return g.in(1, kBlock - 1);
+    case 2:
+    case 3:
+    case 4: return g.in(1, 64) * kBlock + g.in(-1, 1);
+    case 5:
+    case 6:
+    case 7: return g.in(1, 128 * kKiB);
+    default: return g.in(128 * kKiB, max);
+  }
+}
+
+int64_t random_offset(Gen& g, int64_t size) {
+  switch (g.in(0, 5)) {
+    case 0: return 0;
+    case 1: return size;
+    case 2: return g.in(0, size);
+    case 3: return g.in(0, size / kBlock) * kBlock;
+    case 4: return std::max<int64_t>(0, g.in(0, size / kBlock) * kBlock + g.in(-1, 1));
+    default: return size + g.in(1, 3 * kBlock);
+  }
+}
+
+struct Extent {
+  int64_t off = 0;
+  int64_t len = 0;
+  bool zeros = false;
+};
+
+struct Shape {
+  int64_t size = 0;
+  std::vector<Extent> extents;
+};
+
+std::string to_string(const Shape& s) {
+  std::ostringstream os;
+  os << "size=" << s.size << " extents=[";
+  for (const Extent& e : s.extents) {
+    os << ' ' << e.off << '+' << e.len << (e.zeros ? "(zeros)" : "");
+  }
+  os << " ]";
+  return os.str();
+}
+
+Shape random_shape(Gen& g, int64_t max) {
+  Shape s;
+  s.size = random_size(g, max);
+  if (s.size == 0) return s;
+  if (g.chance(40)) {
+    s.extents.push_back({0, s.size, false});
+    return s;
+  }
+  const int count = static_cast<int>(g.in(0, 4));
+  for (int i = 0; i < count; ++i) {
+    Extent e;
+    e.off = g.chance(50) ? g.in(0, s.size / kBlock) * kBlock : g.in(0, s.size - 1);
+    e.len = g.chance(50) ? g.in(1, 16) * kBlock : g.in(1, 64 * kKiB);
+    e.len = std::min(e.len, s.size - e.off);
+    e.zeros = g.chance(10);
+    if (e.len > 0) s.extents.push_back(e);
+  }
+  return s;
+}
+
+// Writes the shape (data at its extents, ftruncate for the size: the rest
+// are holes) with the real kernel, not the FaultSys; returns its bytes.
+std::string make_file(Gen& g, const Shape& s, const std::string& path) {
+  std::string model(static_cast<size_t>(s.size), '\0');
+  // A new inode each time: O_TRUNC of a file with unwritten data makes ext4
+  // (auto_da_alloc) flush it on close, which made the cases wait on the disk.
+  ::unlink(path.c_str());
+  sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  EXPECT_TRUE(fd.valid()) << path << ": " << strerror(errno);
+  for (const Extent& e : s.extents) {
+    const std::string data = e.zeros ? std::string(static_cast<size_t>(e.len), '\0')
+                                     : g.bytes(e.len);
+    EXPECT_EQ(::pwrite(fd.get(), data.data(), data.size(), e.off), e.len) << strerror(errno);
+    model.replace(static_cast<size_t>(e.off), data.size(), data);
+  }
+  EXPECT_EQ(::ftruncate(fd.get(), s.size), 0) << strerror(errno);
+  return model;
+}
+
+struct CopyCall {
+  int64_t src_off = 0;
+  int64_t dst_off = 0;
+  int64_t len = 0;
+  CopyFlags flags;
+  bool use_position = false;  // null offset pointers: the file positions
+};
+
+const char* reflink_name(Reflink r) {
+  return r == Reflink::auto_ ? "auto" : r == Reflink::always ? "always" : "never";
+}
+const char* sparse_name(Sparse s) {
+  return s == Sparse::auto_ ? "auto" : s == Sparse::always ? "always" : "never";
+}
+
+std::string to_string(const CopyCall& c) {
+  std::ostringstream os;
+  os << "copy_range(src_off=" << c.src_off << ", dst_off=" << c.dst_off
+     << ", len=" << c.len << ", whole_file=" << c.flags.whole_file
+     << ", no_fallback=" << c.flags.no_fallback << ", reflink=" << reflink_name(c.flags.reflink)
+     << ", sparse=" << sparse_name(c.flags.sparse)
+     << (c.use_position ? ", offsets as file positions" : "") << ")";
+  return os.str();
+}
+
+CopyCall random_call(Gen& g, int64_t src_size, int64_t dst_size) {
+  CopyCall c;
+  c.src_off = random_offset(g, src_size);
+  c.dst_off = g.chance(35) ? c.src_off : random_offset(g, dst_size);
+  const int64_t rest = std::max<int64_t>(0, src_size - c.src_off);
+  switch (g.in(0, 5)) {
+    case 0: c.len = 0; break;
+    case 1: c.len = rest; break;
+    case 2: c.len = std::max<int64_t>(0, rest + g.in(-1, 1)); break;
+    case 3: c.len = g.in(1, src_size + 2 * kBlock); break;
+    case 4: c.len = std::numeric_limits<int64_t>::max(); break;
+    default: c.len = g.in(1, rest + 1); break;
+  }
+  c.flags.whole_file = g.chance(15);
+  c.flags.no_fallback = g.chance(8);
+  const int r = static_cast<int>(g.in(0, 99));
+  c.flags.reflink = r < 70 ? Reflink::auto_ : r < 90 ? Reflink::never : Reflink::always;
+  const int s = static_cast<int>(g.in(0, 99));
+  c.flags.sparse = s < 60 ? Sparse::auto_ : s < 80 ? Sparse::always : Sparse::never;
+  c.use_position = g.chance(15);
+  return c;
+}
+
+int64_t model_n(const CopyCall& c, int64_t src_size) {
+  const int64_t avail = std::max<int64_t>(0, src_size - c.src_off);
+  return c.flags.whole_file ? avail : std::min(c.len, avail);
+}
+
+void model_apply(std::string& dst, const std::string& src, const CopyCall& c, int64_t n) {
+  if (n <= 0) return;
+  const size_t end = static_cast<size_t>(c.dst_off + n);
+  if (dst.size() < end) dst.resize(end, '\0');
+  dst.replace(static_cast<size_t>(c.dst_off), static_cast<size_t>(n), src,
+              static_cast<size_t>(c.src_off), static_cast<size_t>(n));
+}
+
+std::string byte_at(const std::string& s, size_t i) {
+  if (i >= s.size()) return "EOF";
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%02x", static_cast<unsigned char>(s[i]));
+  return buf;
+}
+
+::testing::AssertionResult same_bytes(const std::string& got, const std::string& want) {
+  const size_t n = std::min(got.size(), want.size());
+  const auto mm = std::mismatch(got.begin(), got.begin() + n, want.begin());
+  const size_t at = static_cast<size_t>(mm.first - got.begin());
+  if (at == n && got.size() == want.size()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "size " << got.size() << " (want " << want.size() << "), first difference at "
+         << at << ": got " << byte_at(got, at) << ", want " << byte_at(want, at);
+}
+
+// Property (a) for a failed call: see the file comment.
+::testing::AssertionResult failed_copy_ok(const std::string& got, const std::string& old,
+                                          const std::string& src, const CopyCall& c,
+                                          int64_t n, int64_t done) {
+  if (done < 0 || done > n) {
+    return ::testing::AssertionFailure() << "bytes_done " << done << " outside [0, " << n << "]";
+  }
+  const size_t lo = static_cast<size_t>(c.dst_off);
+  const size_t max_size = std::max(old.size(), static_cast<size_t>(c.dst_off + n));
+  if (got.size() < old.size() || got.size() > max_size) {
+    return ::testing::AssertionFailure() << "destination size " << got.size() << " outside ["
+                                         << old.size() << ", " << max_size << "]";
+  }
+  const std::string want_prefix =
+      done > 0 ? src.substr(static_cast<size_t>(c.src_off), static_cast<size_t>(done)) : "";
+  const std::string got_prefix = got.size() > lo ? got.substr(lo, static_cast<size_t>(done)) : "";
+  if (auto r = same_bytes(got_prefix, want_prefix); !r) {
+    return ::testing::AssertionFailure()
+           << "the reported prefix [" << c.dst_off << ", " << c.dst_off + done
+           << ") of the destination is not the source's (offsets relative to dst_off): "
+           << r.message();
+  }
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (i >= lo && i < lo + static_cast<size_t>(n)) continue;
+    const char want = i < old.size() ? old[i] : '\0';
+    if (got[i] != want) {
+      return ::testing::AssertionFailure() << "byte " << i << " outside the range changed: got "
+                                           << byte_at(got, i) << ", want " << byte_at(old, i);
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// ---------------------------------------------------------------------------
+// Faults.
+
+bool is_terminal(int err) {
+  return err == EIO || err == ENOSPC || err == EDQUOT || err == ENOMEM;
+}
+
+// Calls whose 0 means success, not "0 bytes": a zero or short fault on them
+// would fake a clone or a punched hole that never happened.
+bool status_call(Call c) {
+  return c == Call::clone || c == Call::clone_range || c == Call::fallocate ||
+         c == Call::ftruncate;
+}
+
+bool ring_call(Call c) { return c == Call::ring_read || c == Call::ring_write; }
+
+// A call that changed the destination, judged by what it returned.
+bool wrote(const sys::LoggedCall& l) {
+  switch (l.call) {
+    case Call::clone:
+    case Call::clone_range:
+    case Call::fallocate:
+    case Call::ftruncate: return l.ret == 0;
+    case Call::copy_file_range:
+    case Call::pwrite:
+    case Call::write:
+    case Call::ring_write: return l.ret > 0;
+    default: return false;
+  }
+}
+
+// The calls the copy path of a regular file makes (read/write are for
+// streams only).
+constexpr Call kCalls[] = {Call::clone,     Call::clone_range, Call::copy_file_range,
+                           Call::pread,     Call::pwrite,      Call::ring_read,
+                           Call::ring_write, Call::fallocate,  Call::ftruncate};
+
+int random_errno(Gen& g) {
+  return g.pick({EIO, ENOSPC, EDQUOT, ENOMEM, EXDEV, EOPNOTSUPP, EINVAL, ENOSYS, EPERM, EAGAIN,
+                 EINTR});
+}
+
+// One random fault.  Never one that makes a correct library loop forever:
+// EINTR is retried without limit (the kernel returns it only while nothing
+// moved), so it never repeats without end; tiny short transfers stay few.
+// EINTR on the status calls is left out: the real seam retries it below
+// the FaultSys (Sys::clone, no_eintr).
+Fault random_fault(Gen& g) {
+  Fault f;
+  // Weighted toward the calls most copies make, so most faults fire.
+  static constexpr Call kWeighted[] = {
+      Call::clone,           Call::clone_range,     Call::copy_file_range,
+      Call::copy_file_range, Call::copy_file_range, Call::pread,
+      Call::pread,           Call::pread,           Call::pwrite,
+      Call::pwrite,          Call::pwrite,          Call::ring_read,
+      Call::ring_write,      Call::fallocate,       Call::ftruncate};
+  f.call = kWeighted[g.in(0, std::size(kWeighted) - 1)];
+  const int kind = static_cast<int>(g.in(0, 9));
+  f.kind = status_call(f.call) || kind < 5 ? Fault::Kind::fail
+           : kind < 7                      ? Fault::Kind::short_io
+           : kind < 8                      ? Fault::Kind::zero
+                                           : Fault::Kind::error_after;
+  f.first = static_cast<int>(g.in(1, 4));
+  f.times = static_cast<int>(g.in(0, 3));
+  switch (f.kind) {
+    case Fault::Kind::fail:
+      f.err = random_errno(g);
+      if (f.err == EINTR && status_call(f.call)) f.err = EAGAIN;
+      if (f.err == EINTR && f.times == 0) f.times = 3;
+      break;
+    case Fault::Kind::short_io:
+      f.bytes = g.pick<int64_t>({1, 511, 4095, 4097, 65536 + 17});
+      if (f.times == 0) f.bytes = std::max<int64_t>(f.bytes, 4097);
+      break;
+    case Fault::Kind::zero: break;
+    case Fault::Kind::error_after:
+      do f.err = random_errno(g); while (f.err == EINTR);
+      f.bytes = g.pick<int64_t>({0, 1, 4096, g.in(1, 256 * kKiB)});
+      break;
+  }
+  return f;
+}
+
+// EINTR or EAGAIN a few times, or short transfers: the copy must succeed.
+bool transient(const Fault& f) {
+  if (f.kind == Fault::Kind::short_io) return true;
+  return f.kind == Fault::Kind::fail && (f.err == EINTR || f.err == EAGAIN) && f.times > 0 &&
+         !(f.call == Call::fallocate || f.call == Call::ftruncate);
+}
+
+std::string to_string(const Fault& f) {
+  static const char* const kKinds[] = {"fail", "short", "zero", "error_after"};
+  std::ostringstream os;
+  os << sys::call_name(f.call) << ':' << kKinds[static_cast<int>(f.kind)];
+  if (f.err != 0) os << ' ' << sys::errno_name(f.err);
+  if (f.kind == Fault::Kind::short_io || f.kind == Fault::Kind::error_after) {
+    os << " bytes=" << f.bytes;
+  }
+  if (f.kind != Fault::Kind::error_after) os << " first=" << f.first << " times=" << f.times;
+  return os.str();
+}
+
+std::string to_string(const std::vector<Fault>& faults) {
+  std::string s = "faults: [";
+  for (const Fault& f : faults) s += " {" + to_string(f) + "}";
+  return s + " ]";
+}
+
+std::string to_string(const engine::Tunables& t) {
+  std::ostringstream os;
+  os << "tunables: kernel_chunk=" << t.kernel_chunk << " rw_buffer=" << t.rw_buffer
+     << " uring_buffer=" << t.uring_buffer << " uring_depth=" << t.uring_depth
+     << " uring_min=" << t.uring_min;
+  return os.str();
+}
+
+// Small buffers so a few hundred KiB take many calls; io_uring used for
+// some segments and not others.
+engine::Tunables random_tunables(Gen& g) {
+  engine::Tunables t;
+  t.kernel_chunk = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB + 512});
+  t.rw_buffer = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB});
+  t.uring_buffer = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB});
+  t.uring_depth = static_cast<unsigned>(g.pick({1, 2, 4}));
+  t.uring_min = g.pick<int64_t>({0, 64 * kKiB, 1 << 30});
+  return t;
+}
+
+// Property (b): from the first call that failed with a terminal errno on,
+// no call wrote to the destination -- except io_uring writes completing
+// after a failed io_uring operation (the pipeline drains what it started).
+::testing::AssertionResult nothing_written_after_terminal(const std::vector<sys::LoggedCall>& log) {
+  for (size_t i = 0; i < log.size(); ++i) {
+    if (log[i].ret >= 0 || !is_terminal(static_cast<int>(-log[i].ret))) continue;
+    for (size_t j = i + 1; j < log.size(); ++j) {
+      if (!wrote(log[j]) || (ring_call(log[i].call) && log[j].call == Call::ring_write)) continue;
+      return ::testing::AssertionFailure()
+             << "call #" << j << " " << sys::call_name(log[j].call) << " returned "
+             << log[j].ret << " after call #" << i << " " << sys::call_name(log[i].call)
+             << " failed with " << sys::errno_name(static_cast<int>(-log[i].ret));
+    }
+    break;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+bool saw_terminal(const std::vector<sys::LoggedCall>& log) {
+  return std::any_of(log.begin(), log.end(), [](const sys::LoggedCall& l) {
+    return l.ret < 0 && is_terminal(static_cast<int>(-l.ret));
+  });
+}
+
+// Failures recorded so far in the running test, so that one case can tell
+// whether it failed itself when earlier ones did too (KEEP_GOING).
+int failures_so_far() {
+  const ::testing::TestResult* r =
+      ::testing::UnitTest::GetInstance()->current_test_info()->result();
+  int n = 0;
+  for (int i = 0; i < r->total_part_count(); ++i) n += r->GetTestPartResult(i).failed();
+  return n;
+}
+
+// The error and, when the copy had started, what each rung did before it.
+std::string describe_error(const Error& e) {
+  return describe(e) + (e.report ? "; " + describe(*e.report) : "");
+}
+
+std::string to_string(const std::vector<sys::LoggedCall>& log) {
+  std::ostringstream os;
+  os << "call log (" << log.size() << "):";
+  const size_t shown = std::min<size_t>(log.size(), 40);
+  for (size_t i = 0; i < shown; ++i) os << ' ' << sys::call_name(log[i].call) << '=' << log[i].ret;
+  if (shown < log.size()) os << " ...";
+  return os.str();
+}
+
+// ---------------------------------------------------------------------------
+// The test.
+
+struct Stats {
+  int64_t cases = 0;
+  int64_t failed_cases = 0;  // cases with a failed check (KEEP_GOING counts them all)
+  int64_t copies_ok = 0;
+  int64_t copies_err = 0;  // copy_range returned an Error (as the faults may make it)
+  int64_t faults_planned = 0;
+  int64_t calls_faulted = 0;  // calls a fault replaced (fail, zero, error_after)
+  int64_t bytes_compared = 0;
+};
+
+int64_t position(int fd) { return ::lseek(fd, 0, SEEK_CUR); }
+
+bool same_time(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+class PropertyFaultTest : public ::testing::Test {
+ protected:
+  std::string src_path() const { return dir_.file("src"); }
+  std::string dst_path() const { return dir_.file("dst"); }
+  void run_case(uint64_t seed, Stats& st);
+  void check(const CopyCall& c, const Result<Report>& r, const std::vector<Fault>& faults,
+             const FaultSys& fs, int64_t src_moved, int64_t dst_moved, const std::string& src,
+             const std::string& old_dst, Stats& st);
+
+  testing::TempDir dir_;
+};
+
+// The copy succeeded: exactly the model's result, and no terminal errno
+// on the way (one that was swallowed would hide lost data).
+void check_success(const CopyCall& c, const Report& rep, int64_t n,
+                   const std::vector<sys::LoggedCall>& log, int64_t src_moved,
+                   int64_t dst_moved, const std::string& src, const std::string& old_dst,
+                   const std::string& got) {
+  EXPECT_FALSE(saw_terminal(log)) << "(b) a terminal errno was swallowed: " << describe(rep);
+  EXPECT_EQ(rep.total_bytes() + rep.hole_bytes, n) << "(a) report: " << describe(rep);
+  EXPECT_EQ(src_moved, n) << "(a) source offset advance";
+  EXPECT_EQ(dst_moved, n) << "(a) destination offset advance";
+  std::string want = old_dst;
+  model_apply(want, src, c, n);
+  EXPECT_TRUE(same_bytes(got, want)) << "(a) destination differs from the model: "
+                                     << describe(rep);
+}
+
+// The copy failed: only for a reason, and with an exact prefix.
+void check_error(const CopyCall& c, const Error& e, int64_t n, bool benign, int64_t src_moved,
+                 int64_t dst_moved, const std::string& src, const std::string& old_dst,
+                 const std::string& got) {
+  const std::string what = describe_error(e);
+  EXPECT_FALSE(benign && !c.flags.no_fallback && c.flags.reflink != Reflink::always)
+      << "failed with no fault or only transient ones: " << what;
+  EXPECT_EQ(src_moved, e.bytes_done) << "(a) source offset advance != bytes_done: " << what;
+  EXPECT_EQ(dst_moved, e.bytes_done) << "(a) destination offset advance != bytes_done: " << what;
+  EXPECT_TRUE(failed_copy_ok(got, old_dst, src, c, n, e.bytes_done)) << "(a) " << what;
+}
+
+void PropertyFaultTest::check(const CopyCall& c, const Result<Report>& r,
+                              const std::vector<Fault>& faults, const FaultSys& fs,
+                              int64_t src_moved, int64_t dst_moved, const std::string& src,
+                              const std::string& old_dst, Stats& st) {
+  const int64_t n = model_n(c, static_cast<int64_t>(src.size()));
+  const std::vector<sys::LoggedCall> log = fs.log();
+  SCOPED_TRACE(to_string(log));
+  const std::string got = testing::read_file(dst_path());
+  st.bytes_compared += static_cast<int64_t>(got.size() + src.size());
+  EXPECT_TRUE(same_bytes(testing::read_file(src_path()), src)) << "(c) source changed";
+  EXPECT_TRUE(nothing_written_after_terminal(log)) << "(b)";
+  if (r.ok()) {
+    ++st.copies_ok;
+    check_success(c, r.value(), n, log, src_moved, dst_moved, src, old_dst, got);
+  } else {
+    ++st.copies_err;
+    const bool benign = std::all_of(faults.begin(), faults.end(), transient);
+    check_error(c, r.error(), n, benign, src_moved, dst_moved, src, old_dst, got);
+  }
+}
+
+void PropertyFaultTest::run_case(uint64_t seed, Stats& st) {
+  Gen g(seed);
+  const Shape src_shape = random_shape(g, 1 * kMiB);
+  const bool dst_exists = g.chance(60);
+  const Shape dst_shape = dst_exists ? random_shape(g, 512 * kKiB) : Shape{};
+  const std::string src = make_file(g, src_shape, src_path());
+  const std::string old_dst = make_file(g, dst_shape, dst_path());
+  const CopyCall c = random_call(g, src_shape.size, static_cast<int64_t>(old_dst.size()));
+  FaultSys fs;
+  ProbeCache probes;
+  Context ctx;
+  ctx.sys = &fs;
+  ctx.probes = &probes;
+  ctx.tun = random_tunables(g);
+  std::vector<Fault> faults(static_cast<size_t>(g.pick({0, 1, 1, 1, 2, 2, 3})));
+  for (Fault& f : faults) {
+    f = random_fault(g);
+    fs.add(f);
+  }
+  SCOPED_TRACE("source " + to_string(src_shape) + "; destination " +
+               (dst_exists ? to_string(dst_shape) : "new, empty") + "; " + to_string(c) + "; " +
+               to_string(faults) + "; " + to_string(ctx.tun));
+  sys::UniqueFd src_fd(::open(src_path().c_str(), O_RDONLY | O_CLOEXEC));
+  sys::UniqueFd dst_fd(::open(dst_path().c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(src_fd.valid() && dst_fd.valid()) << strerror(errno);
+  struct stat before {};
+  ASSERT_EQ(::fstat(src_fd.get(), &before), 0);
+  // Offset pointers must leave the file positions alone; null ones use them.
+  const int64_t src_pos = c.use_position ? c.src_off : 3;
+  const int64_t dst_pos = c.use_position ? c.dst_off : 5;
+  ASSERT_EQ(::lseek(src_fd.get(), src_pos, SEEK_SET), src_pos);
+  ASSERT_EQ(::lseek(dst_fd.get(), dst_pos, SEEK_SET), dst_pos);
+  int64_t so = c.src_off;
+  int64_t dof = c.dst_off;
+  const Result<Report> r =
+      engine::copy_range(ctx, src_fd.get(), c.use_position ? nullptr : &so, dst_fd.get(),
+                         c.use_position ? nullptr : &dof, c.len, c.flags);
+  if (c.use_position) {
+    so = position(src_fd.get());
+    dof = position(dst_fd.get());
+  } else {
+    EXPECT_EQ(position(src_fd.get()), src_pos) << "source position moved";
+    EXPECT_EQ(position(dst_fd.get()), dst_pos) << "destination position moved";
+  }
+  struct stat after {};
+  ASSERT_EQ(::fstat(src_fd.get(), &after), 0);
+  EXPECT_TRUE(same_time(before.st_mtim, after.st_mtim)) << "(c) source mtime changed";
+  check(c, r, faults, fs, so - c.src_off, dof - c.dst_off, src, old_dst, st);
+  ++st.cases;
+  st.faults_planned += static_cast<int64_t>(faults.size());
+  for (Call call : kCalls) st.calls_faulted += fs.count(call) - fs.passed(call);
+}
+
+TEST_F(PropertyFaultTest, RandomFaultsKeepTheContract) {
+  ASSERT_FALSE(dir_.path().empty());
+  const uint64_t seed = env_u64("OFFCOPY_PROPERTY_SEED", kDefaultSeed);
+  const int64_t cases = static_cast<int64_t>(env_u64("OFFCOPY_PROPERTY_CASES", kDefaultCases));
+  const char* only_env = std::getenv("OFFCOPY_PROPERTY_ONLY");
+  const int64_t only = only_env != nullptr ? std::strtoll(only_env, nullptr, 0) : -1;
+  const auto start = std::chrono::steady_clock::now();
+  Stats st;
+  // Stop at the first failing case unless asked to survey them all.
+  const bool keep_going = env_u64("OFFCOPY_PROPERTY_KEEP_GOING", 0) != 0;
+  for (int64_t i = 0; i < cases && (keep_going || !HasFailure()); ++i) {
+    if (only >= 0 && i != only) continue;
+    const uint64_t case_seed = mix(seed ^ mix(static_cast<uint64_t>(i)));
+    SCOPED_TRACE(::testing::Message() << "reproduce: OFFCOPY_PROPERTY_SEED=" << seed
+                                      << " OFFCOPY_PROPERTY_ONLY=" << i << " (case seed "
+                                      << case_seed << ")");
+    const int failures_before = failures_so_far();
+    run_case(case_seed, st);
+    if (failures_so_far() > failures_before) ++st.failed_cases;
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("[ property ] faults: seed %" PRIu64 ", %" PRId64 " cases (%" PRId64
+              " broke a property; copies: %" PRId64 " ok, %" PRId64 " returned an error), %" PRId64
+              " faults planned, %" PRId64 " calls faulted, %" PRId64 " bytes compared, %.1f s\n",
+              seed, st.cases, st.failed_cases, st.copies_ok, st.copies_err, st.faults_planned,
+              st.calls_faulted, st.bytes_compared, secs);
+  RecordProperty("cases", static_cast<int>(st.cases));
+  RecordProperty("faults_planned", static_cast<int>(st.faults_planned));
+  RecordProperty("calls_faulted", static_cast<int>(st.calls_faulted));
+  RecordProperty("bytes_compared", std::to_string(st.bytes_compared));
+}
+
+// ---------------------------------------------------------------------------
+// The random cases above, minimized: one test per library bug they found.
+// Each fails until its bug is fixed; its comment says what the bug is.
+
+// An 8 KiB source: a hole over [0, 4096), 'S' over [4096, 8192).  And the
+// other way round: 'S' then a trailing hole.
+std::string hole_then_data(const std::string& path) {
+  sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  const std::string data(4096, 'S');
+  EXPECT_EQ(::pwrite(fd.get(), data.data(), data.size(), 4096), 4096);
+  EXPECT_EQ(::ftruncate(fd.get(), 8192), 0);
+  return std::string(4096, '\0') + data;
+}
+
+std::string data_then_hole(const std::string& path) {
+  sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  const std::string data(4096, 'S');
+  EXPECT_EQ(::pwrite(fd.get(), data.data(), data.size(), 0), 4096);
+  EXPECT_EQ(::ftruncate(fd.get(), 8192), 0);
+  return data + std::string(4096, '\0');
+}
+
+// Copies all 8 KiB of `src` over `old_dst` at offset 0 through `fs` and
+// checks property (a) for the result.
+void copy_and_check(const std::string& dir, const std::string& src, const std::string& old_dst,
+                    FaultSys& fs, CopyFlags flags) {
+  testing::write_file(dir + "/dst", old_dst);
+  sys::UniqueFd s(::open((dir + "/src").c_str(), O_RDONLY | O_CLOEXEC));
+  sys::UniqueFd d(::open((dir + "/dst").c_str(), O_RDWR | O_CLOEXEC));
+  ProbeCache probes;
+  Context ctx;
+  ctx.sys = &fs;
+  ctx.probes = &probes;
+  int64_t so = 0;
+  int64_t dof = 0;
+  const CopyCall c{0, 0, 8192, flags, false};
+  Result<Report> r = engine::copy_range(ctx, s.get(), &so, d.get(), &dof, c.len, flags);
+  ASSERT_FALSE(r.ok()) << "the fault should have failed the copy";
+  const Error& e = r.error();
+  EXPECT_EQ(so, e.bytes_done);
+  EXPECT_EQ(dof, e.bytes_done);
+  EXPECT_TRUE(failed_copy_ok(testing::read_file(dir + "/dst"), old_dst, src, c, 8192,
+                             e.bytes_done))
+      << describe_error(e);
+}
+
+// SEEK_DATA/SEEK_HOLE on the source fd (map_extents in copier.cc) move its
+// file position, though offset pointers were given.
+TEST(PropertyFaultRegression, OffsetPointersLeaveSourcePositionAlone) {
+  testing::TempDir dir;
+  hole_then_data(dir.file("src"));
+  testing::write_file(dir.file("dst"), "");
+  sys::UniqueFd s(::open(dir.file("src").c_str(), O_RDONLY | O_CLOEXEC));
+  sys::UniqueFd d(::open(dir.file("dst").c_str(), O_RDWR | O_CLOEXEC));
+  int64_t so = 0;
+  int64_t dof = 0;
+  ASSERT_TRUE(copy_range(s.get(), &so, d.get(), &dof, 8192, CopyFlags{}).ok());
+  EXPECT_EQ(position(s.get()), 0) << "source position moved";
+  EXPECT_EQ(position(d.get()), 0) << "destination position moved";
+}
+
+// A hole is counted in bytes_done when it is found, but only punched (or
+// the file extended over it) after the whole range succeeded.  A terminal
+// error in the data after it reports the hole as copied while the
+// destination still holds its old bytes there.
+TEST(PropertyFaultRegression, ErrorAfterHoleLeavesOldBytesInReportedPrefix) {
+  testing::TempDir dir;
+  const std::string src = hole_then_data(dir.file("src"));
+  FaultSys fs;
+  fs.add({Call::clone, Fault::Kind::fail, EOPNOTSUPP, 0, 1, 0});
+  fs.add({Call::clone_range, Fault::Kind::fail, EOPNOTSUPP, 0, 1, 0});
+  fs.add({Call::copy_file_range, Fault::Kind::fail, EIO, 0, 1, 1});
+  copy_and_check(dir.path(), src, std::string(8192, 'D'), fs, CopyFlags{});
+}
+
+// The same through no_fallback and no fault at all: across filesystems
+// (here: EXDEV from both offload rungs) the offload error reports the
+// leading hole as done -- offsets advanced by 4096 -- having written
+// nothing, so the old bytes (or, for a new file, nothing) stand there.
+TEST(PropertyFaultRegression, NoFallbackAfterHoleReportsUnwrittenHole) {
+  testing::TempDir dir;
+  const std::string src = hole_then_data(dir.file("src"));
+  CopyFlags flags;
+  flags.no_fallback = true;
+  for (const std::string& old_dst : {std::string(8192, 'D'), std::string()}) {
+    SCOPED_TRACE("destination of " + std::to_string(old_dst.size()) + " bytes");
+    FaultSys fs;
+    fs.add({Call::clone, Fault::Kind::fail, EXDEV, 0, 1, 0});
+    fs.add({Call::clone_range, Fault::Kind::fail, EXDEV, 0, 1, 0});
+    fs.add({Call::copy_file_range, Fault::Kind::fail, EXDEV, 0, 1, 0});
+    copy_and_check(dir.path(), src, old_dst, fs, flags);
+  }
+}
+
+// finish_holes failing: the holes are in bytes_done (here all 8192 bytes)
+// but were never punched (old bytes stay) or extended over (the file stays
+// short).
+TEST(PropertyFaultRegression, FailedHoleFinishIsCountedAsDone) {
+  testing::TempDir dir;
+  {
+    SCOPED_TRACE("hole over old data, fallocate(PUNCH_HOLE) EIO");
+    const std::string src = hole_then_data(dir.file("src"));
+    FaultSys fs;
+    fs.add({Call::fallocate, Fault::Kind::fail, EIO, 0, 1, 1});
+    copy_and_check(dir.path(), src, std::string(8192, 'D'), fs, CopyFlags{});
+  }
+  {
+    SCOPED_TRACE("trailing hole into an empty file, ftruncate EIO");
+    const std::string src = data_then_hole(dir.file("src"));
+    FaultSys fs;
+    fs.add({Call::ftruncate, Fault::Kind::fail, EIO, 0, 1, 1});
+    copy_and_check(dir.path(), src, "", fs, CopyFlags{});
+  }
+}
+
+}  // namespace
+}  // namespace offcopy
