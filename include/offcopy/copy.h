@@ -127,7 +127,10 @@ struct Report {
 //   kOffloadUnsupported  no_fallback and no offload rung could copy
 //   anything the kernel returns (EIO, ENOSPC, EDQUOT, EFBIG, ...)
 // On error, Error::bytes_done bytes were copied and the offsets (or file
-// positions) were advanced by exactly that much.
+// positions) were advanced by exactly that much; the destination holds the
+// source's bytes in that prefix (a hole found but not yet made ends it).
+// With a source offset pointer, the source's file position is never moved
+// (hole detection's lseeks are undone).
 Result<Report> copy_range(int src_fd, int64_t* src_off, int dst_fd,
                           int64_t* dst_off, int64_t len, CopyFlags flags);
 
