@@ -17,10 +17,17 @@ std::mutex hook_mu;
 std::function<void()> hook;  // guarded by hook_mu
 std::atomic<int> taken{0};
 
+// The stop signals this process was not told to ignore: a script's
+// background job (SIGINT ignored) or nohup (SIGHUP ignored) keeps them
+// ignored, as every tool does.
 sigset_t stop_set() {
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    if (sigaction(s, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaddset(&set, s);
+  }
   return set;
 }
 

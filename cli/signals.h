@@ -3,7 +3,8 @@
 // watcher thread (sigwait), which runs the stop hook the running copy set.
 // The copy then winds down through the library's cancel path (partial
 // files and temporaries removed) and the CLI exits with 128 + the signal.
-// A second signal ends the process at once.
+// A second signal ends the process at once.  Signals the process was
+// started with ignored (nohup, a script's background job) stay ignored.
 //
 // Also: SIGXFSZ is ignored, so a file size limit (RLIMIT_FSIZE) makes the
 // write fail with EFBIG, reported for that file, instead of killing us.

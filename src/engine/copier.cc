@@ -78,6 +78,7 @@ Status inspect(Job& job, const OpenedFds* known) {
     return make_error(EBADF, "write", Role::destination, "not open for writing");
   }
   job.src_stream = is_stream(job.src_st);
+  job.src_nonblock = job.src_stream && (src_fl & O_NONBLOCK) != 0;
   // Generated files allocate no blocks; only then is fstatfs worth a call
   // (it is one of the few syscalls a 4 KiB copy makes).
   if (job.src_st.st_blocks == 0 && S_ISREG(job.src_st.st_mode)) {

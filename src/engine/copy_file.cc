@@ -256,13 +256,24 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
                          const std::string& dst, const FileOptions& options,
                          const Control* control) {
   sys::Sys& s = *ctx.sys;
-  int sfd = s.open(src.c_str(), O_RDONLY, 0);
+  // A cancellable copy must not hang in open() or read() of a FIFO whose
+  // writer is missing or idle: it opens without blocking and polls
+  // (read_write.cc); anything but a stream gets blocking reads back.
+  const bool cancellable = control != nullptr && control->cancel != nullptr;
+  const int src_flags = cancellable ? O_RDONLY | O_NONBLOCK : O_RDONLY;
+  int sfd = s.open(src.c_str(), src_flags, 0);
   if (sfd < 0) return path_error(-sfd, "open", Role::source, src);
   sys::UniqueFd in(sfd);
-  OpenedFds known{.src_flags = O_RDONLY, .dst_flags = access_mode(options)};
+  OpenedFds known{.src_flags = src_flags, .dst_flags = access_mode(options)};
   const struct stat& sst = known.src_st;
   if (int r = s.fstat(in.get(), &known.src_st); r < 0) {
     return path_error(-r, "fstat", Role::source, src);
+  }
+  if (cancellable && !S_ISFIFO(sst.st_mode) && !S_ISCHR(sst.st_mode)) {
+    if (int r = s.fcntl_setfl(in.get(), O_RDONLY); r < 0) {
+      return path_error(-r, "fcntl", Role::source, src);
+    }
+    known.src_flags = O_RDONLY;
   }
   if (S_ISDIR(sst.st_mode)) {
     return path_error(EISDIR, "copy", Role::source, src, "is a directory");

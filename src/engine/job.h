@@ -111,6 +111,7 @@ struct Job {
   struct stat dst_st {};
   CopyFlags flags;
   bool src_stream = false;  // read() at the file position (FIFO, chardev)
+  bool src_nonblock = false;  // a stream opened O_NONBLOCK: poll before reads
   bool dst_stream = false;  // write() at the file position (O_APPEND, FIFO)
   bool dst_append = false;  // destination opened O_APPEND
   bool src_pseudo = false;  // procfs/sysfs/...: st_size is not the length

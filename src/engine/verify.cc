@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <linux/fiemap.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -67,6 +68,28 @@ std::vector<Range> proven_equal(const std::vector<sys::Extent>& a,
     }
   }
   return out;
+}
+
+// Without FIEMAP (tmpfs): the data ranges by SEEK_DATA/SEEK_HOLE, which
+// prove holes but no sharing (flags UNKNOWN).
+int data_ranges(sys::Sys& s, int fd, int64_t size, std::vector<sys::Extent>* out) {
+  out->clear();
+  for (int64_t pos = 0; pos < size;) {
+    const int64_t data = s.lseek(fd, pos, SEEK_DATA);
+    if (data == -ENXIO) break;  // only a hole remains
+    if (data < 0) return static_cast<int>(data);
+    int64_t hole = s.lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) hole = size;
+    out->push_back({data, 0, hole - data, FIEMAP_EXTENT_UNKNOWN});
+    pos = hole;
+  }
+  return 0;
+}
+
+// The extent map of one file, by FIEMAP or else by SEEK_DATA.
+int map_of(sys::Sys& s, int fd, int64_t size, std::vector<sys::Extent>* out) {
+  if (s.extents(fd, out) == 0) return 0;
+  return data_ranges(s, fd, size, out);
 }
 
 // Reads exactly `len` bytes at `off` (short only at end of file).
@@ -151,7 +174,7 @@ Result<Verified> verify_copy(const Context& ctx, int src_fd, int dst_fd, int64_t
   s.fadvise_dontneed(dst_fd);
   std::vector<sys::Extent> a, b;
   std::vector<Range> skip;
-  if (s.extents(src_fd, &a) == 0 && s.extents(dst_fd, &b) == 0) {
+  if (map_of(s, src_fd, size, &a) == 0 && map_of(s, dst_fd, size, &b) == 0) {
     skip = proven_equal(a, b, size);
   }
   Verified v;

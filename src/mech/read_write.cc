@@ -24,14 +24,37 @@ MechResult io_error(int err, const char* op, int64_t moved) {
   return r;
 }
 
+// How long a wait for a stream's data lasts before cancellation is looked
+// at again.
+constexpr int kStreamWaitMs = 100;
+
+bool cancel_asked(const Job& job) {
+  return job.control != nullptr && job.control->cancel != nullptr && job.control->cancel->load();
+}
+
+// A non-blocking stream (a FIFO copy_file opened for a cancellable copy)
+// is waited on with poll, so that a cancel is seen while the writer is
+// idle -- or has not come yet: poll waits for the first writer, where a
+// read would say end of file.  Returns 0, -ECANCELED or -errno.
+int wait_readable(Job& job) {
+  for (;;) {
+    if (cancel_asked(job)) return -ECANCELED;
+    const int r = job.sys().poll_in(job.src_fd, kStreamWaitMs);
+    if (r != 0) return r < 0 ? r : 0;
+  }
+}
+
 // Reads up to `len` bytes at `off` (or the file position for streams).
-// Returns bytes read (0 at EOF) or -errno.
+// Returns bytes read (0 at EOF) or -errno (-ECANCELED while waiting).
 int64_t read_some(Job& job, char* buf, int64_t len, int64_t off) {
   int again = 0;
   for (;;) {
+    if (job.src_nonblock) {
+      if (int w = wait_readable(job); w < 0) return w;
+    }
     int64_t r = job.src_stream ? job.sys().read(job.src_fd, buf, len)
                                : job.sys().pread(job.src_fd, buf, len, off);
-    if (r == -EINTR || (r == -EAGAIN && ++again < kMaxAgain)) continue;
+    if (r == -EINTR || (r == -EAGAIN && (job.src_nonblock || ++again < kMaxAgain))) continue;
     return r;
   }
 }
@@ -90,6 +113,11 @@ MechResult read_write_segment(Job& job, const Segment& seg) {
   while (moved < seg.len) {
     const int64_t want = std::min(seg.len - moved, size);
     const int64_t r = read_some(job, buf.get(), want, seg.src + moved);
+    if (r == -ECANCELED) {
+      MechResult c = MechResult::cancelled(moved);
+      c.holes = holes;
+      return c;
+    }
     if (r < 0) return io_error(static_cast<int>(-r), job.src_stream ? "read" : "pread", moved);
     if (r == 0) break;
     const int w = sparse ? write_sparse(job, buf.get(), r, seg.dst + moved, &holes)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/fs.h>
 #include <liburing.h>
 #include <string.h>
@@ -120,6 +121,15 @@ int Sys::fstatfs(int fd, struct statfs* st) {
 }
 int Sys::fcntl_getfl(int fd) {
   return static_cast<int>(neg_errno(::fcntl(fd, F_GETFL)));
+}
+int Sys::fcntl_setfl(int fd, int flags) {
+  return static_cast<int>(neg_errno(::fcntl(fd, F_SETFL, flags)));
+}
+int Sys::poll_in(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  const int r = ::poll(&p, 1, timeout_ms);
+  if (r < 0) return errno == EINTR ? 0 : -errno;
+  return r;
 }
 int Sys::fallocate(int fd, int mode, int64_t off, int64_t len) {
   return static_cast<int>(no_eintr([&] { return ::fallocate(fd, mode, off, len); }));

@@ -87,6 +87,10 @@ class Sys {
   virtual int fstat(int fd, struct stat* st);
   virtual int fstatfs(int fd, struct statfs* st);
   virtual int fcntl_getfl(int fd);
+  virtual int fcntl_setfl(int fd, int flags);
+  // poll(2) for POLLIN on one fd: 1 when readable (or hung up), 0 on
+  // timeout, -errno.
+  virtual int poll_in(int fd, int timeout_ms);
   virtual int fallocate(int fd, int mode, int64_t off, int64_t len);
   virtual int ftruncate(int fd, int64_t len);
   virtual int fadvise_sequential(int fd);
