@@ -11,6 +11,7 @@ PKGS=(
   btrfs-progs xfsprogs e2fsprogs util-linux # test filesystems, losetup, mount
   coreutils bc python3                      # peers and helpers for benchmarks
   attr acl                                  # setfattr/getfattr, setfacl for tree tests
+  strace                                    # reliability tests: the calls --atomic/--fsync make
 )
 missing=()
 for p in "${PKGS[@]}"; do
