@@ -14,18 +14,9 @@
 # and the exit status is non-zero when anything failed.
 set -u
 
-MODE=basic
-if [ "${1:-}" = --fs ]; then MODE=fs; shift; fi
-if [ $# -lt 2 ]; then
-  echo "usage: $0 /path/to/offcopy /path/to/fsfixture.sh" >&2
-  exit 2
-fi
-BIN=$(realpath "$1")
-FIXTURE=$(realpath "$2")
-SELF=$(realpath "$0")
 # shellcheck source=tests/cli/lib.sh
-. "$(dirname "$SELF")/lib.sh"
-[ -x "$BIN" ] || { echo "cli_basic: $BIN is not executable" >&2; exit 2; }
+. "$(dirname "$(realpath "$0")")/lib.sh"
+parse_args cli_basic "$@"
 
 T=$(mktemp -d /tmp/offcopy-cli.XXXXXX)
 trap 'cd /; rm -rf "$T"' EXIT
@@ -36,20 +27,14 @@ LOGDIR=$T
 # ---------------------------------------------------------------- helpers
 
 
-rc_is() { [ "$rc" -eq "$1" ]; }
-# Not `cmp -s`: it trusts st_size, which is 0 for /proc files.
-same() { cmp -- "$1" "$2" >/dev/null 2>&1; }
-absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
 out_has() { grep -Eq -- "$1" "$T/out"; }
 # The source basenames of the --debug header lines in $T/out, in order.
 source_order() {
   sed -n "s|^'[^']*/\([^'/]*\)' -> .*|\1|p" "$T/out" | tr '\n' ' ' | sed 's/ $//'
 }
-err_has() { grep -Eq -- "$1" "$T/err"; }
 out_empty() { [ ! -s "$T/out" ]; }
 err_empty() { [ ! -s "$T/err" ]; }
 out_is() { [ "$(cat "$T/out")" = "$1" ]; }
-not() { ! "$@"; }
 
 # Every fixed string must appear in stderr.
 err_has_all() {
@@ -86,18 +71,6 @@ debug_in_ladder_order() {
 HAVE_PY=0
 python3 -c 'import json' >/dev/null 2>&1 && HAVE_PY=1
 
-# json_ok PYTHON: $T/out must be exactly one JSON document (json.load
-# rejects anything before or after it); PYTHON runs with it as `d` and
-# fails the check by raising (assert).
-json_ok() {
-  python3 - "$T/out" "$1" <<'EOF'
-import json, sys
-with open(sys.argv[1]) as f:
-    d = json.load(f)
-exec(sys.argv[2])
-EOF
-}
-
 # Deterministic content (no /dev/urandom needed for reproducing failures).
 make_file() {  # path bytes seed
   python3 -c '
@@ -117,14 +90,6 @@ make_sparse() {  # path size_mib offset_mib...
   for o in "$@"; do
     head -c 65536 /dev/urandom | dd of="$p" bs=1M seek="$o" conv=notrunc status=none
   done
-}
-
-# Bytes allocated to a file (st_blocks * 512).
-allocated() { echo $(( $(stat -c %b "$1") * $(stat -c %B "$1") )); }
-
-finish() {
-  [ "$skip" -gt 0 ] && echo "($skip checks skipped; see 'skip' lines)"
-  echo "$1: $pass passed, $fail failed"
 }
 
 # ---------------------------------------------------------- part one: basic
@@ -537,11 +502,7 @@ fs_tests() {
 
 if [ "$MODE" = fs ]; then
   fs_tests
-  finish "cli_basic (loop mounts)"
-  if [ -n "${CLI_BASIC_COUNTS:-}" ]; then
-    echo "$pass $fail $skip" >"$CLI_BASIC_COUNTS"
-  fi
-  [ "$fail" -eq 0 ]
+  finish_fs_half cli_basic
   exit
 fi
 
@@ -549,36 +510,7 @@ echo "# part one: $(df -T . 2>/dev/null | awk 'NR == 2 { print $2 }') under /tmp
 basic_tests
 
 echo "# part two: loop-mounted btrfs, xfs, ext4, tmpfs"
-fs_why=""
-if [ "$(id -u)" != 0 ]; then
-  fs_why="not root: cannot mount loop filesystems"
-elif [ ! -e /dev/loop-control ]; then
-  fs_why="no /dev/loop-control: loop devices unavailable"
-fi
-if [ -n "$fs_why" ]; then
-  if [ "${OFFCOPY_REQUIRE_FS:-0}" = 1 ]; then
-    echo "FAIL - loop-mount tests: $fs_why (OFFCOPY_REQUIRE_FS=1)"
-    fail=$((fail + 1))
-  else
-    skip_test "loop-mount tests: $fs_why"
-  fi
-else
-  counts="$T/fs_counts"
-  CLI_BASIC_COUNTS=$counts bash "$FIXTURE" run 1024 -- \
-    bash "$SELF" --fs "$BIN" "$FIXTURE"
-  fs_rc=$?
-  if [ -s "$counts" ]; then
-    read -r p f s <"$counts"
-    pass=$((pass + p))
-    fail=$((fail + f))
-    skip=$((skip + s))
-  elif [ "$fs_rc" -eq 77 ]; then
-    skip_test "loop-mount tests: fsfixture.sh skipped (exit 77; see its message above)"
-  else
-    echo "FAIL - loop-mount tests did not run: fsfixture.sh exited $fs_rc"
-    fail=$((fail + 1))
-  fi
-fi
+run_fs_half "loop-mount tests" "$T/fs_counts"
 
 finish cli_basic
 [ "$fail" -eq 0 ]

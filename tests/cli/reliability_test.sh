@@ -85,81 +85,19 @@
 # named test functions (for debugging this script).
 set -u
 
-MODE=top
-if [ "${1:-}" = --fs ]; then MODE=fs; shift; fi
-if [ $# -lt 2 ]; then
-  echo "usage: $0 /path/to/offcopy /path/to/fsfixture.sh" >&2
-  exit 2
-fi
-BIN=$(realpath "$1")
-FIXTURE=$(realpath "$2")
-SELF=$(realpath "$0")
 # shellcheck source=tests/cli/lib.sh
-. "$(dirname "$SELF")/lib.sh"
-[ -x "$BIN" ] || { echo "reliability: $BIN is not executable" >&2; exit 2; }
+. "$(dirname "$(realpath "$0")")/lib.sh"
+parse_args reliability "$@"
 
 L=""  # captures and helper scripts (on the tmpfs mount)
 
-finish() {
-  [ "$skip" -gt 0 ] && echo "($skip checks skipped; see 'skip' lines)"
-  echo "$1: $pass passed, $fail failed"
-}
-
 # ---------------------------------------------------------------- top level
 
-if [ "$MODE" = top ]; then
-  why=""
-  if [ "$(id -u)" != 0 ]; then
-    why="not root: cannot mount loop filesystems"
-  elif [ ! -e /dev/loop-control ]; then
-    why="no /dev/loop-control: loop devices unavailable"
-  elif ! python3 -c 'import os; os.SEEK_DATA' >/dev/null 2>&1; then
-    why="python3 (with os.SEEK_DATA) not available"
-  fi
-  if [ -n "$why" ]; then
-    if [ "${OFFCOPY_REQUIRE_FS:-0}" = 1 ]; then
-      echo "FAIL - reliability tests: $why (OFFCOPY_REQUIRE_FS=1)"
-      fail=1
-      finish reliability
-      exit 1
-    fi
-    echo "skip - reliability tests: $why"
-    skip=1
-    finish reliability
-    exit 77
-  fi
-  counts=$(mktemp /tmp/offcopy-reliability-counts.XXXXXX)
-  trap 'rm -f "$counts"' EXIT
-  REL_COUNTS=$counts bash "$FIXTURE" run 1024 -- bash "$SELF" --fs "$BIN" "$FIXTURE"
-  fs_rc=$?
-  if [ -s "$counts" ]; then
-    read -r p f s <"$counts"
-    pass=$p fail=$f skip=$s
-  elif [ "$fs_rc" -eq 77 ]; then
-    echo "skip - reliability tests: fsfixture.sh skipped (exit 77; see its message above)"
-    skip=1
-    finish reliability
-    exit 77
-  else
-    echo "FAIL - reliability tests did not run: fsfixture.sh exited $fs_rc"
-    fail=$((fail + 1))
-  fi
-  finish reliability
-  [ "$fail" -eq 0 ]
-  exit
-fi
+if [ "$MODE" = top ]; then run_fs_script reliability SEEK_DATA; fi
 
 # ------------------------------------------------------------------ helpers
 
-rc_is() { [ "$rc" -eq "$1" ]; }
-err_has() { grep -Eq -- "$1" "$L/err"; }
-err_has_fixed() { grep -Fq -- "$1" "$L/err"; }
-absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
-not() { ! "$@"; }
-allocated() { echo $(($(stat -c %b "$1") * 512)); }
 inode() { stat -c %i "$1"; }
-# Not `cmp -s` alone: /proc files have st_size 0.
-same() { cmp -- "$1" "$2" >/dev/null 2>&1; }
 
 # No offcopy temporary (.NAME.offcopy-XXXXXXXX) anywhere under DIR.
 no_temps() { [ -z "$(find "$1" -name '*.offcopy-*' 2>/dev/null | head -n 1)" ]; }
@@ -176,24 +114,6 @@ source_unchanged() {
   local now
   now=$(fingerprint "$2")
   expect "$1: the source is unchanged (checksums, sizes, mtimes)" [ "$now" = "$3" ]
-}
-
-# Runs a helper command, quietly; status -> $rc, output in $L/aux.
-aux() {
-  last_cmd="$*"
-  "$@" >"$L/aux" 2>&1
-  rc=$?
-}
-
-# json_ok PYTHON: $L/out is one JSON document; PYTHON (with it as `d`)
-# fails the check by raising.
-json_ok() {
-  python3 - "$L/out" "$1" <<'EOF'
-import json, sys
-with open(sys.argv[1]) as f:
-    d = json.load(f)
-exec(sys.argv[2])
-EOF
 }
 
 # Python helpers, written to $L/rel.py by fs_tests:
@@ -390,10 +310,32 @@ wait_for() {
   [ -e "$1" ]
 }
 
+# stop_after SECONDS SIGNAL ARGS...: offcopy ARGS in the background, sent
+# SIGNAL after SECONDS (see bg_oc, stop_with).
+stop_after() {
+  local delay=$1 sig=$2
+  shift 2
+  bg_oc "$@"
+  sleep "$delay"
+  stop_with "$sig"
+}
+
+# stopped_in_time [CODE]: the run stop_with stopped ended by itself within
+# 1 s (with exit status CODE, when given).
+stopped_in_time() {
+  [ "$hung" = 0 ] && [ "$stop_ms" -lt 1000 ] && { [ $# -eq 0 ] || rc_is "$1"; }
+}
+
+# end_job PID: a background helper of ours killed and reaped, quietly.
+end_job() {
+  kill "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+
 # -------------------------------------------------------------- cleanup
 
 MOUNTED=()  # our own mounts, unmounted on exit (last first)
-LOOPS=()    # our own loop devices, detached after that
+OWN_FS=()   # our own `fsfixture.sh up` directories, taken down after that
 cleanup() {
   local i p
   # Background helpers of ours still running (jobs not yet waited for).
@@ -401,14 +343,8 @@ cleanup() {
   for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
     umount "${MOUNTED[i]}" 2>/dev/null || umount -l "${MOUNTED[i]}" 2>/dev/null || true
   done
-  for p in "${LOOPS[@]}"; do
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-      losetup -d "$p" 2>/dev/null || true
-      losetup "$p" >/dev/null 2>&1 || break
-      sleep 0.2
-    done
-  done
-  MOUNTED=() LOOPS=()
+  for p in "${OWN_FS[@]}"; do bash "$FIXTURE" down "$p"; done
+  MOUNTED=() OWN_FS=()
   return 0
 }
 
@@ -459,6 +395,21 @@ big_sparse_test() {
   fi
 }
 
+# verify_reports FS D OF SHARED JSON_SAYS PYTHON: after `--verify --stats`
+# of D/src, the --stats line ends "verified 4.77 MiB (SHARED proven shared
+# or holes)"; then D/src copied with --verify --json, PYTHON holds (with f
+# the file's report, t the totals).  OF qualifies the copy in the check
+# names ("" or " of a reflinked copy"), JSON_SAYS is what PYTHON checks.
+verify_reports() {
+  local fs=$1 D=$2 of=$3 shared=$4
+  expect "$fs: --verify --stats$of: 'verified 4.77 MiB ($shared proven shared or holes)'" \
+    grep -q "verified 4[.]77 MiB (${shared//./[.]} proven shared or holes)\$" "$L/out"
+  oc --verify --json "$D/src" "$D/json"
+  expect "$fs: --verify --json$of: $5, per file and in totals" \
+    json_ok "f, t = d['files'][0], d['totals']
+$6"
+}
+
 # --verify reports.  verified_bytes: read back and compared;
 # verify_skipped_bytes: proven shared or holes; together the file's size.
 verify_test() {
@@ -474,23 +425,15 @@ verify_test() {
       grep -Eq ', verified [0-9.]+ [KMGT]?i?B \([0-9.]+ [KMGT]?i?B proven shared or holes\)$' "$L/out"
     case $fs in
       btrfs | xfs)
-        expect "$fs: --verify --stats of a reflinked copy: 'verified 4.77 MiB (4.77 MiB proven shared or holes)'" \
-          grep -q 'verified 4\.77 MiB (4\.77 MiB proven shared or holes)$' "$L/out"
-        oc --verify --json "$D/src" "$D/json"
-        expect "$fs: --verify --json of a reflinked copy: proven shared (verify_skipped_bytes == $SIZE, verified_bytes == 0), per file and in totals" \
-          json_ok "
-f, t = d['files'][0], d['totals']
+        verify_reports "$fs" "$D" " of a reflinked copy" "4.77 MiB" \
+          "proven shared (verify_skipped_bytes == $SIZE, verified_bytes == 0)" "
 assert f['bytes_by']['clone'] == $SIZE, f['bytes_by']
 for x in (f, t):
     assert x['verify_skipped_bytes'] == $SIZE and x['verified_bytes'] == 0, x"
         ;;
       *)
-        expect "$fs: --verify --stats: 'verified 4.77 MiB (0 B proven shared or holes)'" \
-          grep -q 'verified 4\.77 MiB (0 B proven shared or holes)$' "$L/out"
-        oc --verify --json "$D/src" "$D/json"
-        expect "$fs: --verify --json: everything read back (verified_bytes == $SIZE, verify_skipped_bytes == 0), per file and in totals" \
-          json_ok "
-f, t = d['files'][0], d['totals']
+        verify_reports "$fs" "$D" "" "0 B" \
+          "everything read back (verified_bytes == $SIZE, verify_skipped_bytes == 0)" "
 for x in (f, t):
     assert x['verified_bytes'] == $SIZE and x['verify_skipped_bytes'] == 0, x"
         ;;
@@ -706,22 +649,18 @@ signal_test() {
 
   # /dev/zero never ends; --sparse=always turns the zeros into holes, so
   # it fills nothing in the meantime.
-  bg_oc --sparse=always /dev/zero "$D/zero"
-  sleep 1
-  stop_with INT
+  stop_after 1 INT --sparse=always /dev/zero "$D/zero"
   expect "SIGINT to 'offcopy --sparse=always /dev/zero out' after 1 s: ended within 1 s ($stop_ms ms)" \
-    eval '[ "$hung" = 0 ] && [ "$stop_ms" -lt 1000 ]'
+    stopped_in_time
   expect "SIGINT: exit 130" rc_is 130
   expect "SIGINT: 'offcopy: stopped by SIGINT: N files copied, M stopped or not started' on stderr" stopped_line INT
   expect "SIGINT: no 'out' left, no temporary" eval 'absent "$D/zero" && no_temps "$D"'
 
   # Without --sparse=always: /dev/urandom (never ends, slow enough not to
   # fill the tmpfs in half a second).
-  bg_oc /dev/urandom "$D/random"
-  sleep 0.5
-  stop_with INT
+  stop_after 0.5 INT /dev/urandom "$D/random"
   expect "SIGINT to 'offcopy /dev/urandom out' after 0.5 s: ended within 1 s ($stop_ms ms), exit 130" \
-    eval '[ "$hung" = 0 ] && [ "$stop_ms" -lt 1000 ] && rc_is 130'
+    stopped_in_time 130
   expect "SIGINT, /dev/urandom: the partial 'out' removed, 'stopped by SIGINT' line" \
     eval 'absent "$D/random" && stopped_line INT'
 
@@ -737,26 +676,21 @@ try:
 except OSError:
     pass' "$D/feed" 2>/dev/null &
   local feeder=$!
-  bg_oc "$D/feed" "$D/fed"
-  sleep 0.7
-  stop_with TERM
+  stop_after 0.7 TERM "$D/feed" "$D/fed"
   expect "SIGTERM while copying a FIFO fed continuously: ended within 1 s ($stop_ms ms), exit 143" \
-    eval '[ "$hung" = 0 ] && [ "$stop_ms" -lt 1000 ] && rc_is 143'
+    stopped_in_time 143
   expect "SIGTERM: 'stopped by SIGTERM' line, the partial file removed" \
     eval 'stopped_line TERM && absent "$D/fed"'
-  kill "$feeder" 2>/dev/null
-  wait "$feeder" 2>/dev/null
+  end_job "$feeder"
 
   # SIGHUP, --atomic over an existing destination.
   randfile "$D/keep" 100000
   local sum ino
   sum=$(md5sum <"$D/keep")
   ino=$(inode "$D/keep")
-  bg_oc --atomic --sparse=always /dev/zero "$D/keep"
-  sleep 0.5
-  stop_with HUP
+  stop_after 0.5 HUP --atomic --sparse=always /dev/zero "$D/keep"
   expect "SIGHUP to --atomic over an existing file: ended within 1 s ($stop_ms ms), exit 129" \
-    eval '[ "$hung" = 0 ] && [ "$stop_ms" -lt 1000 ] && rc_is 129'
+    stopped_in_time 129
   expect "SIGHUP --atomic: the destination is byte-identical, same inode, no temporary left" \
     eval '[ "$(md5sum <"$D/keep")" = "$sum" ] && [ "$(inode "$D/keep")" = "$ino" ] && no_temps "$D"'
   expect "SIGHUP: 'stopped by SIGHUP' line" stopped_line HUP
@@ -766,31 +700,25 @@ except OSError:
   mkfifo "$D/idle"
   (exec 3>"$D/idle"; printf 'some data\n' >&3; exec sleep 4) &
   local idler=$!
-  bg_oc "$D/idle" "$D/idle.out"
-  sleep 1
-  stop_with INT
+  stop_after 1 INT "$D/idle" "$D/idle.out"
   expect "SIGINT while reading a FIFO whose writer is idle: ended within 1 s ($stop_ms ms), exit 130" \
-    eval '[ "$hung" = 0 ] && [ "$stop_ms" -lt 1000 ] && rc_is 130'
+    stopped_in_time 130
   # If it only stopped once the writer closed, the copy may be complete.
   expect "SIGINT, idle FIFO: no partial file left (none, or all the writer wrote)" \
     eval 'absent "$D/idle.out" || [ "$(cat "$D/idle.out")" = "some data" ]' 
-  kill "$idler" 2>/dev/null
-  wait "$idler" 2>/dev/null
+  end_job "$idler"
 
   # A FIFO with no writer at all: offcopy is blocked in open().
   mkfifo "$D/nowriter"
-  bg_oc "$D/nowriter" "$D/nowriter.out"
-  sleep 0.5
-  stop_with INT
+  stop_after 0.5 INT "$D/nowriter" "$D/nowriter.out"
   expect "SIGINT while opening a FIFO that has no writer: ended within 1 s ($stop_ms ms), exit 130" \
-    eval '[ "$hung" = 0 ] && [ "$stop_ms" -lt 1000 ] && rc_is 130'
+    stopped_in_time 130
   expect "SIGINT, FIFO without writer: no destination" absent "$D/nowriter.out"
   # Unblock whatever is left of it.
   (exec 3>"$D/nowriter") 2>/dev/null &
   local opener=$!
   sleep 0.2
-  kill "$opener" 2>/dev/null
-  wait "$opener" 2>/dev/null
+  end_job "$opener"
 }
 
 # Every regular file in DST is complete (equal to its source under SRC).
@@ -867,7 +795,7 @@ EOF
       continue
     fi
     expect "-r ${opts[*]}, SIG$sig mid-copy: ended within 1 s ($stop_ms ms), exit $code" \
-      eval '[ "$hung" = 0 ] && [ "$stop_ms" -lt 1000 ] && rc_is $code'
+      stopped_in_time "$code"
     expect "-r ${opts[*]}, SIG$sig: every regular file in the copy is complete (cmp with its source)" \
       all_complete "$S" "$dst"
     expect "-r ${opts[*]}, SIG$sig: no .offcopy- temporary left" no_temps "$dst"
@@ -996,22 +924,19 @@ EOF2
   rm -f "$S/src" "$D/copy1"
 }
 
-# Our own 64 MiB ext4, for ENOSPC and a read-only filesystem.
+# Our own 64 MiB ext4 (`fsfixture.sh up`, on a loop device), for ENOSPC
+# and a read-only filesystem.
 small_fs_test() {
-  local img=${M[tmpfs]}/small.img mnt=${M[tmpfs]}/small E=${M[ext4]}/small-src dev
+  local own=${M[tmpfs]}/small E=${M[ext4]}/small-src
+  local mnt=$own/ext4 dev
   echo "# ENOSPC and EROFS on a 64 MiB ext4 of our own"
-  mkdir -p "$mnt" "$E"
-  truncate -s 64M "$img"
-  if ! mkfs.ext4 -q -F "$img" >/dev/null 2>&1 || ! dev=$(losetup --find --show "$img"); then
+  mkdir -p "$E"
+  OWN_FS+=("$own")
+  if ! bash "$FIXTURE" up "$own" 64 ext4 >"$L/aux" 2>&1 ||
+    ! dev=$(findmnt -n -o SOURCE --mountpoint "$mnt"); then
     skip_test "ENOSPC/EROFS: cannot make a small loop filesystem"
     return
   fi
-  LOOPS+=("$dev")
-  if ! mount "$dev" "$mnt"; then
-    skip_test "ENOSPC/EROFS: cannot mount the small filesystem"
-    return
-  fi
-  MOUNTED+=("$mnt")
   randfile "$E/big100" 100000000
   randfile "$E/big40" 40000000
   mkdir -p "$E/tree"
@@ -1159,8 +1084,7 @@ special_test() {
   (printf 'through the fifo\n' >fifo) &
   local w=$!
   oc fifo fifo.copy
-  kill "$w" 2>/dev/null
-  wait "$w" 2>/dev/null
+  end_job "$w"
   expect "FIFO operand (no -r) with a writer: exit 0, a regular file with what was written" \
     eval 'rc_is 0 && [ -f fifo.copy ] && [ "$(cat fifo.copy)" = "through the fifo" ]'
 
@@ -1178,25 +1102,13 @@ special_test() {
     eval 'rc_is 0 && [ -f t2/fifo ] && [ ! -p t2/fifo ] && [ "$(cat t2/fifo)" = "fifo data" ]'
   expect "-r --copy-contents: the /dev/null node (1,3) copied to an empty regular file" \
     eval '[ -f t2/null ] && [ ! -c t2/null ] && [ ! -s t2/null ] && same tree/x t2/x'
-  kill "$w" 2>/dev/null
-  wait "$w" 2>/dev/null
+  end_job "$w"
   cd / || return
 }
 
 fs_tests() {
-  local p fs
-  for p in ${OFFCOPY_TEST_MOUNTS:-}; do M[${p%%=*}]=${p#*=}; done
-  for fs in btrfs xfs ext4 tmpfs; do
-    if [ -z "${M[$fs]:-}" ]; then
-      echo "FAIL - OFFCOPY_TEST_MOUNTS has no $fs mount"
-      fail=$((fail + 1))
-      return
-    fi
-  done
-  L=$(mktemp -d "${M[tmpfs]}/logs.XXXXXX")
-  LOGDIR=$L
-  trap cleanup EXIT
-  umask 022
+  local fs
+  setup_fs_half || return
   write_helpers
 
   if ! "$BIN" --help 2>&1 | grep -q -- --atomic; then
@@ -1230,8 +1142,4 @@ fs_tests() {
 
 fs_tests
 cleanup
-finish "reliability (loop mounts)"
-if [ -n "${REL_COUNTS:-}" ]; then
-  echo "$pass $fail $skip" >"$REL_COUNTS"
-fi
-[ "$fail" -eq 0 ]
+finish_fs_half reliability

@@ -73,74 +73,19 @@
 # exit.
 set -u
 
-MODE=top
-if [ "${1:-}" = --fs ]; then MODE=fs; shift; fi
-if [ $# -lt 2 ]; then
-  echo "usage: $0 /path/to/offcopy /path/to/fsfixture.sh" >&2
-  exit 2
-fi
-BIN=$(realpath "$1")
-FIXTURE=$(realpath "$2")
-SELF=$(realpath "$0")
 # shellcheck source=tests/cli/lib.sh
-. "$(dirname "$SELF")/lib.sh"
+. "$(dirname "$(realpath "$0")")/lib.sh"
+parse_args tree "$@"
 CMP=$(dirname "$SELF")/tree_compare.py
-[ -x "$BIN" ] || { echo "tree: $BIN is not executable" >&2; exit 2; }
 [ -f "$CMP" ] || { echo "tree: $CMP is missing" >&2; exit 2; }
 
 L=""  # directory for stdout/stderr captures (on the tmpfs mount)
 
-finish() {
-  [ "$skip" -gt 0 ] && echo "($skip checks skipped; see 'skip' lines)"
-  echo "$1: $pass passed, $fail failed"
-}
-
 # ---------------------------------------------------------------- top level
 
-if [ "$MODE" = top ]; then
-  why=""
-  if [ "$(id -u)" != 0 ]; then
-    why="not root: cannot mount loop filesystems"
-  elif [ ! -e /dev/loop-control ]; then
-    why="no /dev/loop-control: loop devices unavailable"
-  elif ! python3 -c 'import os; os.listxattr' >/dev/null 2>&1; then
-    why="python3 (with os.listxattr) not available"
-  fi
-  if [ -n "$why" ]; then
-    if [ "${OFFCOPY_REQUIRE_FS:-0}" = 1 ]; then
-      echo "FAIL - tree tests: $why (OFFCOPY_REQUIRE_FS=1)"
-      fail=1
-      finish tree
-      exit 1
-    fi
-    echo "skip - tree tests: $why"
-    skip=1
-    finish tree
-    exit 77
-  fi
-  counts=$(mktemp /tmp/offcopy-tree-counts.XXXXXX)
-  trap 'rm -f "$counts"' EXIT
-  TREE_COUNTS=$counts bash "$FIXTURE" run 1024 -- bash "$SELF" --fs "$BIN" "$FIXTURE"
-  fs_rc=$?
-  if [ -s "$counts" ]; then
-    read -r p f s <"$counts"
-    pass=$p fail=$f skip=$s
-  elif [ "$fs_rc" -eq 77 ]; then
-    echo "skip - tree tests: fsfixture.sh skipped (exit 77; see its message above)"
-    skip=1
-    finish tree
-    exit 77
-  else
-    echo "FAIL - tree tests did not run: fsfixture.sh exited $fs_rc"
-    fail=$((fail + 1))
-  fi
-  finish tree
-  [ "$fail" -eq 0 ]
-  exit
-fi
+if [ "$MODE" = top ]; then run_fs_script tree listxattr; fi
 
 # ------------------------------------------------------------------ helpers
-
 
 # expect_same DESCRIPTION A B [compare options]: the trees compare equal.
 # Differences (and, on success, differences tolerated by --baseline) are
@@ -162,24 +107,10 @@ expect_same() {
   fi
 }
 
-rc_is() { [ "$rc" -eq "$1" ]; }
-err_has() { grep -Eq -- "$1" "$L/err"; }
-err_has_fixed() { grep -Fq -- "$1" "$L/err"; }
-absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
-not() { ! "$@"; }
 now_ns() { date +%s%N; }
 is_subvolume() { btrfs subvolume show "$1" >/dev/null 2>&1; }
-
-# Bytes allocated to a file, and its size.
-allocated() { echo $(($(stat -c %b "$1") * 512)); }
+# A file's size in bytes.
 size_of() { stat -c %s "$1"; }
-
-# Runs a helper command, quietly; status -> $rc, output in $L/aux.
-aux() {
-  last_cmd="$*"
-  "$@" >"$L/aux" 2>&1
-  rc=$?
-}
 
 # ------------------------------------------------------------------- tests
 
@@ -646,19 +577,8 @@ assert t.get("snapshots", 1) == 1, t' "$L/out"
 }
 
 fs_tests() {
-  local p fs
-  for p in ${OFFCOPY_TEST_MOUNTS:-}; do M[${p%%=*}]=${p#*=}; done
-  for fs in btrfs xfs ext4 tmpfs; do
-    if [ -z "${M[$fs]:-}" ]; then
-      echo "FAIL - OFFCOPY_TEST_MOUNTS has no $fs mount"
-      fail=$((fail + 1))
-      return
-    fi
-  done
-  L=$(mktemp -d "${M[tmpfs]}/logs.XXXXXX")
-  LOGDIR=$L
-  trap cleanup EXIT
-  umask 022
+  local fs
+  setup_fs_half || return
 
   if ! "$BIN" --help 2>&1 | grep -q -- --archive; then
     echo "FAIL - offcopy --help does not mention --archive: no tree copies in this build"
@@ -703,8 +623,4 @@ fs_tests() {
 
 fs_tests
 cleanup
-finish "tree (loop mounts)"
-if [ -n "${TREE_COUNTS:-}" ]; then
-  echo "$pass $fail $skip" >"$TREE_COUNTS"
-fi
-[ "$fail" -eq 0 ]
+finish_fs_half tree
