@@ -1,9 +1,10 @@
 // Property tests for copy_range through the fault seam: the random file
-// shapes and copies of tests/fs/fs_property_test.cc, on /tmp, with 0-3
-// random faults per case injected by a FaultSys (an errno, a short
-// transfer, a zero return, or an errno after N bytes, on any call the
-// copy path makes) and small random tunables so a file of a few hundred
-// KiB takes many calls of each rung.
+// shapes and copies of tests/support/property_cases.h (as in
+// tests/fs/fs_property_test.cc, smaller), on /tmp, with 0-3 random faults
+// per case injected by a FaultSys (an errno, a short transfer, a zero
+// return, or an errno after N bytes, on any call the copy path makes) and
+// small random tunables so a file of a few hundred KiB takes many calls of
+// each rung.
 //
 // Whatever the faults, each case must show:
 //  (a) success with exactly the model's result (bytes, size, offsets, and
@@ -28,18 +29,13 @@
 // first failing case unless OFFCOPY_PROPERTY_KEEP_GOING=1.
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <iterator>
-#include <limits>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -50,6 +46,7 @@
 #include "engine/job.h"
 #include "engine/probe.h"
 #include "offcopy/copy.h"
+#include "support/property_cases.h"
 #include "support/test_files.h"
 #include "sys/fault_sys.h"
 #include "sys/sys.h"
@@ -62,250 +59,24 @@ using engine::ProbeCache;
 using sys::Call;
 using sys::Fault;
 using sys::FaultSys;
+using testing::CopyCall;
 using testing::describe;
-
-constexpr int64_t kKiB = 1024;
-constexpr int64_t kMiB = 1024 * kKiB;
-constexpr int64_t kBlock = 4096;
+using testing::describe_error;
+using testing::failed_copy_ok;
+using testing::Gen;
+using testing::kKiB;
+using testing::kMiB;
+using testing::position;
+using testing::same_bytes;
 
 constexpr uint64_t kDefaultSeed = 0x0ffc0fa017ULL;
 constexpr int kDefaultCases = 4000;
 
-uint64_t env_u64(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 0) : fallback;
-}
-
-// splitmix64: independent per-case seeds, so one case can be rerun alone.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// ---------------------------------------------------------------------------
-// Random choices, shapes and the model (as in fs_property_test.cc, smaller).
-
-class Gen {
- public:
-  explicit Gen(uint64_t seed) : rng_(seed) {}
-  int64_t in(int64_t lo, int64_t hi) {  // uniform in [lo, hi]
-    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
-  }
-  bool chance(int percent) { return in(0, 99) < percent; }
-  template <typename T>
-  T pick(std::initializer_list<T> v) {
-    return *(v.begin() + in(0, static_cast<int64_t>(v.size()) - 1));
-  }
-  std::string bytes(int64_t n) {
-    std::string s(static_cast<size_t>(n), '\0');
-    for (size_t i = 0; i < s.size(); i += 8) {
-      const uint64_t v = rng_() | 0x0101010101010101ULL;  // no zero bytes
-      std::memcpy(&s[i], &v, std::min<size_t>(8, s.size() - i));
-    }
-    return s;
-  }
-
- private:
-  std::mt19937_64 rng_;
-};
-
-int64_t random_size(Gen& g, int64_t max) {
-  switch (g.in(0, 9)) {
-    case 0: return 0;
-    case 1: return g.in(1, kBlock - 1);
-    case 2:
-    case 3:
-    case 4: return g.in(1, 64) * kBlock + g.in(-1, 1);
-    case 5:
-    case 6:
-    case 7: return g.in(1, 128 * kKiB);
-    default: return g.in(128 * kKiB, max);
-  }
-}
-
-int64_t random_offset(Gen& g, int64_t size) {
-  switch (g.in(0, 5)) {
-    case 0: return 0;
-    case 1: return size;
-    case 2: return g.in(0, size);
-    case 3: return g.in(0, size / kBlock) * kBlock;
-    case 4: return std::max<int64_t>(0, g.in(0, size / kBlock) * kBlock + g.in(-1, 1));
-    default: return size + g.in(1, 3 * kBlock);
-  }
-}
-
-struct Extent {
-  int64_t off = 0;
-  int64_t len = 0;
-  bool zeros = false;
-};
-
-struct Shape {
-  int64_t size = 0;
-  std::vector<Extent> extents;
-};
-
-std::string to_string(const Shape& s) {
-  std::ostringstream os;
-  os << "size=" << s.size << " extents=[";
-  for (const Extent& e : s.extents) {
-    os << ' ' << e.off << '+' << e.len << (e.zeros ? "(zeros)" : "");
-  }
-  os << " ]";
-  return os.str();
-}
-
-Shape random_shape(Gen& g, int64_t max) {
-  Shape s;
-  s.size = random_size(g, max);
-  if (s.size == 0) return s;
-  if (g.chance(40)) {
-    s.extents.push_back({0, s.size, false});
-    return s;
-  }
-  const int count = static_cast<int>(g.in(0, 4));
-  for (int i = 0; i < count; ++i) {
-    Extent e;
-    e.off = g.chance(50) ? g.in(0, s.size / kBlock) * kBlock : g.in(0, s.size - 1);
-    e.len = g.chance(50) ? g.in(1, 16) * kBlock : g.in(1, 64 * kKiB);
-    e.len = std::min(e.len, s.size - e.off);
-    e.zeros = g.chance(10);
-    if (e.len > 0) s.extents.push_back(e);
-  }
-  return s;
-}
-
-// Writes the shape (data at its extents, ftruncate for the size: the rest
-// are holes) with the real kernel, not the FaultSys; returns its bytes.
-std::string make_file(Gen& g, const Shape& s, const std::string& path) {
-  std::string model(static_cast<size_t>(s.size), '\0');
-  // A new inode each time: O_TRUNC of a file with unwritten data makes ext4
-  // (auto_da_alloc) flush it on close, which made the cases wait on the disk.
-  ::unlink(path.c_str());
-  sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  EXPECT_TRUE(fd.valid()) << path << ": " << strerror(errno);
-  for (const Extent& e : s.extents) {
-    const std::string data = e.zeros ? std::string(static_cast<size_t>(e.len), '\0')
-                                     : g.bytes(e.len);
-    EXPECT_EQ(::pwrite(fd.get(), data.data(), data.size(), e.off), e.len) << strerror(errno);
-    model.replace(static_cast<size_t>(e.off), data.size(), data);
-  }
-  EXPECT_EQ(::ftruncate(fd.get(), s.size), 0) << strerror(errno);
-  return model;
-}
-
-struct CopyCall {
-  int64_t src_off = 0;
-  int64_t dst_off = 0;
-  int64_t len = 0;
-  CopyFlags flags;
-  bool use_position = false;  // null offset pointers: the file positions
-};
-
-const char* reflink_name(Reflink r) {
-  return r == Reflink::auto_ ? "auto" : r == Reflink::always ? "always" : "never";
-}
-const char* sparse_name(Sparse s) {
-  return s == Sparse::auto_ ? "auto" : s == Sparse::always ? "always" : "never";
-}
-
-std::string to_string(const CopyCall& c) {
-  std::ostringstream os;
-  os << "copy_range(src_off=" << c.src_off << ", dst_off=" << c.dst_off
-     << ", len=" << c.len << ", whole_file=" << c.flags.whole_file
-     << ", no_fallback=" << c.flags.no_fallback << ", reflink=" << reflink_name(c.flags.reflink)
-     << ", sparse=" << sparse_name(c.flags.sparse)
-     << (c.use_position ? ", offsets as file positions" : "") << ")";
-  return os.str();
-}
-
-CopyCall random_call(Gen& g, int64_t src_size, int64_t dst_size) {
-  CopyCall c;
-  c.src_off = random_offset(g, src_size);
-  c.dst_off = g.chance(35) ? c.src_off : random_offset(g, dst_size);
-  const int64_t rest = std::max<int64_t>(0, src_size - c.src_off);
-  switch (g.in(0, 5)) {
-    case 0: c.len = 0; break;
-    case 1: c.len = rest; break;
-    case 2: c.len = std::max<int64_t>(0, rest + g.in(-1, 1)); break;
-    case 3: c.len = g.in(1, src_size + 2 * kBlock); break;
-    case 4: c.len = std::numeric_limits<int64_t>::max(); break;
-    default: c.len = g.in(1, rest + 1); break;
-  }
-  c.flags.whole_file = g.chance(15);
-  c.flags.no_fallback = g.chance(8);
-  const int r = static_cast<int>(g.in(0, 99));
-  c.flags.reflink = r < 70 ? Reflink::auto_ : r < 90 ? Reflink::never : Reflink::always;
-  const int s = static_cast<int>(g.in(0, 99));
-  c.flags.sparse = s < 60 ? Sparse::auto_ : s < 80 ? Sparse::always : Sparse::never;
-  c.use_position = g.chance(15);
-  return c;
-}
-
-int64_t model_n(const CopyCall& c, int64_t src_size) {
-  const int64_t avail = std::max<int64_t>(0, src_size - c.src_off);
-  return c.flags.whole_file ? avail : std::min(c.len, avail);
-}
-
-void model_apply(std::string& dst, const std::string& src, const CopyCall& c, int64_t n) {
-  if (n <= 0) return;
-  const size_t end = static_cast<size_t>(c.dst_off + n);
-  if (dst.size() < end) dst.resize(end, '\0');
-  dst.replace(static_cast<size_t>(c.dst_off), static_cast<size_t>(n), src,
-              static_cast<size_t>(c.src_off), static_cast<size_t>(n));
-}
-
-std::string byte_at(const std::string& s, size_t i) {
-  if (i >= s.size()) return "EOF";
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%02x", static_cast<unsigned char>(s[i]));
-  return buf;
-}
-
-::testing::AssertionResult same_bytes(const std::string& got, const std::string& want) {
-  const size_t n = std::min(got.size(), want.size());
-  const auto mm = std::mismatch(got.begin(), got.begin() + n, want.begin());
-  const size_t at = static_cast<size_t>(mm.first - got.begin());
-  if (at == n && got.size() == want.size()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "size " << got.size() << " (want " << want.size() << "), first difference at "
-         << at << ": got " << byte_at(got, at) << ", want " << byte_at(want, at);
-}
-
-// Property (a) for a failed call: see the file comment.
-::testing::AssertionResult failed_copy_ok(const std::string& got, const std::string& old,
-                                          const std::string& src, const CopyCall& c,
-                                          int64_t n, int64_t done) {
-  if (done < 0 || done > n) {
-    return ::testing::AssertionFailure() << "bytes_done " << done << " outside [0, " << n << "]";
-  }
-  const size_t lo = static_cast<size_t>(c.dst_off);
-  const size_t max_size = std::max(old.size(), static_cast<size_t>(c.dst_off + n));
-  if (got.size() < old.size() || got.size() > max_size) {
-    return ::testing::AssertionFailure() << "destination size " << got.size() << " outside ["
-                                         << old.size() << ", " << max_size << "]";
-  }
-  const std::string want_prefix =
-      done > 0 ? src.substr(static_cast<size_t>(c.src_off), static_cast<size_t>(done)) : "";
-  const std::string got_prefix = got.size() > lo ? got.substr(lo, static_cast<size_t>(done)) : "";
-  if (auto r = same_bytes(got_prefix, want_prefix); !r) {
-    return ::testing::AssertionFailure()
-           << "the reported prefix [" << c.dst_off << ", " << c.dst_off + done
-           << ") of the destination is not the source's (offsets relative to dst_off): "
-           << r.message();
-  }
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (i >= lo && i < lo + static_cast<size_t>(n)) continue;
-    const char want = i < old.size() ? old[i] : '\0';
-    if (got[i] != want) {
-      return ::testing::AssertionFailure() << "byte " << i << " outside the range changed: got "
-                                           << byte_at(got, i) << ", want " << byte_at(old, i);
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
+// Small files, so the small tunables below make many calls of each rung.
+constexpr testing::CaseMix kMix{
+    .src_max = 1 * kMiB, .dst_max = 512 * kKiB, .mid_size = 128 * kKiB,
+    .extent_blocks = 16, .extent_bytes = 64 * kKiB, .block_lens = false, .dst_gaps = false,
+    .reflink_auto = 70, .reflink_never = 20};
 
 // ---------------------------------------------------------------------------
 // Faults.
@@ -459,21 +230,6 @@ bool saw_terminal(const std::vector<sys::LoggedCall>& log) {
   });
 }
 
-// Failures recorded so far in the running test, so that one case can tell
-// whether it failed itself when earlier ones did too (KEEP_GOING).
-int failures_so_far() {
-  const ::testing::TestResult* r =
-      ::testing::UnitTest::GetInstance()->current_test_info()->result();
-  int n = 0;
-  for (int i = 0; i < r->total_part_count(); ++i) n += r->GetTestPartResult(i).failed();
-  return n;
-}
-
-// The error and, when the copy had started, what each rung did before it.
-std::string describe_error(const Error& e) {
-  return describe(e) + (e.report ? "; " + describe(*e.report) : "");
-}
-
 std::string to_string(const std::vector<sys::LoggedCall>& log) {
   std::ostringstream os;
   os << "call log (" << log.size() << "):";
@@ -495,12 +251,6 @@ struct Stats {
   int64_t calls_faulted = 0;  // calls a fault replaced (fail, zero, error_after)
   int64_t bytes_compared = 0;
 };
-
-int64_t position(int fd) { return ::lseek(fd, 0, SEEK_CUR); }
-
-bool same_time(const struct timespec& a, const struct timespec& b) {
-  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
 
 class PropertyFaultTest : public ::testing::Test {
  protected:
@@ -525,7 +275,7 @@ void check_success(const CopyCall& c, const Report& rep, int64_t n,
   EXPECT_EQ(src_moved, n) << "(a) source offset advance";
   EXPECT_EQ(dst_moved, n) << "(a) destination offset advance";
   std::string want = old_dst;
-  model_apply(want, src, c, n);
+  testing::model_apply(want, src, c, n);
   EXPECT_TRUE(same_bytes(got, want)) << "(a) destination differs from the model: "
                                      << describe(rep);
 }
@@ -546,7 +296,7 @@ void PropertyFaultTest::check(const CopyCall& c, const Result<Report>& r,
                               const std::vector<Fault>& faults, const FaultSys& fs,
                               int64_t src_moved, int64_t dst_moved, const std::string& src,
                               const std::string& old_dst, Stats& st) {
-  const int64_t n = model_n(c, static_cast<int64_t>(src.size()));
+  const int64_t n = testing::model_n(c, static_cast<int64_t>(src.size()));
   const std::vector<sys::LoggedCall> log = fs.log();
   SCOPED_TRACE(to_string(log));
   const std::string got = testing::read_file(dst_path());
@@ -565,12 +315,9 @@ void PropertyFaultTest::check(const CopyCall& c, const Result<Report>& r,
 
 void PropertyFaultTest::run_case(uint64_t seed, Stats& st) {
   Gen g(seed);
-  const Shape src_shape = random_shape(g, 1 * kMiB);
-  const bool dst_exists = g.chance(60);
-  const Shape dst_shape = dst_exists ? random_shape(g, 512 * kKiB) : Shape{};
-  const std::string src = make_file(g, src_shape, src_path());
-  const std::string old_dst = make_file(g, dst_shape, dst_path());
-  const CopyCall c = random_call(g, src_shape.size, static_cast<int64_t>(old_dst.size()));
+  const testing::CaseFiles files = testing::random_files(g, kMix, src_path(), dst_path());
+  const CopyCall c =
+      testing::random_call(g, files.src_shape.size, static_cast<int64_t>(files.dst.size()), kMix);
   FaultSys fs;
   ProbeCache probes;
   Context ctx;
@@ -582,35 +329,17 @@ void PropertyFaultTest::run_case(uint64_t seed, Stats& st) {
     f = random_fault(g);
     fs.add(f);
   }
-  SCOPED_TRACE("source " + to_string(src_shape) + "; destination " +
-               (dst_exists ? to_string(dst_shape) : "new, empty") + "; " + to_string(c) + "; " +
-               to_string(faults) + "; " + to_string(ctx.tun));
+  SCOPED_TRACE(to_string(files) + "; " + to_string(c) + "; " + to_string(faults) + "; " +
+               to_string(ctx.tun));
   sys::UniqueFd src_fd(::open(src_path().c_str(), O_RDONLY | O_CLOEXEC));
   sys::UniqueFd dst_fd(::open(dst_path().c_str(), O_RDWR | O_CLOEXEC));
   ASSERT_TRUE(src_fd.valid() && dst_fd.valid()) << strerror(errno);
-  struct stat before {};
-  ASSERT_EQ(::fstat(src_fd.get(), &before), 0);
-  // Offset pointers must leave the file positions alone; null ones use them.
-  const int64_t src_pos = c.use_position ? c.src_off : 3;
-  const int64_t dst_pos = c.use_position ? c.dst_off : 5;
-  ASSERT_EQ(::lseek(src_fd.get(), src_pos, SEEK_SET), src_pos);
-  ASSERT_EQ(::lseek(dst_fd.get(), dst_pos, SEEK_SET), dst_pos);
-  int64_t so = c.src_off;
-  int64_t dof = c.dst_off;
-  const Result<Report> r =
-      engine::copy_range(ctx, src_fd.get(), c.use_position ? nullptr : &so, dst_fd.get(),
-                         c.use_position ? nullptr : &dof, c.len, c.flags);
-  if (c.use_position) {
-    so = position(src_fd.get());
-    dof = position(dst_fd.get());
-  } else {
-    EXPECT_EQ(position(src_fd.get()), src_pos) << "source position moved";
-    EXPECT_EQ(position(dst_fd.get()), dst_pos) << "destination position moved";
-  }
-  struct stat after {};
-  ASSERT_EQ(::fstat(src_fd.get(), &after), 0);
-  EXPECT_TRUE(same_time(before.st_mtim, after.st_mtim)) << "(c) source mtime changed";
-  check(c, r, faults, fs, so - c.src_off, dof - c.dst_off, src, old_dst, st);
+  // Through the FaultSys and the random tunables.
+  const auto copy = [&ctx](int s, int64_t* so, int d, int64_t* dof, int64_t len, CopyFlags f) {
+    return engine::copy_range(ctx, s, so, d, dof, len, f);
+  };
+  const testing::CallOutcome out = testing::make_call(c, src_fd.get(), dst_fd.get(), copy);
+  check(c, out.result, faults, fs, out.src_moved, out.dst_moved, files.src, files.dst, st);
   ++st.cases;
   st.faults_planned += static_cast<int64_t>(faults.size());
   for (Call call : kCalls) st.calls_faulted += fs.count(call) - fs.passed(call);
@@ -618,31 +347,16 @@ void PropertyFaultTest::run_case(uint64_t seed, Stats& st) {
 
 TEST_F(PropertyFaultTest, RandomFaultsKeepTheContract) {
   ASSERT_FALSE(dir_.path().empty());
-  const uint64_t seed = env_u64("OFFCOPY_PROPERTY_SEED", kDefaultSeed);
-  const int64_t cases = static_cast<int64_t>(env_u64("OFFCOPY_PROPERTY_CASES", kDefaultCases));
-  const char* only_env = std::getenv("OFFCOPY_PROPERTY_ONLY");
-  const int64_t only = only_env != nullptr ? std::strtoll(only_env, nullptr, 0) : -1;
-  const auto start = std::chrono::steady_clock::now();
+  const testing::RunSettings rs = testing::run_settings(kDefaultSeed, kDefaultCases);
   Stats st;
-  // Stop at the first failing case unless asked to survey them all.
-  const bool keep_going = env_u64("OFFCOPY_PROPERTY_KEEP_GOING", 0) != 0;
-  for (int64_t i = 0; i < cases && (keep_going || !HasFailure()); ++i) {
-    if (only >= 0 && i != only) continue;
-    const uint64_t case_seed = mix(seed ^ mix(static_cast<uint64_t>(i)));
-    SCOPED_TRACE(::testing::Message() << "reproduce: OFFCOPY_PROPERTY_SEED=" << seed
-                                      << " OFFCOPY_PROPERTY_ONLY=" << i << " (case seed "
-                                      << case_seed << ")");
-    const int failures_before = failures_so_far();
-    run_case(case_seed, st);
-    if (failures_so_far() > failures_before) ++st.failed_cases;
-  }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const testing::RunTally tally =
+      testing::run_cases(rs, 0, "", [&](uint64_t case_seed) { run_case(case_seed, st); });
+  st.failed_cases = tally.failed_cases;
   std::printf("[ property ] faults: seed %" PRIu64 ", %" PRId64 " cases (%" PRId64
               " broke a property; copies: %" PRId64 " ok, %" PRId64 " returned an error), %" PRId64
               " faults planned, %" PRId64 " calls faulted, %" PRId64 " bytes compared, %.1f s\n",
-              seed, st.cases, st.failed_cases, st.copies_ok, st.copies_err, st.faults_planned,
-              st.calls_faulted, st.bytes_compared, secs);
+              rs.seed, st.cases, st.failed_cases, st.copies_ok, st.copies_err, st.faults_planned,
+              st.calls_faulted, st.bytes_compared, tally.seconds);
   RecordProperty("cases", static_cast<int>(st.cases));
   RecordProperty("faults_planned", static_cast<int>(st.faults_planned));
   RecordProperty("calls_faulted", static_cast<int>(st.calls_faulted));
