@@ -10,6 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev   # tests, micro benchmarks
   btrfs-progs xfsprogs e2fsprogs util-linux # test filesystems, losetup, mount
   coreutils bc python3                      # peers and helpers for benchmarks
+  rsync gnuplot-nox                         # bench/suite.py: a peer tool, the plots
   attr acl                                  # setfattr/getfattr, setfacl for tree tests
   strace                                    # reliability tests: the calls --atomic/--fsync make
 )
