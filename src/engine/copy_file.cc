@@ -130,8 +130,9 @@ Status check_dest(const Context& ctx, const std::string& src, const std::string&
     return path_error(EEXIST, "create", Role::destination, dst, "not overwritten (-n)");
   }
   if (S_ISDIR(d->old.st_mode)) return path_error(EISDIR, "open", Role::destination, dst);
+  if (!options.atomic || !S_ISREG(d->old.st_mode)) return Ok{};
   struct stat l {};
-  if (options.atomic && S_ISREG(d->old.st_mode) && s.lstat(dst.c_str(), &l) == 0 && S_ISLNK(l.st_mode)) {
+  if (s.lstat(dst.c_str(), &l) == 0 && S_ISLNK(l.st_mode)) {
     if (int r = s.realpath(dst.c_str(), &d->final_name); r < 0) {
       return path_error(-r, "realpath", Role::destination, dst);
     }
@@ -188,13 +189,14 @@ Result<Report> copy_data(const Context& ctx, const std::string& src, int in, Ope
 }
 
 // Verification, metadata and durability, after the data.
-Status finish_file(const Context& ctx, int in, const OpenedFds& known, Dest& out,
-                   const FileOptions& options, const Control* control, Report* rep) {
+Status finish_file(const Context& ctx, const std::string& src, int in, const OpenedFds& known,
+                   Dest& out, const FileOptions& options, const Control* control,
+                   Report* rep) {
   sys::Sys& s = *ctx.sys;
   const int dfd = out.fd.get();
   if (options.verify && S_ISREG(known.src_st.st_mode) && S_ISREG(known.dst_st.st_mode)) {
     auto v = verify_copy(ctx, in, dfd, known.src_st.st_size, control);
-    if (!v) return with_path(v.error(), "", out.final_name);
+    if (!v) return with_path(v.error(), src, out.final_name);
     rep->verified_bytes = v->compared;
     rep->verify_skipped_bytes = v->skipped;
   }
@@ -297,7 +299,7 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   }
   auto rep = copy_data(ctx, src, in.get(), &known, out, opt, control);
   if (!rep) return clean_up(ctx, out, std::move(rep.error()));
-  if (Status st = finish_file(ctx, in.get(), known, out, opt, control, &*rep); !st) {
+  if (Status st = finish_file(ctx, src, in.get(), known, out, opt, control, &*rep); !st) {
     Error e = std::move(st.error());
     e.bytes_done = rep->total_bytes();
     e.report = std::make_shared<Report>(*rep);
