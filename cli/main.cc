@@ -99,15 +99,12 @@ int run(const Options& o) {
   if (o.stats) print_stats(text, results, secs);
   if (o.json) print_json(stdout, results, secs);
   if (int sig = stop_signal(); sig != 0) {
-    long long copied = 0, stopped = 0;
+    int64_t copied = 0, stopped = 0;
     for (const FileResult& r : results) {
       copied += r.status == FileStatus::copied;
       stopped += r.status == FileStatus::cancelled;
     }
-    std::fprintf(stderr,
-                 "offcopy: stopped by %s: %lld files copied, %lld stopped or not started "
-                 "(nothing of them left behind)\n",
-                 signal_name(sig).c_str(), copied, stopped);
+    print_stopped(signal_name(sig), copied, stopped);
     return kExitSignal + sig;
   }
   return exit_code(results);

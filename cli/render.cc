@@ -135,6 +135,13 @@ void print_warning(const std::string& dst, const Warning& w) {
                strerror(w.code), strerrorname_np(w.code) ? strerrorname_np(w.code) : "?");
 }
 
+void print_stopped(const std::string& signal, int64_t copied, int64_t stopped) {
+  std::fprintf(stderr,
+               "offcopy: stopped by %s: %lld files copied, %lld stopped or not started "
+               "(nothing of them left behind)\n",
+               signal.c_str(), static_cast<long long>(copied), static_cast<long long>(stopped));
+}
+
 void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
   const Report sum = totals(all);
   int copied = 0, failed = 0, skipped = 0, cancelled = 0;

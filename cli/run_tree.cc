@@ -196,11 +196,7 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
   rep.errors += obs.root_failures;
   obs.end();
   if (int sig = stop_signal(); sig != 0) {
-    std::fprintf(stderr,
-                 "offcopy: stopped by %s: %lld files copied, %lld stopped or not started "
-                 "(nothing of them left behind)\n",
-                 signal_name(sig).c_str(), (long long)rep.files,
-                 (long long)rep.cancelled);
+    print_stopped(signal_name(sig), rep.files, rep.cancelled);
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

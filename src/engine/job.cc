@@ -80,8 +80,7 @@ void Job::fail(Mechanism m, int err, std::string why) {
 bool Job::keep_going(Mechanism m, int64_t moved_in_segment) const {
   if (control == nullptr) return true;
   if (control->progress) control->progress(done + moved_in_segment, m);
-  return control->cancel == nullptr ||
-         !control->cancel->load(std::memory_order_relaxed);
+  return !control->cancelled();
 }
 
 void Job::add_hole(const Segment& hole) {

@@ -58,6 +58,10 @@ struct Control {
   // Called once, before any byte moves, with the length this call will
   // copy when it is known (not for a stream or a pseudo-fs source).
   std::function<void(int64_t len)> length;
+
+  bool cancelled() const {
+    return cancel != nullptr && cancel->load(std::memory_order_relaxed);
+  }
 };
 
 // EAGAIN is retried this many times per call site before it is an error

@@ -118,7 +118,7 @@ class Comparer {
   // Compares [from, to) chunk by chunk.
   Status range(int64_t from, int64_t to, int64_t* compared) {
     for (int64_t off = from; off < to; off += kChunk) {
-      if (control_ && control_->cancel && control_->cancel->load()) {
+      if (control_ != nullptr && control_->cancelled()) {
         return util::path_error(ECANCELED, "verify", Role::none, "");
       }
       const int64_t want = std::min(kChunk, to - off);

@@ -28,17 +28,13 @@ MechResult io_error(int err, const char* op, int64_t moved) {
 // at again.
 constexpr int kStreamWaitMs = 100;
 
-bool cancel_asked(const Job& job) {
-  return job.control != nullptr && job.control->cancel != nullptr && job.control->cancel->load();
-}
-
 // A non-blocking stream (a FIFO copy_file opened for a cancellable copy)
 // is waited on with poll, so that a cancel is seen while the writer is
 // idle -- or has not come yet: poll waits for the first writer, where a
 // read would say end of file.  Returns 0, -ECANCELED or -errno.
 int wait_readable(Job& job) {
   for (;;) {
-    if (cancel_asked(job)) return -ECANCELED;
+    if (job.control != nullptr && job.control->cancelled()) return -ECANCELED;
     const int r = job.sys().poll_in(job.src_fd, kStreamWaitMs);
     if (r != 0) return r < 0 ? r : 0;
   }

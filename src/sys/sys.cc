@@ -13,22 +13,10 @@
 #include <unistd.h>
 
 #include "sys/long_path.h"
+#include "sys/no_eintr.h"
 
 namespace offcopy::sys {
 namespace {
-
-int64_t neg_errno(int64_t ret) { return ret < 0 ? -errno : ret; }
-
-// Retries a call interrupted by a signal before it did anything; a partial
-// transfer is returned as a short count, never as EINTR.
-template <typename F>
-int64_t no_eintr(F f) {
-  int64_t r;
-  do {
-    r = neg_errno(f());
-  } while (r == -EINTR);
-  return r;
-}
 
 class RealRing final : public Ring {
  public:

@@ -12,28 +12,24 @@
 #include <vector>
 
 #include "sys/long_path.h"
+#include "sys/no_eintr.h"
 #include "sys/sys.h"
 
 namespace offcopy::sys {
 namespace {
-
-template <typename F>
-int retry_eintr(F f) {
-  int r;
-  do {
-    r = f();
-  } while (r < 0 && errno == EINTR);
-  return r < 0 ? -errno : r;
-}
 
 // Extents asked for per FIEMAP call; a file with more is read in rounds.
 constexpr unsigned kExtentsPerCall = 256;
 
 }  // namespace
 
-int Sys::fsync(int fd) { return retry_eintr([&] { return ::fsync(fd); }); }
+int Sys::fsync(int fd) {
+  return static_cast<int>(no_eintr([&] { return ::fsync(fd); }));
+}
 
-int Sys::fdatasync(int fd) { return retry_eintr([&] { return ::fdatasync(fd); }); }
+int Sys::fdatasync(int fd) {
+  return static_cast<int>(no_eintr([&] { return ::fdatasync(fd); }));
+}
 
 int Sys::fadvise_dontneed(int fd) {
   // posix_fadvise returns the error number instead of setting errno.
@@ -48,9 +44,9 @@ int Sys::rename(const char* from, const char* to, bool noreplace) {
   AtPath b(to);
   if (a.error() < 0) return a.error();
   if (b.error() < 0) return b.error();
-  return retry_eintr([&] {
+  return static_cast<int>(no_eintr([&] {
     return ::renameat2(a.dir(), a.leaf(), b.dir(), b.leaf(), noreplace ? RENAME_NOREPLACE : 0);
-  });
+  }));
 }
 
 int Sys::extents(int fd, std::vector<Extent>* out) {
@@ -64,7 +60,8 @@ int Sys::extents(int fd, std::vector<Extent>* out) {
     fm->fm_length = FIEMAP_MAX_OFFSET - start;
     fm->fm_flags = FIEMAP_FLAG_SYNC;
     fm->fm_extent_count = kExtentsPerCall;
-    if (int r = retry_eintr([&] { return ::ioctl(fd, FS_IOC_FIEMAP, fm); }); r < 0) return r;
+    const int r = static_cast<int>(no_eintr([&] { return ::ioctl(fd, FS_IOC_FIEMAP, fm); }));
+    if (r < 0) return r;
     if (fm->fm_mapped_extents == 0) return 0;
     for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
       const fiemap_extent& e = fm->fm_extents[i];
