@@ -154,13 +154,14 @@ void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seco
   const double rate = seconds > 0 ? sum.total_bytes() / seconds : 0;
   std::fprintf(out,
                "offcopy: %d copied, %d skipped, %d failed%s; %s in %.3f s (%s/s): "
-               "cloned %s, kernel-copied %s, io_uring %s, read/write %s, holes %s%s\n",
+               "cloned %s, kernel-copied %s, spliced %s, io_uring %s, read/write %s, holes %s%s\n",
                copied, skipped, failed,
                cancelled ? (", " + std::to_string(cancelled) + " cancelled").c_str() : "",
                human_bytes(sum.total_bytes()).c_str(), seconds,
                human_bytes(static_cast<int64_t>(rate)).c_str(),
                human_bytes(sum.bytes(Mechanism::clone)).c_str(),
                human_bytes(sum.bytes(Mechanism::kernel_copy)).c_str(),
+               human_bytes(sum.bytes(Mechanism::splice)).c_str(),
                human_bytes(sum.bytes(Mechanism::uring)).c_str(),
                human_bytes(sum.bytes(Mechanism::read_write)).c_str(),
                human_bytes(sum.hole_bytes).c_str(), verify_summary(sum).c_str());

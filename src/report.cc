@@ -11,8 +11,15 @@ namespace offcopy {
 
 const char* mechanism_name(Mechanism m) {
   static const char* const kNames[kMechanismCount] = {
-      "snapshot", "clone", "kernel_copy", "uring", "read_write", "device"};
+      "snapshot", "clone", "kernel_copy", "uring", "read_write", "device", "splice"};
   return kNames[static_cast<int>(m)];
+}
+
+int ladder_rank(Mechanism m) {
+  for (int i = 0; i < kMechanismCount; ++i) {
+    if (kLadder[i] == m) return i;
+  }
+  return kMechanismCount;
 }
 
 int64_t Report::total_bytes() const {

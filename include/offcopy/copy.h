@@ -24,18 +24,31 @@
 namespace offcopy {
 
 // How bytes moved.  The order is the ladder's order.
+// The values are stable (the C API and JSON use them); the ladder's order
+// is kLadder's, as splice came after the others were numbered.
 enum class Mechanism : int {
-  snapshot = 0,     // btrfs subvolume snapshot (whole trees; later issue)
+  snapshot = 0,     // btrfs subvolume snapshot (whole trees)
   clone = 1,        // FICLONE / FICLONERANGE: extents shared, no data moved
   kernel_copy = 2,  // copy_file_range: server-side or in-kernel copy
   uring = 3,        // io_uring read/write pipeline through host memory
   read_write = 4,   // pread/pwrite (or read/write on streams)
   device = 5,       // SCSI EXTENDED COPY / token copy (later issue)
+  splice = 6,       // splice(2) through a pipe: the host's kernel copies
+                    // page cache to page cache, no user-space buffer
 };
-inline constexpr int kMechanismCount = 6;
+inline constexpr int kMechanismCount = 7;
+
+// Every mechanism in ladder order: the order the rungs are tried in and
+// reports list them in.
+inline constexpr Mechanism kLadder[kMechanismCount] = {
+    Mechanism::snapshot, Mechanism::clone,      Mechanism::kernel_copy, Mechanism::splice,
+    Mechanism::uring,    Mechanism::read_write, Mechanism::device};
+
+// Position of m in kLadder.
+int ladder_rank(Mechanism m);
 
 // Stable lower-case names: "snapshot", "clone", "kernel_copy", "uring",
-// "read_write", "device".  Used in --debug and JSON output.
+// "read_write", "device", "splice".  Used in --debug and JSON output.
 const char* mechanism_name(Mechanism m);
 
 // As cp's --reflink.

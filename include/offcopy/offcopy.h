@@ -52,19 +52,22 @@ int offcopy_version_number(void);
 
 /* ---- Mechanisms and flags ---------------------------------------------- */
 
-/* How bytes moved, in the order of the mechanism ladder; the same values
- * as offcopy::Mechanism.  Indexes offcopy_report.bytes_by. */
+/* How bytes moved; the same values as offcopy::Mechanism.  Indexes
+ * offcopy_report.bytes_by.  The ladder tries clone, kernel copy, splice,
+ * io_uring, read/write in that order (splice was numbered last). */
 enum offcopy_mechanism {
-  OFFCOPY_MECH_SNAPSHOT = 0,    /* btrfs subvolume snapshot (not yet used) */
+  OFFCOPY_MECH_SNAPSHOT = 0,    /* btrfs subvolume snapshot (trees) */
   OFFCOPY_MECH_CLONE = 1,       /* FICLONE / FICLONERANGE: extents shared */
   OFFCOPY_MECH_KERNEL_COPY = 2, /* copy_file_range: server-side / in-kernel */
   OFFCOPY_MECH_URING = 3,       /* io_uring read/write through host memory */
   OFFCOPY_MECH_READ_WRITE = 4,  /* pread/pwrite (read/write on streams) */
   OFFCOPY_MECH_DEVICE = 5,      /* SCSI EXTENDED COPY / token copy (later) */
-  OFFCOPY_MECH_COUNT = 6
+  OFFCOPY_MECH_SPLICE = 6,      /* splice through a pipe, in the host kernel */
+  OFFCOPY_MECH_COUNT = 7
 };
 
-/* "snapshot", "clone", "kernel_copy", "uring", "read_write", "device";
+/* "snapshot", "clone", "kernel_copy", "uring", "read_write", "device",
+ * "splice";
  * NULL for a value out of range.  Static strings. */
 const char *offcopy_mechanism_name(int mechanism);
 

@@ -28,6 +28,7 @@ static_assert(OFFCOPY_MECH_CLONE == static_cast<int>(offcopy::Mechanism::clone))
 static_assert(OFFCOPY_MECH_KERNEL_COPY == static_cast<int>(offcopy::Mechanism::kernel_copy));
 static_assert(OFFCOPY_MECH_URING == static_cast<int>(offcopy::Mechanism::uring));
 static_assert(OFFCOPY_MECH_READ_WRITE == static_cast<int>(offcopy::Mechanism::read_write));
+static_assert(OFFCOPY_MECH_SPLICE == static_cast<int>(offcopy::Mechanism::splice));
 static_assert(OFFCOPY_MECH_DEVICE == static_cast<int>(offcopy::Mechanism::device));
 static_assert(offcopy::kOffloadUnsupported == EOPNOTSUPP);
 

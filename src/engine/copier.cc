@@ -79,6 +79,9 @@ Status inspect(Job& job, const OpenedFds* known) {
   }
   job.src_stream = is_stream(job.src_st);
   job.src_nonblock = job.src_stream && (src_fl & O_NONBLOCK) != 0;
+  if (known != nullptr && known->src_nonblock_ours && !job.src_stream) {
+    job.src_clear_nonblock = src_fl & ~O_NONBLOCK;
+  }
   // Generated files allocate no blocks; only then is fstatfs worth a call
   // (it is one of the few syscalls a 4 KiB copy makes).
   if (job.src_st.st_blocks == 0 && S_ISREG(job.src_st.st_mode)) {
@@ -165,11 +168,16 @@ void rule_out(Job& job) {
   if (f.sparse == Sparse::always) {
     job.skip(Mechanism::kernel_copy, 0, "--sparse=always looks for zero blocks");
   }
-  if (job.src_stream || job.dst_stream || !size_known(job)) {
-    job.skip(Mechanism::uring, 0, "stream or size 0: read/write until EOF");
-  } else if (f.sparse == Sparse::always) {
-    job.skip(Mechanism::uring, 0, "--sparse=always looks for zero blocks");
+  for (Mechanism m : {Mechanism::splice, Mechanism::uring}) {
+    if (job.src_stream || job.dst_stream || !size_known(job)) {
+      job.skip(m, 0, "stream or size 0: read/write until EOF");
+    } else if (f.sparse == Sparse::always) {
+      job.skip(m, 0, "--sparse=always looks for zero blocks");
+    } else if (m == Mechanism::splice && !job.dst_regular) {
+      job.skip(m, 0, "destination is not a regular file");
+    }
   }
+  cached(Mechanism::splice);
 }
 
 // `at` is the source offset where the failing call started.
@@ -218,6 +226,13 @@ bool ring_ready(Job& job) {
 // The first rung still on for this segment.
 Mechanism pick(Job& job, const Segment& seg) {
   if (!job.is_off(Mechanism::kernel_copy)) return Mechanism::kernel_copy;
+  if (!job.is_off(Mechanism::splice)) {
+    if (seg.len >= job.ctx.tun.splice_min && pipe_ready(job)) return Mechanism::splice;
+    if (seg.len < job.ctx.tun.splice_min) {
+      job.skip(Mechanism::splice, 0, "range shorter than a pipe is worth");
+      job.off[static_cast<int>(Mechanism::splice)].reset();  // size-dependent
+    }
+  }
   if (!job.is_off(Mechanism::uring)) {
     if (seg.len >= job.ctx.tun.uring_min && ring_ready(job)) return Mechanism::uring;
     if (seg.len < job.ctx.tun.uring_min) {
@@ -232,6 +247,7 @@ MechResult run_rung(Job& job, Mechanism m, const Segment& seg) {
   switch (m) {
     case Mechanism::clone: return clone_segment(job, seg);
     case Mechanism::kernel_copy: return kernel_copy_segment(job, seg);
+    case Mechanism::splice: return splice_segment(job, seg);
     case Mechanism::uring: return uring_segment(job, seg);
     default: return read_write_segment(job, seg);
   }
@@ -273,6 +289,9 @@ std::string used_why(const Job& job, Mechanism m) {
   switch (m) {
     case Mechanism::kernel_copy:
       return "copy_file_range: in-kernel or server-side copy (may share extents)";
+    case Mechanism::splice:
+      return "splice through a " + std::to_string(job.pipe_size >> 10) +
+             " KiB pipe: in-kernel host copy";
     case Mechanism::uring:
       return "io_uring pipeline, " + std::to_string(t.uring_depth) + " x " +
              std::to_string(t.uring_buffer >> 10) + " KiB buffers";
@@ -289,6 +308,12 @@ Status copy_data(Job& job, Segment seg) {
   while (seg.len > 0) {
     const Mechanism m = pick(job, seg);
     if (m != Mechanism::kernel_copy && job.flags.no_fallback) return offload_error(job);
+    if (m != Mechanism::kernel_copy && job.src_clear_nonblock >= 0) {
+      if (int r = job.sys().fcntl_setfl(job.src_fd, job.src_clear_nonblock); r < 0) {
+        return make_error(-r, "fcntl", Role::source);
+      }
+      job.src_clear_nonblock = -1;
+    }
     const MechResult r = run_rung(job, m, seg);
     job.used(m, r.moved - r.holes, used_why(job, m));
     job.done += r.moved;
@@ -565,7 +590,9 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
   if (job.saved_src_pos >= 0) job.sys().lseek(src_fd, job.saved_src_pos, SEEK_SET);
   // Steps in ladder order, whatever order the rungs were ruled out in.
   std::stable_sort(job.report.steps.begin(), job.report.steps.end(),
-                   [](const Step& a, const Step& b) { return a.mech < b.mech; });
+                   [](const Step& a, const Step& b) {
+                     return ladder_rank(a.mech) < ladder_rank(b.mech);
+                   });
   if (!s) {
     Error e = std::move(s.error());
     e.report = std::make_shared<const Report>(job.report);

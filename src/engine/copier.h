@@ -17,6 +17,10 @@ struct OpenedFds {
   struct stat dst_st {};
   int src_flags = 0;
   int dst_flags = 0;
+  // src_flags has O_NONBLOCK only so that opening (and reading) a FIFO can
+  // be interrupted; the source is not a stream.  Offload rungs ignore the
+  // flag, io_uring honours it: it is cleared before a host rung reads.
+  bool src_nonblock_ours = false;
 };
 
 // `control` (may be null) adds cancellation and progress; a cancelled copy

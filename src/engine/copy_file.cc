@@ -260,7 +260,8 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   sys::Sys& s = *ctx.sys;
   // A cancellable copy must not hang in open() or read() of a FIFO whose
   // writer is missing or idle: it opens without blocking and polls
-  // (read_write.cc); anything but a stream gets blocking reads back.
+  // (read_write.cc); anything but a stream gets blocking reads back
+  // before a host rung reads it.
   const bool cancellable = control != nullptr && control->cancel != nullptr;
   const int src_flags = cancellable ? O_RDONLY | O_NONBLOCK : O_RDONLY;
   int sfd = s.open(src.c_str(), src_flags, 0);
@@ -271,12 +272,9 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   if (int r = s.fstat(in.get(), &known.src_st); r < 0) {
     return path_error(-r, "fstat", Role::source, src);
   }
-  if (cancellable && !S_ISFIFO(sst.st_mode) && !S_ISCHR(sst.st_mode)) {
-    if (int r = s.fcntl_setfl(in.get(), O_RDONLY); r < 0) {
-      return path_error(-r, "fcntl", Role::source, src);
-    }
-    known.src_flags = O_RDONLY;
-  }
+  // The copier clears O_NONBLOCK if a host rung reads; a clone or
+  // copy_file_range (the whole of most copies) never needs the fcntl.
+  known.src_nonblock_ours = cancellable && !S_ISFIFO(sst.st_mode) && !S_ISCHR(sst.st_mode);
   if (S_ISDIR(sst.st_mode)) {
     return path_error(EISDIR, "copy", Role::source, src, "is a directory");
   }

@@ -37,6 +37,8 @@ Tunables tunables_from_env() {
     if (key == "uring_buffer") t.uring_buffer = v;
     if (key == "uring_min") t.uring_min = v;
     if (key == "rw_buffer") t.rw_buffer = v;
+    if (key == "splice_min") t.splice_min = v;
+    if (key == "splice_pipe") t.splice_pipe = v;
   }
   return t;
 }

@@ -32,6 +32,9 @@ struct Tunables {
   unsigned uring_depth = 4;         // buffers in flight in the pipeline
   int64_t uring_buffer = 1 << 20;   // bytes per pipeline buffer
   int64_t uring_min = 4 << 20;      // smaller ranges go to read/write
+  int64_t splice_min = 256 << 10;   // smaller ranges skip splice (a pipe
+                                    // costs 4 syscalls to set up and close)
+  int64_t splice_pipe = 1 << 20;    // pipe capacity asked for splice
   int64_t rw_buffer = 256 << 10;    // bytes per pread/pwrite
 };
 
@@ -116,6 +119,8 @@ struct Job {
   CopyFlags flags;
   bool src_stream = false;  // read() at the file position (FIFO, chardev)
   bool src_nonblock = false;  // a stream opened O_NONBLOCK: poll before reads
+  int src_clear_nonblock = -1;  // >= 0: flags to set on src_fd before a host
+                                // rung reads it (OpenedFds::src_nonblock_ours)
   bool dst_stream = false;  // write() at the file position (O_APPEND, FIFO)
   bool dst_append = false;  // destination opened O_APPEND
   bool src_pseudo = false;  // procfs/sysfs/...: st_size is not the length
@@ -132,6 +137,10 @@ struct Job {
   // A reason per rung that is off for the rest of this job.
   std::array<std::optional<Verdict>, kMechanismCount> off;
   std::unique_ptr<sys::Ring> ring;  // made on first use by the uring rung
+  // The splice rung's pipe, made on first use; pipe_size is its capacity.
+  // Emptied or closed before the rung returns: no byte stays in it.
+  sys::UniqueFd pipe_r, pipe_w;
+  int64_t pipe_size = 0;
 
   sys::Sys& sys() const { return *ctx.sys; }
   int64_t moved() const { return report.total_bytes(); }
@@ -152,6 +161,8 @@ struct Job {
 // reports what moved; none advances a file position.
 MechResult clone_segment(Job& job, const Segment& seg);  // aligned only
 MechResult kernel_copy_segment(Job& job, const Segment& seg);
+MechResult splice_segment(Job& job, const Segment& seg);
+bool pipe_ready(Job& job);  // makes the splice pipe; false: rung skipped
 MechResult uring_segment(Job& job, const Segment& seg);
 MechResult read_write_segment(Job& job, const Segment& seg);
 

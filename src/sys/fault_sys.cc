@@ -152,6 +152,16 @@ int64_t FaultSys::copy_file_range(int src, int64_t* src_off, int dst, int64_t* d
   });
 }
 
+int64_t FaultSys::splice_read(int fd, int64_t off, int pipe_w, int64_t len) {
+  return io(Call::splice_read, len,
+            [&](int64_t n) { return base_.splice_read(fd, off, pipe_w, n); });
+}
+
+int64_t FaultSys::splice_write(int pipe_r, int fd, int64_t off, int64_t len) {
+  return io(Call::splice_write, len,
+            [&](int64_t n) { return base_.splice_write(pipe_r, fd, off, n); });
+}
+
 int64_t FaultSys::pread(int fd, void* buf, int64_t len, int64_t off) {
   return io(Call::pread, len, [&](int64_t n) { return base_.pread(fd, buf, n, off); });
 }

@@ -51,6 +51,8 @@ class FaultSys : public Sys {
   int64_t copy_file_range(int src, int64_t* src_off, int dst, int64_t* dst_off,
                           int64_t len) override;
   int64_t pread(int fd, void* buf, int64_t len, int64_t off) override;
+  int64_t splice_read(int fd, int64_t off, int pipe_w, int64_t len) override;
+  int64_t splice_write(int pipe_r, int fd, int64_t off, int64_t len) override;
   int64_t pwrite(int fd, const void* buf, int64_t len, int64_t off) override;
   int64_t read(int fd, void* buf, int64_t len) override;
   int64_t write(int fd, const void* buf, int64_t len) override;

@@ -86,6 +86,23 @@ int64_t Sys::copy_file_range(int src, int64_t* src_off, int dst,
                                      static_cast<size_t>(len), 0));
 }
 
+int64_t Sys::make_pipe(int fds[2], int64_t size) {
+  if (::pipe2(fds, O_CLOEXEC) < 0) return -errno;
+  const int got = ::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(size));
+  if (got > 0) return got;
+  return neg_errno(::fcntl(fds[1], F_GETPIPE_SZ));
+}
+
+int64_t Sys::splice_read(int fd, int64_t off, int pipe_w, int64_t len) {
+  loff_t o = off;
+  return neg_errno(::splice(fd, &o, pipe_w, nullptr, static_cast<size_t>(len), SPLICE_F_MOVE));
+}
+
+int64_t Sys::splice_write(int pipe_r, int fd, int64_t off, int64_t len) {
+  loff_t o = off;
+  return neg_errno(::splice(pipe_r, nullptr, fd, &o, static_cast<size_t>(len), SPLICE_F_MOVE));
+}
+
 int64_t Sys::pread(int fd, void* buf, int64_t len, int64_t off) {
   return neg_errno(::pread(fd, buf, static_cast<size_t>(len), off));
 }
@@ -173,7 +190,8 @@ void UniqueFd::reset(int fd) {
 const char* call_name(Call c) {
   static const char* const kNames[kCallCount] = {
       "FICLONE", "FICLONERANGE", "copy_file_range", "pread", "pwrite",
-      "read", "write", "fallocate", "ftruncate", "uring_read", "uring_write"};
+      "read", "write", "fallocate", "ftruncate", "uring_read", "uring_write",
+      "splice_read", "splice_write"};
   return kNames[static_cast<int>(c)];
 }
 

@@ -23,9 +23,9 @@ namespace offcopy::sys {
 // The calls FaultSys can fault and logs (the data-moving ones).
 enum class Call {
   clone, clone_range, copy_file_range, pread, pwrite, read, write,
-  fallocate, ftruncate, ring_read, ring_write,
+  fallocate, ftruncate, ring_read, ring_write, splice_read, splice_write,
 };
-inline constexpr int kCallCount = 11;
+inline constexpr int kCallCount = 13;
 const char* call_name(Call c);
 
 // One extent of a file as FIEMAP maps it.
@@ -84,6 +84,14 @@ class Sys {
   virtual int64_t read(int fd, void* buf, int64_t len);
   virtual int64_t write(int fd, const void* buf, int64_t len);
   virtual int64_t lseek(int fd, int64_t off, int whence);
+  // A close-on-exec pipe for splice, its capacity raised towards `size`
+  // (F_SETPIPE_SZ; kept at the default when refused): the capacity, or
+  // -errno.
+  virtual int64_t make_pipe(int fds[2], int64_t size);
+  // splice(2) from a file at `off` into a pipe, and from a pipe into a file
+  // at `off`; neither moves a file position.  Bytes moved or -errno.
+  virtual int64_t splice_read(int fd, int64_t off, int pipe_w, int64_t len);
+  virtual int64_t splice_write(int pipe_r, int fd, int64_t off, int64_t len);
   virtual int fstat(int fd, struct stat* st);
   virtual int fstatfs(int fd, struct statfs* st);
   virtual int fcntl_getfl(int fd);

@@ -60,8 +60,8 @@ debug_in_ladder_order() {
   local rank=0 m r
   for m in $order; do
     case $m in
-      snapshot) r=0 ;; clone) r=1 ;; kernel_copy) r=2 ;; uring) r=3 ;;
-      read_write) r=4 ;; device) r=5 ;; *) return 1 ;;
+      snapshot) r=0 ;; clone) r=1 ;; kernel_copy) r=2 ;; splice) r=3 ;; uring) r=4 ;;
+      read_write) r=5 ;; device) r=6 ;; *) return 1 ;;
     esac
     [ "$r" -ge "$rank" ] || return 1
     rank=$r
@@ -241,8 +241,8 @@ basic_tests() {
     skipped_because clone "--reflink=never"
   expect "--reflink=never --debug: kernel_copy skipped too (copy_file_range may clone)" \
     skipped_because kernel_copy "--reflink=never"
-  expect "--reflink=never --debug: the host copies all $SIZE bytes" \
-    eval 'used_line read_write $SIZE || used_line uring $SIZE'
+  expect "--reflink=never --debug: the kernel splices all $SIZE bytes (a host copy, no shared extents)" \
+    used_line splice "$SIZE"
 
   oc --debug --sparse=never a dbg_sn
   expect "--sparse=never: identical" same a dbg_sn
@@ -251,8 +251,9 @@ basic_tests() {
 
   oc --debug --sparse=always a dbg_sa
   expect "--sparse=always: identical" same a dbg_sa
-  expect "--sparse=always --debug: kernel_copy and uring skipped, reason --sparse=always" \
-    eval 'skipped_because kernel_copy --sparse=always && skipped_because uring --sparse=always'
+  expect "--sparse=always --debug: kernel_copy, splice and uring skipped, reason --sparse=always" \
+    eval 'skipped_because kernel_copy --sparse=always && skipped_because splice --sparse=always &&
+          skipped_because uring --sparse=always'
   expect "--sparse=always --debug: rungs listed in ladder order (copy.h: steps in ladder order)" \
     debug_in_ladder_order
 
@@ -275,7 +276,7 @@ basic_tests() {
 f = d['files'][0]
 assert f['source'] == 'a' and f['destination'] == 'js_dst' and f['status'] == 'copied'
 assert f['bytes'] == $SIZE, f['bytes']
-assert set(f['bytes_by']) == {'snapshot','clone','kernel_copy','uring','read_write','device'}
+assert set(f['bytes_by']) == {'snapshot','clone','kernel_copy','splice','uring','read_write','device'}
 assert sum(f['bytes_by'].values()) == f['bytes']
 assert isinstance(f['steps'], list) and f['steps']
 for s in f['steps']:
@@ -426,8 +427,8 @@ fs_tests() {
   expect "ext4->xfs: exit 0, identical" eval 'rc_is 0 && same "$E/src" "$X/from_ext4"'
   expect "ext4->xfs --debug: clone skipped with EXDEV" skipped_because clone EXDEV
   expect "ext4->xfs --debug: kernel_copy skipped with EXDEV" skipped_because kernel_copy EXDEV
-  expect "ext4->xfs --debug: a host rung moved the bytes" \
-    eval 'used_line uring $SIZE || used_line read_write $SIZE'
+  expect "ext4->xfs --debug: splice moved the bytes (in-kernel host copy)" \
+    used_line splice "$SIZE"
   # The engine copies files in parallel (one per worker): files started
   # after the first copy learned EXDEV reuse the cached verdict.
   mkdir -p "$X/many"

@@ -6,7 +6,8 @@
 //   rows (mechanism under test)       how the ladder is made to reach it
 //   clone        FICLONE               faults injected on Call::clone
 //   kernel_copy  copy_file_range       clone answers EOPNOTSUPP
-//   uring        io_uring pipeline     ... and copy_file_range EXDEV
+//   splice       splice via a pipe     ... and copy_file_range EXDEV
+//   uring        io_uring pipeline     ... and splice ruled out (probe cache)
 //   read_write   pread/pwrite          ... and io_uring marked unavailable
 //
 //   columns (fault on the rung's own calls)
@@ -68,6 +69,8 @@ engine::Tunables small_tunables() {
   t.uring_depth = 4;
   t.uring_min = 0;
   t.rw_buffer = kChunk;
+  t.splice_min = 0;
+  t.splice_pipe = kChunk;
   return t;
 }
 
@@ -85,13 +88,14 @@ bool ring_available() {
 Mechanism next_rung(Mechanism m) {
   switch (m) {
     case Mechanism::clone: return Mechanism::kernel_copy;
-    case Mechanism::kernel_copy:
+    case Mechanism::kernel_copy: return Mechanism::splice;
+    case Mechanism::splice:
       return ring_available() ? Mechanism::uring : Mechanism::read_write;
     default: return Mechanism::read_write;
   }
 }
 
-int rank(Mechanism m) { return static_cast<int>(m); }
+int rank(Mechanism m) { return ladder_rank(m); }
 
 // The calls each rung makes: read side and write side.
 struct RungCalls {
@@ -110,6 +114,7 @@ RungCalls calls_of(Mechanism m) {
   switch (m) {
     case Mechanism::clone: return {{Call::clone}, {Call::clone}};
     case Mechanism::kernel_copy: return {{Call::copy_file_range}, {Call::copy_file_range}};
+    case Mechanism::splice: return {{Call::splice_read}, {Call::splice_write}};
     case Mechanism::uring: return {{Call::ring_read}, {Call::ring_write}};
     default: return {{Call::pread}, {Call::pwrite}};
   }
@@ -117,7 +122,8 @@ RungCalls calls_of(Mechanism m) {
 
 std::vector<Call> calls_below(Mechanism m) {
   std::vector<Call> v;
-  for (Mechanism r : {Mechanism::kernel_copy, Mechanism::uring, Mechanism::read_write}) {
+  for (Mechanism r : {Mechanism::kernel_copy, Mechanism::splice, Mechanism::uring,
+                      Mechanism::read_write}) {
     if (rank(r) > rank(m)) {
       for (Call c : calls_of(r).all()) v.push_back(c);
     }
@@ -170,6 +176,9 @@ class Rig {
   }
   void no_kernel_copy(int err = EXDEV) {
     fs_.add({Call::copy_file_range, Fault::Kind::fail, err, 0, 1, 0});
+  }
+  void no_splice() {
+    probes_.set(Mechanism::splice, dev(), dev(), Verdict{ENOSYS, "splice switched off by the test"});
   }
   void no_ring() { probes_.set_ring(Verdict{ENOSYS, "io_uring switched off by the test"}); }
 
@@ -278,8 +287,8 @@ bool applies(Mechanism m, Col c) {
 
 std::vector<Cell> all_cells() {
   std::vector<Cell> cells;
-  for (Mechanism m : {Mechanism::clone, Mechanism::kernel_copy, Mechanism::uring,
-                      Mechanism::read_write}) {
+  for (Mechanism m : {Mechanism::clone, Mechanism::kernel_copy, Mechanism::splice,
+                      Mechanism::uring, Mechanism::read_write}) {
     for (const ColInfo& c : kCols) {
       if (applies(m, c.col)) cells.push_back({m, c.col});
     }
@@ -358,9 +367,11 @@ Expect expect_for(const Cell& cell) {
     return e;
   };
   const std::string wr_op = m == Mechanism::kernel_copy ? "copy_file_range"
+                            : m == Mechanism::splice    ? "splice write"
                             : m == Mechanism::uring     ? "io_uring write"
                                                         : "pwrite";
   const std::string rd_op = m == Mechanism::kernel_copy ? "copy_file_range"
+                            : m == Mechanism::splice    ? "splice read"
                             : m == Mechanism::uring     ? "io_uring read"
                                                         : "pread";
   switch (cell.col) {
@@ -435,7 +446,8 @@ void check_success(Rig& rig, const Cell& cell, const Expect& want, const Report&
   for (const Step& s : rep.steps) {
     EXPECT_NE(s.outcome, Outcome::failed) << mechanism_name(s.mech) << ": " << s.why;
   }
-  for (Mechanism r : {Mechanism::clone, Mechanism::kernel_copy, Mechanism::uring}) {
+  for (Mechanism r : {Mechanism::clone, Mechanism::kernel_copy, Mechanism::splice,
+                      Mechanism::uring}) {
     if (transient_clone || rank(r) >= rank(want.by)) continue;
     const Step* s = step_of(rep, r);
     ASSERT_NE(s, nullptr) << "no step for " << mechanism_name(r);
@@ -450,6 +462,8 @@ void check_success(Rig& rig, const Cell& cell, const Expect& want, const Report&
       EXPECT_EQ(s->err, EOPNOTSUPP) << s->why;
     } else if (r == Mechanism::kernel_copy) {
       EXPECT_EQ(s->err, EXDEV) << s->why;
+    } else if (r == Mechanism::splice) {
+      EXPECT_EQ(s->err, ENOSYS) << s->why;  // the test's probe-cache verdict
     } else if (cell.mech == Mechanism::read_write) {
       EXPECT_EQ(s->err, ENOSYS) << s->why;  // the test's ring verdict
     }
@@ -526,6 +540,7 @@ TEST_P(FaultMatrix, Cell) {
   Rig rig;
   if (cell.mech != Mechanism::clone) rig.no_clone();
   if (rank(cell.mech) > rank(Mechanism::kernel_copy)) rig.no_kernel_copy();
+  if (rank(cell.mech) > rank(Mechanism::splice)) rig.no_splice();
   if (cell.mech == Mechanism::read_write) rig.no_ring();
   for (const Fault& f : faults_for(cell)) rig.fs().add(f);
 
@@ -611,7 +626,7 @@ TEST(FaultZero, CopyFileRangeZeroAtStartFallsBackToRead) {
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(rig.fs().count(Call::copy_file_range), 1);
   EXPECT_EQ(r->bytes(Mechanism::kernel_copy), 0);
-  EXPECT_EQ(r->bytes(Mechanism::uring) + r->bytes(Mechanism::read_write), kSize);
+  EXPECT_EQ(r->bytes(Mechanism::splice), kSize);
   const Step* s = step_of(r.value(), Mechanism::kernel_copy);
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->outcome, Outcome::skipped);
@@ -633,6 +648,7 @@ TEST(FaultZero, PwriteZeroIsEio) {
   Rig rig;
   rig.no_clone();
   rig.no_kernel_copy();
+  rig.no_splice();
   rig.no_ring();
   rig.fs().add({Call::pwrite, Fault::Kind::zero, 0, 0, 2, 1});
   Result<Report> r = rig.run();
@@ -745,6 +761,7 @@ TEST(FaultUring, SerialPipelineErrorIsExact) {
     rig.ctx().tun.uring_depth = 1;
     rig.no_clone();
     rig.no_kernel_copy();
+    rig.no_splice();
     rig.fs().add({c, Fault::Kind::error_after, EIO, kMid});
     Result<Report> r = rig.run();
     ASSERT_FALSE(r.ok());
@@ -782,6 +799,7 @@ TEST(FaultTransient, EndlessEagainGivesUp) {
   Rig rig;
   rig.no_clone();
   rig.no_kernel_copy();
+  rig.no_splice();
   rig.no_ring();
   rig.fs().add({Call::pwrite, Fault::Kind::fail, EAGAIN, 0, 2, 0});
   Result<Report> r = rig.run();

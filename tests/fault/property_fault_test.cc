@@ -104,6 +104,7 @@ bool wrote(const sys::LoggedCall& l) {
     case Call::copy_file_range:
     case Call::pwrite:
     case Call::write:
+    case Call::splice_write:
     case Call::ring_write: return l.ret > 0;
     default: return false;
   }
@@ -111,9 +112,10 @@ bool wrote(const sys::LoggedCall& l) {
 
 // The calls the copy path of a regular file makes (read/write are for
 // streams only).
-constexpr Call kCalls[] = {Call::clone,     Call::clone_range, Call::copy_file_range,
-                           Call::pread,     Call::pwrite,      Call::ring_read,
-                           Call::ring_write, Call::fallocate,  Call::ftruncate};
+constexpr Call kCalls[] = {Call::clone,       Call::clone_range,  Call::copy_file_range,
+                           Call::splice_read, Call::splice_write, Call::pread,
+                           Call::pwrite,      Call::ring_read,    Call::ring_write,
+                           Call::fallocate,   Call::ftruncate};
 
 int random_errno(Gen& g) {
   return g.pick({EIO, ENOSPC, EDQUOT, ENOMEM, EXDEV, EOPNOTSUPP, EINVAL, ENOSYS, EPERM, EAGAIN,
@@ -133,7 +135,8 @@ Fault random_fault(Gen& g) {
       Call::copy_file_range, Call::copy_file_range, Call::pread,
       Call::pread,           Call::pread,           Call::pwrite,
       Call::pwrite,          Call::pwrite,          Call::ring_read,
-      Call::ring_write,      Call::fallocate,       Call::ftruncate};
+      Call::ring_write,      Call::splice_read,     Call::splice_write,
+      Call::fallocate,       Call::ftruncate};
   f.call = kWeighted[g.in(0, std::size(kWeighted) - 1)];
   const int kind = static_cast<int>(g.in(0, 9));
   f.kind = status_call(f.call) || kind < 5 ? Fault::Kind::fail
@@ -190,12 +193,13 @@ std::string to_string(const engine::Tunables& t) {
   std::ostringstream os;
   os << "tunables: kernel_chunk=" << t.kernel_chunk << " rw_buffer=" << t.rw_buffer
      << " uring_buffer=" << t.uring_buffer << " uring_depth=" << t.uring_depth
-     << " uring_min=" << t.uring_min;
+     << " uring_min=" << t.uring_min << " splice_min=" << t.splice_min
+     << " splice_pipe=" << t.splice_pipe;
   return os.str();
 }
 
-// Small buffers so a few hundred KiB take many calls; io_uring used for
-// some segments and not others.
+// Small buffers so a few hundred KiB take many calls; splice and io_uring
+// used for some segments and not others.
 engine::Tunables random_tunables(Gen& g) {
   engine::Tunables t;
   t.kernel_chunk = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB + 512});
@@ -203,6 +207,8 @@ engine::Tunables random_tunables(Gen& g) {
   t.uring_buffer = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB});
   t.uring_depth = static_cast<unsigned>(g.pick({1, 2, 4}));
   t.uring_min = g.pick<int64_t>({0, 64 * kKiB, 1 << 30});
+  t.splice_min = g.pick<int64_t>({0, 64 * kKiB, 1 << 30});
+  t.splice_pipe = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB});
   return t;
 }
 

@@ -95,8 +95,7 @@ TEST(EngineMultiFsTest, OneSourceToEveryFilesystemReportsEachRung) {
     }
     EXPECT_EQ(r.bytes(Mechanism::clone) + r.bytes(Mechanism::kernel_copy), 0)
         << fss[i] << ": " << describe(r);
-    EXPECT_EQ(r.bytes(Mechanism::uring) + r.bytes(Mechanism::read_write), kSize)
-        << fss[i] << ": " << describe(r);
+    EXPECT_EQ(r.bytes(Mechanism::splice), kSize) << fss[i] << ": " << describe(r);
     const Step* clone = testing::find_step(r, Mechanism::clone);
     ASSERT_NE(clone, nullptr) << describe(r);
     EXPECT_EQ(clone->outcome, Outcome::skipped) << describe(r);

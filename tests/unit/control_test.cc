@@ -20,6 +20,7 @@ struct Rung {
   const char* name;
   CopyFlags flags;
   int64_t uring_min;
+  int64_t splice_min;
 };
 
 void PrintTo(const Rung& r, std::ostream* os) { *os << r.name; }
@@ -34,6 +35,8 @@ class ControlTest : public ::testing::TestWithParam<Rung> {
     ctx_.tun.uring_buffer = 256 << 10;
     ctx_.tun.rw_buffer = 256 << 10;
     ctx_.tun.uring_min = GetParam().uring_min;
+    ctx_.tun.splice_min = GetParam().splice_min;
+    ctx_.tun.splice_pipe = 256 << 10;
   }
   testing::TempDir dir_{"/dev/shm"};
   std::string data_;
@@ -49,6 +52,11 @@ TEST_P(ControlTest, ProgressIsMonotonicAndEndsAtTheTotal) {
   o.flags = GetParam().flags;
   auto r = engine::copy_file(ctx_, dir_.file("src"), dir_.file("dst"), o, &c);
   ASSERT_TRUE(r) << r.error().message();
+  for (Mechanism m : kLadder) {
+    if (std::string(mechanism_name(m)) == GetParam().name) {
+      EXPECT_EQ(r->bytes(m), static_cast<int64_t>(data_.size())) << "the rung under test";
+    }
+  }
   ASSERT_GT(seen.size(), 4u);
   for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i], seen[i - 1]);
   EXPECT_LE(seen.back(), static_cast<int64_t>(data_.size()));
@@ -84,12 +92,59 @@ TEST_P(ControlTest, CancelStopsWithinAChunkAndKeepsThePrefixExact) {
   ASSERT_TRUE(r.error().report);
 }
 
+// Watches what a cancellable copy_file does with its source's O_NONBLOCK
+// (set at open so a FIFO source can be interrupted): how often it changes
+// the flags, and whether the source is non-blocking when read by pread or
+// at its last fstat (the source-changed check after the copy).
+class NonblockWatch : public sys::Sys {
+ public:
+  int fcntl_setfl(int fd, int flags) override {
+    ++setfl;
+    return Sys::fcntl_setfl(fd, flags);
+  }
+  int64_t pread(int fd, void* buf, int64_t len, int64_t off) override {
+    if (is_source(fd)) nonblocking_pread |= nonblocking(fd);
+    return Sys::pread(fd, buf, len, off);
+  }
+  int fstat(int fd, struct stat* st) override {
+    if (is_source(fd)) nonblocking_at_end = nonblocking(fd);
+    return Sys::fstat(fd, st);
+  }
+  int setfl = 0;
+  bool nonblocking_pread = false;
+  bool nonblocking_at_end = false;
+
+ private:
+  static bool is_source(int fd) { return (::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY; }
+  static bool nonblocking(int fd) { return (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
+};
+
+// An offloaded copy never pays the fcntl; a host rung reads a blocking fd.
+TEST_P(ControlTest, SourceIsBlockingForHostRungsOnly) {
+  NonblockWatch watch;
+  ctx_.sys = &watch;
+  std::atomic<bool> cancel{false};
+  Control c;
+  c.cancel = &cancel;
+  FileOptions o;
+  o.flags = GetParam().flags;
+  auto r = engine::copy_file(ctx_, dir_.file("src"), dir_.file("dst"), o, &c);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(testing::read_file(dir_.file("dst")), data_);
+  const bool host = std::string(GetParam().name) != "kernel_copy";
+  EXPECT_EQ(r->bytes(Mechanism::kernel_copy), host ? 0 : static_cast<int64_t>(data_.size()));
+  EXPECT_EQ(watch.setfl, host ? 1 : 0);
+  EXPECT_FALSE(watch.nonblocking_pread);
+  EXPECT_EQ(watch.nonblocking_at_end, !host);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Rungs, ControlTest,
-    ::testing::Values(Rung{"kernel_copy", {.whole_file = true}, 1 << 30},
-                      Rung{"uring", {.whole_file = true, .reflink = Reflink::never}, 0},
-                      Rung{"read_write",
-                           {.whole_file = true, .reflink = Reflink::never}, 1ll << 40}),
+    ::testing::Values(Rung{"kernel_copy", {.whole_file = true}, 1 << 30, 1 << 30},
+                      Rung{"splice", {.whole_file = true, .reflink = Reflink::never}, 1 << 30, 0},
+                      Rung{"uring", {.whole_file = true, .reflink = Reflink::never}, 0, 1ll << 40},
+                      Rung{"read_write", {.whole_file = true, .reflink = Reflink::never},
+                           1ll << 40, 1ll << 40}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

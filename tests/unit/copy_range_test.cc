@@ -667,12 +667,13 @@ class CopyFileFailure : public ::testing::Test {
     data_ = pattern(3 * kMiB + 123, 21);
     write_file(src_, data_);
     // ENOSPC once 1 MiB has been written by pwrite, with clone and
-    // copy_file_range off (--reflink=never) and io_uring off.
+    // copy_file_range off (--reflink=never), splice and io_uring off.
     fs_.add({sys::Call::pwrite, sys::Fault::Kind::error_after, ENOSPC, 1 * kMiB});
     probes_.set_ring({ENOSYS, "io_uring switched off by the test"});
     ctx_.sys = &fs_;
     ctx_.probes = &probes_;
     ctx_.tun.rw_buffer = 64 * kKiB;
+    ctx_.tun.splice_min = 1ll << 40;
     opts_.flags.reflink = Reflink::never;
   }
 

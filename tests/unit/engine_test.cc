@@ -330,6 +330,7 @@ TEST_F(EngineTest, ProgressSnapshotsAndCoalescedObserver) {
   ctx.probes = &probes;
   ctx.tun.rw_buffer = 64 << 10;
   ctx.tun.uring_min = 1ll << 40;  // read/write: many small chunks
+  ctx.tun.splice_min = 1ll << 40;
   std::mutex mu;
   std::vector<Progress> updates;  // guarded by mu
   constexpr auto kInterval = 5ms;
@@ -377,13 +378,15 @@ struct Rung {
   const char* name;
   Reflink reflink;
   int64_t uring_min;
+  int64_t splice_min;
+  Mechanism mech;  // the rung an uncancelled copy must use
 };
 
 class EngineCancelTest : public ::testing::TestWithParam<Rung> {};
 
 TEST_P(EngineCancelTest, RandomCancelsKeepAnExactPrefixAndStopWriting) {
   const int64_t kSize = kTsan ? 16 << 20 : 64 << 20;
-  constexpr int kIterations = 70;  // x 3 rungs
+  constexpr int kIterations = 70;  // x 4 rungs
   testing::TempDir dir("/dev/shm");
   const std::string data = testing::pattern(kSize, 10);
   testing::write_file(dir.file("src"), data);
@@ -394,6 +397,8 @@ TEST_P(EngineCancelTest, RandomCancelsKeepAnExactPrefixAndStopWriting) {
   ctx.tun.uring_buffer = 256 << 10;
   ctx.tun.rw_buffer = 256 << 10;
   ctx.tun.uring_min = GetParam().uring_min;
+  ctx.tun.splice_min = GetParam().splice_min;
+  ctx.tun.splice_pipe = 256 << 10;
   auto engine = open_engine({.workers = 1}, ctx);
   ASSERT_TRUE(engine);
   const int src = open_or_die(dir.file("src"), O_RDONLY);
@@ -420,6 +425,8 @@ TEST_P(EngineCancelTest, RandomCancelsKeepAnExactPrefixAndStopWriting) {
     const Result<Report>& r = c.results.at(0);
     if (!r) {
       EXPECT_EQ(r.error().code, ECANCELED) << r.error().message();
+    } else {
+      EXPECT_EQ(r->bytes(GetParam().mech), r->total_bytes()) << testing::describe(*r);
     }
     const int64_t done = r ? r->total_bytes() : r.error().bytes_done;
     EXPECT_GE(at_completion.st_size, done);
@@ -453,9 +460,11 @@ TEST_P(EngineCancelTest, RandomCancelsKeepAnExactPrefixAndStopWriting) {
 
 INSTANTIATE_TEST_SUITE_P(
     Engine, EngineCancelTest,
-    ::testing::Values(Rung{"kernel_copy", Reflink::auto_, 1ll << 40},
-                      Rung{"uring", Reflink::never, 0},
-                      Rung{"read_write", Reflink::never, 1ll << 40}),
+    ::testing::Values(
+        Rung{"kernel_copy", Reflink::auto_, 1ll << 40, 1ll << 40, Mechanism::kernel_copy},
+        Rung{"splice", Reflink::never, 1ll << 40, 0, Mechanism::splice},
+        Rung{"uring", Reflink::never, 0, 1ll << 40, Mechanism::uring},
+        Rung{"read_write", Reflink::never, 1ll << 40, 1ll << 40, Mechanism::read_write}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // 10,000 4 KiB jobs submitted at once (blocking when full): each completes
