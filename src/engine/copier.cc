@@ -226,6 +226,8 @@ bool ring_ready(Job& job) {
 // The first rung still on for this segment.
 Mechanism pick(Job& job, const Segment& seg) {
   if (!job.is_off(Mechanism::kernel_copy)) return Mechanism::kernel_copy;
+  // Offload only: copy_data refuses any host rung; make no pipe or ring.
+  if (job.flags.no_fallback) return Mechanism::read_write;
   if (!job.is_off(Mechanism::splice)) {
     if (seg.len >= job.ctx.tun.splice_min && pipe_ready(job)) return Mechanism::splice;
     if (seg.len < job.ctx.tun.splice_min) {

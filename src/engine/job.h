@@ -34,7 +34,9 @@ struct Tunables {
   int64_t uring_min = 4 << 20;      // smaller ranges go to read/write
   int64_t splice_min = 256 << 10;   // smaller ranges skip splice (a pipe
                                     // costs 4 syscalls to set up and close)
-  int64_t splice_pipe = 1 << 20;    // pipe capacity asked for splice
+  int64_t splice_pipe = 64 << 10;   // pipe capacity asked for splice (the
+                                    // default; 1 MiB measured slower: see
+                                    // docs/benchmarks.md)
   int64_t rw_buffer = 256 << 10;    // bytes per pread/pwrite
 };
 

@@ -1,4 +1,4 @@
-// Rung 4: pread/pwrite through one host buffer -- never unsupported.  Also
+// Rung 5: pread/pwrite through one host buffer -- never unsupported.  Also
 // the rung for streams: a FIFO or character-device source is read with
 // read(), an O_APPEND or FIFO destination written with write().  Under
 // --sparse=always it turns all-zero blocks into holes instead of writing them.

@@ -1,4 +1,4 @@
-// Rung 3: an io_uring read/write pipeline for large host copies.  A few
+// Rung 4: an io_uring read/write pipeline for large host copies.  A few
 // buffers ("slots") each own one chunk of the range: read it, write what
 // was read, repeat until the chunk is done, then take the next chunk.  Reads
 // of one slot overlap with writes of the others, so source and destination

@@ -142,10 +142,6 @@ int Sys::fallocate(int fd, int mode, int64_t off, int64_t len) {
 int Sys::ftruncate(int fd, int64_t len) {
   return static_cast<int>(no_eintr([&] { return ::ftruncate(fd, len); }));
 }
-int Sys::fadvise_sequential(int fd) {
-  // posix_fadvise returns the error number instead of setting errno.
-  return -::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-}
 // The path calls take the *at() form so that a path of any length works
 // (long_path.h); for a short one that is AT_FDCWD and the whole path,
 // the very call the plain form makes.

@@ -101,7 +101,6 @@ class Sys {
   virtual int poll_in(int fd, int timeout_ms);
   virtual int fallocate(int fd, int mode, int64_t off, int64_t len);
   virtual int ftruncate(int fd, int64_t len);
-  virtual int fadvise_sequential(int fd);
   // open(2)/openat(2) returning the fd or -errno.
   virtual int open(const char* path, int flags, unsigned mode);
   virtual int close(int fd);
