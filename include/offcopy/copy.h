@@ -23,9 +23,9 @@
 
 namespace offcopy {
 
-// How bytes moved.  The order is the ladder's order.
-// The values are stable (the C API and JSON use them); the ladder's order
-// is kLadder's, as splice came after the others were numbered.
+// How bytes moved.  The values are stable (the C API and JSON use them);
+// the ladder's order is kLadder's, as splice came after the others were
+// numbered.
 enum class Mechanism : int {
   snapshot = 0,     // btrfs subvolume snapshot (whole trees)
   clone = 1,        // FICLONE / FICLONERANGE: extents shared, no data moved
