@@ -135,6 +135,15 @@ void print_warning(const std::string& dst, const Warning& w) {
                strerror(w.code), strerrorname_np(w.code) ? strerrorname_np(w.code) : "?");
 }
 
+std::string moved_summary(const Report& r) {
+  return "cloned " + human_bytes(r.bytes(Mechanism::clone)) + ", kernel-copied " +
+         human_bytes(r.bytes(Mechanism::kernel_copy)) + ", spliced " +
+         human_bytes(r.bytes(Mechanism::splice)) + ", io_uring " +
+         human_bytes(r.bytes(Mechanism::uring)) + ", read/write " +
+         human_bytes(r.bytes(Mechanism::read_write)) + ", holes " +
+         human_bytes(r.hole_bytes) + verify_summary(r);
+}
+
 void print_stopped(const std::string& signal, int64_t copied, int64_t stopped) {
   std::fprintf(stderr,
                "offcopy: stopped by %s: %lld files copied, %lld stopped or not started "
@@ -153,18 +162,11 @@ void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seco
   }
   const double rate = seconds > 0 ? sum.total_bytes() / seconds : 0;
   std::fprintf(out,
-               "offcopy: %d copied, %d skipped, %d failed%s; %s in %.3f s (%s/s): "
-               "cloned %s, kernel-copied %s, spliced %s, io_uring %s, read/write %s, holes %s%s\n",
+               "offcopy: %d copied, %d skipped, %d failed%s; %s in %.3f s (%s/s): %s\n",
                copied, skipped, failed,
                cancelled ? (", " + std::to_string(cancelled) + " cancelled").c_str() : "",
                human_bytes(sum.total_bytes()).c_str(), seconds,
-               human_bytes(static_cast<int64_t>(rate)).c_str(),
-               human_bytes(sum.bytes(Mechanism::clone)).c_str(),
-               human_bytes(sum.bytes(Mechanism::kernel_copy)).c_str(),
-               human_bytes(sum.bytes(Mechanism::splice)).c_str(),
-               human_bytes(sum.bytes(Mechanism::uring)).c_str(),
-               human_bytes(sum.bytes(Mechanism::read_write)).c_str(),
-               human_bytes(sum.hole_bytes).c_str(), verify_summary(sum).c_str());
+               human_bytes(static_cast<int64_t>(rate)).c_str(), moved_summary(sum).c_str());
 }
 
 void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds) {

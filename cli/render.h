@@ -36,6 +36,9 @@ void print_warning(const std::string& dst, const Warning& w);
 // ", verified 1.00 GiB (512 MiB proven shared), 1 retried" -- or "" when
 // nothing was verified or retried.
 std::string verify_summary(const Report& r);
+// "cloned X, kernel-copied Y, spliced Z, io_uring U, read/write W, holes H"
+// and verify_summary: the --stats line's account of how the bytes moved.
+std::string moved_summary(const Report& r);
 // "offcopy: stopped by SIGINT: N files copied, M stopped or not started ..."
 void print_stopped(const std::string& signal, int64_t copied, int64_t stopped);
 void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds);

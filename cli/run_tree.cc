@@ -148,16 +148,9 @@ void print_tree_stats(std::FILE* out, const TreeReport& t, double secs) {
                (long long)t.skipped, (long long)t.errors, (long long)t.warnings,
                t.cancelled ? (", " + std::to_string(t.cancelled) + " cancelled").c_str() : "");
   std::fprintf(out,
-               "offcopy: %s in %.3f s (%s/s): cloned %s, kernel-copied %s, spliced %s, "
-               "io_uring %s, read/write %s, holes %s%s\n",
-               human_bytes(t.bytes).c_str(), secs,
+               "offcopy: %s in %.3f s (%s/s): %s\n", human_bytes(t.bytes).c_str(), secs,
                human_bytes(secs > 0 ? static_cast<int64_t>(t.bytes / secs) : 0).c_str(),
-               human_bytes(d.bytes(Mechanism::clone)).c_str(),
-               human_bytes(d.bytes(Mechanism::kernel_copy)).c_str(),
-               human_bytes(d.bytes(Mechanism::splice)).c_str(),
-               human_bytes(d.bytes(Mechanism::uring)).c_str(),
-               human_bytes(d.bytes(Mechanism::read_write)).c_str(),
-               human_bytes(d.hole_bytes).c_str(), verify_summary(d).c_str());
+               moved_summary(d).c_str());
 }
 
 }  // namespace

@@ -223,24 +223,31 @@ bool ring_ready(Job& job) {
   return false;
 }
 
+// Whether rung m (on for this job, worth it from `min` bytes, set up by
+// `ready` on first use) takes this segment.  A segment too short records
+// the reason without turning the rung off: a later one may be longer.
+bool takes(Job& job, const Segment& seg, Mechanism m, int64_t min, bool (*ready)(Job&),
+           const char* too_short) {
+  if (job.is_off(m)) return false;
+  if (seg.len >= min) return ready(job);
+  job.skip(m, 0, too_short);
+  job.off[static_cast<int>(m)].reset();  // size-dependent
+  return false;
+}
+
 // The first rung still on for this segment.
 Mechanism pick(Job& job, const Segment& seg) {
   if (!job.is_off(Mechanism::kernel_copy)) return Mechanism::kernel_copy;
   // Offload only: copy_data refuses any host rung; make no pipe or ring.
   if (job.flags.no_fallback) return Mechanism::read_write;
-  if (!job.is_off(Mechanism::splice)) {
-    if (seg.len >= job.ctx.tun.splice_min && pipe_ready(job)) return Mechanism::splice;
-    if (seg.len < job.ctx.tun.splice_min) {
-      job.skip(Mechanism::splice, 0, "range shorter than a pipe is worth");
-      job.off[static_cast<int>(Mechanism::splice)].reset();  // size-dependent
-    }
+  const Tunables& t = job.ctx.tun;
+  if (takes(job, seg, Mechanism::splice, t.splice_min, pipe_ready,
+            "range shorter than a pipe is worth")) {
+    return Mechanism::splice;
   }
-  if (!job.is_off(Mechanism::uring)) {
-    if (seg.len >= job.ctx.tun.uring_min && ring_ready(job)) return Mechanism::uring;
-    if (seg.len < job.ctx.tun.uring_min) {
-      job.skip(Mechanism::uring, 0, "range shorter than the pipeline's minimum");
-      job.off[static_cast<int>(Mechanism::uring)].reset();  // size-dependent
-    }
+  if (takes(job, seg, Mechanism::uring, t.uring_min, ring_ready,
+            "range shorter than the pipeline's minimum")) {
+    return Mechanism::uring;
   }
   return Mechanism::read_write;
 }

@@ -18,8 +18,8 @@ struct OpenedFds {
   int src_flags = 0;
   int dst_flags = 0;
   // src_flags has O_NONBLOCK only so that opening (and reading) a FIFO can
-  // be interrupted; the source is not a stream.  Offload rungs ignore the
-  // flag, io_uring honours it: it is cleared before a host rung reads.
+  // be interrupted.  Offload rungs ignore the flag, io_uring honours it:
+  // for anything but a stream it is cleared before a host rung reads.
   bool src_nonblock_ours = false;
 };
 

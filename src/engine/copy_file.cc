@@ -269,9 +269,9 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   if (int r = s.fstat(in.get(), &known.src_st); r < 0) {
     return path_error(-r, "fstat", Role::source, src);
   }
-  // The copier clears O_NONBLOCK if a host rung reads; a clone or
-  // copy_file_range (the whole of most copies) never needs the fcntl.
-  known.src_nonblock_ours = cancellable && !S_ISFIFO(sst.st_mode) && !S_ISCHR(sst.st_mode);
+  // The copier clears O_NONBLOCK if a host rung reads a non-stream; a
+  // clone or copy_file_range (the whole of most copies) never needs it.
+  known.src_nonblock_ours = cancellable;
   if (S_ISDIR(sst.st_mode)) {
     return path_error(EISDIR, "copy", Role::source, src, "is a directory");
   }
