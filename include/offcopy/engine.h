@@ -171,6 +171,13 @@ struct EngineOptions {
   // completion is delivered when its bytes have been paid for.
   int64_t max_bytes_per_second = 0;
   OnShutdown shutdown = OnShutdown::cancel;
+  // How long a worker that finds the queue empty keeps watching it before
+  // it goes to sleep; at most one worker watches at a time.  A job
+  // submitted meanwhile starts without a wake-up, which costs the
+  // submitter a futex call and the job tens of microseconds on a virtual
+  // machine (measured: docs/benchmarks.md).  The price is up to this much
+  // CPU each time the queue runs dry.  0: sleep at once.
+  std::chrono::microseconds idle_spin{50};
   // Called on the worker running a job with coalesced updates: at most one
   // per progress_interval per job, plus a final one when the job's copying
   // is over, before its completion is delivered.  Must not throw; should
@@ -181,8 +188,13 @@ struct EngineOptions {
 
 // Counters, for tests and monitoring.
 struct EngineStats {
-  int64_t jobs_in_flight = 0;
-  int64_t bytes_in_flight = 0;
+  int64_t jobs_in_flight = 0;   // exact at the call
+  int64_t bytes_in_flight = 0;  // exact at the call
+  // The most in flight when a job was admitted (or its size learned),
+  // counted against the completions the submitter had seen by then: never
+  // below the true peak, possibly above it by jobs whose completion was
+  // being delivered at that moment.  peak_jobs_in_flight never exceeds
+  // max_jobs_in_flight.
   int64_t peak_jobs_in_flight = 0;
   int64_t peak_bytes_in_flight = 0;
   int64_t completed = 0;  // completions delivered or queued for reap()

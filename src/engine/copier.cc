@@ -598,10 +598,12 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
   advance(job, dst_fd, dst_off, seg.dst, job.dst_stream);
   if (job.saved_src_pos >= 0) job.sys().lseek(src_fd, job.saved_src_pos, SEEK_SET);
   // Steps in ladder order, whatever order the rungs were ruled out in.
-  std::stable_sort(job.report.steps.begin(), job.report.steps.end(),
-                   [](const Step& a, const Step& b) {
-                     return ladder_rank(a.mech) < ladder_rank(b.mech);
-                   });
+  // One step per mechanism (step_for), so the order is total and std::sort
+  // is enough; std::stable_sort allocated a buffer on every copy.
+  std::sort(job.report.steps.begin(), job.report.steps.end(),
+            [](const Step& a, const Step& b) {
+              return ladder_rank(a.mech) < ladder_rank(b.mech);
+            });
   if (!s) {
     Error e = std::move(s.error());
     e.report = std::make_shared<const Report>(job.report);

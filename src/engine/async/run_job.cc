@@ -119,6 +119,15 @@ class Tracker {
 
 }  // namespace
 
+void prefetch_job(const ::offcopy::Job& job) {
+  if (const auto* f = std::get_if<FileJob>(&job)) {
+    __builtin_prefetch(f->source.data());
+    __builtin_prefetch(f->destinations.data());
+  } else {
+    __builtin_prefetch(std::get<RangeJob>(job).destinations.data());
+  }
+}
+
 int64_t bytes_at_submit(const ::offcopy::Job& job) {
   const auto* r = std::get_if<RangeJob>(&job);
   if (r == nullptr || r->flags.whole_file) return 0;

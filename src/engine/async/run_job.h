@@ -31,6 +31,10 @@ struct RunHooks {
 // holding a file open for the next chunk's syscall).
 Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks);
 
+// Asks the CPU for the memory a job's description points to (paths, the
+// destination list) ahead of its run: __builtin_prefetch, no loads wait.
+void prefetch_job(const ::offcopy::Job& job);
+
 // The bytes a job counts toward max_bytes_in_flight at submit (0 when the
 // size is learned later), and an EINVAL Error for a malformed job.
 int64_t bytes_at_submit(const ::offcopy::Job& job);

@@ -1,18 +1,22 @@
 // Scheduling: admission against the in-flight limits, a FIFO queue served
 // by a fixed pool of workers, and delivery of each completion exactly once.
 //
-// Why a plain mutex + two condition variables rather than a lock-free
-// queue: a job is a file copy (tens of microseconds for 4 KiB on tmpfs, far
-// more otherwise); one uncontended lock per submit and per completion is
-// noise next to it, and one lock makes the invariants below easy to keep:
-//   jobs_in_flight_ == live_.size() + (jobs copied, delivery pending)
-//                      + ready_.size()
-//   the eventfd is readable  <=>  !ready_.empty()
+// Per job, a submitter takes slots_mu_ once (its own side) and pushes onto
+// the queue; a worker pops under pop_mu_ (shared only with other workers),
+// and on delivery adds to its side's counters and returns the slot to a
+// lock-free stack.  mu_ is taken only when a worker may be asleep or a
+// submitter is blocked.  Invariants:
+//   jobs in flight = admitted_jobs_ - released_jobs_
+//                  = live slots + (copied, delivery pending) + ready_.size()
+//   the eventfd is readable  <=>  !ready_.empty()   (both under ready_mu_)
+// Measured against the single-lock version it replaces in
+// docs/benchmarks.md ("engine per-job overhead").
 #include "engine/async/scheduler.h"
 
 #include <errno.h>
 
 #include <algorithm>
+#include <bit>
 #include <system_error>
 #include <utility>
 
@@ -20,6 +24,25 @@
 
 namespace offcopy::engine::async {
 namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Takes mu, spinning a little first: the critical sections are tens of
+// nanoseconds, so a lock held by a thread on another core is free again
+// long before a futex sleep and wake-up (microseconds) would be over.
+std::unique_lock<std::mutex> lock_spinning(std::mutex& mu) {
+  for (int i = 0; i < 64; ++i) {
+    if (mu.try_lock()) return std::unique_lock<std::mutex>(mu, std::adopt_lock);
+    cpu_relax();
+  }
+  return std::unique_lock<std::mutex>(mu);
+}
 
 Error submit_error(int code, const char* detail) {
   Error e;
@@ -31,7 +54,8 @@ Error submit_error(int code, const char* detail) {
 
 Status check_options(const EngineOptions& o) {
   if (o.workers < 1 || o.max_jobs_in_flight < 1 || o.max_bytes_in_flight < 0 ||
-      o.max_bytes_per_second < 0 || o.progress_interval.count() < 0) {
+      o.max_bytes_per_second < 0 || o.progress_interval.count() < 0 ||
+      o.idle_spin.count() < 0) {
     Error e;
     e.code = EINVAL;
     e.op = "engine";
@@ -54,11 +78,45 @@ Context engine_context(const Context& ctx, int64_t bytes_per_second) {
   return c;
 }
 
+// The fewest bits that number every slot (at least one).
+int bits_for(int slots) {
+  return std::max(1, static_cast<int>(std::bit_width(static_cast<unsigned>(slots - 1))));
+}
+
+// Asks for what the next jobs will read while this one runs: their slots
+// and descriptions were written on the submitter's core, and a worker that
+// waits for each line as it goes pays a cross-core miss per line (the
+// destination list alone was 2% of a 4 KiB copy).  The slot one ahead was
+// asked for by the previous pop, so its description's pointers can be
+// followed now without waiting; the slot two ahead is asked for itself.
+void prefetch_ahead(const QueueNode* next) {
+  if (next == nullptr) return;
+  const auto* js = static_cast<const JobState*>(next);
+  prefetch_job(js->job);
+  const QueueNode* after = js->qnext.load(std::memory_order_acquire);
+  if (after == nullptr) return;
+  const char* p = reinterpret_cast<const char*>(static_cast<const JobState*>(after));
+  for (size_t off = 0; off < sizeof(JobState); off += 64) __builtin_prefetch(p + off);
+}
+
+// A counter only its owner thread writes: no locked instruction needed.
+void bump(std::atomic<int64_t>& c, int64_t v) {
+  c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+
+void store_max(std::atomic<int64_t>& a, int64_t v) {
+  int64_t cur = a.load(std::memory_order_relaxed);
+  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const Context& ctx, EngineOptions options)
     : ctx_(engine_context(ctx, options.max_bytes_per_second)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      slot_bits_(bits_for(options_.max_jobs_in_flight)),
+      counts_(new WorkerCounts[options_.workers]) {
   if (options_.max_bytes_per_second > 0) {
     throttle_ = std::make_unique<Throttle>(options_.max_bytes_per_second);
   }
@@ -82,7 +140,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::start(const Context& ctx,
 Status Scheduler::start_workers() {
   try {
     for (int i = 0; i < options_.workers; ++i) {
-      threads_.emplace_back([this] { worker_loop(); });
+      threads_.emplace_back([this, i] { worker_loop(counts_[i]); });
     }
   } catch (const std::system_error& err) {
     Error e;
@@ -93,66 +151,115 @@ Status Scheduler::start_workers() {
   return Ok{};
 }
 
+// Every job admitted before stopping_ was set is in the queue by then
+// (submit pushes under slots_mu_), so a worker that sees stopping_ and an
+// empty queue has nothing left to run.
 Scheduler::~Scheduler() {
   {
-    std::lock_guard lk(mu_);
-    stopping_ = true;
+    std::lock_guard lk(slots_mu_);
+    stopping_.store(true);
     if (options_.shutdown == OnShutdown::cancel) {
-      for (auto& [id, js] : live_) js->cancel.store(true);
+      for (const auto& js : slots_) {
+        if (js->live.load() != 0) js->cancel.store(true);
+      }
     }
   }
   if (throttle_) throttle_->interrupt();
+  { std::lock_guard lk(mu_); }
   work_cv_.notify_all();
   space_cv_.notify_all();
   for (std::thread& t : threads_) t.join();
 }
 
-bool Scheduler::has_room_locked(int64_t bytes) const {
-  if (jobs_in_flight_ >= options_.max_jobs_in_flight) return false;
-  if (options_.max_bytes_in_flight == 0 || jobs_in_flight_ == 0) return true;
-  return bytes_in_flight_ + bytes <= options_.max_bytes_in_flight;
+// --- Submitters' side ------------------------------------------------------
+
+bool Scheduler::has_room_locked(int64_t bytes) {
+  const int64_t limit = options_.max_bytes_in_flight;
+  auto fits = [&] {
+    const int64_t jobs = admitted_jobs_ - seen_jobs_;
+    if (jobs >= options_.max_jobs_in_flight) return false;
+    if (limit == 0 || jobs == 0) return true;
+    return admitted_bytes_.load(std::memory_order_relaxed) - seen_bytes_ + bytes <= limit;
+  };
+  // The byte count grows behind our back (learned_total), so it is read
+  // afresh whenever there is a byte limit to hold.
+  if (limit == 0 && fits()) return true;
+  seen_jobs_ = released_jobs_.load();
+  seen_bytes_ = released_bytes() - learned_bytes();
+  return fits();
 }
 
-void Scheduler::admit_locked(JobState& js, int64_t bytes) {
-  js.bytes_counted = bytes;
-  ++jobs_in_flight_;
-  bytes_in_flight_ += bytes;
-  peak_jobs_ = std::max(peak_jobs_, jobs_in_flight_);
-  peak_bytes_ = std::max(peak_bytes_, bytes_in_flight_);
+// Sleeps until some job is released (or the engine stops), with slots_mu_
+// dropped meanwhile.  has_room_locked() has just read the counters.
+void Scheduler::wait_for_room(std::unique_lock<std::mutex>& slots_lock) {
+  const int64_t seen = seen_jobs_;
+  slots_lock.unlock();
+  {
+    std::unique_lock lk(mu_);
+    blocked_submitters_.fetch_add(1);
+    space_cv_.wait(lk, [&] { return stopping_.load() || released_jobs_.load() != seen; });
+    blocked_submitters_.fetch_sub(1);
+  }
+  slots_lock.lock();
 }
 
-void Scheduler::release_locked(int64_t bytes) {
-  --jobs_in_flight_;
-  bytes_in_flight_ -= bytes;
+// A free slot, or a new one.  There are never more than max_jobs_in_flight
+// slots: a slot in use is a job in flight, and a worker returns a slot
+// before it counts the job released, so when admission has found room a
+// slot is either free, returned, or still to be made.
+JobState* Scheduler::take_slot_locked() {
+  if (free_ == nullptr) free_ = returned_.exchange(nullptr, std::memory_order_acquire);
+  if (JobState* js = free_) {
+    free_ = js->next_free;
+    return js;
+  }
+  slots_.push_back(std::make_unique<JobState>(static_cast<uint32_t>(slots_.size())));
+  return slots_.back().get();
+}
+
+JobState* Scheduler::find_live_locked(JobId id) const {
+  const uint64_t slot = id & ((uint64_t{1} << slot_bits_) - 1);
+  if (id == 0 || slot >= slots_.size()) return nullptr;
+  JobState* js = slots_[slot].get();
+  return js->live.load() == id ? js : nullptr;
 }
 
 Result<JobId> Scheduler::submit(::offcopy::Job job, Notify notify) {
   if (auto bad = validate(job)) return *bad;
   const int64_t bytes = bytes_at_submit(job);
-  std::unique_lock lk(mu_);
-  if (options_.on_full == OnFull::block) {
-    space_cv_.wait(lk, [&] { return stopping_ || has_room_locked(bytes); });
+  ::offcopy::Job retired;  // the slot's previous job, destroyed unlocked
+  JobId id = 0;
+  {
+    std::unique_lock lk = lock_spinning(slots_mu_);
+    for (;;) {
+      if (stopping_.load()) return submit_error(ESHUTDOWN, "the engine is shutting down");
+      if (has_room_locked(bytes)) break;
+      if (options_.on_full == OnFull::busy) {
+        return submit_error(EBUSY, "jobs or bytes in flight at the engine's limit");
+      }
+      wait_for_room(lk);
+    }
+    JobState* js = take_slot_locked();
+    id = (++js->uses << slot_bits_) | js->slot;
+    retired = std::exchange(js->job, std::move(job));
+    js->admit(id, std::move(notify), bytes);
+    ++admitted_jobs_;
+    const int64_t admitted_bytes = admitted_bytes_.load(std::memory_order_relaxed) + bytes;
+    admitted_bytes_.store(admitted_bytes, std::memory_order_relaxed);
+    peak_jobs_ = std::max(peak_jobs_, admitted_jobs_ - seen_jobs_);
+    store_max(peak_bytes_, admitted_bytes - seen_bytes_);
+    queue_.push(js);
   }
-  if (stopping_) return submit_error(ESHUTDOWN, "the engine is shutting down");
-  if (!has_room_locked(bytes)) {
-    return submit_error(EBUSY, "jobs or bytes in flight at the engine's limit");
-  }
-  auto js = std::make_shared<JobState>(next_id_++, std::move(job), std::move(notify));
-  admit_locked(*js, bytes);
-  live_.emplace(js->id, js);
-  queue_.push_back(js);
-  const JobId id = js->id;
-  lk.unlock();
-  work_cv_.notify_one();
+  wake_one();
   return id;
 }
 
 bool Scheduler::cancel(JobId id) {
   {
-    std::lock_guard lk(mu_);
-    auto it = live_.find(id);
-    if (it == live_.end()) return false;
-    it->second->cancel.store(true);
+    std::lock_guard lk(slots_mu_);
+    JobState* js = find_live_locked(id);
+    if (js == nullptr) return false;
+    js->cancel.store(true);
   }
   // A worker sleeping under the bandwidth cap looks at its flag now.
   if (throttle_) throttle_->interrupt();
@@ -162,8 +269,9 @@ bool Scheduler::cancel(JobId id) {
 int Scheduler::cancel_all() {
   int n = 0;
   {
-    std::lock_guard lk(mu_);
-    for (auto& [id, js] : live_) {
+    std::lock_guard lk(slots_mu_);
+    for (const auto& js : slots_) {
+      if (js->live.load() == 0) continue;
       js->cancel.store(true);
       ++n;
     }
@@ -173,106 +281,219 @@ int Scheduler::cancel_all() {
 }
 
 std::optional<Progress> Scheduler::progress(JobId id) const {
-  std::lock_guard lk(mu_);
-  auto it = live_.find(id);
-  if (it == live_.end()) return std::nullopt;
-  return it->second->snapshot();
+  std::lock_guard lk(slots_mu_);
+  const JobState* js = find_live_locked(id);
+  if (js == nullptr) return std::nullopt;
+  return js->snapshot();
 }
+
+EngineStats Scheduler::stats() const {
+  std::lock_guard lk(slots_mu_);
+  EngineStats s;
+  s.jobs_in_flight = admitted_jobs_ - released_jobs_.load();
+  s.bytes_in_flight = admitted_bytes_.load() + learned_bytes() - released_bytes();
+  s.peak_jobs_in_flight = peak_jobs_;
+  s.peak_bytes_in_flight = peak_bytes_.load();
+  for (int i = 0; i < options_.workers; ++i) {
+    s.completed += counts_[i].completed.load(std::memory_order_relaxed);
+  }
+  return s;
+}
+
+int64_t Scheduler::released_bytes() const {
+  int64_t n = reaped_bytes_.load(std::memory_order_relaxed);
+  for (int i = 0; i < options_.workers; ++i) {
+    n += counts_[i].released_bytes.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+int64_t Scheduler::learned_bytes() const {
+  int64_t n = 0;
+  for (int i = 0; i < options_.workers; ++i) {
+    n += counts_[i].learned_bytes.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+// --- Workers' side ---------------------------------------------------------
 
 std::vector<Completion> Scheduler::reap() {
   std::vector<Completion> out;
+  int64_t bytes = 0;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(ready_mu_);
     if (ready_.empty()) return out;
     out.reserve(ready_.size());
     for (Ready& r : ready_) {
-      release_locked(r.bytes);
+      bytes += r.bytes;
       out.push_back(std::move(r.completion));
     }
     ready_.clear();
     wakeup_.clear();
   }
-  space_cv_.notify_all();
+  reaped_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  released(static_cast<int64_t>(out.size()));
   return out;
 }
 
-EngineStats Scheduler::stats() const {
-  std::lock_guard lk(mu_);
-  EngineStats s;
-  s.jobs_in_flight = jobs_in_flight_;
-  s.bytes_in_flight = bytes_in_flight_;
-  s.peak_jobs_in_flight = peak_jobs_;
-  s.peak_bytes_in_flight = peak_bytes_;
-  s.completed = completed_;
-  return s;
+// Counts jobs released (their completion delivered, or reaped; their
+// bytes were counted just before) and wakes a submitter waiting for room.
+void Scheduler::released(int64_t jobs) {
+  released_jobs_.fetch_add(jobs);
+  if (blocked_submitters_.load() == 0) return;
+  { std::lock_guard lk(mu_); }
+  space_cv_.notify_all();
 }
 
-std::shared_ptr<JobState> Scheduler::next_job() {
-  std::unique_lock lk(mu_);
-  work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-  // Under OnShutdown::drain the queue is emptied before workers exit;
-  // under cancel, queued jobs are flagged and complete without copying.
-  if (queue_.empty()) return nullptr;
-  std::shared_ptr<JobState> js = std::move(queue_.front());
-  queue_.pop_front();
+void Scheduler::learned_total(WorkerCounts& mine, JobState& js, int64_t total) {
+  bump(mine.learned_bytes, total - js.bytes_counted);
+  js.bytes_counted = total;
+  store_max(peak_bytes_, admitted_bytes_.load(std::memory_order_relaxed) + learned_bytes() -
+                             released_bytes());
+}
+
+// Takes the oldest queued job and, when more are waiting, wakes an idle
+// worker for them (one at a time: see wake_one).
+JobState* Scheduler::take_job() {
+  bool more = false;
+  JobState* js = try_pop(more);
+  if (more) wake_one();
   return js;
 }
 
-void Scheduler::learned_total(JobState& js, int64_t total) {
-  std::lock_guard lk(mu_);
-  bytes_in_flight_ += total - js.bytes_counted;
-  js.bytes_counted = total;
-  peak_bytes_ = std::max(peak_bytes_, bytes_in_flight_);
+JobState* Scheduler::try_pop(bool& more) {
+  std::unique_lock lk = lock_spinning(pop_mu_);
+  for (int spins = 0;; ++spins) {
+    JobQueue::Empty why;
+    QueueNode* n = queue_.pop(why);
+    if (n != nullptr) {
+      const QueueNode* after = queue_.peek();
+      prefetch_ahead(after);
+      more = after != nullptr;
+      return static_cast<JobState*>(n);
+    }
+    if (why == JobQueue::Empty::yes) return nullptr;
+    // A submitter is between the two steps of its push.
+    if (spins < 64) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
-void Scheduler::worker_loop() {
+// One worker on its way at a time: a burst of small jobs wakes each idle
+// worker once (a worker that takes a job and sees more waiting wakes the
+// next), not once per job.  A wake-up costs the waker a futex call and,
+// with as many workers as cores, the submitter its CPU for a while:
+// measured in docs/benchmarks.md.
+void Scheduler::wake_one() {
+  if (idle_workers_.load() == 0) return;
+  {
+    std::lock_guard lk(mu_);
+    if (idle_workers_.load(std::memory_order_relaxed) == 0 || waking_ > 0) return;
+    ++waking_;
+  }
+  work_cv_.notify_one();
+}
+
+// A worker counts itself idle under mu_ and only then looks at the queue
+// once more: a submitter that queued a job before that look is seen by it,
+// and one that queued after sees the count (wake_one).
+JobState* Scheduler::next_job() {
+  for (;;) {
+    if (JobState* js = take_job()) return js;
+    if (spin_for_job()) continue;
+    std::unique_lock lk(mu_);
+    idle_workers_.fetch_add(1);
+    bool more = false;
+    JobState* js = try_pop(more);
+    const bool sleep = js == nullptr && !stopping_.load();
+    if (sleep) {
+      work_cv_.wait(lk);
+      if (waking_ > 0) --waking_;  // whoever leaves the wait stands for it
+    }
+    idle_workers_.fetch_sub(1);
+    lk.unlock();
+    if (more) wake_one();
+    if (js != nullptr) return js;
+    // Under OnShutdown::drain the queue is emptied before workers exit;
+    // under cancel, queued jobs are flagged and complete without copying.
+    if (!sleep) return take_job();
+  }
+}
+
+// EngineOptions::idle_spin: one worker at a time watches the queue's head
+// for a while before it sleeps.  True: a job may have been queued.
+bool Scheduler::spin_for_job() {
+  using Clock = std::chrono::steady_clock;
+  if (options_.idle_spin.count() == 0 || spinning_.exchange(true)) return false;
+  const Clock::time_point deadline = Clock::now() + options_.idle_spin;
+  bool queued = false;
+  do {
+    for (int i = 0; i < 32 && !queued; ++i) {
+      queued = queue_.maybe_nonempty();
+      cpu_relax();
+    }
+  } while (!queued && !stopping_.load(std::memory_order_relaxed) && Clock::now() < deadline);
+  spinning_.store(false, std::memory_order_relaxed);
+  return queued;
+}
+
+void Scheduler::worker_loop(WorkerCounts& mine) {
   RunHooks hooks;
   hooks.observer = options_.on_progress;
   hooks.interval = options_.progress_interval;
   hooks.throttle = throttle_.get();
-  hooks.learned_total = [this](JobState& js, int64_t total) { learned_total(js, total); };
-  std::shared_ptr<JobState> js = next_job();
-  while (js) {
+  hooks.learned_total = [this, &mine](JobState& js, int64_t total) {
+    learned_total(mine, js, total);
+  };
+  JobState* js = next_job();
+  while (js != nullptr) {
     Completion c = run_job(ctx_, *js, hooks);
     if (options_.on_progress) options_.on_progress(js->id, js->snapshot());
-    js = deliver(std::move(js), std::move(c));
+    js = deliver(mine, js, std::move(c));
   }
 }
 
-// Delivers a completion and, under the same lock, takes the next queued
-// job (one lock per job on the worker, not two).  The slot of a callback
-// or future job is freed before the caller's code runs, so a callback may
-// submit again without waiting for itself.
-std::shared_ptr<JobState> Scheduler::deliver(std::shared_ptr<JobState> js, Completion c) {
-  Notify notify = std::move(js->notify);
+// Lock-free push (a Treiber stack); the submitter takes the whole stack at
+// once when its own free list runs dry, so it never pops one at a time.
+void Scheduler::return_slot(JobState* js) {
+  JobState* head = returned_.load(std::memory_order_relaxed);
+  do {
+    js->next_free = head;
+  } while (!returned_.compare_exchange_weak(head, js, std::memory_order_release,
+                                            std::memory_order_relaxed));
+}
+
+// Delivers a completion and takes the next queued job.  The slot is free,
+// and a callback or future job counted released, before the caller's code
+// runs, so a callback may submit again without waiting for itself.  Once
+// the slot is returned a submitter may reuse it: nothing here touches it
+// afterwards.
+JobState* Scheduler::deliver(WorkerCounts& mine, JobState* js, Completion c) {
+  Notify notify = std::exchange(js->notify, std::monostate{});
   const bool polled = std::holds_alternative<std::monostate>(notify);
-  std::shared_ptr<JobState> next;
-  {
-    std::lock_guard lk(mu_);
-    live_.erase(js->id);
-    ++completed_;
-    if (polled) {
-      // The fd is readable exactly while ready_ is non-empty: reap()
-      // clears both under mu_, so only the first completion after it writes.
-      if (ready_.empty()) wakeup_.signal();
-      ready_.push_back(Ready{std::move(c), js->bytes_counted});
-    } else {
-      release_locked(js->bytes_counted);
-    }
-    if (!queue_.empty()) {
-      next = std::move(queue_.front());
-      queue_.pop_front();
-    }
+  const int64_t bytes = js->bytes_counted;
+  js->live.store(0, std::memory_order_release);
+  bump(mine.completed, 1);
+  return_slot(js);
+  if (polled) {
+    std::lock_guard lk(ready_mu_);
+    if (ready_.empty()) wakeup_.signal();
+    ready_.push_back(Ready{std::move(c), bytes});
+  } else {
+    bump(mine.released_bytes, bytes);
+    released(1);
   }
-  if (!polled) {
-    space_cv_.notify_all();
-    if (auto* done = std::get_if<CompletionCallback>(&notify)) {
-      if (*done) (*done)(std::move(c));
-    } else {
-      std::get<std::promise<Completion>>(notify).set_value(std::move(c));
-    }
+  JobState* next = take_job();
+  if (auto* done = std::get_if<CompletionCallback>(&notify)) {
+    if (*done) (*done)(std::move(c));
+  } else if (auto* promise = std::get_if<std::promise<Completion>>(&notify)) {
+    promise->set_value(std::move(c));
   }
-  return next ? next : next_job();
+  return next != nullptr ? next : next_job();
 }
 
 }  // namespace offcopy::engine::async

@@ -2,23 +2,29 @@
 // limits), the queue of jobs waiting for a worker, the worker threads, and
 // the delivery of completions.  offcopy::Engine forwards to it.
 //
-// Locking: one mutex, mu_, guards every member marked so below.  It is
-// never held while a copy runs or while caller code (callbacks, the
-// progress observer, futures' continuations) runs; it is held across the
-// eventfd write/read, which keeps the fd readable exactly while ready_ is
-// non-empty.
+// The state is split by who writes it, so that a submitter and a worker on
+// different cores do not pass cache lines back and forth for every job:
+//   - submitters' side, under slots_mu_: admission counts, the slots, ids;
+//   - workers' side, atomics: what has been released and returned;
+//   - the queue between them (job_queue.h), and pop_mu_ among workers;
+//   - mu_ only for sleeping and waking (idle workers, blocked submitters);
+//   - ready_mu_ for poll-mode completions and the eventfd.
+// No lock is held while a copy runs or while caller code (callbacks, the
+// progress observer, futures' continuations) runs.  Only one nesting:
+// pop_mu_ may be taken with mu_ held (a worker looking at the queue once
+// more before it sleeps); every other lock is taken alone.
 #ifndef OFFCOPY_ENGINE_ASYNC_SCHEDULER_H_
 #define OFFCOPY_ENGINE_ASYNC_SCHEDULER_H_
 
+#include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
+#include "engine/async/job_queue.h"
 #include "engine/async/job_state.h"
 #include "engine/async/throttle.h"
 #include "engine/async/wakeup.h"
@@ -52,37 +58,92 @@ class Scheduler {
 
   Scheduler(const Context& ctx, EngineOptions options);
   Status start_workers();
-  void worker_loop();
-  std::shared_ptr<JobState> next_job();  // null: time to exit
-  void learned_total(JobState& js, int64_t total);
+
+  // Submitters' side; all called with slots_mu_ held.
+  bool has_room_locked(int64_t bytes);
+  void wait_for_room(std::unique_lock<std::mutex>& slots_lock);
+  JobState* take_slot_locked();
+  JobState* find_live_locked(JobId id) const;
+
+  // What one worker has counted, written only by that worker: plain
+  // stores rather than a locked instruction per job, summed by readers.
+  struct alignas(64) WorkerCounts {
+    std::atomic<int64_t> released_bytes{0};  // of callback and future jobs
+    std::atomic<int64_t> learned_bytes{0};   // sizes learned after submit
+    std::atomic<int64_t> completed{0};
+  };
+  int64_t released_bytes() const;  // sums, each load relaxed
+  int64_t learned_bytes() const;
+
+  // Workers' side.
+  void worker_loop(WorkerCounts& mine);
+  JobState* next_job();  // sleeps while nothing is queued; null: time to exit
+  bool spin_for_job();   // EngineOptions::idle_spin
+  JobState* take_job();  // null: nothing queued
+  JobState* try_pop(bool& more);
+  void wake_one();       // a job waits: wake an idle worker unless one is coming
+  void learned_total(WorkerCounts& mine, JobState& js, int64_t total);
   // Delivers c; returns the next job to run (null: time to exit).
-  std::shared_ptr<JobState> deliver(std::shared_ptr<JobState> js, Completion c);
-  bool has_room_locked(int64_t bytes) const;
-  void admit_locked(JobState& js, int64_t bytes);
-  void release_locked(int64_t bytes);
+  JobState* deliver(WorkerCounts& mine, JobState* js, Completion c);
+  void return_slot(JobState* js);
+  void released(int64_t jobs);
 
   // A copy of the caller's context (whose sys and probes must outlive the
   // engine), with chunks shrunk under a bandwidth cap.
   const Context ctx_;
   const EngineOptions options_;
-  std::unique_ptr<Throttle> throttle_;  // null without a bandwidth cap;
-                                        // set in the constructor
-  WakeupFd wakeup_;  // set up before the workers start, then only under mu_
+  // A JobId is (uses of its slot << slot_bits_) | slot index: cancel() and
+  // progress() find the slot without a map, and an id is never reused (a
+  // slot would have to hold 2^(64 - slot_bits_) jobs).
+  const int slot_bits_;
+  std::unique_ptr<Throttle> throttle_;  // null without a bandwidth cap
+  WakeupFd wakeup_;  // set up before the workers start, then under ready_mu_
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // queue_ gained a job, or stopping_
-  std::condition_variable space_cv_;  // a slot was freed, or stopping_
-  std::deque<std::shared_ptr<JobState>> queue_;                 // guarded by mu_
-  std::unordered_map<JobId, std::shared_ptr<JobState>> live_;   // guarded by mu_:
-                                                // admitted, copying not over
-  std::vector<Ready> ready_;       // guarded by mu_
-  JobId next_id_ = 1;              // guarded by mu_
-  int64_t jobs_in_flight_ = 0;     // guarded by mu_
-  int64_t bytes_in_flight_ = 0;    // guarded by mu_
-  int64_t peak_jobs_ = 0;          // guarded by mu_
-  int64_t peak_bytes_ = 0;         // guarded by mu_
-  int64_t completed_ = 0;          // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
+  // Submitters' side.  Admission compares what was admitted with what the
+  // workers had released when last looked at: the estimate is never below
+  // the truth, so the limits hold, and the workers' counters are read only
+  // when the estimate says "full" (or under a byte limit, every time).
+  alignas(64) mutable std::mutex slots_mu_;
+  // Every slot made so far (at most max_jobs_in_flight: a slot in use is a
+  // job in flight), indexed by JobState::slot; freed with the scheduler.
+  std::vector<std::unique_ptr<JobState>> slots_;  // guarded by slots_mu_
+  JobState* free_ = nullptr;        // guarded by slots_mu_: via next_free
+  int64_t admitted_jobs_ = 0;       // guarded by slots_mu_: ever admitted
+  std::atomic<int64_t> admitted_bytes_{0};  // written under slots_mu_
+  int64_t seen_jobs_ = 0;           // guarded by slots_mu_: released_jobs_,
+  int64_t seen_bytes_ = 0;          // and released_bytes() - learned_bytes(),
+                                    // when last read
+  int64_t peak_jobs_ = 0;           // guarded by slots_mu_
+  std::atomic<int64_t> peak_bytes_{0};
+  std::atomic<bool> stopping_{false};  // written under slots_mu_
+
+  // Workers' side (reap() releases too).  released_jobs_ is the one
+  // counter every release adds to with a locked instruction: a blocked
+  // submitter waits for it to move (see mu_ below).
+  alignas(64) std::atomic<int64_t> released_jobs_{0};  // ever released
+  std::atomic<int64_t> reaped_bytes_{0};  // released by reap()
+  std::atomic<JobState*> returned_{nullptr};  // slots freed by workers,
+                                              // linked by next_free
+  std::unique_ptr<WorkerCounts[]> counts_;  // options_.workers of them
+
+  alignas(64) std::mutex pop_mu_;  // one consumer of queue_ at a time
+  JobQueue queue_;
+
+  // Sleeping and waking.  idle_workers_ and blocked_submitters_ change only
+  // under mu_ but are read without it: a submitter looks at idle_workers_
+  // after queueing a job, a worker at blocked_submitters_ after a release
+  // -- each sequentially consistent against the other side's "count myself,
+  // then look at the queue (the counters)", so no wake-up is lost.
+  alignas(64) std::mutex mu_;
+  std::condition_variable work_cv_;   // a job was queued, or stopping_
+  std::condition_variable space_cv_;  // a job was released, or stopping_
+  std::atomic<int> idle_workers_{0};
+  std::atomic<int> blocked_submitters_{0};
+  int waking_ = 0;  // guarded by mu_: notified, not yet back (0 or 1)
+  std::atomic<bool> spinning_{false};  // a worker is in spin_for_job()
+
+  alignas(64) std::mutex ready_mu_;
+  std::vector<Ready> ready_;  // guarded by ready_mu_
 
   // Written by start_workers() before any other thread can see the
   // Scheduler, read by the destructor after; never touched by workers.
