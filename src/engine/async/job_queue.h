@@ -1,7 +1,7 @@
 // The queue of admitted jobs waiting for a worker: an intrusive FIFO after
 // Dmitry Vyukov's multi-producer, single-consumer queue.  A producer pushes
 // with one atomic exchange and never waits; consumers are serialized by
-// the caller (Scheduler::pop_mu_), so several workers share one queue.
+// the caller (Scheduler::pop_lock_), so several workers share one queue.
 //
 // Why not a list under the scheduler's lock: submitters and workers run on
 // different cores, and one shared lock moved the same cache lines between

@@ -2,7 +2,7 @@
 // by a fixed pool of workers, and delivery of each completion exactly once.
 //
 // Per job, a submitter takes slots_mu_ once (its own side) and pushes onto
-// the queue; a worker pops under pop_mu_ (shared only with other workers),
+// the queue; a worker pops under pop_lock_ (shared only with other workers),
 // and on delivery adds to its side's counters and returns the slot to a
 // lock-free stack.  mu_ is taken only when a worker may be asleep or a
 // submitter is blocked.  Invariants:
@@ -24,25 +24,6 @@
 
 namespace offcopy::engine::async {
 namespace {
-
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-// Takes mu, spinning a little first: the critical sections are tens of
-// nanoseconds, so a lock held by a thread on another core is free again
-// long before a futex sleep and wake-up (microseconds) would be over.
-std::unique_lock<std::mutex> lock_spinning(std::mutex& mu) {
-  for (int i = 0; i < 64; ++i) {
-    if (mu.try_lock()) return std::unique_lock<std::mutex>(mu, std::adopt_lock);
-    cpu_relax();
-  }
-  return std::unique_lock<std::mutex>(mu);
-}
 
 Error submit_error(int code, const char* detail) {
   Error e;
@@ -363,7 +344,7 @@ JobState* Scheduler::take_job() {
 }
 
 JobState* Scheduler::try_pop(bool& more) {
-  std::unique_lock lk = lock_spinning(pop_mu_);
+  std::lock_guard lk(pop_lock_);
   for (int spins = 0;; ++spins) {
     JobQueue::Empty why;
     QueueNode* n = queue_.pop(why);

@@ -6,12 +6,12 @@
 // different cores do not pass cache lines back and forth for every job:
 //   - submitters' side, under slots_mu_: admission counts, the slots, ids;
 //   - workers' side, atomics: what has been released and returned;
-//   - the queue between them (job_queue.h), and pop_mu_ among workers;
+//   - the queue between them (job_queue.h), and pop_lock_ among workers;
 //   - mu_ only for sleeping and waking (idle workers, blocked submitters);
 //   - ready_mu_ for poll-mode completions and the eventfd.
 // No lock is held while a copy runs or while caller code (callbacks, the
 // progress observer, futures' continuations) runs.  Only one nesting:
-// pop_mu_ may be taken with mu_ held (a worker looking at the queue once
+// pop_lock_ may be taken with mu_ held (a worker looking at the queue once
 // more before it sleeps); every other lock is taken alone.
 #ifndef OFFCOPY_ENGINE_ASYNC_SCHEDULER_H_
 #define OFFCOPY_ENGINE_ASYNC_SCHEDULER_H_
@@ -26,6 +26,7 @@
 
 #include "engine/async/job_queue.h"
 #include "engine/async/job_state.h"
+#include "engine/async/spin_lock.h"
 #include "engine/async/throttle.h"
 #include "engine/async/wakeup.h"
 #include "engine/job.h"
@@ -126,7 +127,9 @@ class Scheduler {
                                               // linked by next_free
   std::unique_ptr<WorkerCounts[]> counts_;  // options_.workers of them
 
-  alignas(64) std::mutex pop_mu_;  // one consumer of queue_ at a time
+  // One consumer of queue_ at a time.  Held for one pop; a spin lock, so
+  // that its release is a plain store (a mutex's is a locked instruction).
+  alignas(64) SpinLock pop_lock_;
   JobQueue queue_;
 
   // Sleeping and waking.  idle_workers_ and blocked_submitters_ change only

@@ -1,0 +1,56 @@
+// Waiting briefly for another core, instead of sleeping in the kernel:
+// the scheduler's critical sections are tens of nanoseconds, and on the
+// machines measured a futex sleep and wake-up took microseconds
+// (docs/benchmarks.md, "engine per-job overhead").
+#ifndef OFFCOPY_ENGINE_ASYNC_SPIN_LOCK_H_
+#define OFFCOPY_ENGINE_ASYNC_SPIN_LOCK_H_
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace offcopy::engine::async {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// A lock whose release is a plain store: for a section held for a few
+// dozen instructions.  A waiter spins, then yields (the holder may have
+// been preempted).  Usable with std::lock_guard.
+class SpinLock {
+ public:
+  void lock() {
+    for (int i = 0; busy_.exchange(true, std::memory_order_acquire);) {
+      while (busy_.load(std::memory_order_relaxed)) {
+        if (i++ < 64) {
+          cpu_relax();
+        } else {
+          std::this_thread::yield();
+        }
+      }
+    }
+  }
+  void unlock() { busy_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> busy_{false};
+};
+
+// Takes a std::mutex (which condition variables need), trying a little
+// before sleeping on it.
+inline std::unique_lock<std::mutex> lock_spinning(std::mutex& mu) {
+  for (int i = 0; i < 64; ++i) {
+    if (mu.try_lock()) return std::unique_lock<std::mutex>(mu, std::adopt_lock);
+    cpu_relax();
+  }
+  return std::unique_lock<std::mutex>(mu);
+}
+
+}  // namespace offcopy::engine::async
+
+#endif  // OFFCOPY_ENGINE_ASYNC_SPIN_LOCK_H_
