@@ -212,7 +212,8 @@ void print_tree_json(std::FILE* out, const std::vector<FileResult>& files,
                           {"cancelled", t.cancelled},
                           {"verified_bytes", t.data.verified_bytes},
                           {"verify_skipped_bytes", t.data.verify_skipped_bytes},
-                          {"retries", t.data.retries}}},
+                          {"retries", t.data.retries},
+                          {"copy_threads", t.copy_threads}}},
                         {"seconds", seconds}};
   print_doc(out, doc);
 }

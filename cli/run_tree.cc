@@ -148,9 +148,10 @@ void print_tree_stats(std::FILE* out, const TreeReport& t, double secs) {
                (long long)t.skipped, (long long)t.errors, (long long)t.warnings,
                t.cancelled ? (", " + std::to_string(t.cancelled) + " cancelled").c_str() : "");
   std::fprintf(out,
-               "offcopy: %s in %.3f s (%s/s): %s\n", human_bytes(t.bytes).c_str(), secs,
+               "offcopy: %s in %.3f s (%s/s) by %d copying threads: %s\n",
+               human_bytes(t.bytes).c_str(), secs,
                human_bytes(secs > 0 ? static_cast<int64_t>(t.bytes / secs) : 0).c_str(),
-               moved_summary(d).c_str());
+               t.copy_threads, moved_summary(d).c_str());
 }
 
 }  // namespace

@@ -143,8 +143,10 @@ enum class OnShutdown {
 using CompletionCallback = std::function<void(Completion)>;
 using ProgressObserver = std::function<void(JobId, const Progress&)>;
 
+inline constexpr int kMaxWorkers = 256;
+
 struct EngineOptions {
-  int workers = 2;               // threads copying; >= 1
+  int workers = 2;               // threads copying; 1..kMaxWorkers (set_workers adds)
   int max_jobs_in_flight = 256;  // >= 1
   // Bytes of admitted, undelivered jobs; 0 = no limit.  A RangeJob counts
   // length x destinations at submit; a FileJob (and a whole_file RangeJob)
@@ -266,6 +268,15 @@ class Engine {
   std::vector<Completion> reap();
 
   EngineStats stats() const;
+
+  // Starts worker threads until there are `workers` (never stops any):
+  // for a caller that learns, once copies are under way, that they wait
+  // on the device rather than on the CPU -- a tree copy that turns out not
+  // to clone -- and wants more of them in flight.  Any thread, callbacks
+  // included.  Errors: EINVAL (outside 1..kMaxWorkers), ESHUTDOWN (the
+  // engine is being destroyed), EAGAIN (op "pthread_create"; the workers
+  // started before the failure stay).
+  Status set_workers(int workers);
 
  private:
   explicit Engine(std::unique_ptr<engine::async::Scheduler> s);

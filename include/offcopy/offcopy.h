@@ -211,7 +211,7 @@ struct offcopy_engine;
 
 /* Zero-initialised: the defaults. */
 struct offcopy_engine_options {
-  int workers;                 /* copying threads; 0 = 2 */
+  int workers;                 /* copying threads, at most 256; 0 = 2 */
   int max_jobs_in_flight;      /* 0 = 256 */
   int64_t max_bytes_in_flight; /* 0 = no limit (see offcopy/engine.h) */
   /* What offcopy_engine_free does with unfinished jobs:

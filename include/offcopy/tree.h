@@ -61,7 +61,10 @@ struct TreeOptions {
                                  // (a FIFO until its writer closes it)
   SnapshotMode snapshot = SnapshotMode::automatic;
   int jobs = 0;                  // copying threads, and as many walkers;
-                                 // 0: default_jobs()
+                                 // 0: default_jobs(), and io_jobs()
+                                 // copying threads once the first files
+                                 // show that data is being moved rather
+                                 // than cloned
   bool count_totals = false;     // pre-walk the roots (on a thread of its
                                  // own) to fill TreeProgress totals
   std::chrono::milliseconds progress_interval{250};
@@ -71,6 +74,11 @@ struct TreeOptions {
 // TreeOptions::jobs is 0: one per CPU, 2 to 16, chosen by measurement
 // (docs/benchmarks.md).
 int default_jobs();
+// The copying threads a tree copy with TreeOptions::jobs 0 raises itself
+// to when its files are copied rather than cloned (32 of its first files,
+// three in four by data-moving rungs): then the copies wait on the device,
+// and more of them in flight keep it busy (8 per CPU, 16 at most).
+int io_jobs();
 
 enum class EntryKind { directory, regular, symlink, hardlink, fifo, device, socket, snapshot };
 const char* entry_kind_name(EntryKind k);  // "directory", "regular", ...
@@ -119,6 +127,8 @@ struct TreeReport {
   int64_t cancelled = 0;    // regular files stopped or never started by
                             // cancel() (not errors, not told as failures)
   int64_t bytes = 0;        // source bytes of the regular files copied
+  int copy_threads = 0;     // at the end (more than at the start when
+                            // the copy found it was moving data)
   Report data;              // the files' reports merged: bytes per rung,
                             // holes (a snapshot's bytes count as snapshot)
 };

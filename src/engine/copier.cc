@@ -398,14 +398,15 @@ int64_t clone_block_size(Job& job) {
 // source's EOF when that lands at or past the destination's EOF (4.20's
 // rule against cloning a partial EOF block into the middle of a file).
 Segment clonable_middle(Job& job, const Segment& seg) {
+  const int64_t end = seg.src + seg.len;
+  const bool to_eof = end == job.src_st.st_size && seg.dst + seg.len >= job.dst_st.st_size;
+  // A whole file at offset 0 is clonable whatever the block size: no
+  // fstatfs for it (one syscall of the few a small file's copy makes).
+  if (seg.src == 0 && seg.dst == 0 && to_eof) return seg;
   const int64_t bs = clone_block_size(job);
   if (seg.src % bs != seg.dst % bs) return {seg.src, seg.dst, 0};
   const int64_t head = std::min(seg.len, (bs - seg.src % bs) % bs);
-  const int64_t end = seg.src + seg.len;
-  int64_t mid_end = end - end % bs;
-  if (end == job.src_st.st_size && seg.dst + seg.len >= job.dst_st.st_size) {
-    mid_end = end;
-  }
+  const int64_t mid_end = to_eof ? end : end - end % bs;
   const int64_t start = seg.src + head;
   return {start, seg.dst + head, std::max<int64_t>(0, mid_end - start)};
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -182,6 +183,37 @@ INSTANTIATE_TEST_SUITE_P(Fs, TreeTest, ::testing::Values("btrfs", "xfs", "ext4",
 
 // Rung 0 through the API: a subvolume root becomes a snapshot, reported as
 // one entry of kind snapshot with a "used" step for Mechanism::snapshot.
+// With the default -j, a tree whose files are copied (ext4, tmpfs: no
+// reflink) raises its copying threads to io_jobs() once 32 files are done;
+// one whose files are cloned (btrfs, xfs) keeps default_jobs().  An
+// explicit jobs count is kept either way.
+TEST_P(TreeTest, CopyingThreadsGrowOnlyWhenDataMoves) {
+  testing::TempDir dir(mnt_);
+  const std::string a = dir.file("a");
+  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
+  for (int i = 0; i < 100; ++i) {
+    testing::write_file(a + "/f" + std::to_string(i), testing::pattern(8192, i));
+  }
+  auto run = [&](int jobs, const std::string& to) {
+    TreeOptions o = archive();
+    o.jobs = jobs;
+    auto tc = TreeCopy::open(o, nullptr);
+    EXPECT_TRUE(tc);
+    EXPECT_TRUE((*tc)->copy(a, to));
+    return (*tc)->finish();
+  };
+  const TreeReport r = run(0, dir.file("A"));
+  EXPECT_EQ(r.files, 100);
+  EXPECT_EQ(r.errors, 0);
+  const bool cloned = r.data.bytes(Mechanism::clone) == r.bytes;
+  const int grown = std::max(default_jobs(), io_jobs());
+  EXPECT_EQ(r.copy_threads, cloned ? default_jobs() : grown)
+      << GetParam() << ": cloned " << r.data.bytes(Mechanism::clone) << " of " << r.bytes;
+  EXPECT_EQ(cloned, GetParam() == "btrfs" || GetParam() == "xfs") << GetParam();
+  EXPECT_EQ(run(3, dir.file("B")).copy_threads, 3);
+  EXPECT_EQ(testing::read_file(dir.file("A/f99")), testing::pattern(8192, 99));
+}
+
 TEST(TreeSnapshot, SubvolumeRootBecomesASnapshotAndAPlainDirectoryDoesNot) {
   std::string why;
   const std::string mnt = mount_for("btrfs", &why);

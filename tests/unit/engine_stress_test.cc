@@ -4,6 +4,7 @@
 // for progress at random, under tight limits.  Both run under
 // ThreadSanitizer in CI (scripts/test-sanitizers.sh runs Engine*).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -280,6 +281,34 @@ TEST_F(EngineStressTest, BusySubmittersNeverOvershootTheLimit) {
   opened->reset();
   ::close(src);
   ::close(dst);
+}
+
+
+// set_workers adds a thread that takes queued jobs while every other
+// worker is busy: the one worker here is stuck reading a FIFO nobody
+// writes, so the second job runs only if a new worker exists.
+TEST_F(EngineStressTest, SetWorkersStartsMoreWhileOthersAreBusy) {
+  const std::string fifo = shm_.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  testing::write_file(shm_.file("src"), testing::pattern(4096, 23));
+  auto opened = Engine::open({.workers = 1});
+  ASSERT_TRUE(opened);
+  Engine& engine = **opened;
+  EXPECT_EQ(engine.set_workers(0).error().code, EINVAL);
+  EXPECT_EQ(engine.set_workers(kMaxWorkers + 1).error().code, EINVAL);
+  auto stuck = engine.submit_future(FileJob{fifo, {shm_.file("from-fifo")}, {}});
+  ASSERT_TRUE(stuck);
+  // Jobs start in order: the second waits behind the first's worker.
+  auto queued = engine.submit_future(FileJob{shm_.file("src"), {shm_.file("dst")}, {}});
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(queued->completion.wait_for(300ms), std::future_status::timeout)
+      << "with one worker blocked, nothing else should run";
+  ASSERT_TRUE(engine.set_workers(2));
+  ASSERT_EQ(queued->completion.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(queued->completion.get().ok());
+  EXPECT_TRUE(engine.set_workers(1)) << "never fewer: not an error";
+  EXPECT_TRUE(engine.cancel(stuck->id));
+  EXPECT_TRUE(stuck->completion.get().cancelled());
 }
 
 }  // namespace

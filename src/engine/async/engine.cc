@@ -63,4 +63,6 @@ std::vector<Completion> Engine::reap() { return s_->reap(); }
 
 EngineStats Engine::stats() const { return s_->stats(); }
 
+Status Engine::set_workers(int workers) { return s_->set_workers(workers); }
+
 }  // namespace offcopy

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,6 +50,7 @@ class Scheduler {
   int fd() const { return wakeup_.fd(); }
   std::vector<Completion> reap();
   EngineStats stats() const;
+  Status set_workers(int workers);
 
  private:
   // A poll-mode completion and the bytes its slot still counts.
@@ -58,7 +60,7 @@ class Scheduler {
   };
 
   Scheduler(const Context& ctx, EngineOptions options);
-  Status start_workers();
+  Status start_workers(int workers);  // with threads_mu_ held
 
   // Submitters' side; all called with slots_mu_ held.
   bool has_room_locked(int64_t bytes);
@@ -125,7 +127,10 @@ class Scheduler {
   std::atomic<int64_t> reaped_bytes_{0};  // released by reap()
   std::atomic<JobState*> returned_{nullptr};  // slots freed by workers,
                                               // linked by next_free
-  std::unique_ptr<WorkerCounts[]> counts_;  // options_.workers of them
+  // kMaxWorkers of them; counts_[i] belongs to worker i, the first
+  // started_ are in use.
+  std::unique_ptr<WorkerCounts[]> counts_;
+  std::atomic<int> started_{0};
 
   // One consumer of queue_ at a time.  Held for one pop; a spin lock, so
   // that its release is a plain store (a mutex's is a locked instruction).
@@ -142,15 +147,21 @@ class Scheduler {
   std::condition_variable space_cv_;  // a job was released, or stopping_
   std::atomic<int> idle_workers_{0};
   std::atomic<int> blocked_submitters_{0};
+  // The released_jobs_ count at which the earliest blocked submitter wants
+  // to look again (kNever: none waiting).  Written under mu_.
+  static constexpr int64_t kNever = INT64_MAX;
+  std::atomic<int64_t> wake_submitters_at_{kNever};
   int waking_ = 0;  // guarded by mu_: notified, not yet back (0 or 1)
   std::atomic<bool> spinning_{false};  // a worker is in spin_for_job()
 
   alignas(64) std::mutex ready_mu_;
   std::vector<Ready> ready_;  // guarded by ready_mu_
 
-  // Written by start_workers() before any other thread can see the
-  // Scheduler, read by the destructor after; never touched by workers.
-  std::vector<std::thread> threads_;
+  // The worker threads.  Added to by start_workers(); the destructor
+  // seals the list (no more are started) and joins them unlocked.
+  std::mutex threads_mu_;
+  std::vector<std::thread> threads_;  // guarded by threads_mu_
+  bool sealed_ = false;               // guarded by threads_mu_
 };
 
 }  // namespace offcopy::engine::async
