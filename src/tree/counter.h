@@ -2,7 +2,7 @@
 // bytes of the roots on a thread of its own, while the copy runs.
 //
 // Thread-safety: start() and the destructor on the owner's thread;
-// totals() from any thread.
+// totals() and stop() from any thread.
 #ifndef OFFCOPY_TREE_COUNTER_H_
 #define OFFCOPY_TREE_COUNTER_H_
 
@@ -28,6 +28,8 @@ class Counter {
   void start(std::vector<std::string> roots);
   // Entries and bytes; -1 for both until the walk is over.
   void totals(int64_t* files, int64_t* bytes) const;
+  // Asks the walk to end early (any thread); totals() stays -1 then.
+  void stop() { stop_.store(true); }
 
  private:
   void run(const std::vector<std::string>& roots);

@@ -276,18 +276,34 @@ struct TreeCopy::Impl {
   }
 
   // A few times a second: the observer's progress, totals from the counter.
-  void tick(const std::string& current, bool force = false) {
+  void tick(const std::string& current) {
     if (observer == nullptr) return;
     // Called for every entry: the clock check stays outside mu, which the
     // copies' completions take too.
     const int64_t now = Clock::now().time_since_epoch().count();
-    if (!force && now < next_tick.load(std::memory_order_relaxed)) return;
+    if (now < next_tick.load(std::memory_order_relaxed)) return;
     std::lock_guard lk(mu);
-    if (!force && now < next_tick.load(std::memory_order_relaxed)) return;
+    if (now < next_tick.load(std::memory_order_relaxed)) return;
     next_tick.store(now + std::chrono::duration_cast<Clock::duration>(opt.progress_interval).count(),
                     std::memory_order_relaxed);
     counter.totals(&prog.files_total, &prog.bytes_total);
     prog.current = current;
+    observer->progress(prog);
+  }
+
+  // The last update, when everything is done: if the pre-walk is still
+  // counting (a copy can outrun it, a snapshot always does), what was done
+  // is the total, and the pre-walk is stopped rather than waited for.
+  void final_tick() {
+    if (observer == nullptr) return;
+    std::lock_guard lk(mu);
+    counter.totals(&prog.files_total, &prog.bytes_total);
+    if (prog.files_total < 0) {
+      counter.stop();
+      prog.files_total = prog.files_done;
+      prog.bytes_total = prog.bytes_done;
+    }
+    prog.current.clear();
     observer->progress(prog);
   }
 
@@ -626,7 +642,7 @@ TreeReport TreeCopy::finish() {
   if (m.cancelled.load()) m.links.clear();
   m.make_links();
   m.finish_dirs();
-  m.tick({}, /*force=*/true);
+  m.final_tick();
   std::lock_guard lk(m.mu);
   return m.report;
 }
