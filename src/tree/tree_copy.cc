@@ -78,8 +78,8 @@ int default_jobs() {
 int io_jobs() {
   // Measured on /usr/share onto ext4, whose files are copied, not cloned
   // (docs/benchmarks.md): 2 walkers with 2, 8 and 16 copying threads took
-  // 7.5, 3.9 and 3.4 s against cp's 11; the same on btrfs and xfs, which
-  // clone, 5-20 % slower than with 2.
+  // 7.5, 3.9 and 3.4 s against cp's 11.  On btrfs and XFS, which clone, 8
+  // and 16 were 5-20 % slower than 2, so only a copy that moves data grows.
   const unsigned n = std::thread::hardware_concurrency();
   return static_cast<int>(std::clamp(8 * n, 2u, 16u));
 }
@@ -489,9 +489,8 @@ struct TreeCopy::Impl {
   // Counts a finished file into the sample; true when the sample is full
   // and says data is being moved (once).
   bool sampled_locked(const Report& r) {
-    if (!sample.open) return false;
+    if (!sample.open || r.total_bytes() == 0) return false;
     const int64_t data = r.total_bytes() - r.bytes(Mechanism::clone);
-    if (r.total_bytes() == 0) return false;
     ++sample.files;
     if (data * 2 > r.total_bytes()) ++sample.moved;
     if (sample.files < 32) return false;

@@ -1,5 +1,6 @@
 // Scheduling: admission against the in-flight limits, a FIFO queue served
-// by a fixed pool of workers, and delivery of each completion exactly once.
+// by a pool of workers (set_workers adds to it), and delivery of each
+// completion exactly once.
 //
 // Per job, a submitter takes slots_mu_ once (its own side) and pushes onto
 // the queue; a worker pops under pop_lock_ (shared only with other workers),
@@ -34,9 +35,9 @@ Error submit_error(int code, const char* detail) {
 }
 
 Status check_options(const EngineOptions& o) {
-  if (o.workers < 1 || o.workers > kMaxWorkers || o.max_jobs_in_flight < 1 || o.max_bytes_in_flight < 0 ||
-      o.max_bytes_per_second < 0 || o.progress_interval.count() < 0 ||
-      o.idle_spin.count() < 0) {
+  if (o.workers < 1 || o.workers > kMaxWorkers || o.max_jobs_in_flight < 1 ||
+      o.max_bytes_in_flight < 0 || o.max_bytes_per_second < 0 ||
+      o.progress_interval.count() < 0 || o.idle_spin.count() < 0) {
     Error e;
     e.code = EINVAL;
     e.op = "engine";
