@@ -309,27 +309,23 @@ EngineStats Scheduler::stats() const {
   s.bytes_in_flight = admitted_bytes_.load() + learned_bytes() - released_bytes();
   s.peak_jobs_in_flight = peak_jobs_;
   s.peak_bytes_in_flight = peak_bytes_.load();
-  for (int i = 0, n = started_.load(std::memory_order_acquire); i < n; ++i) {
-    s.completed += counts_[i].completed.load(std::memory_order_relaxed);
-  }
+  s.completed = sum(&WorkerCounts::completed);
   return s;
 }
 
-int64_t Scheduler::released_bytes() const {
-  int64_t n = reaped_bytes_.load(std::memory_order_relaxed);
+int64_t Scheduler::sum(std::atomic<int64_t> WorkerCounts::*field) const {
+  int64_t n = 0;
   for (int i = 0, w = started_.load(std::memory_order_acquire); i < w; ++i) {
-    n += counts_[i].released_bytes.load(std::memory_order_relaxed);
+    n += (counts_[i].*field).load(std::memory_order_relaxed);
   }
   return n;
 }
 
-int64_t Scheduler::learned_bytes() const {
-  int64_t n = 0;
-  for (int i = 0, w = started_.load(std::memory_order_acquire); i < w; ++i) {
-    n += counts_[i].learned_bytes.load(std::memory_order_relaxed);
-  }
-  return n;
+int64_t Scheduler::released_bytes() const {
+  return reaped_bytes_.load(std::memory_order_relaxed) + sum(&WorkerCounts::released_bytes);
 }
+
+int64_t Scheduler::learned_bytes() const { return sum(&WorkerCounts::learned_bytes); }
 
 // --- Workers' side ---------------------------------------------------------
 

@@ -75,7 +75,9 @@ class Scheduler {
     std::atomic<int64_t> learned_bytes{0};   // sizes learned after submit
     std::atomic<int64_t> completed{0};
   };
-  int64_t released_bytes() const;  // sums, each load relaxed
+  // One field summed over the started workers, each load relaxed.
+  int64_t sum(std::atomic<int64_t> WorkerCounts::*field) const;
+  int64_t released_bytes() const;  // and reap()'s
   int64_t learned_bytes() const;
 
   // Workers' side.
