@@ -490,14 +490,18 @@ JobState* Scheduler::deliver(WorkerCounts& mine, JobState* js, Completion c) {
   Notify notify = std::exchange(js->notify, std::monostate{});
   const bool polled = std::holds_alternative<std::monostate>(notify);
   const int64_t bytes = js->bytes_counted;
-  js->live.store(0, std::memory_order_release);
   bump(mine.completed, 1);
-  return_slot(js);
   if (polled) {
+    // Under ready_mu_, which reap() takes: once progress() no longer finds
+    // the job, a reap() finds its completion.
     std::lock_guard lk(ready_mu_);
+    js->live.store(0, std::memory_order_release);
+    return_slot(js);
     if (ready_.empty()) wakeup_.signal();
     ready_.push_back(Ready{std::move(c), bytes});
   } else {
+    js->live.store(0, std::memory_order_release);
+    return_slot(js);
     bump(mine.released_bytes, bytes);
     released(1);
   }
