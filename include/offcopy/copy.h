@@ -198,6 +198,16 @@ struct FileOptions {
   // only what the extent maps prove equal.  A difference is an EIO error
   // with op "verify".  Regular files only.
   bool verify = false;
+  // Optional, for a caller that holds the parent directories open (a tree
+  // copy): the directory that contains `src`, and the one that is to
+  // contain `dst`, as openat(2) dirfds (O_PATH will do).  The file is then
+  // opened by its last path component in that directory, without the
+  // kernel walking the whole path again.  `src` and `dst` are still given
+  // in full, for errors and reports, and must name entries of these
+  // directories.  destination_dir is used with create_new (and not
+  // atomic) only.  The caller keeps both open until the copy returns.
+  int source_dir = -1;
+  int destination_dir = -1;
 };
 
 // Copies the file `src` to the path `dst`, creating it (mode of the source,

@@ -31,7 +31,14 @@ struct Dest {
   bool temp = false;       // `path` is a temporary name (atomic)
   bool existed = false;    // final_name existed before
   struct stat old {};      // the existing destination, when existed
+  int dir = -1;            // `path` was opened in this directory (unlink_at)
 };
+
+// The last component of a path, for an *at() call in its directory.
+const char* leaf_of(const std::string& p) {
+  const size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p.c_str() : p.c_str() + slash + 1;
+}
 
 std::string dir_of(const std::string& p) {
   const size_t slash = p.rfind('/');
@@ -65,7 +72,9 @@ Status open_in_place(const Context& ctx, mode_t mode, const FileOptions& opt, De
   sys::Sys& s = *ctx.sys;
   const char* name = d->final_name.c_str();
   const int how = opt.create_new ? O_CREAT | O_EXCL : O_CREAT | O_TRUNC;
-  int fd = s.open(name, access_mode(opt) | how, mode);
+  if (opt.create_new && opt.destination_dir >= 0) d->dir = opt.destination_dir;
+  int fd = d->dir >= 0 ? s.open_at(d->dir, leaf_of(d->final_name), access_mode(opt) | how, mode)
+                       : s.open(name, access_mode(opt) | how, mode);
   bool existed = d->existed;
   if (fd == -EACCES || fd == -EPERM || fd == -ETXTBSY) {
     if (opt.overwrite == Overwrite::force && existed && s.unlink(name) == 0) {
@@ -237,7 +246,10 @@ Status publish(const Context& ctx, Dest& out, const FileOptions& options) {
 
 // After a failure: removes what this call created, and says so.
 Error clean_up(const Context& ctx, Dest& out, Error e) {
-  if (!out.created || ctx.sys->unlink(out.path.c_str()) != 0) return e;
+  if (!out.created) return e;
+  const int r = out.dir >= 0 ? ctx.sys->unlink_at(out.dir, leaf_of(out.path))
+                             : ctx.sys->unlink(out.path.c_str());
+  if (r != 0) return e;
   e.detail += e.detail.empty() ? "" : "; ";
   if (out.temp) {
     e.detail += "removed the temporary copy; '" + out.final_name + "' is " +
@@ -261,7 +273,8 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   // before a host rung reads it.
   const bool cancellable = control != nullptr && control->cancel != nullptr;
   const int src_flags = cancellable ? O_RDONLY | O_NONBLOCK : O_RDONLY;
-  int sfd = s.open(src.c_str(), src_flags, 0);
+  int sfd = options.source_dir >= 0 ? s.open_at(options.source_dir, leaf_of(src), src_flags, 0)
+                                     : s.open(src.c_str(), src_flags, 0);
   if (sfd < 0) return path_error(-sfd, "open", Role::source, src);
   sys::UniqueFd in(sfd);
   OpenedFds known{.src_flags = src_flags, .dst_flags = access_mode(options)};

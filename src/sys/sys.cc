@@ -161,6 +161,16 @@ int Sys::unlink(const char* path) {
 int Sys::stat(const char* path, struct stat* st) {
   return at_call(path, [&](int dir, const char* name) { return ::fstatat(dir, name, st, 0); });
 }
+int Sys::open_at(int dir, const char* name, int flags, unsigned mode) {
+  return static_cast<int>(
+      no_eintr([&] { return ::openat(dir, name, flags | O_CLOEXEC, mode); }));
+}
+int Sys::unlink_at(int dir, const char* name) {
+  return static_cast<int>(neg_errno(::unlinkat(dir, name, 0)));
+}
+int Sys::stat_at(int dir, const char* name, struct stat* st, bool follow) {
+  return static_cast<int>(neg_errno(::fstatat(dir, name, st, follow ? 0 : AT_SYMLINK_NOFOLLOW)));
+}
 
 std::unique_ptr<Ring> Sys::make_ring(unsigned depth, int* err) {
   auto ring = std::make_unique<RealRing>();

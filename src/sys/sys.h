@@ -108,6 +108,13 @@ class Sys {
   virtual int eventfd();
   virtual int unlink(const char* path);
   virtual int stat(const char* path, struct stat* st);
+  // The *at() forms, for a caller that holds the parent directory open
+  // (`dir`, which may be an O_PATH fd) and names one entry in it: the
+  // kernel does not walk the path from the root again.
+  virtual int open_at(int dir, const char* name, int flags, unsigned mode);
+  virtual int unlink_at(int dir, const char* name);
+  // lstat, or stat with follow, of dir/name.
+  virtual int stat_at(int dir, const char* name, struct stat* st, bool follow);
   // Tree and metadata calls (src/sys/sys_tree.cc).  A MetaTarget is an
   // open fd when fd >= 0 (f-calls), else a path whose last component is
   // not followed (l-calls, *at with AT_SYMLINK_NOFOLLOW).
@@ -118,12 +125,17 @@ class Sys {
   virtual int lstat(const char* path, struct stat* st);
   // realpath(3): the canonical absolute path of an existing entry.
   virtual int realpath(const char* path, std::string* out);
+  // RLIMIT_NOFILE's soft limit (descriptors this process may hold).
+  virtual int64_t open_files_limit();
   // The process umask.  umask(2) can only be read by setting it, so this
   // sets and restores it: call it once, before files are being created.
   virtual mode_t read_umask();
   // Names and d_type of a directory's entries ("." and ".." left out), in
   // the order the filesystem gives them.
   virtual int list_dir(const char* path, std::vector<DirEntry>* out);
+  // The same for a directory just opened for reading (O_RDONLY |
+  // O_DIRECTORY); the fd stays open, read to its end.
+  virtual int list_dir_fd(int dir, std::vector<DirEntry>* out);
   virtual int mkdir(const char* path, unsigned mode);
   virtual int rmdir(const char* path);
   virtual int symlink(const char* target, const char* path);

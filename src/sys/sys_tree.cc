@@ -11,7 +11,9 @@
 #include <linux/btrfs.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -77,6 +79,12 @@ int Sys::realpath(const char* path, std::string* out) {
   return 0;
 }
 
+int64_t Sys::open_files_limit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return INT64_MAX;
+  return static_cast<int64_t>(rl.rlim_cur);
+}
+
 mode_t Sys::read_umask() {
   const mode_t m = ::umask(022);
   ::umask(m);
@@ -98,6 +106,29 @@ int Sys::list_dir(const char* path, std::vector<DirEntry>* out) {
       continue;
     }
     out->push_back(DirEntry{e->d_name, e->d_type});
+  }
+}
+
+int Sys::list_dir_fd(int dir, std::vector<DirEntry>* out) {
+  struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+  };
+  alignas(8) char buf[32768];  // opendir's buffer size
+  for (;;) {
+    const long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n < 0) return -errno;
+    if (n == 0) return 0;
+    for (long at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const linux_dirent64*>(buf + at);
+      at += e->d_reclen;
+      const char* name = e->d_name;
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+      out->push_back(DirEntry{name, e->d_type});
+    }
   }
 }
 

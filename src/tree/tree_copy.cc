@@ -12,6 +12,7 @@
 #include "offcopy/tree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -129,6 +131,42 @@ struct TreeCopy::Impl {
     std::string dst;
     enum { copying, ok, failed } state = copying;
   };
+  // A file handed to the engine: what its completion reports.  Pooled, so
+  // that its strings are not freed on the engine thread that completes it
+  // but reused by the walker that submits the next file (a free on
+  // another thread than the malloc takes malloc's slow path: 4 % of a tree
+  // copy's CPU on XFS, docs/benchmarks.md); and the completion callback
+  // captures two pointers, which std::function holds without allocating.
+  struct Pending;
+  // A directory held open while its files are copied, so that each file is
+  // opened by name in it (FileOptions::source_dir / destination_dir)
+  // rather than by a path the kernel walks from the root: the walk was
+  // 6 % of a tree copy's CPU on XFS (docs/benchmarks.md).  Shared by the
+  // walker reading the directory and the jobs of its files; closed by
+  // whichever lets go last.
+  struct OpenDir {
+    OpenDir(Impl& m, int f) : impl(m), fd(f) {}
+    ~OpenDir() {
+      impl.sys.close(fd);
+      impl.open_dirs.fetch_sub(1, std::memory_order_relaxed);
+    }
+    OpenDir(const OpenDir&) = delete;
+    OpenDir& operator=(const OpenDir&) = delete;
+    Impl& impl;
+    const int fd;
+  };
+  struct Pending {
+    std::string src, dst;
+    InodeKey key;
+    bool linked = false;
+    int64_t size = 0;
+    std::shared_ptr<OpenDir> src_dir, dst_dir;  // null: by path
+    Pending* next = nullptr;  // in `spare`
+  };
+  // The open directories that an entry being visited is in (either null).
+  struct Held {
+    std::shared_ptr<OpenDir> src, dst;
+  };
 
   TreeOptions opt;
   TreeObserver* observer;
@@ -140,6 +178,11 @@ struct TreeCopy::Impl {
 
   dev_t root_dev = 0;  // set by copy() while no walker runs
   std::atomic<bool> cancelled{false};
+  // Directories held open (two descriptors per directory being copied),
+  // at most a quarter of the descriptor limit and 512 (256 directories):
+  // past that, the files of further directories are opened by path.
+  const int64_t max_open_dirs = std::min<int64_t>(512, sys.open_files_limit() / 4);
+  std::atomic<int> open_dirs{0};
 
   // The walkers: directories are read by a pool of threads, so a cold
   // cache sees several directory and inode reads in flight at once.
@@ -159,6 +202,8 @@ struct TreeCopy::Impl {
   std::condition_variable idle;  // in_flight reached 0
   int64_t in_flight = 0;
   std::map<InodeKey, First> firsts;
+  std::vector<std::unique_ptr<Pending>> pendings;  // guarded by mu: all made
+  Pending* spare = nullptr;                        // guarded by mu
   TreeReport report;
   TreeProgress prog;
   // Whether files are being cloned or copied, from the first completions
@@ -338,14 +383,15 @@ struct TreeCopy::Impl {
 
   // `fresh`: dst's parent was made by this copy, so dst cannot exist.
   void visit(const std::string& src, const std::string& dst, const struct stat& st,
-             bool fresh, int depth, const std::shared_ptr<const Ancestor>& path) {
+             bool fresh, int depth, const std::shared_ptr<const Ancestor>& path,
+             const Held& held = {}) {
     if (cancelled.load(std::memory_order_relaxed)) return;
     tick(src);
     if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path);
     if (keep_existing(src, dst, st, fresh)) return;
-    if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh);
+    if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh, held);
     const bool special = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
-    if (special && opt.copy_contents) return submit(src, dst, st, fresh);
+    if (special && opt.copy_contents) return submit(src, dst, st, fresh, held);
     if (S_ISLNK(st.st_mode)) {
       Status s = tree::make_symlink(sys, src, dst, replace());
       if (!s) return failed(s.error());
@@ -396,26 +442,48 @@ struct TreeCopy::Impl {
     enqueue(DirTask{src, dst, fresh, depth, std::move(here)});
   }
 
-  // On a walker: every entry of one directory.
-  void read_dir(const DirTask& t) {
-    std::vector<sys::DirEntry> entries;
-    if (int r = sys.list_dir(t.src.c_str(), &entries); r < 0) {
-      return failed(tree::entry_error(-r, "opendir", Role::source, t.src));
+  // Opens `path` as a directory held for its files' jobs (null if it
+  // cannot be opened; the caller then goes by path).
+  std::shared_ptr<OpenDir> open_dir(const std::string& path, int flags) {
+    open_dirs.fetch_add(1, std::memory_order_relaxed);
+    const int fd = sys.open(path.c_str(), flags | O_DIRECTORY, 0);
+    if (fd < 0) {
+      open_dirs.fetch_sub(1, std::memory_order_relaxed);
+      return nullptr;
     }
+    return std::make_shared<OpenDir>(*this, fd);
+  }
+
+  // On a walker: every entry of one directory, looked up in it by name.
+  // While the descriptor budget lasts, the directory (and, when this copy
+  // made it, its destination) stays open for its files' jobs.
+  void read_dir(const DirTask& t) {
+    std::shared_ptr<OpenDir> dir = open_dir(t.src, O_RDONLY | O_NONBLOCK);
+    std::vector<sys::DirEntry> entries;
+    const int r = dir ? sys.list_dir_fd(dir->fd, &entries) : sys.list_dir(t.src.c_str(), &entries);
+    if (r < 0) return failed(tree::entry_error(-r, "opendir", Role::source, t.src));
+    Held held;
+    if (dir && open_dirs.load(std::memory_order_relaxed) < max_open_dirs) {
+      held.src = dir;
+      if (t.fresh) held.dst = open_dir(t.dst, O_PATH);
+    }
+    const bool follow = opt.deref == Deref::always;
     for (const sys::DirEntry& e : entries) {
       if (cancelled.load(std::memory_order_relaxed)) return;
       const std::string child = join(t.src, e.name);
       struct stat cst {};
-      if (int r = stat_entry(child, false, &cst); r < 0) {
-        failed(tree::entry_error(-r, "stat", Role::source, child));
+      const int sr = dir ? sys.stat_at(dir->fd, e.name.c_str(), &cst, follow)
+                         : stat_entry(child, false, &cst);
+      if (sr < 0) {
+        failed(tree::entry_error(-sr, "stat", Role::source, child));
         continue;
       }
-      visit(child, join(t.dst, e.name), cst, t.fresh, t.depth + 1, t.path);
+      visit(child, join(t.dst, e.name), cst, t.fresh, t.depth + 1, t.path, held);
     }
   }
 
   void visit_file(const std::string& src, const std::string& dst, const struct stat& st,
-                  bool fresh) {
+                  bool fresh, const Held& held) {
     if (opt.preserve_links && st.st_nlink > 1) {
       const InodeKey key{st.st_dev, st.st_ino};
       std::lock_guard lk(mu);
@@ -425,25 +493,41 @@ struct TreeCopy::Impl {
         return;
       }
     }
-    submit(src, dst, st, fresh);
+    submit(src, dst, st, fresh, held);
   }
 
   void submit(const std::string& src, const std::string& dst, const struct stat& st,
-              bool fresh) {
+              bool fresh, const Held& held) {
     if (cancelled.load()) return;
+    Pending* p = nullptr;
     {
       std::lock_guard lk(mu);
       ++in_flight;
+      if (spare == nullptr) {
+        pendings.push_back(std::make_unique<Pending>());
+        spare = pendings.back().get();
+      }
+      p = spare;
+      spare = p->next;
     }
-    const InodeKey key{st.st_dev, st.st_ino};
-    const bool linked = opt.preserve_links && st.st_nlink > 1;
-    const int64_t size = st.st_size;
+    p->src = src;  // into the capacity of an earlier file's paths
+    p->dst = dst;
+    p->key = InodeKey{st.st_dev, st.st_ino};
+    p->linked = opt.preserve_links && st.st_nlink > 1;
+    p->size = st.st_size;
     FileOptions fo = opt.file;
     fo.create_new = fresh;
-    auto id = engine->submit(FileJob{src, {dst}, std::move(fo)},
-                             [this, src, dst, key, linked, size](Completion c) {
-                               file_done(src, dst, key, linked, size, c.results.front());
-                             });
+    if (held.src) {
+      p->src_dir = held.src;
+      fo.source_dir = held.src->fd;
+    }
+    if (held.dst && fresh && !fo.atomic) {
+      p->dst_dir = held.dst;
+      fo.destination_dir = held.dst->fd;
+    }
+    auto id = engine->submit(FileJob{src, {dst}, std::move(fo)}, [this, p](Completion c) {
+      file_done(*p, c.results.front());
+    });
     // A cancel_all() that ran between the check above and the submit
     // missed this job.
     if (id && cancelled.load()) engine->cancel(*id);
@@ -451,32 +535,42 @@ struct TreeCopy::Impl {
       Error e = id.error();
       e.path = src;
       std::lock_guard lk(mu);
-      if (linked) firsts[key].state = First::failed;
+      if (p->linked) firsts[p->key].state = First::failed;
       failed_locked(e);
-      if (--in_flight == 0) idle.notify_all();
+      p->src_dir.reset();
+      p->dst_dir.reset();
+      release_locked(p);
     }
   }
 
+  // A file's completion is in: its record goes back to the pool.
+  void release_locked(Pending* p) {
+    p->next = spare;
+    spare = p;
+    if (--in_flight == 0) idle.notify_all();
+  }
+
   // On an engine thread.
-  void file_done(const std::string& src, const std::string& dst, InodeKey key, bool linked,
-                 int64_t size, const Result<Report>& r) {
+  void file_done(Pending& p, const Result<Report>& r) {
+    // Let go of the directories outside mu (the last one out closes).
+    const Held held{std::move(p.src_dir), std::move(p.dst_dir)};
     bool grow = false;
     {
       std::lock_guard lk(mu);
-      if (linked) firsts[key].state = r ? First::ok : First::failed;
+      if (p.linked) firsts[p.key].state = r ? First::ok : First::failed;
       if (!r && r.error().code == ECANCELED && cancelled.load()) {
         ++report.cancelled;
       } else if (r) {
         report.data.merge(*r);
-        report.bytes += size;
-        prog.bytes_done += size;
-        warnings_locked(dst, r->warnings);
-        done_locked(EntryKind::regular, src, dst, &*r);
+        report.bytes += p.size;
+        prog.bytes_done += p.size;
+        warnings_locked(p.dst, r->warnings);
+        done_locked(EntryKind::regular, p.src, p.dst, &*r);
         grow = sampled_locked(*r);
       } else {
         failed_locked(r.error());
       }
-      if (--in_flight == 0) idle.notify_all();
+      release_locked(&p);
     }
     // More copying threads; if the system has no more to give, the copy
     // goes on with those it has.

@@ -56,6 +56,24 @@ class HookSys : public sys::FaultSys {
     if (before_rename) before_rename(to);
     return FaultSys::rename(from, to, noreplace);
   }
+  // Every open and unlink by path, and by name in an open directory.
+  std::vector<std::string> by_path, by_name;
+  int open(const char* path, int flags, unsigned mode) override {
+    by_path.push_back(std::string("open ") + path);
+    return FaultSys::open(path, flags, mode);
+  }
+  int unlink(const char* path) override {
+    by_path.push_back(std::string("unlink ") + path);
+    return FaultSys::unlink(path);
+  }
+  int open_at(int dir, const char* name, int flags, unsigned mode) override {
+    by_name.push_back(std::string("open ") + name);
+    return FaultSys::open_at(dir, name, flags, mode);
+  }
+  int unlink_at(int dir, const char* name) override {
+    by_name.push_back(std::string("unlink ") + name);
+    return FaultSys::unlink_at(dir, name);
+  }
 };
 
 class ReliabilityTest : public ::testing::Test {
@@ -170,6 +188,56 @@ TEST_F(ReliabilityTest, FailedCopyRemovesTheFileItCreated) {
   EXPECT_EQ(r.error().path, dst_);
   EXPECT_NE(r.error().detail.find("removed the partly written"), std::string::npos);
   EXPECT_NE(::access(dst_.c_str(), F_OK), 0);
+}
+
+// FileOptions::source_dir / destination_dir: the files are opened by name
+// in the directories given (here a second directory whose "src" differs,
+// so that the copy shows which one was read), errors still name the full
+// paths, and a failed copy removes its file by name too.
+TEST_F(ReliabilityTest, FilesInOpenDirectoriesAreOpenedAndRemovedByName) {
+  TempDir other;
+  write_file(other.file("src"), "the other source");
+  sys::UniqueFd sdir(::open(other.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  sys::UniqueFd ddir(::open(other.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(sdir.valid() && ddir.valid());
+  FileOptions o;
+  o.create_new = true;
+  o.source_dir = sdir.get();
+  o.destination_dir = ddir.get();
+  auto r = copy(o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(read_file(other.file("dst")), "the other source");
+  EXPECT_NE(::access(dst_.c_str(), F_OK), 0);
+  EXPECT_EQ(sys_.by_path, std::vector<std::string>{});
+  EXPECT_EQ(sys_.by_name, (std::vector<std::string>{"open src", "open dst"}));
+
+  // Without create_new the destination goes by path: an existing file
+  // must be looked at first.
+  sys_.by_name.clear();
+  o.create_new = false;
+  r = copy(o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(sys_.by_name, std::vector<std::string>{"open src"});
+  EXPECT_EQ(sys_.by_path, std::vector<std::string>{"open " + dst_});
+
+  ASSERT_EQ(::unlink(dst_.c_str()), 0);
+  o.create_new = true;
+  sys_.by_path.clear();
+
+  // A failure: the error names the path given, the file goes by name.
+  ASSERT_EQ(::unlink(other.file("dst").c_str()), 0);
+  write_file(other.file("src"), source_);
+  sys_.by_name.clear();
+  sys_.add({.call = sys::Call::copy_file_range, .kind = sys::Fault::Kind::error_after,
+            .err = ENOSPC, .bytes = 1 << 20});
+  r = copy(o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ENOSPC);
+  EXPECT_EQ(r.error().path, dst_);
+  EXPECT_NE(r.error().detail.find("removed the partly written"), std::string::npos);
+  EXPECT_NE(::access(other.file("dst").c_str(), F_OK), 0);
+  EXPECT_EQ(sys_.by_path, std::vector<std::string>{});
+  EXPECT_EQ(sys_.by_name, (std::vector<std::string>{"open src", "open dst", "unlink dst"}));
 }
 
 TEST_F(ReliabilityTest, FsyncIsCalledOnlyWhenAskedAndItsFailureFailsTheCopy) {
