@@ -80,8 +80,11 @@ int run(const Options& o) {
   if (!plan(o, &pairs)) return kExitFailed;
   // -P / -d without -r copy a link operand as a link: the tree copier
   // knows how; run_copies opens (follows) its sources.
-  // -u needs the destination's time, looked at per entry: also there.
-  if (o.recursive || o.deref == Deref::never || o.update) return run_tree(o, pairs);
+  // -u needs the destination's time, looked at per entry, and -i asks
+  // per entry: also there.
+  if (o.recursive || o.deref == Deref::never || o.update || o.interactive) {
+    return run_tree(o, pairs);
+  }
   // With --json, stdout carries only the JSON document.
   std::FILE* text = o.json ? stderr : stdout;
   const auto t0 = std::chrono::steady_clock::now();

@@ -30,6 +30,7 @@ const option kLongOptions[] = {
     {"json", no_argument, nullptr, kJson},
     {"force", no_argument, nullptr, 'f'},
     {"no-clobber", no_argument, nullptr, 'n'},
+    {"interactive", no_argument, nullptr, 'i'},
     {"verbose", no_argument, nullptr, 'v'},
     {"no-target-directory", no_argument, nullptr, 'T'},
     {"target-directory", required_argument, nullptr, 't'},
@@ -95,7 +96,9 @@ constexpr const char* kUsage =
     "      --no-progress        never show it (default: shown for -r on a\n"
     "                           terminal)\n"
     "  -f, --force              if DEST cannot be opened, remove it and retry\n"
-    "  -n, --no-clobber         do not overwrite an existing file\n"
+    "  -i, --interactive        prompt before overwrite (overrides a previous -n)\n"
+    "  -n, --no-clobber         do not overwrite an existing file (overrides a\n"
+    "                           previous -i)\n"
     "  -t, --target-directory=DIRECTORY  copy all SOURCEs into DIRECTORY\n"
     "  -T, --no-target-directory         treat DEST as a normal file\n"
     "  -v, --verbose            say what is being done\n"
@@ -252,7 +255,14 @@ int apply(int c, Options& o) {
     case kStats: o.stats = true; return -1;
     case kJson: o.json = true; return -1;
     case 'f': o.overwrite = Overwrite::force; return -1;
-    case 'n': o.overwrite = Overwrite::no_clobber; return -1;
+    case 'n':
+      o.overwrite = Overwrite::no_clobber;
+      o.interactive = false;
+      return -1;
+    case 'i':
+      o.interactive = true;
+      if (o.overwrite == Overwrite::no_clobber) o.overwrite = Overwrite::replace;
+      return -1;
     case 'v': o.verbose = true; return -1;
     case 'T': o.no_target_dir = true; return -1;
     case 't':
@@ -272,7 +282,7 @@ Parsed parse_options(int argc, char** argv) {
   optind = 1;
   opterr = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "adfHLnPprRTt:uvxj:", kLongOptions, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "adfHiLnPprRTt:uvxj:", kLongOptions, nullptr)) != -1) {
     if (int code = apply(c, o); code >= 0) return {std::nullopt, code};
   }
   for (int i = optind; i < argc; ++i) o.operands.emplace_back(argv[i]);

@@ -36,6 +36,7 @@ struct Options {
   std::optional<Deref> deref;           // -P, -H, -L; unset: cp's default
   bool one_file_system = false;         // -x
   bool update = false;                  // -u
+  bool interactive = false;             // -i: ask before overwriting
   bool copy_contents = false;           // --copy-contents: read special
                                         // files as data under -r
   bool atomic = false;                  // --atomic

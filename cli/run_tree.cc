@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "progress.h"
@@ -24,6 +25,7 @@ class CliObserver final : public TreeObserver {
 
   void done(EntryKind, const std::string& src, const std::string& dst,
             const Report* report) override {
+    std::lock_guard lk(screen_mu_);
     if (o_.verbose) {
       line_.clear();
       std::fprintf(text_, "'%s' -> '%s'\n", src.c_str(), dst.c_str());
@@ -38,6 +40,7 @@ class CliObserver final : public TreeObserver {
   }
 
   void skipped(EntryKind kind, const std::string& src, const std::string& why) override {
+    std::lock_guard lk(screen_mu_);
     if (kind == EntryKind::socket) {
       line_.clear();
       std::fprintf(stderr, "offcopy: warning: skipping socket '%s': %s\n", src.c_str(),
@@ -49,6 +52,7 @@ class CliObserver final : public TreeObserver {
   }
 
   void failed(const Error& e) override {
+    std::lock_guard lk(screen_mu_);
     line_.clear();
     std::fprintf(stderr, "offcopy: %s\n", e.message().c_str());
     if (!e.offload_unsupported) only_offload_ = false;
@@ -66,6 +70,7 @@ class CliObserver final : public TreeObserver {
   // the rest are counted and summed up at the end, so a tree of 50,000
   // files on a destination without xattrs gives a few lines, not 50,000.
   void warning(const std::string& dst, const Warning& w) override {
+    std::lock_guard lk(screen_mu_);
     const std::string key = w.op + '\0' + std::to_string(w.code) + '\0' + w.detail;
     auto [it, first] = warned_.try_emplace(key, Repeat{w, 0});
     if (!first) {
@@ -76,9 +81,29 @@ class CliObserver final : public TreeObserver {
     print_warning(dst, w);
   }
 
-  void progress(const TreeProgress& p) override { line_.show(p); }
+  void progress(const TreeProgress& p) override {
+    std::lock_guard lk(screen_mu_);
+    line_.show(p);
+  }
+
+  // -i: cp's question on stderr, the answer a line of stdin; yes when it
+  // starts with 'y' or 'Y' (an empty line or end of input is no).  The
+  // screen stays the question's until it is answered.
+  bool overwrite(EntryKind, const std::string&, const std::string& dst) override {
+    std::lock_guard lk(screen_mu_);
+    line_.clear();
+    std::fprintf(stderr, "offcopy: overwrite '%s'? ", dst.c_str());
+    std::fflush(stderr);
+    std::string line;
+    for (int ch = std::fgetc(stdin); ch != EOF && ch != '\n'; ch = std::fgetc(stdin)) {
+      line += static_cast<char>(ch);
+    }
+    const size_t at = line.find_first_not_of(" \t");
+    return at != std::string::npos && (line[at] == 'y' || line[at] == 'Y');
+  }
 
   void end() {
+    std::lock_guard lk(screen_mu_);
     line_.clear();
     for (const auto& [key, r] : warned_) {
       if (r.more == 0) continue;
@@ -103,6 +128,9 @@ class CliObserver final : public TreeObserver {
   const Options& o_;
   ProgressLine line_;
   std::FILE* text_;
+  // Every method that writes to the terminal holds it: they come from
+  // walkers and copy threads, and a question must not be written over.
+  std::mutex screen_mu_;
   int64_t failures_ = 0;
   bool only_offload_ = true;
   struct Repeat {
@@ -124,6 +152,7 @@ TreeOptions tree_options(const Options& o) {
   t.deref = o.deref.value_or(o.recursive ? Deref::never : Deref::always);
   t.one_file_system = o.one_file_system;
   t.update = o.update;
+  t.interactive = o.interactive;
   t.copy_contents = o.copy_contents;
   t.file.atomic = o.atomic;
   t.file.fsync = o.fsync;

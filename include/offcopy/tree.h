@@ -56,6 +56,8 @@ struct TreeOptions {
                                  // is made, its contents are not copied
   bool update = false;           // -u: keep a destination not older
                                  // than its source (mtime)
+  bool interactive = false;      // -i: ask TreeObserver::overwrite
+                                 // before replacing a non-directory
   bool copy_contents = false;    // cp --copy-contents: FIFOs and devices
                                  // found in the walk are read as files
                                  // (a FIFO until its writer closes it)
@@ -112,6 +114,13 @@ class TreeObserver {
   // A few times a second while copy() and finish() run, and once at the
   // end of finish().
   virtual void progress(const TreeProgress& /*p*/) {}
+  // Under TreeOptions::interactive, before an existing non-directory
+  // `dst` is replaced by `src`: true replaces it, false keeps it (told as
+  // skipped).  Called by one walker at a time; the walk of that walker
+  // waits for the answer, copies already submitted go on.
+  virtual bool overwrite(EntryKind, const std::string& /*src*/, const std::string& /*dst*/) {
+    return true;
+  }
 };
 
 struct TreeReport {

@@ -194,6 +194,8 @@ struct TreeCopy::Impl {
   bool stopping = false;               // guarded by walk_mu
   std::vector<std::thread> walkers;
 
+  std::mutex ask_mu;  // held while TreeObserver::overwrite runs
+
   // Shared by walkers and completions.
   std::mutex mu;
   std::atomic<int64_t> next_tick{0};  // Clock ticks; written under mu
@@ -362,23 +364,39 @@ struct TreeCopy::Impl {
 
   bool replace() const { return opt.file.overwrite != Overwrite::no_clobber; }
 
-  // -n and -u, for entries that are not directories: true when the
+  // -n, -u and -i, for entries that are not directories: true when the
   // destination stays as it is.
   bool keep_existing(const std::string& src, const std::string& dst, const struct stat& st,
                      bool fresh) {
     const EntryKind kind = kind_of(st);
-    if (fresh || (opt.file.overwrite != Overwrite::no_clobber && !opt.update)) return false;
+    const bool no_clobber = opt.file.overwrite == Overwrite::no_clobber;
+    if (fresh || (!no_clobber && !opt.update && !opt.interactive)) return false;
     struct stat d {};
     if (sys.lstat(dst.c_str(), &d) < 0 || S_ISDIR(d.st_mode)) return false;
-    if (opt.file.overwrite == Overwrite::no_clobber) {
+    if (no_clobber) {
       skipped(kind, src, "destination exists (-n)");
       return true;
     }
     const bool newer = d.st_mtim.tv_sec > st.st_mtim.tv_sec ||
                        (d.st_mtim.tv_sec == st.st_mtim.tv_sec &&
                         d.st_mtim.tv_nsec >= st.st_mtim.tv_nsec);
-    if (newer) skipped(kind, src, "destination is not older (-u)");
-    return newer;
+    if (opt.update && newer) {
+      skipped(kind, src, "destination is not older (-u)");
+      return true;
+    }
+    if (opt.interactive && !ask_overwrite(kind, src, dst)) {
+      skipped(kind, src, "not overwritten (-i)");
+      return true;
+    }
+    return false;
+  }
+
+  // One question at a time, outside mu: the copies' completions go on
+  // while the answer is awaited.
+  bool ask_overwrite(EntryKind kind, const std::string& src, const std::string& dst) {
+    if (observer == nullptr) return true;
+    std::lock_guard lk(ask_mu);
+    return observer->overwrite(kind, src, dst);
   }
 
   // `fresh`: dst's parent was made by this copy, so dst cannot exist.

@@ -217,6 +217,25 @@ basic_tests() {
   oc -n small n_new
   expect "-n: a missing destination is still copied" eval 'rc_is 0 && same small n_new'
 
+  echo "# -i"
+  printf 'keep me\n' >ikept
+  printf 'n\n' | oc -i a ikept
+  expect "-i, answered n: exit 0, kept, cp's question on stderr" \
+    eval 'rc_is 0 && [ "$(cat ikept)" = "keep me" ] && err_is_fixed "offcopy: overwrite '"'"'ikept'"'"'? "'
+  printf ' Y\n' | oc -i a ikept
+  expect "-i, answered ' Y': replaced" eval 'rc_is 0 && same a ikept'
+  printf 'keep me\n' >ikept
+  oc -i a ikept </dev/null
+  expect "-i at end of input: no, kept" eval 'rc_is 0 && [ "$(cat ikept)" = "keep me" ]'
+  oc -i small i_new </dev/null
+  expect "-i: a missing destination is copied without a question" \
+    eval 'rc_is 0 && same small i_new && [ ! -s "$LOGDIR/err" ]'
+  printf 'y\n' | oc -i -n a ikept
+  expect "-n after -i: no question, kept" \
+    eval 'rc_is 0 && [ "$(cat ikept)" = "keep me" ] && not err_has overwrite'
+  printf 'y\n' | oc -n -i a ikept
+  expect "-i after -n: asked, y replaces" eval 'rc_is 0 && same a ikept && err_has overwrite'
+
   force_tests
 
   oc -v small v_dst

@@ -177,6 +177,7 @@ rc_is() { [ "$rc" -eq "$1" ]; }
 not() { ! "$@"; }
 err_has() { grep -Eq -- "$1" "$LOGDIR/err"; }
 err_has_fixed() { grep -Fq -- "$1" "$LOGDIR/err"; }
+err_is_fixed() { [ "$(cat "$LOGDIR/err")" = "$1" ]; }
 absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
 # Same content.  Not `cmp -s`: it trusts st_size, which is 0 for /proc files.
 same() { cmp -- "$1" "$2" >/dev/null 2>&1; }

@@ -248,6 +248,24 @@ n_u_test() {
     eval 'cmp -s "$S/one_byte" "$D/u/one_byte" &&
           [ "$(stat -c %y "$S/one_byte")" = "$(stat -c %y "$D/u/one_byte")" ]'
   expect "-u: missing entries are copied" eval 'cmp -s "$S/big" "$D/u/big"'
+
+  # -i: two existing files of one directory (read by one walker, so the
+  # questions come in its order); the first answer is y, the second n.
+  mkdir -p "$D/i"
+  printf 'old one' >"$D/i/f4097"
+  printf 'old two' >"$D/i/one_byte"
+  printf 'y\nn\n' | oc -a -i -T "$S" "$D/i"
+  local replaced=0 kept=0 f
+  for f in f4097 one_byte; do
+    if cmp -s "$S/$f" "$D/i/$f"; then replaced=$((replaced + 1)); fi
+    case $(cat "$D/i/$f") in "old "*) kept=$((kept + 1)) ;; esac
+  done
+  expect "-i: exit 0, two questions on stderr" \
+    eval 'rc_is 0 && [ "$(grep -o "overwrite '"'"'[^'"'"']*'"'"'?" "$LOGDIR/err" | wc -l)" = 2 ]'
+  expect "-i: the file answered y is replaced, the one answered n kept" \
+    eval '[ $replaced = 1 ] && [ $kept = 1 ]'
+  expect "-i: entries not there are copied without a question" \
+    eval 'cmp -s "$S/big" "$D/i/big" && [ -L "$D/i/links/rel" ] && not err_has "big'"'"'\?"'
 }
 
 x_test() {
