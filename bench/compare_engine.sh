@@ -50,13 +50,17 @@ for row in csv.reader(open(sys.argv[1])):
     name = row[2].replace("/real_time_median", "").replace("BM_", "")
     runs[(row[0], name)].append(float(row[-1]) * 1e6)  # per_job, µs
 names = sorted({n for _, n in runs}, key=lambda n: ("file" in n, "engine" in n, n))
-print(f"| per job (µs), median of rounds | {sys.argv[2]} | this tree |")
-print("|---|---|---|")
+print(f"| per job (µs), median of rounds | {sys.argv[2]} | this tree | this tree, ratio per round |")
+print("|---|---|---|---|")
 for n in names:
     sync = "sync_copy_file" if "file" in n else "sync_copy_range"
     cells = []
     for which in ("base", "this"):
         m, s = statistics.median(runs[(which, n)]), statistics.median(runs[(which, sync)])
         cells.append(f"{m:.2f}" if n == sync else f"{m:.2f} ({m / s:.2f}×)")
-    print(f"| {n} | {cells[0]} | {cells[1]} |")
+    # Each round's ratio to the same round's synchronous loop.
+    per = "" if n == sync else ", ".join(
+        f"{a / b:.3f}" for a, b in sorted(zip(runs[("this", n)], runs[("this", sync)]),
+                                          key=lambda ab: ab[0] / ab[1]))
+    print(f"| {n} | {cells[0]} | {cells[1]} | {per} |")
 EOF
