@@ -55,7 +55,11 @@ bool is_pseudo_fs(int64_t f_type) {
   }
 }
 
-Status inspect(Job& job, const OpenedFds* known) {
+// Error::code of an attempt that assumed the fds' flags wrongly (see
+// Job::flags_assumed): copy_range starts over, reading them first.
+constexpr int kFlagsNeeded = -1;
+
+Status inspect(Job& job, const OpenedFds* known, bool lazy_flags) {
   sys::Sys& s = job.sys();
   if (known != nullptr) {
     job.src_st = known->src_st;
@@ -67,8 +71,23 @@ Status inspect(Job& job, const OpenedFds* known) {
   }
   if (S_ISDIR(job.src_st.st_mode)) return make_error(EISDIR, "open", Role::source);
   if (S_ISDIR(job.dst_st.st_mode)) return make_error(EISDIR, "open", Role::destination);
-  const int src_fl = known != nullptr ? known->src_flags : s.fcntl_getfl(job.src_fd);
-  const int dst_fl = known != nullptr ? known->dst_flags : s.fcntl_getfl(job.dst_fd);
+  // Generated files allocate no blocks; only then is fstatfs worth a call
+  // (it is one of the few syscalls a 4 KiB copy makes).
+  if (job.src_st.st_blocks == 0 && S_ISREG(job.src_st.st_mode)) {
+    struct statfs fs {};
+    job.src_pseudo = s.fstatfs(job.src_fd, &fs) == 0 && is_pseudo_fs(fs.f_type);
+  }
+  job.flags_assumed = known == nullptr && lazy_flags && S_ISREG(job.dst_st.st_mode) &&
+                      size_known(job);
+  int src_fl = O_RDONLY;
+  int dst_fl = O_WRONLY;
+  if (known != nullptr) {
+    src_fl = known->src_flags;
+    dst_fl = known->dst_flags;
+  } else if (!job.flags_assumed) {
+    src_fl = s.fcntl_getfl(job.src_fd);
+    dst_fl = s.fcntl_getfl(job.dst_fd);
+  }
   if (src_fl < 0) return make_error(-src_fl, "fcntl", Role::source);
   if (dst_fl < 0) return make_error(-dst_fl, "fcntl", Role::destination);
   if ((src_fl & O_ACCMODE) == O_WRONLY) {
@@ -82,16 +101,27 @@ Status inspect(Job& job, const OpenedFds* known) {
   if (known != nullptr && known->src_nonblock_ours && !job.src_stream) {
     job.src_clear_nonblock = src_fl & ~O_NONBLOCK;
   }
-  // Generated files allocate no blocks; only then is fstatfs worth a call
-  // (it is one of the few syscalls a 4 KiB copy makes).
-  if (job.src_st.st_blocks == 0 && S_ISREG(job.src_st.st_mode)) {
-    struct statfs fs {};
-    job.src_pseudo = s.fstatfs(job.src_fd, &fs) == 0 && is_pseudo_fs(fs.f_type);
-  }
   job.dst_regular = S_ISREG(job.dst_st.st_mode);
   job.dst_append = (dst_fl & O_APPEND) != 0;
   job.dst_stream = is_stream(job.dst_st) || job.dst_append;
   return Ok{};
+}
+
+// Reads the flags inspect() assumed (once), before a step that an
+// offload call does not cover.  Ok when they are what was assumed;
+// otherwise kFlagsNeeded, and copy_range starts over with them read:
+// nothing has been written, as an offload call refuses such fds with
+// EBADF before writing.
+Status settle_flags(Job& job) {
+  if (!job.flags_assumed || job.flags_read) return Ok{};
+  job.flags_read = true;
+  const int src_fl = job.sys().fcntl_getfl(job.src_fd);
+  const int dst_fl = job.sys().fcntl_getfl(job.dst_fd);
+  if (src_fl >= 0 && dst_fl >= 0 && (src_fl & O_ACCMODE) != O_WRONLY &&
+      (dst_fl & O_ACCMODE) != O_RDONLY && (dst_fl & O_APPEND) == 0) {
+    return Ok{};
+  }
+  return make_error(kFlagsNeeded, "fcntl", Role::none, "flags other than assumed");
 }
 
 // Reads an offset pointer, or the file position when it is null.
@@ -316,6 +346,9 @@ std::string used_why(const Job& job, Mechanism m) {
 Status copy_data(Job& job, Segment seg) {
   while (seg.len > 0) {
     const Mechanism m = pick(job, seg);
+    if (m != Mechanism::kernel_copy) {
+      if (Status s = settle_flags(job); !s) return s;
+    }
     if (m != Mechanism::kernel_copy && job.flags.no_fallback) return offload_error(job);
     if (m != Mechanism::kernel_copy && job.src_clear_nonblock >= 0) {
       if (int r = job.sys().fcntl_setfl(job.src_fd, job.src_clear_nonblock); r < 0) {
@@ -334,6 +367,7 @@ Status copy_data(Job& job, Segment seg) {
       continue;
     }
     if (r.err != 0) {
+      if (Status s = settle_flags(job); !s) return s;
       job.fail(m, r.err, r.why);
       return mech_error(job, r, m, seg.src);
     }
@@ -422,7 +456,13 @@ Status clone_or_copy(Job& job, const Segment& mid) {
     job.keep_going(Mechanism::clone, 0);  // a one-shot clone reports at the end
     return Ok{};
   }
-  if (!r.fall_back || job.flags.reflink == Reflink::always) {
+  // EBADF may be an O_APPEND or read-only destination, and an error is
+  // about to be reported: either way the flags must be known.
+  const bool fails = !r.fall_back || job.flags.reflink == Reflink::always;
+  if (r.err == EBADF || fails) {
+    if (Status s = settle_flags(job); !s) return s;
+  }
+  if (fails) {
     job.fail(Mechanism::clone, r.err, r.why);
     Error e = mech_error(job, r, Mechanism::clone, mid.src);
     if (r.fall_back) e.detail += " (--reflink=always)";
@@ -498,6 +538,7 @@ int64_t first_hole(const Job& job, const Segment& seg) {
 Status finish_holes(Job& job, const Segment& seg) {
   // Data rungs extend the destination themselves; only holes need this.
   if (!job.dst_regular || job.dst_stream || job.holes.empty()) return Ok{};
+  if (Status s = settle_flags(job); !s) return s;
   std::sort(job.holes.begin(), job.holes.end(),
             [](const Segment& a, const Segment& b) { return a.dst < b.dst; });
   struct stat st {};
@@ -575,16 +616,17 @@ void advance(Job& job, int fd, int64_t* off, int64_t start, bool stream) {
 
 }  // namespace
 
-Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
-                          int dst_fd, int64_t* dst_off, int64_t len,
-                          CopyFlags flags, const Control* control,
-                          const OpenedFds* known) {
+namespace {
+
+Result<Report> attempt(const Context& ctx, int src_fd, int64_t* src_off, int dst_fd,
+                       int64_t* dst_off, int64_t len, CopyFlags flags, const Control* control,
+                       const OpenedFds* known, bool lazy_flags) {
   Job job{ctx, control};
   job.src_fd = src_fd;
   job.dst_fd = dst_fd;
   job.flags = flags;
   job.keep_src_pos = src_off != nullptr;
-  if (Status s = inspect(job, known); !s) return s.error();
+  if (Status s = inspect(job, known, lazy_flags); !s) return s.error();
   auto src_pos = start_offset(job, src_fd, src_off, job.src_stream, Role::source);
   if (!src_pos) return src_pos.error();
   auto dst_pos = start_offset(job, dst_fd, dst_off, job.dst_stream, Role::destination);
@@ -595,6 +637,11 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
   const Segment seg{*src_pos, *dst_pos, *n};
   if (Status s = check_overlap(job, seg); !s) return s.error();
   Status s = seg.len > 0 ? run(job, seg) : Status(Ok{});
+  if (!s && s.error().code == kFlagsNeeded) {
+    // Nothing written; offsets and positions as they were.
+    if (job.saved_src_pos >= 0) job.sys().lseek(src_fd, job.saved_src_pos, SEEK_SET);
+    return std::move(s.error());
+  }
   advance(job, src_fd, src_off, seg.src, job.src_stream);
   advance(job, dst_fd, dst_off, seg.dst, job.dst_stream);
   if (job.saved_src_pos >= 0) job.sys().lseek(src_fd, job.saved_src_pos, SEEK_SET);
@@ -611,6 +658,17 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
     return e;
   }
   return std::move(job.report);
+}
+
+}  // namespace
+
+Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
+                          int dst_fd, int64_t* dst_off, int64_t len,
+                          CopyFlags flags, const Control* control,
+                          const OpenedFds* known) {
+  auto r = attempt(ctx, src_fd, src_off, dst_fd, dst_off, len, flags, control, known, true);
+  if (r || r.error().code != kFlagsNeeded) return r;
+  return attempt(ctx, src_fd, src_off, dst_fd, dst_off, len, flags, control, known, false);
 }
 
 }  // namespace offcopy::engine

@@ -135,6 +135,15 @@ struct Job {
   // as it was; SEEK_DATA/SEEK_HOLE move it, so it is saved before the
   // first of them (-1: not saved) and put back at the end.
   bool keep_src_pos = false;
+  // copy_range on fds it was handed reads their flags (fcntl F_GETFL, two
+  // syscalls of the five a 4 KiB copy makes) only when something needs
+  // them: two regular files are assumed open for reading and for writing
+  // without O_APPEND, which is all the offload rungs need and which they
+  // check themselves (EBADF, before writing anything).  Before any other
+  // step -- a host rung, a hole, an offload failure reported -- the flags
+  // are read (flags_read), and a copy that assumed wrong starts over.
+  bool flags_assumed = false;
+  bool flags_read = false;
   int64_t saved_src_pos = -1;
   // A reason per rung that is off for the rest of this job.
   std::array<std::optional<Verdict>, kMechanismCount> off;

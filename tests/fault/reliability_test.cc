@@ -353,5 +353,59 @@ TEST_F(ReliabilityTest, CancelledCopyLeavesNothingBehind) {
   EXPECT_TRUE(strays().empty());
 }
 
+// copy_range on fds it did not open reads their flags only when it must
+// (Job::flags_assumed): two regular files copied by the offload rungs take
+// no fcntl at all, and an O_APPEND destination -- which the kernel's
+// offload calls refuse with EBADF -- is still appended to, the flags read
+// and the copy started over, with the report the flags call for.
+TEST(LazyFlagsTest, FlagsAreReadOnlyWhenACopyNeedsThem) {
+  struct CountingSys : sys::FaultSys {
+    int getfl = 0;
+    int fcntl_getfl(int fd) override {
+      ++getfl;
+      return FaultSys::fcntl_getfl(fd);
+    }
+  } sys;
+  engine::ProbeCache probes;
+  engine::Context ctx;
+  ctx.sys = &sys;
+  ctx.probes = &probes;
+  TempDir dir;
+  const std::string data = pattern(64 * 1024, 3);
+  write_file(dir.file("src"), data);
+  write_file(dir.file("dst"), "hello");
+  sys::UniqueFd in(::open(dir.file("src").c_str(), O_RDONLY | O_CLOEXEC));
+  sys::UniqueFd out(::open(dir.file("dst").c_str(), O_WRONLY | O_CLOEXEC));
+  int64_t so = 0, dof = 0;
+  auto r = engine::copy_range(ctx, in.get(), &so, out.get(), &dof, 100000, {});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(read_file(dir.file("dst")), data);
+  EXPECT_EQ(sys.getfl, 0);
+
+  write_file(dir.file("dst"), "hello");
+  sys::UniqueFd app(::open(dir.file("dst").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  so = 0;
+  r = engine::copy_range(ctx, in.get(), &so, app.get(), nullptr, 100000, {});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(read_file(dir.file("dst")), "hello" + data);
+  EXPECT_EQ(so, static_cast<int64_t>(data.size()));
+  EXPECT_EQ(r->bytes(Mechanism::kernel_copy), 0);
+  EXPECT_GT(sys.getfl, 0);
+  bool said_append = false;
+  for (const Step& st : r->steps) said_append |= st.why.find("O_APPEND") != std::string::npos;
+  EXPECT_TRUE(said_append) << "the report of the attempt that read the flags";
+
+  // A source open only for writing: the same clear error as before.
+  sys::UniqueFd wronly(::open(dir.file("src").c_str(), O_WRONLY | O_CLOEXEC));
+  so = 0;
+  dof = 0;
+  r = engine::copy_range(ctx, wronly.get(), &so, out.get(), &dof, 100, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, EBADF);
+  EXPECT_NE(r.error().detail.find("not open for reading"), std::string::npos)
+      << r.error().message();
+  EXPECT_EQ(read_file(dir.file("src")), data);
+}
+
 }  // namespace
 }  // namespace offcopy
