@@ -3,7 +3,6 @@
 // snapshots.  Same rule as sys.cc: -errno at the call, errno never travels.
 // Paths may be of any length: they go through long_path.h's AtPath (the
 // *at() calls) or XattrPath, at no cost for a path shorter than PATH_MAX.
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -18,7 +17,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <memory>
 
 #include "sys/long_path.h"
 #include "sys/sys.h"
@@ -45,19 +43,6 @@ int read_sized(F call, std::string* out) {
     if (errno != ERANGE) return -errno;
   }
   return -ERANGE;
-}
-
-// opendir(3) of dir/name: opendir's own open flags; errno set on failure.
-DIR* opendir_at(int dir, const char* name) {
-  const int fd = ::openat(dir, name, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
-  DIR* d = ::fdopendir(fd);
-  if (d == nullptr) {
-    const int err = errno;
-    ::close(fd);
-    errno = err;
-  }
-  return d;
 }
 
 }  // namespace
@@ -91,22 +76,14 @@ mode_t Sys::read_umask() {
   return m;
 }
 
+// Opened as opendir(3) opens, then read by list_dir_fd: one reading loop.
 int Sys::list_dir(const char* path, std::vector<DirEntry>* out) {
   AtPath at(path);
   if (at.error() < 0) return at.error();
-  DIR* d = at.split() ? opendir_at(at.dir(), at.leaf()) : ::opendir(path);
-  if (d == nullptr) return -errno;
-  std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
-  for (;;) {
-    errno = 0;
-    const dirent* e = ::readdir(d);
-    if (e == nullptr) return errno == 0 ? 0 : -errno;
-    if (e->d_name[0] == '.' &&
-        (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0'))) {
-      continue;
-    }
-    out->push_back(DirEntry{e->d_name, e->d_type});
-  }
+  const int fd = ::openat(at.dir(), at.leaf(), O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  UniqueFd guard(fd);
+  return list_dir_fd(fd, out);
 }
 
 int Sys::list_dir_fd(int dir, std::vector<DirEntry>* out) {
