@@ -30,6 +30,7 @@
 #include "sys/sys.h"
 #include "tree/counter.h"
 #include "tree/nodes.h"
+#include "tree/same_file.h"
 #include "tree/snapshot.h"
 
 namespace offcopy {
@@ -391,6 +392,41 @@ struct TreeCopy::Impl {
     return false;
   }
 
+  tree::SameFileRules same_file_rules() const {
+    tree::SameFileRules r;
+    r.deref_never = opt.deref == Deref::never;
+    return r;
+  }
+
+  // An existing destination of an entry that is not a directory: cp's
+  // same-file rule first (the source itself, or the file a link points
+  // to, must not be replaced by its copy), then -n, -u and -i.  True when
+  // the entry is settled: refused, kept, or already in place.
+  bool settle_existing(const std::string& src, const std::string& dst, const struct stat& st,
+                       bool fresh) {
+    if (fresh) return false;
+    const tree::SameFileRules rules = same_file_rules();
+    const bool as_regular = opt.copy_contents || !opt.recursive;
+    struct stat d {};
+    const int r = tree::lstat_destination(st, rules, as_regular) ? sys.lstat(dst.c_str(), &d)
+                                                                 : sys.stat(dst.c_str(), &d);
+    // Missing, or not to be looked at: the step that creates it decides
+    // (a dangling symlink is refused there, any other error reported).
+    if (r < 0) return false;
+    switch (tree::same_file(sys, src, st, dst, d, rules)) {
+      case tree::SameFile::refuse:
+        failed(tree::entry_error(EINVAL, "copy", Role::none, src,
+                                 "'" + src + "' and '" + dst + "' are the same file"));
+        return true;
+      case tree::SameFile::done:
+        done(kind_of(st), src, dst);
+        return true;
+      case tree::SameFile::distinct:
+        break;
+    }
+    return keep_existing(src, dst, st, fresh);
+  }
+
   // One question at a time, outside mu: the copies' completions go on
   // while the answer is awaited.
   bool ask_overwrite(EntryKind kind, const std::string& src, const std::string& dst) {
@@ -406,7 +442,7 @@ struct TreeCopy::Impl {
     if (cancelled.load(std::memory_order_relaxed)) return;
     tick(src);
     if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path);
-    if (keep_existing(src, dst, st, fresh)) return;
+    if (settle_existing(src, dst, st, fresh)) return;
     if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh, held);
     const bool special = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
     if (special && opt.copy_contents) return submit(src, dst, st, fresh, held);
