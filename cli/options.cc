@@ -277,6 +277,21 @@ int apply(int c, Options& o) {
 
 }  // namespace
 
+FileOptions file_options(const Options& o) {
+  FileOptions fo;
+  fo.flags = o.flags;
+  fo.overwrite = o.overwrite;
+  fo.preserve = o.preserve;
+  fo.default_mode = o.no_preserve_mode;
+  fo.atomic = o.atomic;
+  fo.fsync = o.fsync;
+  fo.verify = o.verify;
+  // cp refuses to create a dangling symlink's target unless POSIX is asked
+  // for by name.
+  fo.write_through_dangling = std::getenv("POSIXLY_CORRECT") != nullptr;
+  return fo;
+}
+
 Parsed parse_options(int argc, char** argv) {
   Options o;
   optind = 1;

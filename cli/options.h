@@ -63,6 +63,10 @@ struct Parsed {
 
 Parsed parse_options(int argc, char** argv);
 
+// The library's per-file options for these command-line options (one
+// mapping, for single files and trees alike).
+FileOptions file_options(const Options& o);
+
 }  // namespace offcopy::cli
 
 #endif  // OFFCOPY_CLI_OPTIONS_H_

@@ -120,14 +120,7 @@ bool run_copies(const Options& o, const std::vector<Pair>& pairs,
                  engine.error().message().c_str());
     return false;
   }
-  FileOptions fo;
-  fo.flags = o.flags;
-  fo.overwrite = o.overwrite;
-  fo.preserve = o.preserve;
-  fo.default_mode = o.no_preserve_mode;
-  fo.atomic = o.atomic;
-  fo.fsync = o.fsync;
-  fo.verify = o.verify;
+  const FileOptions fo = file_options(o);
   // A signal stops what runs; nothing more is submitted.  The hook is
   // cleared before the engine goes.
   Engine* eng = engine->get();

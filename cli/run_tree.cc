@@ -142,10 +142,7 @@ class CliObserver final : public TreeObserver {
 
 TreeOptions tree_options(const Options& o) {
   TreeOptions t;
-  t.file.flags = o.flags;
-  t.file.overwrite = o.overwrite;
-  t.file.preserve = o.preserve;
-  t.file.default_mode = o.no_preserve_mode;
+  t.file = file_options(o);
   t.recursive = o.recursive;
   t.preserve_links = o.preserve_links;
   // cp -R copies links as links; without -r, cp follows them.
@@ -154,9 +151,6 @@ TreeOptions tree_options(const Options& o) {
   t.update = o.update;
   t.interactive = o.interactive;
   t.copy_contents = o.copy_contents;
-  t.file.atomic = o.atomic;
-  t.file.fsync = o.fsync;
-  t.file.verify = o.verify;
   t.snapshot = o.snapshot;
   t.jobs = o.jobs;
   return t;

@@ -181,6 +181,11 @@ struct FileOptions {
   // Create the destination as a new file would be, 0666 less the umask,
   // not with the source's mode (cp --no-preserve=mode).
   bool default_mode = false;
+  // A destination that is a symbolic link to nothing is refused (EEXIST,
+  // detail "not writing through dangling symlink"), as cp refuses it: in
+  // a shared directory such a link can point anywhere.  true creates the
+  // link's target, as POSIX asks (cp under POSIXLY_CORRECT).
+  bool write_through_dangling = false;
   // Write the copy under a temporary name in the destination's directory
   // (".NAME.offcopy-XXXXXX"), fsync it, and rename it over `dst` only once
   // it is complete, metadata included: a failure, a cancel or a crash
@@ -214,6 +219,9 @@ struct FileOptions {
 // less the umask, as cp does) or replacing its contents.
 // - Same file (same device and inode, through any link): EINVAL with detail
 //   "are the same file"; nothing is touched.
+// - A destination that is a dangling symlink: EEXIST, nothing created
+//   (see FileOptions::write_through_dangling).  A symlink loop: ELOOP,
+//   or under Overwrite::force the link is removed and a file made.
 // - A directory source: EISDIR.
 // - If the copy fails and this call created `dst`, `dst` is removed and the
 //   Error's detail says so; an existing destination is left as the failed

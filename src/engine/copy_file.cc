@@ -5,6 +5,7 @@
 // created when any step fails.
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -32,6 +33,8 @@ struct Dest {
   bool existed = false;    // final_name existed before
   struct stat old {};      // the existing destination, when existed
   int dir = -1;            // `path` was opened in this directory (unlink_at)
+  mode_t mode = 0;         // the mode a new file is to end up with
+  mode_t withheld = 0;     // bits of `mode` left out while it was filled
 };
 
 // The last component of a path, for an *at() call in its directory.
@@ -67,32 +70,56 @@ std::string temp_name(const std::string& final_name) {
 int access_mode(const FileOptions& opt) { return opt.verify ? O_RDWR : O_WRONLY; }
 
 // Opens the destination itself for writing, truncating it; with force, a
-// destination that cannot be opened is unlinked and created anew.
-Status open_in_place(const Context& ctx, mode_t mode, const FileOptions& opt, Dest* d) {
+// destination that cannot be opened is unlinked and created anew (cp -f:
+// whatever the open's error).  A destination not there is created with
+// O_EXCL, so that a dangling symlink in its place is not written through.
+Status open_in_place(const Context& ctx, const FileOptions& opt, Dest* d) {
   sys::Sys& s = *ctx.sys;
   const char* name = d->final_name.c_str();
-  const int how = opt.create_new ? O_CREAT | O_EXCL : O_CREAT | O_TRUNC;
+  const int how = opt.create_new || !d->existed ? O_CREAT | O_EXCL : O_CREAT | O_TRUNC;
   if (opt.create_new && opt.destination_dir >= 0) d->dir = opt.destination_dir;
+  const mode_t mode = d->mode & ~d->withheld;
   int fd = d->dir >= 0 ? s.open_at(d->dir, leaf_of(d->final_name), access_mode(opt) | how, mode)
                        : s.open(name, access_mode(opt) | how, mode);
-  bool existed = d->existed;
-  if (fd == -EACCES || fd == -EPERM || fd == -ETXTBSY) {
-    if (opt.overwrite == Overwrite::force && existed && s.unlink(name) == 0) {
-      existed = false;
-      fd = s.open(name, access_mode(opt) | O_CREAT | O_EXCL, mode);
+  if (fd == -EEXIST && !d->existed && !opt.create_new) {
+    // stat() found nothing, O_EXCL found something: a symlink to nothing
+    // (or a file that appeared meanwhile, which cp does not replace either).
+    std::string target;
+    if (s.readlink(name, &target) < 0) {
+      return path_error(EEXIST, "open", Role::destination, d->final_name);
     }
+    if (!opt.write_through_dangling) {
+      return path_error(EEXIST, "open", Role::destination, d->final_name,
+                        "not writing through dangling symlink '" + d->final_name + "'");
+    }
+    fd = s.open(name, access_mode(opt) | O_CREAT, mode);
+    // Not removed on failure: that would remove the link, not its target.
+    d->existed = true;
+  }
+  bool existed = d->existed;
+  // An existing file opened with O_TRUNC keeps its mode: nothing withheld.
+  bool kept_mode = existed && (how & O_TRUNC) != 0;
+  if (fd < 0 && opt.overwrite == Overwrite::force && existed) {
+    if (int r = s.unlink(name); r < 0 && r != -ENOENT) {
+      return path_error(-r, "unlink", Role::destination, d->final_name,
+                        "cannot remove it after: " + std::string(strerror(-fd)));
+    }
+    existed = kept_mode = false;
+    fd = s.open(name, access_mode(opt) | O_CREAT | O_EXCL, mode);
   }
   if (fd < 0) return path_error(-fd, "open", Role::destination, d->final_name);
   d->fd.reset(fd);
   d->path = d->final_name;
   d->created = !existed;
+  if (kept_mode) d->withheld = 0;
   return Ok{};
 }
 
 // Creates a temporary beside the final name.  An existing destination's
 // owner and mode are carried over unless the source's are to be kept.
-Status open_temporary(const Context& ctx, mode_t mode, const FileOptions& opt, Dest* d) {
+Status open_temporary(const Context& ctx, const FileOptions& opt, Dest* d) {
   sys::Sys& s = *ctx.sys;
+  const mode_t mode = d->mode & ~d->withheld;
   int fd = -EEXIST;
   for (int tries = 0; fd == -EEXIST && tries < 100; ++tries) {
     d->path = temp_name(d->final_name);
@@ -106,6 +133,7 @@ Status open_temporary(const Context& ctx, mode_t mode, const FileOptions& opt, D
   d->created = true;
   d->temp = true;
   if (!d->existed) return Ok{};
+  d->withheld = 0;  // the old file's mode, set below
   // As a rewrite in place would: the file keeps its owner and mode.
   // Ownership may be refused to non-root users; the mode is then kept
   // without the set-id bits, which a new owner must not inherit.
@@ -129,8 +157,16 @@ Status check_dest(const Context& ctx, const std::string& src, const std::string&
                   const struct stat& sst, const FileOptions& options, Dest* d) {
   sys::Sys& s = *ctx.sys;
   d->final_name = dst;
-  d->existed = !options.create_new && s.stat(dst.c_str(), &d->old) == 0;
-  if (!d->existed) return Ok{};
+  if (options.create_new) return Ok{};
+  const int r = s.stat(dst.c_str(), &d->old);
+  if (r == -ELOOP && options.overwrite == Overwrite::force &&
+      s.lstat(dst.c_str(), &d->old) == 0) {
+    d->existed = true;  // a symlink loop: -f removes it when the open fails
+    return Ok{};
+  }
+  if (r == -ENOENT) return Ok{};
+  if (r < 0) return path_error(-r, "stat", Role::destination, dst);
+  d->existed = true;
   if (d->old.st_dev == sst.st_dev && d->old.st_ino == sst.st_ino) {
     return path_error(EINVAL, "copy", Role::none, src,
                       "'" + src + "' and '" + dst + "' are the same file");
@@ -296,10 +332,8 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   // file to replace.
   FileOptions opt = options;
   if (out.existed && !S_ISREG(out.old.st_mode)) opt.atomic = false;
-  const mode_t mode =
-      opt.default_mode ? 0666 : sst.st_mode & 07777 & ~mode_t{S_ISUID | S_ISGID};
-  Status opened =
-      opt.atomic ? open_temporary(ctx, mode, opt, &out) : open_in_place(ctx, mode, opt, &out);
+  out.mode = opt.default_mode ? 0666 : sst.st_mode & 07777 & ~mode_t{S_ISUID | S_ISGID};
+  Status opened = opt.atomic ? open_temporary(ctx, opt, &out) : open_in_place(ctx, opt, &out);
   if (!opened) return opened.error();
   if (int r = s.fstat(out.fd.get(), &known.dst_st); r < 0) {
     return clean_up(ctx, out, path_error(-r, "fstat", Role::destination, dst));

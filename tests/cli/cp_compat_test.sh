@@ -79,9 +79,54 @@ same_file_tests() {
   cd "$T" || return
 }
 
+# ----------------------------------------- 2. a dangling destination link
+
+dangling_tests() {
+  local opt
+  for opt in "" -f; do
+    fresh w && cd w || return
+    ln -s no-such dangle && echo hi >f
+    # shellcheck disable=SC2086
+    oc $opt f dangle
+    expect "dangling: offcopy $opt f dangle is refused, exit 1" rc_is 1
+    expect "dangling: ... with cp's words" \
+      err_has_fixed "not writing through dangling symlink 'dangle'"
+    expect "dangling: ... and the link's target is not created" absent no-such
+    expect "dangling: ... and the link is left as it was" test "$(readlink dangle)" = no-such
+    cd "$T" || return
+  done
+  # The tree copier's path (-r), into an existing directory holding one.
+  fresh w && cd w || return
+  mkdir -p src dst && echo hi >src/f && ln -s ../no-such dst/f
+  oc -r src/. dst
+  expect "dangling: -r into a directory with a dangling link is refused" rc_is 1
+  expect "dangling: ... and nothing is created through it" absent no-such
+  cd "$T" || return
+  # POSIXLY_CORRECT asks for the POSIX behaviour: write through it.
+  fresh w && cd w || return
+  ln -s no-such dangle && echo hi >f
+  last_cmd="POSIXLY_CORRECT=1 offcopy f dangle"
+  POSIXLY_CORRECT=1 "$BIN" f dangle >"$LOGDIR/out" 2>"$LOGDIR/err"
+  rc=$?
+  expect "dangling: POSIXLY_CORRECT=1 writes through the link" content_is no-such hi
+  cd "$T" || return
+  # A link to itself: refused without -f (it cannot be stat'ed), replaced
+  # by the copy with -f, as cp does.
+  fresh w && cd w || return
+  ln -s loop loop && echo hi >f
+  oc f loop
+  expect "self-loop: offcopy f loop fails, exit 1" rc_is 1
+  expect "self-loop: ... and loop is still the link" test -L loop
+  oc -f f loop
+  expect "self-loop: offcopy -f f loop replaces the link with the copy, exit 0" rc_is 0
+  expect "self-loop: ... loop is now a file with the data" content_is loop hi
+  cd "$T" || return
+}
+
 # ----------------------------------------------------------------- driver
 
 same_file_tests
+dangling_tests
 
 finish cp_compat
 [ "$fail" -eq 0 ]

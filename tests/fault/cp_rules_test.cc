@@ -29,6 +29,83 @@ using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 
+// Records the mode of every open that creates a file.
+class ModeSys : public sys::FaultSys {
+ public:
+  std::vector<unsigned> created_modes;
+  int open(const char* path, int flags, unsigned mode) override {
+    if (flags & O_CREAT) created_modes.push_back(mode);
+    return FaultSys::open(path, flags, mode);
+  }
+  int open_at(int dir, const char* name, int flags, unsigned mode) override {
+    if (flags & O_CREAT) created_modes.push_back(mode);
+    return FaultSys::open_at(dir, name, flags, mode);
+  }
+};
+
+class CpRulesTest : public ::testing::Test {
+ protected:
+  CpRulesTest() {
+    ctx_.sys = &sys_;
+    ctx_.probes = &probes_;
+    write_file(src_, "the data");
+    ::chmod(src_.c_str(), 0644);
+    old_umask_ = ::umask(027);
+  }
+  ~CpRulesTest() override { ::umask(old_umask_); }
+  Result<Report> copy(const FileOptions& o) { return engine::copy_file(ctx_, src_, dst_, o); }
+
+  mode_t old_umask_;
+  ModeSys sys_;
+  engine::ProbeCache probes_;
+  engine::Context ctx_;
+  TempDir dir_;
+  std::string src_ = dir_.file("src");
+  std::string dst_ = dir_.file("dst");
+};
+
+bool exists(const std::string& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+TEST_F(CpRulesTest, DanglingSymlinkIsNotWrittenThrough) {
+  ASSERT_EQ(::symlink("target", dst_.c_str()), 0);
+  for (Overwrite ow : {Overwrite::replace, Overwrite::force}) {
+    FileOptions o;
+    o.overwrite = ow;
+    auto r = copy(o);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, EEXIST);
+    EXPECT_NE(r.error().detail.find("not writing through dangling symlink"), std::string::npos);
+    EXPECT_FALSE(exists(dir_.file("target")));
+    char buf[16] = {};
+    EXPECT_EQ(::readlink(dst_.c_str(), buf, sizeof buf), 6);  // the link is untouched
+  }
+}
+
+TEST_F(CpRulesTest, DanglingSymlinkIsWrittenThroughWhenAsked) {
+  ASSERT_EQ(::symlink("target", dst_.c_str()), 0);
+  FileOptions o;
+  o.write_through_dangling = true;
+  ASSERT_TRUE(copy(o));
+  EXPECT_EQ(read_file(dir_.file("target")), "the data");
+  struct stat st {};
+  ASSERT_EQ(::lstat(dst_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+TEST_F(CpRulesTest, SymlinkLoopIsReplacedOnlyWhenForced) {
+  ASSERT_EQ(::symlink("dst", dst_.c_str()), 0);
+  auto r = copy(FileOptions{});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ELOOP);
+  FileOptions forced;
+  forced.overwrite = Overwrite::force;
+  ASSERT_TRUE(copy(forced));
+  EXPECT_EQ(read_file(dst_), "the data");
+}
+
 // The tree copier, copying links as links: a link onto the file it points
 // to is the same file, refused, and the file keeps its data.
 TEST(TreeSameFileTest, LinkOntoItsTargetIsRefused) {
