@@ -222,6 +222,9 @@ struct FileOptions {
 // - A destination that is a dangling symlink: EEXIST, nothing created
 //   (see FileOptions::write_through_dangling).  A symlink loop: ELOOP,
 //   or under Overwrite::force the link is removed and a file made.
+// - A new destination whose owner is to be preserved is created without
+//   group and other permissions, which it gets once its data, owner and
+//   metadata are in (cp's rule): nobody else can open it half-made.
 // - A directory source: EISDIR.
 // - If the copy fails and this call created `dst`, `dst` is removed and the
 //   Error's detail says so; an existing destination is left as the failed

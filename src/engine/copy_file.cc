@@ -249,6 +249,13 @@ Status finish_file(const Context& ctx, const std::string& src, int in, const Ope
   if (p.mode || p.ownership || p.timestamps || p.xattr) {
     meta::apply(s, known.src_st, {in}, {dfd}, p, &rep->warnings, &known.dst_st);
   }
+  // The bits withheld while the file was filled, now that its owner is
+  // final (--preserve=mode has set the whole mode already).
+  if (out.withheld != 0 && !p.mode) {
+    if (int r = s.chmod({dfd}, out.mode & ~s.read_umask()); r < 0) {
+      rep->warnings.push_back(Warning{"fchmod", -r, {}});
+    }
+  }
   // A temporary is made durable before the rename publishes it, or a
   // crash could leave the new name with no data behind it.
   if (options.fsync || options.atomic) {
@@ -333,6 +340,10 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   FileOptions opt = options;
   if (out.existed && !S_ISREG(out.old.st_mode)) opt.atomic = false;
   out.mode = opt.default_mode ? 0666 : sst.st_mode & 07777 & ~mode_t{S_ISUID | S_ISGID};
+  // A file whose owner is about to change is made without group and other
+  // permissions until it is complete (cp's rule): until the chown, those
+  // bits would give the copy's data to the copier's group and everyone.
+  if (opt.preserve.ownership) out.withheld = out.mode & 077;
   Status opened = opt.atomic ? open_temporary(ctx, opt, &out) : open_in_place(ctx, opt, &out);
   if (!opened) return opened.error();
   if (int r = s.fstat(out.fd.get(), &known.dst_st); r < 0) {

@@ -123,10 +123,58 @@ dangling_tests() {
   cd "$T" || return
 }
 
+# --------------------------------------------- 3. the permission window
+
+# The mode a new destination is created with, from strace (openat with
+# O_CREAT).  Empty when strace is missing.
+created_mode() {
+  local f=$1
+  shift
+  strace -f -qq -e trace=openat,open -o "$T/trace" "$BIN" "$@" >/dev/null 2>&1
+  grep -E "O_CREAT" "$T/trace" | grep -F "$f" | sed -nE 's/.*O_CREAT[^)]*, (0[0-7]+)\).*/\1/p' |
+    head -n1
+}
+
+perm_race_tests() {
+  if ! command -v strace >/dev/null; then
+    skip_test "permission window: strace not installed"
+    return
+  fi
+  fresh w && cd w || return
+  echo secret >f && chmod 644 f
+  local m
+  for opt in -p -a --preserve=ownership; do
+    rm -f g
+    m=$(created_mode g "$opt" f g)
+    expect "permission window: offcopy $opt creates the copy owner-only (mode $m)" \
+      test "$m" = 0600
+    expect "permission window: ... and ends with the source's mode" \
+      test "$(stat -c %a g)" = 644
+  done
+  rm -f g
+  m=$(created_mode g f g)
+  expect "permission window: plain offcopy creates with the source's mode ($m)" test "$m" = 0644
+  # Atomic copies: the temporary is owner-only as well.
+  rm -f g
+  m=$(created_mode .g. --atomic -p f g)
+  expect "permission window: --atomic -p creates its temporary owner-only ($m)" test "$m" = 0600
+  expect "permission window: ... and the result has the source's mode" \
+    test "$(stat -c %a g)" = 644
+  # A directory copied with -a is filled while it is 0700.
+  mkdir -p d && echo s >d/x && chmod 755 d
+  rm -rf e
+  strace -f -qq -e trace=mkdir,mkdirat -o "$T/trace" "$BIN" -a d e >/dev/null 2>&1
+  expect "permission window: -a makes a directory 0700 while it is filled" \
+    grep -Eq 'mkdir(at)?\(.*"e", 0700\)' "$T/trace"
+  expect "permission window: ... and it ends 755" test "$(stat -c %a e)" = 755
+  cd "$T" || return
+}
+
 # ----------------------------------------------------------------- driver
 
 same_file_tests
 dangling_tests
+perm_race_tests
 
 finish cp_compat
 [ "$fail" -eq 0 ]

@@ -106,6 +106,42 @@ TEST_F(CpRulesTest, SymlinkLoopIsReplacedOnlyWhenForced) {
   EXPECT_EQ(read_file(dst_), "the data");
 }
 
+TEST_F(CpRulesTest, PreservedOwnerMeansOwnerOnlyUntilComplete) {
+  for (bool atomic : {false, true}) {
+    ::unlink(dst_.c_str());
+    sys_.created_modes.clear();
+    FileOptions o;
+    o.preserve.ownership = true;
+    o.atomic = atomic;
+    ASSERT_TRUE(copy(o));
+    ASSERT_EQ(sys_.created_modes.size(), 1u);
+    EXPECT_EQ(sys_.created_modes[0], 0600u) << "atomic " << atomic;
+    struct stat st {};
+    ASSERT_EQ(::stat(dst_.c_str(), &st), 0);
+    // Without --preserve=mode the copy ends as a new file would: 0644
+    // less the umask (027 here).
+    EXPECT_EQ(st.st_mode & 07777, 0640u) << "atomic " << atomic;
+  }
+}
+
+TEST_F(CpRulesTest, WithoutOwnershipTheSourceModeIsUsedAtOnce) {
+  ASSERT_TRUE(copy(FileOptions{}));
+  ASSERT_EQ(sys_.created_modes.size(), 1u);
+  EXPECT_EQ(sys_.created_modes[0], 0644u);
+}
+
+TEST_F(CpRulesTest, ExistingDestinationKeepsItsModeUnderOwnership) {
+  write_file(dst_, "old");
+  ::chmod(dst_.c_str(), 0640);
+  FileOptions o;
+  o.preserve.ownership = true;
+  ASSERT_TRUE(copy(o));
+  struct stat st {};
+  ASSERT_EQ(::stat(dst_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(read_file(dst_), "the data");
+}
+
 // The tree copier, copying links as links: a link onto the file it points
 // to is the same file, refused, and the file keeps its data.
 TEST(TreeSameFileTest, LinkOntoItsTargetIsRefused) {
