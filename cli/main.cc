@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "messages.h"
 #include "options.h"
 #include "render.h"
 #include "run_copies.h"
@@ -30,10 +31,49 @@ std::string join(const std::string& dir, const std::string& name) {
   return !dir.empty() && dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
+bool same_inode(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 &&
+         sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// cp's warning for `cp a a d/`: the second copy would be onto the first,
+// so it is dropped (exit 0).  Different sources of one name are left for
+// the copy to refuse ("will not overwrite just-created").
+std::vector<Pair> drop_repeated_sources(std::vector<Pair> pairs) {
+  std::vector<Pair> out;
+  for (Pair& p : pairs) {
+    bool repeated = false;
+    for (const Pair& q : out) repeated |= q.dst == p.dst && same_inode(q.src, p.src);
+    if (repeated) {
+      std::fprintf(stderr, "%s: warning: source '%s' specified more than once\n", program_name(),
+                   p.src.c_str());
+      continue;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string strip_slashes(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+// --parents: the destination is DIR/SOURCE, its directories made as the
+// copy goes (parents.cc).
+std::string under_dir(const std::string& dir, const std::string& src) {
+  size_t at = src.find_first_not_of('/');
+  return join(dir, at == std::string::npos ? "" : src.substr(at));
+}
+
 // cp's operand rules: -t DIR; -T SRC DST; a last operand that is a
 // directory; otherwise exactly SRC DST.  Returns false after a usage error.
 bool plan(const Options& o, std::vector<Pair>* out) {
   std::vector<std::string> srcs = o.operands;
+  if (o.strip_trailing_slashes) {
+    for (std::string& s : srcs) s = strip_slashes(s);
+  }
   std::string dir;
   if (o.target_dir) {
     dir = *o.target_dir;
@@ -42,16 +82,22 @@ bool plan(const Options& o, std::vector<Pair>* out) {
                     : S_ISDIR(st.st_mode)         ? 0
                                                   : ENOTDIR;
     if (err != 0) {
-      std::fprintf(stderr, "offcopy: target directory '%s': %s\n", dir.c_str(),
+      std::fprintf(stderr, "%s: target directory '%s': %s\n", program_name(), dir.c_str(),
                    std::strerror(err));
       return false;
     }
   } else {
     std::string last = srcs.back();
     srcs.pop_back();
+    if (o.parents && (o.no_target_dir || !is_dir(last))) {
+      std::fprintf(stderr, "%s: with --parents, the destination must be a directory\n",
+                   program_name());
+      return false;
+    }
     if (o.no_target_dir || !is_dir(last)) {
       if (srcs.size() > 1) {
-        std::fprintf(stderr, "offcopy: target '%s' is not a directory\n", last.c_str());
+        std::fprintf(stderr, "%s: target '%s' is not a directory\n", program_name(),
+                     last.c_str());
         return false;
       }
       out->push_back({srcs[0], last});
@@ -59,7 +105,10 @@ bool plan(const Options& o, std::vector<Pair>* out) {
     }
     dir = last;
   }
-  for (const std::string& s : srcs) out->push_back({s, join(dir, base_name(s))});
+  for (const std::string& s : srcs) {
+    out->push_back({s, o.parents ? under_dir(dir, s) : join(dir, base_name(s))});
+  }
+  *out = drop_repeated_sources(std::move(*out));
   return true;
 }
 
@@ -82,7 +131,10 @@ int run(const Options& o) {
   // knows how; run_copies opens (follows) its sources.
   // -u needs the destination's time, looked at per entry, and -i asks
   // per entry: also there.
-  if (o.recursive || o.deref == Deref::never || o.update || o.interactive) {
+  // -l, -s, -b, --remove-destination and --parents decide per entry: also
+  // the tree copier's.
+  if (o.recursive || o.deref == Deref::never || o.update || o.interactive ||
+      o.make_as != MakeAs::copy || o.backup || o.remove_destination || o.parents) {
     return run_tree(o, pairs);
   }
   // With --json, stdout carries only the JSON document.
@@ -92,7 +144,7 @@ int run(const Options& o) {
   const bool ran = run_copies(o, pairs, [&](FileResult r) {
     if (o.verbose && r.status == FileStatus::copied) print_verbose(text, r);
     if (o.debug) print_debug(text, r);
-    print_error(r);
+    print_error(r, o.debug);
     for (const Warning& w : r.report.warnings) print_warning(r.dst, w);
     results.push_back(std::move(r));
   });
@@ -117,6 +169,7 @@ int run(const Options& o) {
 }  // namespace offcopy::cli
 
 int main(int argc, char** argv) {
+  offcopy::cli::set_program_name(argv[0]);
   offcopy::cli::watch_signals();
   offcopy::cli::Parsed p = offcopy::cli::parse_options(argc, argv);
   if (!p.options) return p.exit_code;

@@ -1,6 +1,8 @@
 // Stage one: getopt_long, the parser cp itself uses, so option spelling,
 // abbreviations, bundling (-fv) and "--" behave as users expect.
 #include "options.h"
+#include "argmatch.h"
+#include "messages.h"
 
 #include <getopt.h>
 
@@ -18,7 +20,7 @@ namespace {
 enum LongOnly {
   kReflink = 256, kSparse, kOffload, kDebug, kStats, kJson, kHelp, kVersion,
   kPreserve, kNoPreserve, kSnapshot, kProgress, kNoProgress, kCopyContents, kAtomic,
-  kFsync, kVerify,
+  kFsync, kVerify, kBackup, kRemoveDestination, kStripTrailingSlashes, kParents,
 };
 
 const option kLongOptions[] = {
@@ -50,6 +52,14 @@ const option kLongOptions[] = {
     {"atomic", no_argument, nullptr, kAtomic},
     {"fsync", no_argument, nullptr, kFsync},
     {"verify", no_argument, nullptr, kVerify},
+    {"link", no_argument, nullptr, 'l'},
+    {"symbolic-link", no_argument, nullptr, 's'},
+    {"backup", optional_argument, nullptr, kBackup},
+    {"suffix", required_argument, nullptr, 'S'},
+    {"remove-destination", no_argument, nullptr, kRemoveDestination},
+    {"strip-trailing-slashes", no_argument, nullptr, kStripTrailingSlashes},
+    {"parents", no_argument, nullptr, kParents},
+    {"context", optional_argument, nullptr, 'Z'},
     {"help", no_argument, nullptr, kHelp},
     {"version", no_argument, nullptr, kVersion},
     {nullptr, 0, nullptr, 0},
@@ -95,6 +105,17 @@ constexpr const char* kUsage =
     "      --progress           show a progress line on stderr\n"
     "      --no-progress        never show it (default: shown for -r on a\n"
     "                           terminal)\n"
+    "  -l, --link               hard link files instead of copying\n"
+    "  -s, --symbolic-link      make symbolic links instead of copying\n"
+    "      --backup[=CONTROL]   make a backup of each existing destination file:\n"
+    "                           none/off, numbered/t, existing/nil, simple/never\n"
+    "  -b                       like --backup but does not accept an argument\n"
+    "  -S, --suffix=SUFFIX      override the usual backup suffix (~)\n"
+    "      --remove-destination remove each existing destination file before\n"
+    "                           attempting to open it (contrast with --force)\n"
+    "      --parents            use full source file name under DIRECTORY\n"
+    "      --strip-trailing-slashes  remove any trailing slashes from each SOURCE\n"
+    "  -Z, --context[=CTX]      SELinux context (ignored: no SELinux support)\n"
     "  -f, --force              if DEST cannot be opened, remove it and retry\n"
     "  -i, --interactive        prompt before overwrite (overrides a previous -n)\n"
     "  -n, --no-clobber         do not overwrite an existing file (overrides a\n"
@@ -109,70 +130,92 @@ constexpr const char* kUsage =
     "      --help               display this help and exit\n"
     "      --version            output version information and exit\n"
     "\n"
-    "Exit status: 0 all copied, 1 some file failed, 2 usage error,\n"
+    "Exit status: 0 all copied, 1 some file failed or a usage error,\n"
     "3 --offload=require could not offload (nothing written for that file),\n"
     "128+N stopped by signal N (130 SIGINT, 143 SIGTERM); partial files removed.\n";
 
 int usage_error(const std::string& msg) {
-  if (!msg.empty()) std::fprintf(stderr, "offcopy: %s\n", msg.c_str());
-  std::fprintf(stderr, "Try 'offcopy --help' for more information.\n");
+  if (!msg.empty()) std::fprintf(stderr, "%s: %s\n", program_name(), msg.c_str());
+  std::fprintf(stderr, "Try '%s --help' for more information.\n", program_name());
   return kExitUsage;
 }
 
-// One of a few words, each meaning a value (cp's argmatch).
+// Sets *out from `arg`, a word of `words` or a prefix naming one value;
+// otherwise cp's complaint.  -1 to go on, else the exit code.
+template <typename Words, typename E>
+int choose(const char* arg, const char* option, const Words& words, E* out) {
+  const Match m = argmatch(arg, words, out);
+  if (m == Match::found) return -1;
+  argmatch_complain(m, arg, option, words);
+  return usage_error("");
+}
+
 template <typename E>
-bool parse_choice(const char* arg, std::initializer_list<std::pair<const char*, E>> words,
-                  E* out) {
-  for (const auto& [word, value] : words) {
-    if (std::strcmp(arg, word) == 0) {
-      *out = value;
-      return true;
-    }
-  }
-  return false;
+int choose(const char* arg, const char* option,
+           std::initializer_list<std::pair<const char*, E>> words, E* out) {
+  return choose<std::initializer_list<std::pair<const char*, E>>, E>(arg, option, words, out);
 }
 
-bool parse_reflink(const char* arg, Reflink* out) {
+int parse_reflink(const char* arg, Reflink* out) {
   if (arg == nullptr) arg = "always";  // --reflink alone
-  return parse_choice(arg, {{"always", Reflink::always}, {"auto", Reflink::auto_},
-                            {"never", Reflink::never}}, out);
+  return choose(arg, "--reflink", {{"auto", Reflink::auto_}, {"always", Reflink::always},
+                                   {"never", Reflink::never}}, out);
 }
 
-bool parse_sparse(const char* arg, Sparse* out) {
-  return parse_choice(arg, {{"auto", Sparse::auto_}, {"always", Sparse::always},
-                            {"never", Sparse::never}}, out);
+int parse_sparse(const char* arg, Sparse* out) {
+  return choose(arg, "--sparse", {{"never", Sparse::never}, {"auto", Sparse::auto_},
+                                  {"always", Sparse::always}}, out);
 }
 
-// A --preserve / --no-preserve LIST, applied to `o` as on or off.
-bool parse_preserve(const char* arg, bool on, Options& o) {
-  std::string list = arg;
+enum class Attr { mode, timestamps, ownership, links, context, xattr, all };
+
+// A --preserve / --no-preserve LIST (words or their prefixes), applied to
+// `o` as on or off.  -1 to go on, else the exit code.
+int parse_preserve(const char* arg, const char* option, bool on, Options& o) {
+  const std::string list = arg;
   size_t at = 0;
   while (at <= list.size()) {
     const size_t comma = std::min(list.find(',', at), list.size());
     const std::string w = list.substr(at, comma - at);
     at = comma + 1;
-    const bool all = w == "all";
-    if (all || w == "mode") o.preserve.mode = on;
-    if (all || w == "ownership") o.preserve.ownership = on;
-    if (all || w == "timestamps") o.preserve.timestamps = on;
-    if (all || w == "links") o.preserve_links = on;
-    if (all || w == "xattr") o.preserve.xattr = on;
-    if (!all && w != "mode" && w != "ownership" && w != "timestamps" && w != "links" &&
-        w != "xattr" && w != "context") {
-      return false;
+    Attr a;
+    if (int r = choose(w.c_str(), option,
+                       {{"mode", Attr::mode}, {"timestamps", Attr::timestamps},
+                        {"ownership", Attr::ownership}, {"links", Attr::links},
+                        {"context", Attr::context}, {"xattr", Attr::xattr}, {"all", Attr::all}},
+                       &a);
+        r >= 0) {
+      return r;
     }
+    const bool all = a == Attr::all;
+    if (all || a == Attr::mode) o.preserve.mode = on;
+    if (all || a == Attr::ownership) o.preserve.ownership = on;
+    if (all || a == Attr::timestamps) o.preserve.timestamps = on;
+    if (all || a == Attr::links) o.preserve_links = on;
+    if (all || a == Attr::xattr) o.preserve.xattr = on;
+    if (a == Attr::mode && !on) o.no_preserve_mode = true;
+    if (a == Attr::mode && on) o.no_preserve_mode = false;
+    if (all && !on) o.no_preserve_mode = true;
+    // No SELinux here: cp refuses a context it was asked by name to keep.
+    if (a == Attr::context) o.require_context = on;
   }
-  return true;
+  return -1;
 }
 
-// Whether the comma-separated `list` names `word`.
-bool has_word(const std::string& list, const std::string& word) {
-  return ("," + list + ",").find("," + word + ",") != std::string::npos;
+int parse_snapshot(const char* arg, SnapshotMode* out) {
+  return choose(arg, "--snapshot", {{"auto", SnapshotMode::automatic},
+                                    {"always", SnapshotMode::always},
+                                    {"never", SnapshotMode::never}}, out);
 }
 
-bool parse_snapshot(const char* arg, SnapshotMode* out) {
-  return parse_choice(arg, {{"auto", SnapshotMode::automatic}, {"always", SnapshotMode::always},
-                            {"never", SnapshotMode::never}}, out);
+constexpr std::pair<const char*, Backup> kBackupWords[] = {
+    {"none", Backup::none},         {"off", Backup::none},
+    {"simple", Backup::simple},     {"never", Backup::simple},
+    {"existing", Backup::existing}, {"nil", Backup::existing},
+    {"numbered", Backup::numbered}, {"t", Backup::numbered}};
+
+int choose_backup(const char* arg, const char* what, Backup* out) {
+  return choose(arg, what, kBackupWords, out);
 }
 
 int invalid(const char* arg, const char* opt) {
@@ -198,15 +241,9 @@ int apply_tree(int c, Options& o) {
       o.preserve_links = true;
       return -1;
     case kPreserve:
-      if (!parse_preserve(optarg ? optarg : "mode,ownership,timestamps", true, o)) {
-        return invalid(optarg, "--preserve");
-      }
-      if (o.preserve.mode) o.no_preserve_mode = false;
-      return -1;
+      return parse_preserve(optarg ? optarg : "mode,ownership,timestamps", "--preserve", true, o);
     case kNoPreserve:
-      if (!parse_preserve(optarg, false, o)) return invalid(optarg, "--no-preserve");
-      if (has_word(optarg, "mode") || has_word(optarg, "all")) o.no_preserve_mode = true;
-      return -1;
+      return parse_preserve(optarg, "--no-preserve", false, o);
     case 'P': o.deref = Deref::never; return -1;
     case 'L': o.deref = Deref::always; return -1;
     case 'H': o.deref = Deref::command_line; return -1;
@@ -220,9 +257,7 @@ int apply_tree(int c, Options& o) {
       o.jobs = static_cast<int>(n);
       return -1;
     }
-    case kSnapshot:
-      if (!parse_snapshot(optarg, &o.snapshot)) return invalid(optarg, "--snapshot");
-      return -1;
+    case kSnapshot: return parse_snapshot(optarg, &o.snapshot);
     case kProgress: o.progress = ProgressMode::on; return -1;
     case kNoProgress: o.progress = ProgressMode::off; return -1;
     default: return -2;
@@ -233,19 +268,39 @@ int apply_tree(int c, Options& o) {
 int apply(int c, Options& o) {
   if (int r = apply_tree(c, o); r != -2) return r;
   switch (c) {
-    case kReflink:
-      if (!parse_reflink(optarg, &o.flags.reflink)) {
-        return invalid(optarg, "--reflink");
-      }
-      return -1;
-    case kSparse:
-      if (!parse_sparse(optarg, &o.flags.sparse)) {
-        return invalid(optarg, "--sparse");
-      }
-      return -1;
+    case kReflink: return parse_reflink(optarg, &o.flags.reflink);
+    case kSparse: return parse_sparse(optarg, &o.flags.sparse);
     case kOffload:
-      if (!parse_choice(optarg, {{"require", true}, {"auto", false}}, &o.flags.no_fallback)) {
-        return invalid(optarg, "--offload");
+      return choose(optarg, "--offload", {{"auto", false}, {"require", true}},
+                    &o.flags.no_fallback);
+    case 'l':
+    case 's': {
+      const MakeAs want = c == 'l' ? MakeAs::hard_link : MakeAs::symbolic_link;
+      if (o.make_as != MakeAs::copy && o.make_as != want) o.link_conflict = true;
+      o.make_as = want;
+      return -1;
+    }
+    case 'b': o.backup = true; return -1;
+    case kBackup:
+      o.backup = true;
+      if (optarg != nullptr) {
+        Backup b;
+        if (int r = choose_backup(optarg, "backup type", &b); r >= 0) return r;
+        o.backup_control = optarg;
+      }
+      return -1;
+    case 'S':
+      o.backup = true;
+      o.backup_suffix = optarg;
+      return -1;
+    case kRemoveDestination: o.remove_destination = true; return -1;
+    case kStripTrailingSlashes: o.strip_trailing_slashes = true; return -1;
+    case kParents: o.parents = true; return -1;
+    case 'Z':
+      // As cp without SELinux: -Z is ignored, a named context warned of.
+      if (optarg != nullptr) {
+        std::fprintf(stderr, "%s: warning: ignoring --context; it requires an SELinux-enabled kernel\n",
+                     program_name());
       }
       return -1;
     case kAtomic: o.atomic = true; return -1;
@@ -275,7 +330,40 @@ int apply(int c, Options& o) {
   }
 }
 
+// Options cp refuses together; null when there is none.
+const char* conflict(const Options& o) {
+  if (o.flags.reflink == Reflink::always && o.flags.sparse != Sparse::auto_) {
+    return "--reflink can be used only with --sparse=auto";
+  }
+  if (o.link_conflict) return "cannot make both hard and symbolic links";
+  if (o.backup && o.overwrite == Overwrite::no_clobber) {
+    return "options --backup and --no-clobber are mutually exclusive";
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+Backup backup_kind(const Options& o) {
+  if (!o.backup) return Backup::none;
+  Backup b = Backup::existing;
+  const char* vc = std::getenv("VERSION_CONTROL");
+  const std::string control =
+      !o.backup_control.empty() ? o.backup_control : vc != nullptr ? vc : "";
+  if (!control.empty()) (void)argmatch(control.c_str(), kBackupWords, &b);
+  return b;
+}
+
+std::string backup_suffix(const Options& o) {
+  std::string s = o.backup_suffix;
+  if (s.empty()) {
+    const char* env = std::getenv("SIMPLE_BACKUP_SUFFIX");
+    if (env != nullptr) s = env;
+  }
+  // cp: a suffix with a slash would put the backup somewhere else.
+  if (s.empty() || s.find('/') != std::string::npos) s = "~";
+  return s;
+}
 
 FileOptions file_options(const Options& o) {
   FileOptions fo;
@@ -297,13 +385,25 @@ Parsed parse_options(int argc, char** argv) {
   optind = 1;
   opterr = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "adfHiLnPprRTt:uvxj:", kLongOptions, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "abdfHilLnPprRsS:Tt:uvxj:Z", kLongOptions, nullptr)) != -1) {
     if (int code = apply(c, o); code >= 0) return {std::nullopt, code};
   }
   for (int i = optind; i < argc; ++i) o.operands.emplace_back(argv[i]);
-  if (o.flags.reflink == Reflink::always && o.flags.sparse != Sparse::auto_) {
-    return {std::nullopt, usage_error("--reflink=always can be used only with --sparse=auto")};
+  if (const char* why = conflict(o)) return {std::nullopt, usage_error(why)};
+  if (o.require_context) {
+    std::fprintf(stderr, "%s: cannot preserve security context without an SELinux-enabled kernel\n",
+                 program_name());
+    return {std::nullopt, kExitUsage};
   }
+  if (o.backup) {
+    Backup b;
+    if (const char* vc = std::getenv("VERSION_CONTROL"); vc != nullptr && *vc != '\0' &&
+        o.backup_control.empty()) {
+      if (int r = choose_backup(vc, "$VERSION_CONTROL", &b); r >= 0) return {std::nullopt, r};
+    }
+  }
+  // cp: with -f, a link is made in place of an existing destination.
+  if (o.overwrite == Overwrite::force && o.make_as != MakeAs::copy) o.remove_destination = true;
   if (o.target_dir && o.no_target_dir) {
     return {std::nullopt, usage_error("cannot combine --target-directory (-t) and --no-target-directory (-T)")};
   }

@@ -16,7 +16,8 @@ namespace offcopy::cli {
 enum Exit : int {
   kExitOk = 0,           // every file copied (or skipped by -n)
   kExitFailed = 1,       // at least one file failed; the others were copied
-  kExitUsage = 2,        // bad options or operands; nothing was copied
+  kExitUsage = 1,        // bad options or operands; nothing was copied (as
+                         // cp, which has one failure status for both)
   kExitNoOffload = 3,    // --offload=require and some file could not be
                          // offloaded (nothing written for it), no other error
   kExitSignal = 128,     // + the signal number: stopped by SIGINT (130),
@@ -49,10 +50,27 @@ struct Options {
   bool debug = false;
   bool stats = false;
   bool json = false;
+  MakeAs make_as = MakeAs::copy;        // -l, -s
+  bool backup = false;                  // -b, --backup, -S
+  std::string backup_control;           // --backup=CONTROL (else
+                                        // VERSION_CONTROL, else existing)
+  std::string backup_suffix;            // -S (else SIMPLE_BACKUP_SUFFIX, ~)
+  bool remove_destination = false;      // --remove-destination
+  bool strip_trailing_slashes = false;  // --strip-trailing-slashes
+  bool parents = false;                 // --parents
+  bool require_context = false;         // --preserve=context (refused:
+                                        // no SELinux here)
+  bool link_conflict = false;           // both -l and -s given
   bool no_target_dir = false;           // -T
   std::optional<std::string> target_dir;  // -t DIR
   std::vector<std::string> operands;
 };
+
+// The backup kind and suffix -b asks for (cp's rules: --backup=CONTROL,
+// else VERSION_CONTROL, else "existing"; -S, else SIMPLE_BACKUP_SUFFIX,
+// else "~").  Backup::none without -b.
+Backup backup_kind(const Options& o);
+std::string backup_suffix(const Options& o);
 
 // Either options to run with, or an exit: help/version printed (code 0) or a
 // usage error already reported on stderr (code kExitUsage).

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "messages.h"
+
 #include <nlohmann/json.hpp>
 
 namespace offcopy::cli {
@@ -123,15 +125,16 @@ std::string verify_summary(const Report& r) {
   return s;
 }
 
-void print_error(const FileResult& r) {
+void print_error(const FileResult& r, bool debug) {
   if (!r.error || r.status == FileStatus::cancelled) return;
-  std::fprintf(stderr, "offcopy: cannot copy '%s' to '%s': %s\n", r.src.c_str(),
-               r.dst.c_str(), r.error->message().c_str());
+  Error e = *r.error;
+  if (e.path.empty()) e.path = e.role == Role::source ? r.src : r.dst;
+  print_failure(e, debug);
 }
 
 void print_warning(const std::string& dst, const Warning& w) {
-  std::fprintf(stderr, "offcopy: warning: cannot preserve metadata of '%s': %s%s%s: %s (%s)\n",
-               dst.c_str(), w.op.c_str(), w.detail.empty() ? "" : " ", w.detail.c_str(),
+  std::fprintf(stderr, "%s: warning: cannot preserve metadata of '%s': %s%s%s: %s (%s)\n",
+               program_name(), dst.c_str(), w.op.c_str(), w.detail.empty() ? "" : " ", w.detail.c_str(),
                strerror(w.code), strerrorname_np(w.code) ? strerrorname_np(w.code) : "?");
 }
 
@@ -146,9 +149,9 @@ std::string moved_summary(const Report& r) {
 
 void print_stopped(const std::string& signal, int64_t copied, int64_t stopped) {
   std::fprintf(stderr,
-               "offcopy: stopped by %s: %lld files copied, %lld stopped or not started "
+               "%s: stopped by %s: %lld files copied, %lld stopped or not started "
                "(nothing of them left behind)\n",
-               signal.c_str(), static_cast<long long>(copied), static_cast<long long>(stopped));
+               program_name(), signal.c_str(), static_cast<long long>(copied), static_cast<long long>(stopped));
 }
 
 void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
@@ -162,8 +165,8 @@ void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seco
   }
   const double rate = seconds > 0 ? sum.total_bytes() / seconds : 0;
   std::fprintf(out,
-               "offcopy: %d copied, %d skipped, %d failed%s; %s in %.3f s (%s/s): %s\n",
-               copied, skipped, failed,
+               "%s: %d copied, %d skipped, %d failed%s; %s in %.3f s (%s/s): %s\n",
+               program_name(), copied, skipped, failed,
                cancelled ? (", " + std::to_string(cancelled) + " cancelled").c_str() : "",
                human_bytes(sum.total_bytes()).c_str(), seconds,
                human_bytes(static_cast<int64_t>(rate)).c_str(), moved_summary(sum).c_str());

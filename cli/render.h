@@ -30,7 +30,7 @@ std::string human_bytes(int64_t n);
 
 void print_verbose(std::FILE* out, const FileResult& r);
 void print_debug(std::FILE* out, const FileResult& r);
-void print_error(const FileResult& r);
+void print_error(const FileResult& r, bool debug);
 // "offcopy: warning: cannot preserve metadata of 'DST': OP [NAME]: ERROR (ENAME)"
 void print_warning(const std::string& dst, const Warning& w);
 // ", verified 1.00 GiB (512 MiB proven shared), 1 retried" -- or "" when

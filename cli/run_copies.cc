@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "offcopy/engine.h"
+#include "messages.h"
 #include "signals.h"
 
 namespace offcopy::cli {
@@ -116,7 +117,7 @@ bool run_copies(const Options& o, const std::vector<Pair>& pairs,
   // before the mailbox its callbacks write to.
   auto engine = Engine::open({.workers = worker_count()});
   if (!engine) {
-    std::fprintf(stderr, "offcopy: cannot start the copy engine: %s\n",
+    std::fprintf(stderr, "%s: cannot start the copy engine: %s\n", program_name(),
                  engine.error().message().c_str());
     return false;
   }

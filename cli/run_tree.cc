@@ -10,6 +10,8 @@
 #include <mutex>
 #include <set>
 
+#include "messages.h"
+#include "parents.h"
 #include "progress.h"
 #include "render.h"
 #include "signals.h"
@@ -43,7 +45,7 @@ class CliObserver final : public TreeObserver {
     std::lock_guard lk(screen_mu_);
     if (kind == EntryKind::socket) {
       line_.clear();
-      std::fprintf(stderr, "offcopy: warning: skipping socket '%s': %s\n", src.c_str(),
+      std::fprintf(stderr, "%s: warning: skipping socket '%s': %s\n", program_name(), src.c_str(),
                    why.c_str());
     } else if (o_.verbose) {
       line_.clear();
@@ -54,7 +56,7 @@ class CliObserver final : public TreeObserver {
   void failed(const Error& e) override {
     std::lock_guard lk(screen_mu_);
     line_.clear();
-    std::fprintf(stderr, "offcopy: %s\n", e.message().c_str());
+    print_failure(e, o_.debug);
     if (!e.offload_unsupported) only_offload_ = false;
     ++failures_;
     if (o_.json) {
@@ -92,7 +94,7 @@ class CliObserver final : public TreeObserver {
   bool overwrite(EntryKind, const std::string&, const std::string& dst) override {
     std::lock_guard lk(screen_mu_);
     line_.clear();
-    std::fprintf(stderr, "offcopy: overwrite '%s'? ", dst.c_str());
+    std::fprintf(stderr, "%s: overwrite '%s'? ", program_name(), dst.c_str());
     std::fflush(stderr);
     std::string line;
     for (int ch = std::fgetc(stdin); ch != EOF && ch != '\n'; ch = std::fgetc(stdin)) {
@@ -107,14 +109,21 @@ class CliObserver final : public TreeObserver {
     line_.clear();
     for (const auto& [key, r] : warned_) {
       if (r.more == 0) continue;
-      std::fprintf(stderr, "offcopy: warning: the same (%s%s%s: %s) for %lld more entries\n",
-                   r.w.op.c_str(), r.w.detail.empty() ? "" : " ", r.w.detail.c_str(),
+      std::fprintf(stderr, "%s: warning: the same (%s%s%s: %s) for %lld more entries\n",
+                   program_name(), r.w.op.c_str(), r.w.detail.empty() ? "" : " ", r.w.detail.c_str(),
                    strerror(r.w.code), static_cast<long long>(r.more));
     }
   }
   int exit_code() const {
     if (failures_ == 0) return kExitOk;
     return only_offload_ ? kExitNoOffload : kExitFailed;
+  }
+  // A failure already told on stderr.
+  void count_failure() {
+    std::lock_guard lk(screen_mu_);
+    only_offload_ = false;
+    ++failures_;
+    ++root_failures;
   }
   void root_failed(const Error& e) {
     failed(e);
@@ -151,9 +160,22 @@ TreeOptions tree_options(const Options& o) {
   t.update = o.update;
   t.interactive = o.interactive;
   t.copy_contents = o.copy_contents;
+  t.make_as = o.make_as;
+  t.remove_destination = o.remove_destination;
+  t.backup = backup_kind(o);
+  t.backup_suffix = backup_suffix(o);
   t.snapshot = o.snapshot;
   t.jobs = o.jobs;
   return t;
+}
+
+// --parents: DIR, from DIR/SRC.
+std::string parents_root(const Pair& p) {
+  const size_t at = p.src.find_first_not_of('/');
+  const size_t rel = at == std::string::npos ? 0 : p.src.size() - at;
+  std::string dir = p.dst.substr(0, p.dst.size() - rel);
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
 }
 
 bool wants_progress(const Options& o) {
@@ -164,15 +186,15 @@ bool wants_progress(const Options& o) {
 void print_tree_stats(std::FILE* out, const TreeReport& t, double secs) {
   const Report& d = t.data;
   std::fprintf(out,
-               "offcopy: %lld files, %lld directories, %lld symlinks, %lld hard links, "
+               "%s: %lld files, %lld directories, %lld symlinks, %lld hard links, "
                "%lld special, %lld snapshots; %lld skipped, %lld errors, %lld warnings%s\n",
-               (long long)t.files, (long long)t.directories, (long long)t.symlinks,
+               program_name(), (long long)t.files, (long long)t.directories, (long long)t.symlinks,
                (long long)t.hardlinks, (long long)t.specials, (long long)t.snapshots,
                (long long)t.skipped, (long long)t.errors, (long long)t.warnings,
                t.cancelled ? (", " + std::to_string(t.cancelled) + " cancelled").c_str() : "");
   std::fprintf(out,
-               "offcopy: %s in %.3f s (%s/s) by %d copying threads: %s\n",
-               human_bytes(t.bytes).c_str(), secs,
+               "%s: %s in %.3f s (%s/s) by %d copying threads: %s\n",
+               program_name(), human_bytes(t.bytes).c_str(), secs,
                human_bytes(secs > 0 ? static_cast<int64_t>(t.bytes / secs) : 0).c_str(),
                t.copy_threads, moved_summary(d).c_str());
 }
@@ -187,13 +209,15 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
   topt.count_totals = progress;  // the pre-walk costs a stat per entry
   auto tc = TreeCopy::open(topt, &obs);
   if (!tc) {
-    std::fprintf(stderr, "offcopy: cannot start the copy: %s\n", tc.error().message().c_str());
+    std::fprintf(stderr, "%s: cannot start the copy: %s\n", program_name(),
+                 tc.error().message().c_str());
     return kExitFailed;
   }
   std::vector<std::string> sources;
   for (const Pair& p : pairs) sources.push_back(p.src);
   (*tc)->plan(sources);
   std::set<std::string> planned;  // cp: never overwrite what this run made
+  ParentDirs parents(o);
   TreeCopy* copier = tc->get();
   on_stop([copier] { copier->cancel(); });
   for (const Pair& p : pairs) {
@@ -207,9 +231,14 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
       obs.root_failed(e);
       continue;
     }
+    if (o.parents && !parents.make(parents_root(p), p.src)) {
+      obs.count_failure();
+      continue;
+    }
     if (Status s = (*tc)->copy(p.src, p.dst); !s) obs.root_failed(s.error());
   }
   TreeReport rep = (*tc)->finish();
+  parents.finish();
   on_stop(nullptr);
   rep.errors += obs.root_failures;
   obs.end();

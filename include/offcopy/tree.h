@@ -44,6 +44,31 @@ enum class SnapshotMode {
   never,
 };
 
+// What a tree copy makes at the destination of an entry that is not a
+// directory (directories are always made and descended into).
+enum class MakeAs {
+  copy,
+  hard_link,      // cp -l: a hard link to the source entry (to what a
+                  // link points to under Deref::always)
+  symbolic_link,  // cp -s: a symlink to the source path, which must be
+                  // absolute unless the destination is in the current
+                  // directory
+};
+
+// How an existing destination is kept before it is replaced (cp -b,
+// --backup=CONTROL): renamed to its backup name.
+enum class Backup {
+  none,
+  simple,    // DST + TreeOptions::backup_suffix
+  numbered,  // DST.~N~, N one more than the highest there
+  existing,  // numbered if DST has numbered backups already, else simple
+};
+
+// The backup name `backup` gives `path` (the directory is listed for the
+// numbered kinds).  Empty for Backup::none.
+std::string backup_name(const std::string& path, Backup backup,
+                        const std::string& suffix);
+
 struct TreeOptions {
   // Per-file options: reflink/sparse flags, overwrite (-f, -n), and the
   // metadata to preserve (mode, ownership, timestamps, xattr).
@@ -61,6 +86,13 @@ struct TreeOptions {
   bool copy_contents = false;    // cp --copy-contents: FIFOs and devices
                                  // found in the walk are read as files
                                  // (a FIFO until its writer closes it)
+  MakeAs make_as = MakeAs::copy;
+  // An existing destination that is not a directory is removed before the
+  // entry is made, rather than opened and truncated
+  // (cp --remove-destination).
+  bool remove_destination = false;
+  Backup backup = Backup::none;     // renamed first (rather than removed)
+  std::string backup_suffix = "~";
   SnapshotMode snapshot = SnapshotMode::automatic;
   int jobs = 0;                  // copying threads, and as many walkers;
                                  // 0: default_jobs(), and io_jobs()

@@ -82,4 +82,36 @@ Status make_link(sys::Sys& s, const std::string& first, const std::string& dst,
   return Ok{};
 }
 
+Status link_to_source(sys::Sys& s, const std::string& src, const std::string& dst,
+                      bool follow) {
+  std::string from = src;
+  if (follow) {
+    if (int r = s.realpath(src.c_str(), &from); r < 0) {
+      return entry_error(-r, "stat", Role::source, src);
+    }
+  }
+  if (int r = s.link(from.c_str(), dst.c_str()); r < 0) {
+    return entry_error(-r, "link", Role::destination, dst, "to '" + src + "'");
+  }
+  return Ok{};
+}
+
+Status symlink_to_source(sys::Sys& s, const std::string& src, const std::string& dst) {
+  if (src.empty() || src[0] != '/') {
+    // "." and the destination's directory are the same directory.
+    struct stat here {}, there {};
+    const std::string dir = parent_of(dst);
+    const bool in_cwd = dir == "." || (s.stat(".", &here) == 0 && s.stat(dir.c_str(), &there) == 0 &&
+                                       here.st_dev == there.st_dev && here.st_ino == there.st_ino);
+    if (!in_cwd) {
+      return entry_error(EINVAL, "symlink", Role::destination, dst,
+                         dst + ": can make relative symbolic links only in current directory");
+    }
+  }
+  if (int r = s.symlink(src.c_str(), dst.c_str()); r < 0) {
+    return entry_error(-r, "symlink", Role::destination, dst, "to '" + src + "'");
+  }
+  return Ok{};
+}
+
 }  // namespace offcopy::tree

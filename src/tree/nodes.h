@@ -45,6 +45,16 @@ Status make_special(sys::Sys& s, const struct stat& st, const std::string& dst,
 Status make_link(sys::Sys& s, const std::string& first, const std::string& dst,
                  bool replace);
 
+// cp -l: `dst` a hard link to the entry `src` (to what it points to, when
+// `follow` and it is a symlink).  An existing `dst` is an error (EEXIST).
+Status link_to_source(sys::Sys& s, const std::string& src, const std::string& dst,
+                      bool follow);
+
+// cp -s: `dst` a symlink to `src`, which must be absolute unless `dst` is
+// in the current directory (a relative target would be read from the
+// link's own directory).  An existing `dst` is an error (EEXIST).
+Status symlink_to_source(sys::Sys& s, const std::string& src, const std::string& dst);
+
 }  // namespace offcopy::tree
 
 #endif  // OFFCOPY_TREE_NODES_H_

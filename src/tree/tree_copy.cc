@@ -395,6 +395,10 @@ struct TreeCopy::Impl {
   tree::SameFileRules same_file_rules() const {
     tree::SameFileRules r;
     r.deref_never = opt.deref == Deref::never;
+    r.backup = opt.backup != Backup::none;
+    r.unlink_first = opt.remove_destination;
+    r.hard_link = opt.make_as == MakeAs::hard_link;
+    r.symbolic_link = opt.make_as == MakeAs::symbolic_link;
     return r;
   }
 
@@ -402,8 +406,10 @@ struct TreeCopy::Impl {
   // same-file rule first (the source itself, or the file a link points
   // to, must not be replaced by its copy), then -n, -u and -i.  True when
   // the entry is settled: refused, kept, or already in place.
+  // *present: the destination exists (as the rule looks at it).
   bool settle_existing(const std::string& src, const std::string& dst, const struct stat& st,
-                       bool fresh) {
+                       bool fresh, bool* present) {
+    *present = false;
     if (fresh) return false;
     const tree::SameFileRules rules = same_file_rules();
     const bool as_regular = opt.copy_contents || !opt.recursive;
@@ -413,6 +419,7 @@ struct TreeCopy::Impl {
     // Missing, or not to be looked at: the step that creates it decides
     // (a dangling symlink is refused there, any other error reported).
     if (r < 0) return false;
+    *present = true;
     switch (tree::same_file(sys, src, st, dst, d, rules)) {
       case tree::SameFile::refuse:
         failed(tree::entry_error(EINVAL, "copy", Role::none, src,
@@ -425,6 +432,40 @@ struct TreeCopy::Impl {
         break;
     }
     return keep_existing(src, dst, st, fresh);
+  }
+
+  // Makes way for an entry over an existing destination: renamed to its
+  // backup name (-b) or removed (--remove-destination).  False when that
+  // failed (told).  A directory stays: making the entry reports it.
+  bool clear_destination(const std::string& dst) {
+    if (opt.backup == Backup::none && !opt.remove_destination) return true;
+    struct stat d {};
+    if (sys.lstat(dst.c_str(), &d) < 0 || S_ISDIR(d.st_mode)) return true;
+    if (opt.backup != Backup::none) {
+      const std::string to = backup_name(dst, opt.backup, opt.backup_suffix);
+      if (int r = sys.rename(dst.c_str(), to.c_str(), false); r < 0) {
+        failed(tree::entry_error(-r, "rename", Role::destination, dst,
+                                 "cannot backup '" + dst + "'"));
+        return false;
+      }
+      return true;
+    }
+    if (int r = sys.unlink(dst.c_str()); r < 0 && r != -ENOENT) {
+      failed(tree::entry_error(-r, "unlink", Role::destination, dst));
+      return false;
+    }
+    return true;
+  }
+
+  // cp -l / -s: the entry is a link to the source, not a copy.
+  void link_entry(const std::string& src, const std::string& dst, bool is_root) {
+    const bool hard = opt.make_as == MakeAs::hard_link;
+    const bool follow =
+        opt.deref == Deref::always || (is_root && opt.deref == Deref::command_line);
+    Status s = hard ? tree::link_to_source(sys, src, dst, follow)
+                    : tree::symlink_to_source(sys, src, dst);
+    if (!s) return failed(s.error());
+    done(hard ? EntryKind::hardlink : EntryKind::symlink, src, dst);
   }
 
   // One question at a time, outside mu: the copies' completions go on
@@ -442,7 +483,10 @@ struct TreeCopy::Impl {
     if (cancelled.load(std::memory_order_relaxed)) return;
     tick(src);
     if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path);
-    if (settle_existing(src, dst, st, fresh)) return;
+    bool present = false;
+    if (settle_existing(src, dst, st, fresh, &present)) return;
+    if (present && !clear_destination(dst)) return;
+    if (opt.make_as != MakeAs::copy) return link_entry(src, dst, depth == 0);
     if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh, held);
     const bool special = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
     if (special && opt.copy_contents) return submit(src, dst, st, fresh, held);

@@ -2,7 +2,8 @@
 # CLI tests of cp's own rules, where offcopy must do what GNU cp does:
 # the safety rules first (a file is never copied onto itself or through a
 # dangling symlink, a copy whose owner is preserved is never readable by
-# others half-made), then cp's options and messages.
+# others half-made), then cp's options (-l, -s, backups, --parents, ...)
+# and messages.
 #
 #   bash cp_compat_test.sh /path/to/offcopy /path/to/scripts/fsfixture.sh
 #
@@ -170,11 +171,82 @@ perm_race_tests() {
   cd "$T" || return
 }
 
+# ---------------------------------------------- 4. cp's options and words
+
+options_tests() {
+  fresh w && cd w || return
+  echo a >a && echo b >b
+  oc -l a hard
+  expect "-l: a hard link to the source" eval 'rc_is 0 && [ "$(stat -c %i a)" = "$(stat -c %i hard)" ]'
+  oc -s "$PWD/a" soft
+  expect "-s: a symlink to the absolute source" eval 'rc_is 0 && [ "$(readlink soft)" = "$PWD/a" ]'
+  mkdir sub
+  oc -s a sub/rel
+  expect "-s: a relative source into another directory is refused in cp's words" \
+    eval 'rc_is 1 && err_is_fixed "offcopy: sub/rel: can make relative symbolic links only in current directory"'
+  oc -l -s a x
+  expect "-l with -s: refused" eval 'rc_is 1 && err_has_fixed "cannot make both hard and symbolic links"'
+  oc --backup=numbered b a
+  oc --backup=numbered b a
+  expect "--backup=numbered: a.~1~ and a.~2~, a is b's copy" \
+    eval 'content_is a.~1~ a && content_is a.~2~ b && content_is a b'
+  echo c >c
+  oc -b c a
+  expect "-b (existing): numbered, as a has numbered backups" content_is a.~3~ b
+  oc -S .bak c b
+  expect "-S .bak: b.bak is the old b" eval 'content_is b.bak b && content_is b c'
+  last_cmd="VERSION_CONTROL=simple SIMPLE_BACKUP_SUFFIX=.old offcopy -b a c"
+  VERSION_CONTROL=simple SIMPLE_BACKUP_SUFFIX=.old "$BIN" -b a c >"$LOGDIR/out" 2>"$LOGDIR/err"
+  rc=$?
+  expect "VERSION_CONTROL / SIMPLE_BACKUP_SUFFIX: c.old" eval 'rc_is 0 && content_is c.old c'
+  oc -b -n a c
+  expect "--backup with -n: refused" eval 'rc_is 1 && err_has_fixed "mutually exclusive"'
+  echo old >a && ln a a2
+  oc --remove-destination b a
+  expect "--remove-destination: a replaced, its other hard link keeps the old data" \
+    eval 'rc_is 0 && content_is a c && content_is a2 old'
+  mkdir -p x/y/z dd && echo q >x/y/z/f && chmod 750 x/y
+  oc --parents -p x/y/z/f dd
+  expect "--parents -p: dd/x/y/z/f made, x/y keeps mode 750" \
+    eval 'rc_is 0 && content_is dd/x/y/z/f q && [ "$(stat -c %a dd/x/y)" = 750 ]'
+  oc --parents x/y/z/f a
+  expect "--parents without a directory: refused" \
+    eval 'rc_is 1 && err_has_fixed "with --parents, the destination must be a directory"'
+  mkdir sl && oc -r --strip-trailing-slashes x/ sl/copy
+  expect "--strip-trailing-slashes: copied" test -f sl/copy/y/z/f
+  oc --reflink=nev --sparse=alw a ab
+  expect "abbreviated values: --reflink=nev --sparse=alw" eval 'rc_is 0 && content_is ab c'
+  oc --sparse=a a ab
+  expect "ambiguous value: refused in cp's words" \
+    eval 'rc_is 1 && err_has_fixed "ambiguous argument '"'"'a'"'"' for '"'"'--sparse'"'"'"'
+  oc --sparse=always --reflink a ab
+  expect "--sparse=always --reflink: refused as cp refuses it" \
+    eval 'rc_is 1 && err_has_fixed "--reflink can be used only with --sparse=auto"'
+  oc a a sub/
+  expect "a a DIR/: warns 'specified more than once', exit 0" \
+    eval 'rc_is 0 && err_is_fixed "offcopy: warning: source '"'"'a'"'"' specified more than once" && content_is sub/a c'
+  oc --preserve=context a ctx
+  expect "--preserve=context: no SELinux, refused as cp refuses it" \
+    eval 'rc_is 1 && err_has_fixed "cannot preserve security context without an SELinux-enabled kernel"'
+  oc -Z a ctx
+  expect "-Z: ignored without SELinux" eval 'rc_is 0 && content_is ctx c'
+  ln -s "$BIN" cp
+  last_cmd="./cp nosuch x"
+  ./cp nosuch x >"$LOGDIR/out" 2>"$LOGDIR/err"
+  rc=$?
+  expect "invoked as cp: says cp: in cp's words" \
+    eval 'rc_is 1 && err_is_fixed "cp: cannot stat '"'"'nosuch'"'"': No such file or directory"'
+  oc -x
+  expect "usage error: exit 1, as cp" rc_is 1
+  cd "$T" || return
+}
+
 # ----------------------------------------------------------------- driver
 
 same_file_tests
 dangling_tests
 perm_race_tests
+options_tests
 
 finish cp_compat
 [ "$fail" -eq 0 ]
