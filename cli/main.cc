@@ -134,7 +134,8 @@ int run(const Options& o) {
   // -l, -s, -b, --remove-destination and --parents decide per entry: also
   // the tree copier's.
   if (o.recursive || o.deref == Deref::never || o.update || o.interactive ||
-      o.make_as != MakeAs::copy || o.backup || o.remove_destination || o.parents) {
+      o.make_as != MakeAs::copy || o.backup || o.remove_destination || o.parents ||
+      o.attributes_only) {
     return run_tree(o, pairs);
   }
   // With --json, stdout carries only the JSON document.

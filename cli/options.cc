@@ -21,6 +21,7 @@ enum LongOnly {
   kReflink = 256, kSparse, kOffload, kDebug, kStats, kJson, kHelp, kVersion,
   kPreserve, kNoPreserve, kSnapshot, kProgress, kNoProgress, kCopyContents, kAtomic,
   kFsync, kVerify, kBackup, kRemoveDestination, kStripTrailingSlashes, kParents,
+  kAttributesOnly,
 };
 
 const option kLongOptions[] = {
@@ -59,6 +60,7 @@ const option kLongOptions[] = {
     {"remove-destination", no_argument, nullptr, kRemoveDestination},
     {"strip-trailing-slashes", no_argument, nullptr, kStripTrailingSlashes},
     {"parents", no_argument, nullptr, kParents},
+    {"attributes-only", no_argument, nullptr, kAttributesOnly},
     {"context", optional_argument, nullptr, 'Z'},
     {"help", no_argument, nullptr, kHelp},
     {"version", no_argument, nullptr, kVersion},
@@ -114,6 +116,7 @@ constexpr const char* kUsage =
     "      --remove-destination remove each existing destination file before\n"
     "                           attempting to open it (contrast with --force)\n"
     "      --parents            use full source file name under DIRECTORY\n"
+    "      --attributes-only    don't copy the file data, just the attributes\n"
     "      --strip-trailing-slashes  remove any trailing slashes from each SOURCE\n"
     "  -Z, --context[=CTX]      SELinux context (ignored: no SELinux support)\n"
     "  -f, --force              if DEST cannot be opened, remove it and retry\n"
@@ -296,6 +299,7 @@ int apply(int c, Options& o) {
     case kRemoveDestination: o.remove_destination = true; return -1;
     case kStripTrailingSlashes: o.strip_trailing_slashes = true; return -1;
     case kParents: o.parents = true; return -1;
+    case kAttributesOnly: o.attributes_only = true; return -1;
     case 'Z':
       // As cp without SELinux: -Z is ignored, a named context warned of.
       if (optarg != nullptr) {
@@ -309,7 +313,9 @@ int apply(int c, Options& o) {
     case kDebug: o.debug = true; return -1;
     case kStats: o.stats = true; return -1;
     case kJson: o.json = true; return -1;
-    case 'f': o.overwrite = Overwrite::force; return -1;
+    // As cp 9.1: -f does not undo -n (nothing is overwritten either way),
+    // and -n and -i override each other in order.
+    case 'f': o.force = true; return -1;
     case 'n':
       o.overwrite = Overwrite::no_clobber;
       o.interactive = false;
@@ -402,6 +408,7 @@ Parsed parse_options(int argc, char** argv) {
       if (int r = choose_backup(vc, "$VERSION_CONTROL", &b); r >= 0) return {std::nullopt, r};
     }
   }
+  if (o.force && o.overwrite != Overwrite::no_clobber) o.overwrite = Overwrite::force;
   // cp: with -f, a link is made in place of an existing destination.
   if (o.overwrite == Overwrite::force && o.make_as != MakeAs::copy) o.remove_destination = true;
   if (o.target_dir && o.no_target_dir) {

@@ -29,7 +29,8 @@ enum class ProgressMode { automatic, on, off };
 
 struct Options {
   CopyFlags flags{.whole_file = true};
-  Overwrite overwrite = Overwrite::replace;
+  Overwrite overwrite = Overwrite::replace;  // -n here; -f is `force`
+  bool force = false;                   // -f
   bool recursive = false;               // -r, -R, -a
   Preserve preserve;                    // -p, -a, --preserve, --no-preserve
   bool preserve_links = false;          // -d, -a, --preserve=links
@@ -58,6 +59,7 @@ struct Options {
   bool remove_destination = false;      // --remove-destination
   bool strip_trailing_slashes = false;  // --strip-trailing-slashes
   bool parents = false;                 // --parents
+  bool attributes_only = false;         // --attributes-only
   bool require_context = false;         // --preserve=context (refused:
                                         // no SELinux here)
   bool link_conflict = false;           // both -l and -s given

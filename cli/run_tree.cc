@@ -161,6 +161,7 @@ TreeOptions tree_options(const Options& o) {
   t.interactive = o.interactive;
   t.copy_contents = o.copy_contents;
   t.make_as = o.make_as;
+  t.attributes_only = o.attributes_only;
   t.remove_destination = o.remove_destination;
   t.backup = backup_kind(o);
   t.backup_suffix = backup_suffix(o);

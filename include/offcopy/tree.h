@@ -91,6 +91,10 @@ struct TreeOptions {
   // entry is made, rather than opened and truncated
   // (cp --remove-destination).
   bool remove_destination = false;
+  // Regular files get their attributes (FileOptions::preserve) but no
+  // data: a missing one is made empty, an existing one keeps its data
+  // (cp --attributes-only).
+  bool attributes_only = false;
   Backup backup = Backup::none;     // renamed first (rather than removed)
   std::string backup_suffix = "~";
   SnapshotMode snapshot = SnapshotMode::automatic;

@@ -580,8 +580,24 @@ struct TreeCopy::Impl {
     }
   }
 
+  // --attributes-only: the file made or opened without truncating it,
+  // then the metadata, on this walker (there is no data to queue).
+  void attributes_only(const std::string& src, const std::string& dst, const struct stat& st) {
+    const int fd = sys.open(dst.c_str(), O_WRONLY | O_CREAT | O_NOCTTY, st.st_mode & 0777);
+    if (fd < 0) return failed(tree::entry_error(-fd, "open", Role::destination, dst));
+    sys::UniqueFd out(fd);
+    struct stat now {};
+    std::vector<Warning> ws;
+    if (sys.fstat(fd, &now) == 0) {
+      meta::apply(sys, st, {-1, src.c_str()}, {fd}, opt.file.preserve, &ws, &now);
+    }
+    warnings(dst, ws);
+    done(EntryKind::regular, src, dst);
+  }
+
   void visit_file(const std::string& src, const std::string& dst, const struct stat& st,
                   bool fresh, const Held& held) {
+    if (opt.attributes_only) return attributes_only(src, dst, st);
     if (opt.preserve_links && st.st_nlink > 1) {
       const InodeKey key{st.st_dev, st.st_ino};
       std::lock_guard lk(mu);

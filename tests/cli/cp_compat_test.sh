@@ -230,6 +230,14 @@ options_tests() {
     eval 'rc_is 1 && err_has_fixed "cannot preserve security context without an SELinux-enabled kernel"'
   oc -Z a ctx
   expect "-Z: ignored without SELinux" eval 'rc_is 0 && content_is ctx c'
+  echo data >ao_src && chmod 640 ao_src && echo old >ao_old
+  oc --attributes-only -p ao_src ao_new
+  expect "--attributes-only -p: an empty file with the source's mode" \
+    eval 'rc_is 0 && [ "$(stat -c "%s %a" ao_new)" = "0 640" ]'
+  oc --attributes-only ao_src ao_old
+  expect "--attributes-only: an existing file keeps its data" content_is ao_old old
+  oc -n -f ao_src ao_old
+  expect "-n -f: -f does not undo -n (cp 9.1)" eval 'rc_is 0 && content_is ao_old old'
   ln -s "$BIN" cp
   last_cmd="./cp nosuch x"
   ./cp nosuch x >"$LOGDIR/out" 2>"$LOGDIR/err"
