@@ -38,21 +38,31 @@ bool same_inode(const std::string& a, const std::string& b) {
 }
 
 // cp's warning for `cp a a d/`: the second copy would be onto the first,
-// so it is dropped (exit 0).  Different sources of one name are left for
-// the copy to refuse ("will not overwrite just-created").
-std::vector<Pair> drop_repeated_sources(std::vector<Pair> pairs) {
-  std::vector<Pair> out;
-  for (Pair& p : pairs) {
-    bool repeated = false;
-    for (const Pair& q : out) repeated |= q.dst == p.dst && same_inode(q.src, p.src);
-    if (repeated) {
-      std::fprintf(stderr, "%s: warning: source '%s' specified more than once\n", program_name(),
-                   p.src.c_str());
-      continue;
+// so it is not made (exit 0).  Not with backups, where it backs up the
+// first; different sources of one name are left for the copy to refuse
+// ("will not overwrite just-created").
+void mark_repeated_sources(std::vector<Pair>& pairs) {
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      Pair& p = pairs[i];
+      if (pairs[j].dst != p.dst || !pairs[j].repeated.empty() || !same_inode(pairs[j].src, p.src)) {
+        continue;
+      }
+      p.repeated = std::string("warning: source ") + (is_dir(p.src) ? "directory" : "file") +
+                   " '" + p.src + "' specified more than once";
+      break;
     }
-    out.push_back(std::move(p));
   }
-  return out;
+}
+
+// cp: `cp --force --backup FILE FILE` copies FILE to its backup name.
+void backup_onto_itself(const Options& o, std::vector<Pair>& pairs) {
+  for (Pair& p : pairs) {
+    struct stat st {};
+    if (p.src != p.dst || ::stat(p.src.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    const std::string to = backup_name(p.dst, backup_kind(o), backup_suffix(o));
+    if (!to.empty()) p.dst = to;
+  }
 }
 
 std::string strip_slashes(std::string p) {
@@ -101,6 +111,7 @@ bool plan(const Options& o, std::vector<Pair>* out) {
         return false;
       }
       out->push_back({srcs[0], last});
+      if (o.backup && o.force) backup_onto_itself(o, *out);
       return true;
     }
     dir = last;
@@ -108,7 +119,9 @@ bool plan(const Options& o, std::vector<Pair>* out) {
   for (const std::string& s : srcs) {
     out->push_back({s, o.parents ? under_dir(dir, s) : join(dir, base_name(s))});
   }
-  *out = drop_repeated_sources(std::move(*out));
+  // With backups the second copy backs up the first (cp).
+  if (!o.backup) mark_repeated_sources(*out);
+  if (o.backup && o.force) backup_onto_itself(o, *out);
   return true;
 }
 
@@ -124,6 +137,13 @@ int exit_code(const std::vector<FileResult>& results) {
   return only_offload ? kExitNoOffload : kExitFailed;
 }
 
+bool has_repeated(const std::vector<Pair>& pairs) {
+  for (const Pair& p : pairs) {
+    if (!p.repeated.empty()) return true;
+  }
+  return false;
+}
+
 int run(const Options& o) {
   std::vector<Pair> pairs;
   if (!plan(o, &pairs)) return kExitFailed;
@@ -135,7 +155,7 @@ int run(const Options& o) {
   // the tree copier's.
   if (o.recursive || o.deref == Deref::never || o.update || o.interactive ||
       o.make_as != MakeAs::copy || o.backup || o.remove_destination || o.parents ||
-      o.attributes_only) {
+      o.attributes_only || o.preserve_links || has_repeated(pairs)) {
     return run_tree(o, pairs);
   }
   // With --json, stdout carries only the JSON document.
@@ -171,8 +191,9 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   offcopy::cli::set_program_name(argv[0]);
+  offcopy::cli::reserve_std_fds();
   offcopy::cli::watch_signals();
   offcopy::cli::Parsed p = offcopy::cli::parse_options(argc, argv);
-  if (!p.options) return p.exit_code;
-  return offcopy::cli::run(*p.options);
+  if (!p.options) return offcopy::cli::close_stdout(p.exit_code);
+  return offcopy::cli::close_stdout(offcopy::cli::run(*p.options));
 }

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -31,7 +33,8 @@ bool detail_is_sentence(const Error& e) {
   if (e.detail.empty()) return false;
   if (e.op == "copy") return e.code != kSourceChanged;  // that one is offcopy's own
   if (e.op == "create") return true;
-  return e.op == "open" && e.code == EEXIST && e.role == Role::destination;
+  return e.op == "open" && (e.code == EEXIST || e.code == EISDIR) &&
+         e.role == Role::destination;
 }
 
 // A destination that exists is opened for writing; one that does not is
@@ -85,6 +88,29 @@ std::string cp_words(const Error& e) {
   if (e.op == "unlink") return "cannot remove " + p + why;
   if (is_data_step(e.op)) return (src ? "error reading " : "error writing ") + p + why;
   return e.message();
+}
+
+void reserve_std_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0) continue;
+    const int got = ::open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (got >= 0 && got != fd) ::close(got);  // fd was not the lowest free one
+  }
+}
+
+int close_stdout(int code) {
+  const bool failed = std::fflush(stdout) != 0 || std::ferror(stdout) != 0;
+  const int err = errno;
+  if (std::fclose(stdout) != 0 || failed) {
+    const int why = failed ? err : errno;
+    if (why != 0) {
+      std::fprintf(stderr, "%s: write error: %s\n", program_name(), strerror(why));
+    } else {
+      std::fprintf(stderr, "%s: write error\n", program_name());
+    }
+    return code == 0 ? 1 : code;
+  }
+  return code;
 }
 
 void print_failure(const Error& e, bool debug) {

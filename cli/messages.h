@@ -22,6 +22,16 @@ std::string cp_words(const Error& e);
 // "PROG: <cp's words>" on stderr, and with `debug` the library's account.
 void print_failure(const Error& e, bool debug);
 
+// Standard descriptors that were closed are opened on /dev/null the wrong
+// way round (stdout read-only), so that no file the copy opens becomes
+// fd 1 -- a -v line would be written into it -- and a write to a closed
+// stdout still fails, as it would have.
+void reserve_std_fds();
+
+// stdout flushed and closed: a failure (a closed stdout, /dev/full) is
+// "write error", exit 1, as cp's close_stdout; else `code`.
+int close_stdout(int code);
+
 }  // namespace offcopy::cli
 
 #endif  // OFFCOPY_CLI_MESSAGES_H_

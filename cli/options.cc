@@ -181,7 +181,7 @@ int parse_preserve(const char* arg, const char* option, bool on, Options& o) {
     const size_t comma = std::min(list.find(',', at), list.size());
     const std::string w = list.substr(at, comma - at);
     at = comma + 1;
-    Attr a;
+    Attr a = Attr::all;
     if (int r = choose(w.c_str(), option,
                        {{"mode", Attr::mode}, {"timestamps", Attr::timestamps},
                         {"ownership", Attr::ownership}, {"links", Attr::links},
@@ -409,8 +409,7 @@ Parsed parse_options(int argc, char** argv) {
     }
   }
   if (o.force && o.overwrite != Overwrite::no_clobber) o.overwrite = Overwrite::force;
-  // cp: with -f, a link is made in place of an existing destination.
-  if (o.overwrite == Overwrite::force && o.make_as != MakeAs::copy) o.remove_destination = true;
+
   if (o.target_dir && o.no_target_dir) {
     return {std::nullopt, usage_error("cannot combine --target-directory (-t) and --no-target-directory (-T)")};
   }

@@ -12,7 +12,7 @@
 
 namespace offcopy::cli {
 
-// Exit codes; the man page (docs/offcopy.1.md) lists the same.
+// Exit codes; the man page (docs/offcopy.1.scd) lists the same.
 enum Exit : int {
   kExitOk = 0,           // every file copied (or skipped by -n)
   kExitFailed = 1,       // at least one file failed; the others were copied

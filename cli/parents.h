@@ -28,6 +28,7 @@ class ParentDirs {
   struct Made {
     std::string dst;
     struct stat st;  // of the source directory
+    bool created;    // by this copy (else an existing one, under -p)
   };
   const Options& o_;
   std::vector<Made> made_;

@@ -16,6 +16,9 @@ namespace offcopy::cli {
 struct Pair {
   std::string src;
   std::string dst;
+  // cp's "source file 'a' specified more than once": this pair repeats an
+  // earlier one and is not copied; the warning is told in operand order.
+  std::string repeated;
 };
 
 // True when `path` names a directory (symlinks followed).

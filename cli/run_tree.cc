@@ -1,7 +1,9 @@
 #include "run_tree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +20,33 @@
 
 namespace offcopy::cli {
 namespace {
+
+// "rwxr-x---" and the rest of ls's mode letters, without the type.
+std::string mode_letters(mode_t m) {
+  std::string s = "---------";
+  const char* rwx = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) {
+    if (m & (0400 >> i)) s[i] = rwx[i];
+  }
+  if (m & S_ISUID) s[2] = (m & S_IXUSR) ? 's' : 'S';
+  if (m & S_ISGID) s[5] = (m & S_IXGRP) ? 's' : 'S';
+  if (m & S_ISVTX) s[8] = (m & S_IXOTH) ? 't' : 'T';
+  return s;
+}
+
+// cp's -i question: about the mode when the destination is not writable.
+std::string overwrite_question(const std::string& dst, bool replacing) {
+  struct stat st {};
+  const bool unwritable = ::lstat(dst.c_str(), &st) == 0 && !S_ISLNK(st.st_mode) &&
+                          ::faccessat(AT_FDCWD, dst.c_str(), W_OK, AT_EACCESS) != 0;
+  char buf[64];
+  std::string q = std::string(program_name()) + ": ";
+  if (!unwritable) return q + "overwrite '" + dst + "'? ";
+  const std::string letters = mode_letters(st.st_mode);
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if (replacing) return q + "replace '" + dst + "', overriding mode " + buf + " (" + letters + ")? ";
+  return q + "unwritable '" + dst + "' (mode " + buf + ", " + letters + "); try anyway? ";
+}
 
 // Prints as the copy goes; keeps what --stats and --json need.
 class CliObserver final : public TreeObserver {
@@ -47,7 +76,8 @@ class CliObserver final : public TreeObserver {
       line_.clear();
       std::fprintf(stderr, "%s: warning: skipping socket '%s': %s\n", program_name(), src.c_str(),
                    why.c_str());
-    } else if (o_.verbose) {
+    } else if (o_.debug) {
+      // cp 9.1 says nothing of what -n, -u or -i kept; --debug does.
       line_.clear();
       std::fprintf(text_, "skipped '%s' (%s)\n", src.c_str(), why.c_str());
     }
@@ -94,7 +124,7 @@ class CliObserver final : public TreeObserver {
   bool overwrite(EntryKind, const std::string&, const std::string& dst) override {
     std::lock_guard lk(screen_mu_);
     line_.clear();
-    std::fprintf(stderr, "%s: overwrite '%s'? ", program_name(), dst.c_str());
+    std::fputs(overwrite_question(dst, o_.force || o_.remove_destination).c_str(), stderr);
     std::fflush(stderr);
     std::string line;
     for (int ch = std::fgetc(stdin); ch != EOF && ch != '\n'; ch = std::fgetc(stdin)) {
@@ -117,6 +147,12 @@ class CliObserver final : public TreeObserver {
   int exit_code() const {
     if (failures_ == 0) return kExitOk;
     return only_offload_ ? kExitNoOffload : kExitFailed;
+  }
+  // A warning of cp's, in its words.
+  void warn(const std::string& what) {
+    std::lock_guard lk(screen_mu_);
+    line_.clear();
+    std::fprintf(stderr, "%s: %s\n", program_name(), what.c_str());
   }
   // A failure already told on stderr.
   void count_failure() {
@@ -154,8 +190,9 @@ TreeOptions tree_options(const Options& o) {
   t.file = file_options(o);
   t.recursive = o.recursive;
   t.preserve_links = o.preserve_links;
-  // cp -R copies links as links; without -r, cp follows them.
-  t.deref = o.deref.value_or(o.recursive ? Deref::never : Deref::always);
+  // cp -R copies links as links; without -r, or with -l, cp follows them.
+  const bool as_links = o.recursive && o.make_as != MakeAs::hard_link;
+  t.deref = o.deref.value_or(as_links ? Deref::never : Deref::always);
   t.one_file_system = o.one_file_system;
   t.update = o.update;
   t.interactive = o.interactive;
@@ -168,6 +205,22 @@ TreeOptions tree_options(const Options& o) {
   t.snapshot = o.snapshot;
   t.jobs = o.jobs;
   return t;
+}
+
+// cp's refusal to copy onto a name this run made: through a symlink it
+// made, or over anything else.
+Error just_created(const Pair& p) {
+  Error e;
+  e.code = EEXIST;
+  e.op = "copy";
+  e.path = p.dst;
+  struct stat st {};
+  if (::lstat(p.dst.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    e.detail = "will not copy '" + p.src + "' through just-created symlink '" + p.dst + "'";
+  } else {
+    e.detail = "will not overwrite just-created '" + p.dst + "' with '" + p.src + "'";
+  }
+  return e;
 }
 
 // --parents: DIR, from DIR/SRC.
@@ -223,14 +276,18 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
   on_stop([copier] { copier->cancel(); });
   for (const Pair& p : pairs) {
     if (copier->cancelled()) break;
-    if (!planned.insert(p.dst).second) {
-      Error e;
-      e.code = EEXIST;
-      e.op = "copy";
-      e.path = p.dst;
-      e.detail = "will not overwrite just-created '" + p.dst + "' with '" + p.src + "'";
-      obs.root_failed(e);
+    if (!p.repeated.empty()) {
+      obs.warn(p.repeated);
       continue;
+    }
+    if (!planned.insert(p.dst).second) {
+      // cp: only numbered backups may copy onto a name this run made; the
+      // first copy must be in place to be backed up.
+      if (backup_kind(o) != Backup::numbered) {
+        obs.root_failed(just_created(p));
+        continue;
+      }
+      copier->wait_files();
     }
     if (o.parents && !parents.make(parents_root(p), p.src)) {
       obs.count_failure();

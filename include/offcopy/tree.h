@@ -137,7 +137,8 @@ class TreeObserver {
   virtual ~TreeObserver() = default;
   // An entry is in place.  `report` is the file's copy report for regular
   // files and snapshots, null for other kinds.  A directory is told when it
-  // is made, before its contents (its metadata comes in finish()).
+  // is made, before its contents (its metadata comes in finish()); an
+  // existing directory merged into is not told.
   virtual void done(EntryKind, const std::string& /*src*/, const std::string& /*dst*/,
                     const Report* /*report*/) {}
   // An entry deliberately not copied: a socket, -n or -u keeping the
@@ -161,7 +162,7 @@ class TreeObserver {
 
 struct TreeReport {
   int64_t files = 0;        // regular files copied
-  int64_t directories = 0;
+  int64_t directories = 0;  // made (not those merged into)
   int64_t symlinks = 0;
   int64_t hardlinks = 0;    // links made instead of copies
   int64_t specials = 0;     // FIFOs and device nodes
@@ -211,6 +212,11 @@ class TreeCopy {
   // so far their metadata, but makes no pending hard links -- and the
   // report counts the stopped files in `cancelled`.
   void cancel();
+
+  // Waits until the regular files submitted so far are copied (their
+  // completions told), so that the next copy() sees them in place: cp
+  // copying two operands to one name backs up or refuses the first.
+  void wait_files();
   bool cancelled() const;
 
   // Waits for every file, makes the hard links left for the end, then

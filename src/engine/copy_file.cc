@@ -100,9 +100,11 @@ Status open_in_place(const Context& ctx, const FileOptions& opt, Dest* d) {
   // An existing file opened with O_TRUNC keeps its mode: nothing withheld.
   bool kept_mode = existed && (how & O_TRUNC) != 0;
   if (fd < 0 && opt.overwrite == Overwrite::force && existed) {
+    // The open's error is the one to report; that -f could not remove the
+    // file either is the detail.
     if (int r = s.unlink(name); r < 0 && r != -ENOENT) {
-      return path_error(-r, "unlink", Role::destination, d->final_name,
-                        "cannot remove it after: " + std::string(strerror(-fd)));
+      return path_error(-fd, "open", Role::destination, d->final_name,
+                        "-f could not remove it: " + std::string(strerror(-r)));
     }
     existed = kept_mode = false;
     fd = s.open(name, access_mode(opt) | O_CREAT | O_EXCL, mode);
@@ -174,7 +176,10 @@ Status check_dest(const Context& ctx, const std::string& src, const std::string&
   if (options.overwrite == Overwrite::no_clobber) {
     return path_error(EEXIST, "create", Role::destination, dst, "not overwritten (-n)");
   }
-  if (S_ISDIR(d->old.st_mode)) return path_error(EISDIR, "open", Role::destination, dst);
+  if (S_ISDIR(d->old.st_mode)) {
+    return path_error(EISDIR, "open", Role::destination, dst,
+                      "cannot overwrite directory '" + dst + "' with non-directory");
+  }
   if (!options.atomic || !S_ISREG(d->old.st_mode)) return Ok{};
   struct stat l {};
   if (s.lstat(dst.c_str(), &l) == 0 && S_ISLNK(l.st_mode)) {

@@ -47,7 +47,8 @@ Result<DirMade> make_dir(sys::Sys& s, const std::string& src, const std::string&
   }
   if (!S_ISDIR(st.st_mode)) {
     return entry_error(ENOTDIR, "mkdir", Role::destination, dst,
-                       "cannot overwrite non-directory with directory '" + src + "'");
+                       "cannot overwrite non-directory '" + dst + "' with directory '" + src +
+                           "'");
   }
   return DirMade::existed;
 }
@@ -83,20 +84,22 @@ Status make_link(sys::Sys& s, const std::string& first, const std::string& dst,
 }
 
 Status link_to_source(sys::Sys& s, const std::string& src, const std::string& dst,
-                      bool follow) {
+                      bool follow, bool replace) {
   std::string from = src;
   if (follow) {
     if (int r = s.realpath(src.c_str(), &from); r < 0) {
       return entry_error(-r, "stat", Role::source, src);
     }
   }
-  if (int r = s.link(from.c_str(), dst.c_str()); r < 0) {
+  if (int r = make_replacing(s, dst, replace, [&] { return s.link(from.c_str(), dst.c_str()); });
+      r < 0) {
     return entry_error(-r, "link", Role::destination, dst, "to '" + src + "'");
   }
   return Ok{};
 }
 
-Status symlink_to_source(sys::Sys& s, const std::string& src, const std::string& dst) {
+Status symlink_to_source(sys::Sys& s, const std::string& src, const std::string& dst,
+                         bool replace) {
   if (src.empty() || src[0] != '/') {
     // "." and the destination's directory are the same directory.
     struct stat here {}, there {};
@@ -108,7 +111,8 @@ Status symlink_to_source(sys::Sys& s, const std::string& src, const std::string&
                          dst + ": can make relative symbolic links only in current directory");
     }
   }
-  if (int r = s.symlink(src.c_str(), dst.c_str()); r < 0) {
+  if (int r = make_replacing(s, dst, replace, [&] { return s.symlink(src.c_str(), dst.c_str()); });
+      r < 0) {
     return entry_error(-r, "symlink", Role::destination, dst, "to '" + src + "'");
   }
   return Ok{};

@@ -46,14 +46,17 @@ Status make_link(sys::Sys& s, const std::string& first, const std::string& dst,
                  bool replace);
 
 // cp -l: `dst` a hard link to the entry `src` (to what it points to, when
-// `follow` and it is a symlink).  An existing `dst` is an error (EEXIST).
+// `follow` and it is a symlink).  An existing `dst` is an error (EEXIST),
+// unless `replace` (cp -f), which removes a non-directory there first.
 Status link_to_source(sys::Sys& s, const std::string& src, const std::string& dst,
-                      bool follow);
+                      bool follow, bool replace);
 
 // cp -s: `dst` a symlink to `src`, which must be absolute unless `dst` is
 // in the current directory (a relative target would be read from the
-// link's own directory).  An existing `dst` is an error (EEXIST).
-Status symlink_to_source(sys::Sys& s, const std::string& src, const std::string& dst);
+// link's own directory).  An existing `dst` is an error (EEXIST), unless
+// `replace`.
+Status symlink_to_source(sys::Sys& s, const std::string& src, const std::string& dst,
+                         bool replace);
 
 }  // namespace offcopy::tree
 

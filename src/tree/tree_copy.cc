@@ -368,13 +368,16 @@ struct TreeCopy::Impl {
   // -n, -u and -i, for entries that are not directories: true when the
   // destination stays as it is.
   bool keep_existing(const std::string& src, const std::string& dst, const struct stat& st,
-                     bool fresh) {
+                     bool fresh, bool is_root) {
     const EntryKind kind = kind_of(st);
     const bool no_clobber = opt.file.overwrite == Overwrite::no_clobber;
     if (fresh || (!no_clobber && !opt.update && !opt.interactive)) return false;
     struct stat d {};
-    if (sys.lstat(dst.c_str(), &d) < 0 || S_ISDIR(d.st_mode)) return false;
+    // As cp: -n, -u and -i look before the kinds are compared, so a
+    // directory in the way is kept, kept, or asked about.
+    if (sys.lstat(dst.c_str(), &d) < 0) return false;
     if (no_clobber) {
+      (void)kept_first(dst, st, is_root);
       skipped(kind, src, "destination exists (-n)");
       return true;
     }
@@ -382,6 +385,9 @@ struct TreeCopy::Impl {
                        (d.st_mtim.tv_sec == st.st_mtim.tv_sec &&
                         d.st_mtim.tv_nsec >= st.st_mtim.tv_nsec);
     if (opt.update && newer) {
+      // A link of a file copied (or kept) already is linked to it even so:
+      // -u keeps data, and the link's data is that copy's (cp).
+      if (kept_first(dst, st, is_root)) return false;
       skipped(kind, src, "destination is not older (-u)");
       return true;
     }
@@ -408,7 +414,7 @@ struct TreeCopy::Impl {
   // the entry is settled: refused, kept, or already in place.
   // *present: the destination exists (as the rule looks at it).
   bool settle_existing(const std::string& src, const std::string& dst, const struct stat& st,
-                       bool fresh, bool* present) {
+                       bool fresh, bool is_root, bool* present) {
     *present = false;
     if (fresh) return false;
     const tree::SameFileRules rules = same_file_rules();
@@ -431,16 +437,23 @@ struct TreeCopy::Impl {
       case tree::SameFile::distinct:
         break;
     }
-    return keep_existing(src, dst, st, fresh);
+    return keep_existing(src, dst, st, fresh, is_root);
   }
 
   // Makes way for an entry over an existing destination: renamed to its
   // backup name (-b) or removed (--remove-destination).  False when that
   // failed (told).  A directory stays: making the entry reports it.
-  bool clear_destination(const std::string& dst) {
+  bool clear_destination(const std::string& src, const std::string& dst,
+                         const struct stat& st) {
     if (opt.backup == Backup::none && !opt.remove_destination) return true;
     struct stat d {};
     if (sys.lstat(dst.c_str(), &d) < 0 || S_ISDIR(d.st_mode)) return true;
+    if (opt.backup != Backup::none && source_is_backup(src, dst, st)) {
+      failed(tree::entry_error(EINVAL, "copy", Role::none, src,
+                               "backing up '" + dst + "' might destroy source;  '" + src +
+                                   "' not copied"));
+      return false;
+    }
     if (opt.backup != Backup::none) {
       const std::string to = backup_name(dst, opt.backup, opt.backup_suffix);
       if (int r = sys.rename(dst.c_str(), to.c_str(), false); r < 0) {
@@ -457,13 +470,26 @@ struct TreeCopy::Impl {
     return true;
   }
 
+  // Whether `src` is DST's simple backup (DST + suffix, the same file):
+  // backing DST up would replace the source before it is read.
+  bool source_is_backup(const std::string& src, const std::string& dst, const struct stat& st) {
+    const std::string& suffix = opt.backup_suffix;
+    const std::string sb = tree::base_of(src), db = tree::base_of(dst);
+    if (sb != db + suffix) return false;
+    struct stat b {};
+    return sys.stat((dst + suffix).c_str(), &b) == 0 && b.st_dev == st.st_dev &&
+           b.st_ino == st.st_ino;
+  }
+
   // cp -l / -s: the entry is a link to the source, not a copy.
   void link_entry(const std::string& src, const std::string& dst, bool is_root) {
     const bool hard = opt.make_as == MakeAs::hard_link;
     const bool follow =
         opt.deref == Deref::always || (is_root && opt.deref == Deref::command_line);
-    Status s = hard ? tree::link_to_source(sys, src, dst, follow)
-                    : tree::symlink_to_source(sys, src, dst);
+    // -f replaces what is there (cp's force_linkat / force_symlinkat).
+    const bool force = opt.file.overwrite == Overwrite::force;
+    Status s = hard ? tree::link_to_source(sys, src, dst, follow, force)
+                    : tree::symlink_to_source(sys, src, dst, force);
     if (!s) return failed(s.error());
     done(hard ? EntryKind::hardlink : EntryKind::symlink, src, dst);
   }
@@ -484,14 +510,15 @@ struct TreeCopy::Impl {
     tick(src);
     if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path);
     bool present = false;
-    if (settle_existing(src, dst, st, fresh, &present)) return;
-    if (present && !clear_destination(dst)) return;
+    if (settle_existing(src, dst, st, fresh, depth == 0, &present)) return;
+    if (present && !clear_destination(src, dst, st)) return;
     if (opt.make_as != MakeAs::copy) return link_entry(src, dst, depth == 0);
-    if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh, held);
+    if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh, held, depth == 0);
     const bool special = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
     if (special && opt.copy_contents) return submit(src, dst, st, fresh, held);
     if (S_ISLNK(st.st_mode)) {
-      Status s = tree::make_symlink(sys, src, dst, replace());
+      // --attributes-only changes no entry's kind: an existing file stays.
+      Status s = tree::make_symlink(sys, src, dst, replace() && !opt.attributes_only);
       if (!s) return failed(s.error());
       return made(EntryKind::symlink, src, dst, st);
     }
@@ -530,7 +557,9 @@ struct TreeCopy::Impl {
     {
       std::lock_guard lk(mu);
       dirs.push_back(Dir{src, dst, st, fresh, depth});
-      done_locked(EntryKind::directory, src, dst, nullptr);  // before its contents, as cp -v
+      // Told when made, before its contents, as cp -v; one merged into is
+      // not made (cp -v says nothing of it either).
+      if (fresh) done_locked(EntryKind::directory, src, dst, nullptr);
     }
     if (opt.one_file_system && st.st_dev != root_dev) {
       return skipped(EntryKind::directory, src, "on another filesystem (-x): made empty");
@@ -595,10 +624,28 @@ struct TreeCopy::Impl {
     done(EntryKind::regular, src, dst);
   }
 
+  // Whether a file's copies are to be hard-linked together: files with
+  // several links, and with links followed any file (two links, or a link
+  // and its target, name one file: cp -H/-L --preserve=links).
+  bool tracks_links(const struct stat& st, bool is_root) const {
+    return opt.preserve_links &&
+           (st.st_nlink > 1 || opt.deref == Deref::always ||
+            (is_root && opt.deref == Deref::command_line));
+  }
+
+  // A file kept by -n or -u is the first copy of its links all the same:
+  // the others are linked to it (cp -au into an existing tree).  True when
+  // the file had a first copy already (it is to be linked to that).
+  bool kept_first(const std::string& dst, const struct stat& st, bool is_root) {
+    if (!S_ISREG(st.st_mode) || !tracks_links(st, is_root)) return false;
+    std::lock_guard lk(mu);
+    return !firsts.try_emplace(InodeKey{st.st_dev, st.st_ino}, First{dst, First::ok}).second;
+  }
+
   void visit_file(const std::string& src, const std::string& dst, const struct stat& st,
-                  bool fresh, const Held& held) {
+                  bool fresh, const Held& held, bool is_root) {
     if (opt.attributes_only) return attributes_only(src, dst, st);
-    if (opt.preserve_links && st.st_nlink > 1) {
+    if (tracks_links(st, is_root)) {
       const InodeKey key{st.st_dev, st.st_ino};
       std::lock_guard lk(mu);
       auto [it, first] = firsts.try_emplace(key, First{dst});
@@ -607,11 +654,11 @@ struct TreeCopy::Impl {
         return;
       }
     }
-    submit(src, dst, st, fresh, held);
+    submit(src, dst, st, fresh, held, is_root);
   }
 
   void submit(const std::string& src, const std::string& dst, const struct stat& st,
-              bool fresh, const Held& held) {
+              bool fresh, const Held& held, bool is_root = false) {
     if (cancelled.load()) return;
     Pending* p = nullptr;
     {
@@ -627,7 +674,7 @@ struct TreeCopy::Impl {
     p->src = src;  // into the capacity of an earlier file's paths
     p->dst = dst;
     p->key = InodeKey{st.st_dev, st.st_ino};
-    p->linked = opt.preserve_links && st.st_nlink > 1;
+    p->linked = S_ISREG(st.st_mode) && tracks_links(st, is_root);
     p->size = st.st_size;
     FileOptions fo = opt.file;
     fo.create_new = fresh;
@@ -813,7 +860,8 @@ Status TreeCopy::copy(const std::string& src, const std::string& dst) {
     if (m.sys.realpath(src.c_str(), &src_canon) < 0) src_canon = src;
     if (is_within(canonical_new(m.sys, dst), src_canon)) {
       return tree::entry_error(EINVAL, "copy", Role::destination, dst,
-                               "cannot copy a directory, '" + src + "', into itself");
+                               "cannot copy a directory, '" + src + "', into itself, '" +
+                                   dst + "'");
     }
     auto snap = tree::try_snapshot(m.sys, src, st, dst, m.opt);
     if (!snap) return snap.error();
@@ -841,6 +889,8 @@ void TreeCopy::cancel() {
 }
 
 bool TreeCopy::cancelled() const { return impl_->cancelled.load(); }
+
+void TreeCopy::wait_files() { impl_->wait_idle(); }
 
 TreeReport TreeCopy::finish() {
   Impl& m = *impl_;

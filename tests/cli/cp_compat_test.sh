@@ -24,6 +24,7 @@ cd "$T" || exit 2
 LOGDIR=$T
 umask 022
 
+out_empty() { [ ! -s "$LOGDIR/out" ]; }
 content_is() { [ -f "$1" ] && [ ! -L "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 # fresh DIR: an empty directory (removed and made again).
@@ -224,7 +225,7 @@ options_tests() {
     eval 'rc_is 1 && err_has_fixed "--reflink can be used only with --sparse=auto"'
   oc a a sub/
   expect "a a DIR/: warns 'specified more than once', exit 0" \
-    eval 'rc_is 0 && err_is_fixed "offcopy: warning: source '"'"'a'"'"' specified more than once" && content_is sub/a c'
+    eval 'rc_is 0 && err_is_fixed "offcopy: warning: source file '"'"'a'"'"' specified more than once" && content_is sub/a c'
   oc --preserve=context a ctx
   expect "--preserve=context: no SELinux, refused as cp refuses it" \
     eval 'rc_is 1 && err_has_fixed "cannot preserve security context without an SELinux-enabled kernel"'
@@ -238,6 +239,61 @@ options_tests() {
   expect "--attributes-only: an existing file keeps its data" content_is ao_old old
   oc -n -f ao_src ao_old
   expect "-n -f: -f does not undo -n (cp 9.1)" eval 'rc_is 0 && content_is ao_old old'
+  # Backups and one name given twice, as cp 9.1.
+  mkdir -p bk/a bk/b bk/c && echo A >bk/a/f && echo B >bk/b/f
+  oc --backup=numbered bk/a/f bk/b/f bk/c
+  expect "--backup=numbered A/f B/f DIR: the first copy backed up (f.~1~)" \
+    eval 'rc_is 0 && content_is bk/c/f B && content_is bk/c/f.~1~ A'
+  rm -f bk/c/*
+  oc --backup bk/a/f bk/b/f bk/c
+  expect "--backup (existing) A/f B/f DIR: will not overwrite just-created" \
+    eval 'rc_is 1 && err_has_fixed "will not overwrite just-created"'
+  echo F >F
+  oc --force --backup=simple --suffix=.b F F
+  expect "-bf F F: F copied to its backup name F.b" eval 'rc_is 0 && content_is F.b F && content_is F F'
+  echo a >bs && echo b >bs~
+  oc --backup=simple bs~ bs
+  expect "backing up DST would destroy the source: refused" \
+    eval 'rc_is 1 && err_has_fixed "backing up '"'"'bs'"'"' might destroy source;  '"'"'bs~'"'"' not copied"'
+  echo h >h1 && ln h1 h2
+  oc -sf h1 h2
+  expect "-sf FILE ITS-HARDLINK: the same file, refused" eval 'rc_is 1 && [ ! -L h2 ]'
+  # Hard links into an existing tree (-au), and through -L.
+  mkdir -p hl/s hl/t/s && echo x >hl/s/f && ln hl/s/f hl/s/g && cp -p hl/s/f hl/t/s/f
+  touch -d '+1 hour' hl/t/s/f
+  (cd hl && "$BIN" -au s t) >"$LOGDIR/out" 2>"$LOGDIR/err"
+  rc=$?
+  expect "-au into a tree whose f is newer: g is linked to the kept f" \
+    eval 'rc_is 0 && [ "$(stat -c %i hl/t/s/f)" = "$(stat -c %i hl/t/s/g)" ]'
+  mkdir -p pl && echo p >pl/a && ln -s a pl/b && mkdir pl/c
+  (cd pl && "$BIN" --preserve=links -R -H a b c) >"$LOGDIR/out" 2>"$LOGDIR/err"
+  rc=$?
+  expect "--preserve=links -H FILE LINK-TO-IT: one hard-linked pair" \
+    eval 'rc_is 0 && [ "$(stat -c %i pl/c/a)" = "$(stat -c %i pl/c/b)" ]'
+  # Output: stdout errors, -v and -i as cp 9.1.
+  last_cmd="offcopy -v ao_src vv >&-"
+  "$BIN" -v ao_src vv >&- 2>"$LOGDIR/err"
+  rc=$?
+  expect "-v with stdout closed: write error, exit 1" eval 'rc_is 1 && err_has_fixed "write error"'
+  if [ -w /dev/full ]; then
+    last_cmd="offcopy -v ao_src vv2 >/dev/full"
+    "$BIN" -v ao_src vv2 >/dev/full 2>"$LOGDIR/err"
+    rc=$?
+    expect "-v onto /dev/full: write error, exit 1" \
+      eval 'rc_is 1 && err_has_fixed "write error: No space left on device"'
+  fi
+  echo keep >ro && chmod 0 ro
+  last_cmd="echo n | offcopy -i ao_src ro"
+  echo n | "$BIN" -i ao_src ro >"$LOGDIR/out" 2>"$LOGDIR/err"
+  rc=$?
+  if [ "$(id -u)" = 0 ]; then
+    expect "-i onto a file root may write: the plain question" err_has_fixed "overwrite 'ro'? "
+  else
+    expect "-i onto an unwritable file: cp's question about its mode" \
+      err_has_fixed "unwritable 'ro' (mode 0000, ---------); try anyway? "
+  fi
+  echo y >vi && echo n | "$BIN" -vi ao_src vi >"$LOGDIR/out" 2>/dev/null
+  expect "-vi answered n: nothing on stdout (cp 9.1)" out_empty
   ln -s "$BIN" cp
   last_cmd="./cp nosuch x"
   ./cp nosuch x >"$LOGDIR/out" 2>"$LOGDIR/err"
