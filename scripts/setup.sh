@@ -13,6 +13,10 @@ PKGS=(
   rsync gnuplot-nox                         # bench/suite.py: a peer tool, the plots
   attr acl                                  # setfattr/getfattr, setfacl for tree tests
   strace                                    # reliability tests: the calls --atomic/--fsync make
+  scdoc                                     # the man page (docs/offcopy.1.scd -> offcopy.1)
+  bash-completion                           # completion/offcopy.bash: its directory, its test
+  dpkg-dev fakeroot file lintian            # scripts/package.sh: the .deb, checked by lintian
+  debootstrap                               # tests/install/deb_test.sh: a fresh Debian 12 to install it in
 )
 missing=()
 for p in "${PKGS[@]}"; do

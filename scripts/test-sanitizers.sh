@@ -18,8 +18,9 @@
 #   ASan/LSan wrote a log (log_path) or a test's output holds a UBSan
 #   "runtime error:" -- this also catches a report from a process whose
 #   exit status a test ignores.  install_package is kept: it links the
-#   sanitized archive into the consumers (install_test.sh adds
-#   -fsanitize) and runs them, so it checks the C API end to end too.
+#   sanitized libraries, shared and static, into the consumers
+#   (install_test.sh adds -fsanitize) and runs them, so it checks the C
+#   API end to end too.
 #
 # The fs tests skip (exit 77) without root or loop devices, unless
 # OFFCOPY_REQUIRE_FS=1 (CI) makes that a failure.

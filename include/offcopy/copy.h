@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "offcopy/export.h"
 #include "offcopy/result.h"
 
 namespace offcopy {
@@ -45,11 +46,11 @@ inline constexpr Mechanism kLadder[kMechanismCount] = {
     Mechanism::uring,    Mechanism::read_write, Mechanism::device};
 
 // Position of m in kLadder.
-int ladder_rank(Mechanism m);
+OFFCOPY_API int ladder_rank(Mechanism m);
 
 // Stable lower-case names: "snapshot", "clone", "kernel_copy", "uring",
 // "read_write", "device", "splice".  Used in --debug and JSON output.
-const char* mechanism_name(Mechanism m);
+OFFCOPY_API const char* mechanism_name(Mechanism m);
 
 // As cp's --reflink.
 enum class Reflink {
@@ -99,7 +100,7 @@ struct Warning {
   std::string detail;  // e.g. the xattr's name
 };
 
-struct Report {
+struct OFFCOPY_API Report {
   std::array<int64_t, kMechanismCount> bytes_by{};  // indexed by Mechanism
   int64_t hole_bytes = 0;   // bytes of holes recreated, not written
   std::vector<Step> steps;  // one per rung tried, in ladder order
@@ -144,8 +145,8 @@ struct Report {
 // source's bytes in that prefix (a hole found but not yet made ends it).
 // With a source offset pointer, the source's file position is never moved
 // (hole detection's lseeks are undone).
-Result<Report> copy_range(int src_fd, int64_t* src_off, int dst_fd,
-                          int64_t* dst_off, int64_t len, CopyFlags flags);
+OFFCOPY_API Result<Report> copy_range(int src_fd, int64_t* src_off, int dst_fd,
+                                      int64_t* dst_off, int64_t len, CopyFlags flags);
 
 // What copy_file does with an existing destination.
 enum class Overwrite {
@@ -234,8 +235,8 @@ struct FileOptions {
 //   kSourceChanged (op "copy") and is cleaned up as any failure.
 // - Cancelled (engine jobs): ECANCELED, cleaned up as any failure.
 // The source is opened read-only and never modified.
-Result<Report> copy_file(const std::string& src, const std::string& dst,
-                         const FileOptions& options);
+OFFCOPY_API Result<Report> copy_file(const std::string& src, const std::string& dst,
+                                     const FileOptions& options);
 
 }  // namespace offcopy
 

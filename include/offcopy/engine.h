@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "offcopy/copy.h"
+#include "offcopy/export.h"
 #include "offcopy/result.h"
 
 namespace offcopy {
@@ -122,7 +123,7 @@ struct Progress {
 // cancelled destination is an Error with code ECANCELED whose bytes_done
 // (and report, when its copy had started) say what was copied; one never
 // started has bytes_done 0 and no report.
-struct Completion {
+struct OFFCOPY_API Completion {
   JobId id = 0;
   std::vector<Result<Report>> results;
 
@@ -208,7 +209,7 @@ struct FutureJob {
   std::future<Completion> completion;
 };
 
-class Engine {
+class OFFCOPY_API Engine {
  public:
   // Starts the worker threads and creates the eventfd.  Errors: EINVAL for
   // options out of range; EMFILE/ENFILE/ENOMEM (op "eventfd"); EAGAIN

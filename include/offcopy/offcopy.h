@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "offcopy/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,9 +48,9 @@ extern "C" {
   (OFFCOPY_VERSION_MAJOR * 10000 + OFFCOPY_VERSION_MINOR * 100 + OFFCOPY_VERSION_PATCH)
 
 /* The version of the library linked in, e.g. "0.1.0" (a static string). */
-const char *offcopy_version(void);
+OFFCOPY_API const char *offcopy_version(void);
 /* The same as a number, comparable with OFFCOPY_VERSION_NUMBER. */
-int offcopy_version_number(void);
+OFFCOPY_API int offcopy_version_number(void);
 
 /* ---- Mechanisms and flags ---------------------------------------------- */
 
@@ -69,7 +71,7 @@ enum offcopy_mechanism {
 /* "snapshot", "clone", "kernel_copy", "uring", "read_write", "device",
  * "splice";
  * NULL for a value out of range.  Static strings. */
-const char *offcopy_mechanism_name(int mechanism);
+OFFCOPY_API const char *offcopy_mechanism_name(int mechanism);
 
 /* As cp's --reflink. */
 enum offcopy_reflink {
@@ -176,9 +178,9 @@ struct offcopy_report {
  * On failure report_out->bytes_done bytes were copied and the offsets (or
  * file positions) advanced by exactly that much.
  * Thread-safety: may be called concurrently on different files. */
-int64_t offcopy_copy_range(int src_fd, int64_t *src_off, int dst_fd, int64_t *dst_off,
-                           int64_t len, const struct offcopy_flags *flags,
-                           struct offcopy_report *report_out);
+OFFCOPY_API int64_t offcopy_copy_range(int src_fd, int64_t *src_off, int dst_fd, int64_t *dst_off,
+                                       int64_t len, const struct offcopy_flags *flags,
+                                       struct offcopy_report *report_out);
 
 /* Copies the file `src` to the path `dst` (offcopy::copy_file): creates
  * it with the source's mode less the umask, or replaces its contents as
@@ -189,9 +191,9 @@ int64_t offcopy_copy_range(int src_fd, int64_t *src_off, int dst_fd, int64_t *ds
  *   -EISDIR  src is a directory;  -EEXIST  OVERWRITE_NO_CLOBBER and dst exists
  *   -ENOENT, -EACCES, ... from opening either file; kernel errors as above.
  * Thread-safety: may be called concurrently on different files. */
-int64_t offcopy_copy_file(const char *src, const char *dst,
-                          const struct offcopy_file_options *options,
-                          struct offcopy_report *report_out);
+OFFCOPY_API int64_t offcopy_copy_file(const char *src, const char *dst,
+                                      const struct offcopy_file_options *options,
+                                      struct offcopy_report *report_out);
 
 /* ---- Asynchronous engine ------------------------------------------------ */
 
@@ -223,8 +225,8 @@ struct offcopy_engine_options {
  * release with offcopy_engine_free) and returns 0.  Errors: -EINVAL
  * (negative option, out == NULL), -EMFILE / -ENFILE / -ENOMEM (eventfd),
  * -EAGAIN (a thread could not be started).  *out is untouched on error. */
-int offcopy_engine_new(const struct offcopy_engine_options *options,
-                       struct offcopy_engine **out);
+OFFCOPY_API int offcopy_engine_new(const struct offcopy_engine_options *options,
+                                   struct offcopy_engine **out);
 
 /* Cancels every unfinished job (or lets it finish, if drain_on_free),
  * joins the engine's threads, closes its fd and frees it.  Completions
@@ -232,7 +234,7 @@ int offcopy_engine_new(const struct offcopy_engine_options *options,
  * (release them with offcopy_completion_release).  After it returns the
  * engine touches no file and no descriptor of a range job again.
  * NULL is allowed (does nothing). */
-void offcopy_engine_free(struct offcopy_engine *engine);
+OFFCOPY_API void offcopy_engine_free(struct offcopy_engine *engine);
 
 /* Submits a job copying the file `src` to each of the `n_dsts` paths in
  * `dsts`, each as offcopy_copy_file(src, dsts[i], options) would; returns
@@ -241,10 +243,10 @@ void offcopy_engine_free(struct offcopy_engine *engine);
  * Errors: -EBUSY (limits reached), -EINVAL (n_dsts == 0, an empty or NULL
  * path, a bad option), -ESHUTDOWN, -ENOMEM.  Problems with the files are
  * reported per destination in the completion, not here. */
-int offcopy_engine_submit_file(struct offcopy_engine *engine, const char *src,
-                               const char *const *dsts, size_t n_dsts,
-                               const struct offcopy_file_options *options,
-                               uint64_t *id_out);
+OFFCOPY_API int offcopy_engine_submit_file(struct offcopy_engine *engine, const char *src,
+                                           const char *const *dsts, size_t n_dsts,
+                                           const struct offcopy_file_options *options,
+                                           uint64_t *id_out);
 
 /* One destination of a range job. */
 struct offcopy_range_dest {
@@ -262,17 +264,17 @@ struct offcopy_range_dest {
  * reaped (or offcopy_engine_free has returned); the engine never closes
  * them.  Errors: as offcopy_engine_submit_file (-EINVAL also for a
  * negative fd, offset or length). */
-int offcopy_engine_submit_range(struct offcopy_engine *engine, int src_fd, int64_t src_off,
-                                int64_t len, const struct offcopy_range_dest *dsts,
-                                size_t n_dsts, const struct offcopy_flags *flags,
-                                uint64_t *id_out);
+OFFCOPY_API int offcopy_engine_submit_range(struct offcopy_engine *engine, int src_fd,
+                                            int64_t src_off, int64_t len,
+                                            const struct offcopy_range_dest *dsts, size_t n_dsts,
+                                            const struct offcopy_flags *flags, uint64_t *id_out);
 
 /* Asks job `id` to stop at its next chunk boundary; it then completes with
  * -ECANCELED in every unfinished destination (a queued job never starts).
  * Returns 0 when the request was recorded (a job finishing its last chunk
  * may still complete normally), -ENOENT when the job is unknown or has
  * already completed.  Nothing is written after the completion is queued. */
-int offcopy_engine_cancel(struct offcopy_engine *engine, uint64_t id);
+OFFCOPY_API int offcopy_engine_cancel(struct offcopy_engine *engine, uint64_t id);
 
 /* A job's progress over all its destinations. */
 struct offcopy_progress {
@@ -283,13 +285,13 @@ struct offcopy_progress {
 
 /* Stores a snapshot of job `id`'s progress in *out and returns 0, or
  * returns -ENOENT once the job has completed (or for an unknown id). */
-int offcopy_engine_progress(const struct offcopy_engine *engine, uint64_t id,
-                            struct offcopy_progress *out);
+OFFCOPY_API int offcopy_engine_progress(const struct offcopy_engine *engine, uint64_t id,
+                                        struct offcopy_progress *out);
 
 /* An eventfd, readable (level-triggered) while completions wait inside the
  * engine; watch it with poll/epoll/select.  Owned by the engine: do not
  * read, write or close it.  Valid until offcopy_engine_free. */
-int offcopy_engine_fd(const struct offcopy_engine *engine);
+OFFCOPY_API int offcopy_engine_fd(const struct offcopy_engine *engine);
 
 /* One destination's result. */
 struct offcopy_dest_result {
@@ -315,12 +317,12 @@ struct offcopy_completion {
  * than `max`, every waiting completion has been taken.  Reaping frees the
  * jobs' slots.  Release each returned completion.  (A `max` above 2^20 is
  * taken as 2^20, so the count fits the int result.) */
-int offcopy_engine_reap(struct offcopy_engine *engine, struct offcopy_completion *out,
-                        size_t max);
+OFFCOPY_API int offcopy_engine_reap(struct offcopy_engine *engine, struct offcopy_completion *out,
+                                    size_t max);
 
 /* Frees what the completion owns and zeroes it.  Safe on a zeroed or
  * already released completion; NULL is allowed. */
-void offcopy_completion_release(struct offcopy_completion *completion);
+OFFCOPY_API void offcopy_completion_release(struct offcopy_completion *completion);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -15,6 +15,8 @@
 #include <utility>
 #include <variant>
 
+#include "offcopy/export.h"
+
 namespace offcopy {
 
 struct Report;  // offcopy/copy.h
@@ -30,7 +32,7 @@ inline constexpr int kOffloadUnsupported = 95;  // == EOPNOTSUPP on Linux
 // was copied (twice); the detail says so.
 inline constexpr int kSourceChanged = 11;  // == EAGAIN on Linux
 
-struct Error {
+struct OFFCOPY_API Error {
   int code = 0;            // errno value (positive)
   std::string op;          // the step: "open", "FICLONE", "copy_file_range", ...
   Role role = Role::none;  // which file the step was acting on

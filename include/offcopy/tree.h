@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "offcopy/copy.h"
+#include "offcopy/export.h"
 #include "offcopy/result.h"
 
 namespace offcopy {
@@ -66,8 +67,8 @@ enum class Backup {
 
 // The backup name `backup` gives `path` (the directory is listed for the
 // numbered kinds).  Empty for Backup::none.
-std::string backup_name(const std::string& path, Backup backup,
-                        const std::string& suffix);
+OFFCOPY_API std::string backup_name(const std::string& path, Backup backup,
+                                    const std::string& suffix);
 
 struct TreeOptions {
   // Per-file options: reflink/sparse flags, overwrite (-f, -n), and the
@@ -111,15 +112,15 @@ struct TreeOptions {
 // The number of copying threads (and of walker threads) used when
 // TreeOptions::jobs is 0: one per CPU, 2 to 16, chosen by measurement
 // (docs/benchmarks.md).
-int default_jobs();
+OFFCOPY_API int default_jobs();
 // The copying threads a tree copy with TreeOptions::jobs 0 raises itself
 // to when its files are copied rather than cloned (32 of its first files,
 // three in four by data-moving rungs): then the copies wait on the device,
 // and more of them in flight keep it busy (8 per CPU, 16 at most).
-int io_jobs();
+OFFCOPY_API int io_jobs();
 
 enum class EntryKind { directory, regular, symlink, hardlink, fifo, device, socket, snapshot };
-const char* entry_kind_name(EntryKind k);  // "directory", "regular", ...
+OFFCOPY_API const char* entry_kind_name(EntryKind k);  // "directory", "regular", ...
 
 struct TreeProgress {
   int64_t files_done = 0;    // entries of every kind in place
@@ -132,7 +133,7 @@ struct TreeProgress {
 // Told what happens, entry by entry.  Calls never overlap (the copier
 // serializes them) but may come from any of its threads; they must not
 // call back into the TreeCopy.
-class TreeObserver {
+class OFFCOPY_API TreeObserver {
  public:
   virtual ~TreeObserver() = default;
   // An entry is in place.  `report` is the file's copy report for regular
@@ -179,7 +180,7 @@ struct TreeReport {
                             // holes (a snapshot's bytes count as snapshot)
 };
 
-class TreeCopy {
+class OFFCOPY_API TreeCopy {
  public:
   // Starts the copying threads.  `observer` may be null; it must outlive
   // the TreeCopy.

@@ -1,5 +1,5 @@
-/* c_consumer: a C11 program built against an installed liboffcopy with
- * `pkg-config --cflags --libs --static offcopy`.  Run by install_test.sh.
+/* c_consumer: a C11 program built against an installed liboffcopy through
+ * pkg-config, shared and static.  Run by install_test.sh and deb_test.sh.
  *
  *   c_consumer DIR     (DIR: an empty scratch directory)
  *
