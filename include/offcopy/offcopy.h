@@ -198,9 +198,10 @@ OFFCOPY_API int64_t offcopy_copy_file(const char *src, const char *dst,
 /* ---- Asynchronous engine ------------------------------------------------ */
 
 /* An engine (offcopy::Engine) owning worker threads and an eventfd.
- * Completions are delivered in poll mode only: when a job finishes,
+ * Completions are delivered in poll mode -- when a job finishes,
  * offcopy_engine_fd() becomes readable and offcopy_engine_reap() returns
- * its completion.  The engine is created with OnFull::busy: when
+ * its completion -- or, for a job submitted with a callback
+ * (offcopy_engine_submit_file_cb / _range_cb), to that callback.  The engine is created with OnFull::busy: when
  * max_jobs_in_flight jobs (or max_bytes_in_flight bytes) are admitted and
  * not yet reaped, submit fails at once with -EBUSY -- reap, then retry.
  * (A job holds its slot until reaped, so a blocking submit would wait for
@@ -211,6 +212,16 @@ OFFCOPY_API int64_t offcopy_copy_file(const char *src, const char *dst,
  * concurrently with any other call on the same engine. */
 struct offcopy_engine;
 
+struct offcopy_progress;
+
+/* A progress callback: called on the engine worker copying job `id`, with
+ * coalesced updates (at most one per progress_interval_ms per job, and a
+ * last one when its copying is over, before its completion).  `progress`
+ * is valid during the call only.  It must be quick (it delays the copy)
+ * and must not call offcopy_engine_free. */
+typedef void (*offcopy_progress_fn)(uint64_t id, const struct offcopy_progress *progress,
+                                    void *user);
+
 /* Zero-initialised: the defaults. */
 struct offcopy_engine_options {
   int workers;                 /* copying threads, at most 256; 0 = 2 */
@@ -219,6 +230,11 @@ struct offcopy_engine_options {
   /* What offcopy_engine_free does with unfinished jobs:
    * 0 = cancel them (the default), nonzero = let them finish. */
   int drain_on_free;
+  /* Every job's progress, as it goes (NULL: none; offcopy_engine_progress
+   * still polls it).  progress_user is handed back to it. */
+  offcopy_progress_fn on_progress;
+  void *progress_user;
+  int progress_interval_ms;  /* 0 = 250 */
 };
 
 /* Creates an engine.  On success stores it in *out (owned by the caller,
@@ -319,6 +335,30 @@ struct offcopy_completion {
  * taken as 2^20, so the count fits the int result.) */
 OFFCOPY_API int offcopy_engine_reap(struct offcopy_engine *engine, struct offcopy_completion *out,
                                     size_t max);
+
+/* A completion callback: called once per job on an engine worker thread
+ * with the job's completion, which is valid during the call only (the
+ * engine releases it afterwards: do not call offcopy_completion_release on
+ * it).  The job's slot is free when it runs, so it may submit again; it
+ * must not call offcopy_engine_free. */
+typedef void (*offcopy_done_fn)(const struct offcopy_completion *completion, void *user);
+
+/* As offcopy_engine_submit_file and offcopy_engine_submit_range, but the
+ * job's completion goes to `done` (with `user`), not to the fd and
+ * offcopy_engine_reap.  Errors as theirs, and -EINVAL for a NULL `done`;
+ * on error `done` is never called.  If the completion cannot be built (out
+ * of memory), `done` gets one with n_results 0. */
+OFFCOPY_API int offcopy_engine_submit_file_cb(struct offcopy_engine *engine, const char *src,
+                                              const char *const *dsts, size_t n_dsts,
+                                              const struct offcopy_file_options *options,
+                                              offcopy_done_fn done, void *user,
+                                              uint64_t *id_out);
+OFFCOPY_API int offcopy_engine_submit_range_cb(struct offcopy_engine *engine, int src_fd,
+                                               int64_t src_off, int64_t len,
+                                               const struct offcopy_range_dest *dsts,
+                                               size_t n_dsts, const struct offcopy_flags *flags,
+                                               offcopy_done_fn done, void *user,
+                                               uint64_t *id_out);
 
 /* Frees what the completion owns and zeroes it.  Safe on a zeroed or
  * already released completion; NULL is allowed. */

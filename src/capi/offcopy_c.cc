@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -130,11 +131,59 @@ bool to_file_options(const offcopy_file_options* in, offcopy::FileOptions* out) 
   return true;
 }
 
-int submit(offcopy_engine* e, offcopy::Job job, uint64_t* id_out) {
-  auto id = e->engine->submit(std::move(job));
+bool to_c(const offcopy::Completion& c, offcopy_completion* out);
+
+// Submits to poll mode, or to `done` when one is given.
+int submit(offcopy_engine* e, offcopy::Job job, uint64_t* id_out, offcopy_done_fn done = nullptr,
+           void* user = nullptr) {
+  offcopy::Result<offcopy::JobId> id = offcopy::JobId{0};
+  if (done == nullptr) {
+    id = e->engine->submit(std::move(job));
+  } else {
+    id = e->engine->submit(std::move(job), [done, user](offcopy::Completion c) {
+      offcopy_completion cc{};
+      if (!to_c(c, &cc)) cc = {c.id, 0, nullptr};  // out of memory: the id at least
+      done(&cc, user);
+      offcopy_completion_release(&cc);
+    });
+  }
   if (!id) return neg(id.error());
   if (id_out != nullptr) *id_out = *id;
   return 0;
+}
+
+void to_c(const offcopy::Progress& p, offcopy_progress* out) {
+  out->bytes_done = p.bytes_done;
+  out->bytes_total = p.bytes_total;
+  out->mechanism = p.mechanism ? static_cast<int>(*p.mechanism) : -1;
+}
+
+// The two submit calls' checks and translation, shared by the _cb forms.
+int submit_file(offcopy_engine* engine, const char* src, const char* const* dsts,
+                size_t n_dsts, const offcopy_file_options* options, uint64_t* id_out,
+                offcopy_done_fn done, void* user) {
+  offcopy::FileJob job;
+  if (engine == nullptr || src == nullptr || (dsts == nullptr && n_dsts > 0) ||
+      !to_file_options(options, &job.options)) {
+    return -EINVAL;
+  }
+  job.source = src;
+  for (size_t i = 0; i < n_dsts; ++i) {
+    if (dsts[i] == nullptr) return -EINVAL;
+    job.destinations.emplace_back(dsts[i]);
+  }
+  return submit(engine, std::move(job), id_out, done, user);
+}
+
+int submit_range(offcopy_engine* engine, int src_fd, int64_t src_off, int64_t len,
+                 const offcopy_range_dest* dsts, size_t n_dsts, const offcopy_flags* flags,
+                 uint64_t* id_out, offcopy_done_fn done, void* user) {
+  offcopy::RangeJob job{.source_fd = src_fd, .source_offset = src_off, .length = len};
+  if (engine == nullptr || (dsts == nullptr && n_dsts > 0) || !to_flags(flags, &job.flags)) {
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < n_dsts; ++i) job.destinations.push_back({dsts[i].fd, dsts[i].offset});
+  return submit(engine, std::move(job), id_out, done, user);
 }
 
 // Builds the C form of `c`; false (and nothing allocated) when out of memory.
@@ -213,7 +262,7 @@ int offcopy_engine_new(const struct offcopy_engine_options* options,
   return no_throw([&]() -> int {
     const offcopy_engine_options o = options ? *options : offcopy_engine_options{};
     if (out == nullptr || o.workers < 0 || o.max_jobs_in_flight < 0 ||
-        o.max_bytes_in_flight < 0) {
+        o.max_bytes_in_flight < 0 || o.progress_interval_ms < 0) {
       return -EINVAL;
     }
     offcopy::EngineOptions eo;
@@ -222,6 +271,17 @@ int offcopy_engine_new(const struct offcopy_engine_options* options,
     eo.max_bytes_in_flight = o.max_bytes_in_flight;
     eo.on_full = offcopy::OnFull::busy;
     eo.shutdown = o.drain_on_free ? offcopy::OnShutdown::drain : offcopy::OnShutdown::cancel;
+    if (o.on_progress != nullptr) {
+      eo.on_progress = [fn = o.on_progress, user = o.progress_user](offcopy::JobId id,
+                                                                    const offcopy::Progress& p) {
+        offcopy_progress cp;
+        to_c(p, &cp);
+        fn(id, &cp, user);
+      };
+    }
+    if (o.progress_interval_ms > 0) {
+      eo.progress_interval = std::chrono::milliseconds(o.progress_interval_ms);
+    }
     auto engine = offcopy::Engine::open(std::move(eo));
     if (!engine) return neg(engine.error());
     auto handle = std::make_unique<offcopy_engine>();
@@ -241,17 +301,17 @@ int offcopy_engine_submit_file(struct offcopy_engine* engine, const char* src,
                                const struct offcopy_file_options* options,
                                uint64_t* id_out) {
   return no_throw([&]() -> int {
-    offcopy::FileJob job;
-    if (engine == nullptr || src == nullptr || (dsts == nullptr && n_dsts > 0) ||
-        !to_file_options(options, &job.options)) {
-      return -EINVAL;
-    }
-    job.source = src;
-    for (size_t i = 0; i < n_dsts; ++i) {
-      if (dsts[i] == nullptr) return -EINVAL;
-      job.destinations.emplace_back(dsts[i]);
-    }
-    return submit(engine, std::move(job), id_out);
+    return submit_file(engine, src, dsts, n_dsts, options, id_out, nullptr, nullptr);
+  });
+}
+
+int offcopy_engine_submit_file_cb(struct offcopy_engine* engine, const char* src,
+                                  const char* const* dsts, size_t n_dsts,
+                                  const struct offcopy_file_options* options,
+                                  offcopy_done_fn done, void* user, uint64_t* id_out) {
+  return no_throw([&]() -> int {
+    if (done == nullptr) return -EINVAL;
+    return submit_file(engine, src, dsts, n_dsts, options, id_out, done, user);
   });
 }
 
@@ -260,12 +320,18 @@ int offcopy_engine_submit_range(struct offcopy_engine* engine, int src_fd, int64
                                 size_t n_dsts, const struct offcopy_flags* flags,
                                 uint64_t* id_out) {
   return no_throw([&]() -> int {
-    offcopy::RangeJob job{.source_fd = src_fd, .source_offset = src_off, .length = len};
-    if (engine == nullptr || (dsts == nullptr && n_dsts > 0) || !to_flags(flags, &job.flags)) {
-      return -EINVAL;
-    }
-    for (size_t i = 0; i < n_dsts; ++i) job.destinations.push_back({dsts[i].fd, dsts[i].offset});
-    return submit(engine, std::move(job), id_out);
+    return submit_range(engine, src_fd, src_off, len, dsts, n_dsts, flags, id_out, nullptr,
+                        nullptr);
+  });
+}
+
+int offcopy_engine_submit_range_cb(struct offcopy_engine* engine, int src_fd, int64_t src_off,
+                                   int64_t len, const struct offcopy_range_dest* dsts,
+                                   size_t n_dsts, const struct offcopy_flags* flags,
+                                   offcopy_done_fn done, void* user, uint64_t* id_out) {
+  return no_throw([&]() -> int {
+    if (done == nullptr) return -EINVAL;
+    return submit_range(engine, src_fd, src_off, len, dsts, n_dsts, flags, id_out, done, user);
   });
 }
 
@@ -282,9 +348,7 @@ int offcopy_engine_progress(const struct offcopy_engine* engine, uint64_t id,
     if (engine == nullptr || out == nullptr) return -EINVAL;
     auto p = engine->engine->progress(id);
     if (!p) return -ENOENT;
-    out->bytes_done = p->bytes_done;
-    out->bytes_total = p->bytes_total;
-    out->mechanism = p->mechanism ? static_cast<int>(*p->mechanism) : -1;
+    to_c(*p, out);
     return 0;
   });
 }

@@ -1,6 +1,7 @@
 // The C API (offcopy/offcopy.h), exercised from C++: synchronous copies with
 // copy_file_range's offset semantics, reports and -errno returns, and the
-// poll-mode engine (submit, fd, reap with batches, cancel, progress, free).
+// engine (submit, fd, reap with batches, cancel, progress, free), and its
+// completion and progress callbacks.
 #include "offcopy/offcopy.h"
 
 #include <errno.h>
@@ -12,8 +13,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -413,6 +416,127 @@ TEST(CApiTest, CancelAQueuedJobAndFreeWithAJobPending) {
             0);
   e.reset();
   offcopy_engine_free(nullptr);
+}
+
+// What the callbacks below saw, filled on engine threads.
+struct Seen {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> done_ids;
+  std::vector<int> statuses;
+  std::vector<int64_t> bytes;
+  int64_t last_progress_done = -1;
+  int64_t last_progress_total = -1;
+  int progress_calls = 0;
+  offcopy_engine* engine = nullptr;  // for a callback that submits again
+  std::string resubmit_src, resubmit_dst;
+};
+
+void on_done(const offcopy_completion* c, void* user) {
+  auto* s = static_cast<Seen*>(user);
+  std::lock_guard lk(s->mu);
+  s->done_ids.push_back(c->id);
+  for (size_t i = 0; i < c->n_results; ++i) {
+    s->statuses.push_back(c->results[i].status);
+    s->bytes.push_back(c->results[i].bytes);
+  }
+  s->cv.notify_all();
+}
+
+void on_progress(uint64_t, const offcopy_progress* p, void* user) {
+  auto* s = static_cast<Seen*>(user);
+  std::lock_guard lk(s->mu);
+  ++s->progress_calls;
+  s->last_progress_done = p->bytes_done;
+  s->last_progress_total = p->bytes_total;
+}
+
+// Submits one more job from inside the callback (its slot is free by then).
+void on_done_resubmit(const offcopy_completion* c, void* user) {
+  auto* s = static_cast<Seen*>(user);
+  if (s->engine != nullptr) {
+    const char* dst = s->resubmit_dst.c_str();
+    offcopy_engine* e = s->engine;
+    s->engine = nullptr;  // once
+    EXPECT_EQ(offcopy_engine_submit_file_cb(e, s->resubmit_src.c_str(), &dst, 1, nullptr,
+                                            on_done, s, nullptr),
+              0);
+  }
+  on_done(c, user);
+}
+
+bool wait_done(Seen& s, size_t n) {
+  std::unique_lock lk(s.mu);
+  return s.cv.wait_for(lk, std::chrono::seconds(10), [&] { return s.done_ids.size() >= n; });
+}
+
+TEST(CApiTest, CompletionAndProgressCallbacks) {
+  TempDir dir;
+  const std::string src = dir.file("src"), a = dir.file("a"), b = dir.file("b");
+  const std::string data = pattern(3 * 1024 * 1024 + 5, 11);
+  write_file(src, data);
+  Seen seen;
+  offcopy_engine_options o{};
+  o.on_progress = on_progress;
+  o.progress_user = &seen;
+  o.progress_interval_ms = 1;
+  offcopy_engine* e = nullptr;
+  ASSERT_EQ(offcopy_engine_new(&o, &e), 0);
+  const char* dsts[] = {a.c_str(), b.c_str()};
+  uint64_t id = 0;
+  ASSERT_EQ(offcopy_engine_submit_file_cb(e, src.c_str(), dsts, 2, nullptr, on_done, &seen, &id),
+            0);
+  ASSERT_TRUE(wait_done(seen, 1));
+  {
+    std::lock_guard lk(seen.mu);
+    EXPECT_EQ(seen.done_ids, std::vector<uint64_t>{id});
+    EXPECT_EQ(seen.statuses, (std::vector<int>{0, 0}));
+    EXPECT_EQ(seen.bytes, (std::vector<int64_t>{(int64_t)data.size(), (int64_t)data.size()}));
+    // The last update comes before the completion and covers both copies.
+    EXPECT_GE(seen.progress_calls, 1);
+    EXPECT_EQ(seen.last_progress_done, 2 * (int64_t)data.size());
+    EXPECT_EQ(seen.last_progress_total, 2 * (int64_t)data.size());
+  }
+  EXPECT_EQ(read_file(a), data);
+  EXPECT_EQ(read_file(b), data);
+  // A callback job is not reaped: the fd stays quiet, reap finds nothing.
+  pollfd p{offcopy_engine_fd(e), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);
+  offcopy_completion none[1] = {};
+  EXPECT_EQ(offcopy_engine_reap(e, none, 1), 0);
+  offcopy_engine_free(e);
+}
+
+TEST(CApiTest, CompletionCallbackMaySubmitAndSeesErrors) {
+  TempDir dir;
+  const std::string src = dir.file("src"), missing = dir.file("nodir/x"), c = dir.file("c");
+  write_file(src, "data");
+  Seen seen;
+  offcopy_engine* e = nullptr;
+  ASSERT_EQ(offcopy_engine_new(nullptr, &e), 0);
+  seen.engine = e;
+  seen.resubmit_src = src;
+  seen.resubmit_dst = c;
+  const char* bad = missing.c_str();
+  ASSERT_EQ(offcopy_engine_submit_file_cb(e, src.c_str(), &bad, 1, nullptr, on_done_resubmit,
+                                          &seen, nullptr),
+            0);
+  ASSERT_TRUE(wait_done(seen, 2));
+  {
+    std::lock_guard lk(seen.mu);
+    EXPECT_EQ(seen.statuses, (std::vector<int>{-ENOENT, 0}));
+  }
+  EXPECT_EQ(read_file(c), "data");
+  // No callback: EINVAL, and nothing runs.
+  const char* d = c.c_str();
+  EXPECT_EQ(offcopy_engine_submit_file_cb(e, src.c_str(), &d, 1, nullptr, nullptr, nullptr,
+                                          nullptr),
+            -EINVAL);
+  const offcopy_range_dest rd{-1, 0};
+  EXPECT_EQ(offcopy_engine_submit_range_cb(e, 0, 0, 1, &rd, 1, nullptr, nullptr, nullptr,
+                                           nullptr),
+            -EINVAL);
+  offcopy_engine_free(e);
 }
 
 TEST(CApiTest, EngineArgumentErrors) {
