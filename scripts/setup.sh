@@ -11,6 +11,7 @@ PKGS=(
   btrfs-progs xfsprogs e2fsprogs util-linux # test filesystems, losetup, mount
   coreutils bc python3                      # peers and helpers for benchmarks
   rsync gnuplot-nox                         # bench/suite.py: a peer tool, the plots
+  hyperfine                                 # bench/compare_cli.sh
   attr acl                                  # setfattr/getfattr, setfacl for tree tests
   strace                                    # reliability tests: the calls --atomic/--fsync make
   scdoc                                     # the man page (docs/offcopy.1.scd -> offcopy.1)

@@ -45,19 +45,11 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 exec </dev/null
 
-# check NAME COMMAND...: runs COMMAND, logging to $tmp/NAME.log.
-check() {
-  local name=$1; shift
-  if "$@" >"$tmp/$name.log" 2>&1; then
-    passed=$((passed + 1)); echo "ok   $name"
-  else
-    failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/    /' "$tmp/$name.log"
-  fi
-}
+# shellcheck source=tests/install/check.sh
+. "$here/check.sh"
 
 # make_cache: debootstrap a minbase bookworm into $cache, once.  Built
 # beside it and renamed, so that an interrupted run leaves no half cache.

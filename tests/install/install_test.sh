@@ -21,17 +21,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/offcopy-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
-passed=0 failed=0
 
-# check NAME COMMAND...: runs COMMAND, logging to $tmp/NAME.log.
-check() {
-  local name=$1; shift
-  if "$@" >"$tmp/$name.log" 2>&1; then
-    passed=$((passed + 1)); echo "ok   $name"
-  else
-    failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/    /' "$tmp/$name.log"
-  fi
-}
+# shellcheck source=tests/install/check.sh
+. "$here/check.sh"
 
 # A sanitizer build's libraries need the sanitizer runtime at link time.
 sanitize=$(sed -n 's/^OFFCOPY_SANITIZE:[A-Z]*=//p' "$build/CMakeCache.txt")
