@@ -1,12 +1,13 @@
 #include "messages.h"
 
 #include <errno.h>
-#include <string.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <utility>
 
 namespace offcopy::cli {
 namespace {
@@ -37,13 +38,6 @@ bool detail_is_sentence(const Error& e) {
          e.role == Role::destination;
 }
 
-// A destination that exists is opened for writing; one that does not is
-// created (cp tells the two apart in its message).
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 }  // namespace
 
 void set_program_name(const char* argv0) {
@@ -54,39 +48,57 @@ void set_program_name(const char* argv0) {
 
 const char* program_name() { return g_program.c_str(); }
 
+namespace {
+
+// cp's words for the steps that name only the entry: "<words> 'PATH'".
+const char* entry_words(const std::string& op) {
+  static const std::pair<const char*, const char*> kWords[] = {
+      {"stat", "cannot stat"},           {"lstat", "cannot stat"},
+      {"mkdir", "cannot create directory"}, {"mknod", "cannot create special file"},
+      {"mkfifo", "cannot create fifo"},  {"opendir", "cannot access"},
+      {"walk", "cannot access"},         {"readlink", "cannot read symbolic link"},
+      {"unlink", "cannot remove"}};
+  for (const auto& [step, words] : kWords) {
+    if (op == step) return words;
+  }
+  return nullptr;
+}
+
+// A failed open: cp stats a source first (a missing one is "cannot
+// stat"), and tells a destination it creates from one it rewrites.
+std::string open_words(const Error& e, const std::string& p, const std::string& why) {
+  struct stat st {};
+  if (e.role == Role::source) {
+    if (::stat(e.path.c_str(), &st) != 0) return "cannot stat " + p + ": " + strerror(errno);
+    return "cannot open " + p + " for reading" + why;
+  }
+  if (::lstat(e.path.c_str(), &st) == 0) return "cannot open " + p + " for writing" + why;
+  return "cannot create regular file " + p + why;
+}
+
+}  // namespace
+
 std::string cp_words(const Error& e) {
   const std::string why = std::string(": ") + strerror(e.code);
   if (e.op == "create" && e.code == ENOTDIR) return e.detail + why;  // "b/": no such dir
   if (detail_is_sentence(e)) return e.detail;
+  // Refusals whose detail is cp's sentence: a non-directory in the way of
+  // a directory; -s with a relative source into another directory.
+  if ((e.op == "mkdir" && e.code == ENOTDIR) || (e.op == "symlink" && e.code == EINVAL)) {
+    if (!e.detail.empty()) return e.detail;
+  }
   const std::string p = quoted(e.path);
   if (e.op == "copy" && e.code == kSourceChanged) return "cannot copy " + p + ": " + e.detail;
-  const bool src = e.role == Role::source;
-  if (e.op == "stat" || e.op == "lstat") return "cannot stat " + p + why;
-  if (e.op == "open" && src) {
-    // cp stats the source before it opens it: a missing one is told so.
-    struct stat st {};
-    if (::stat(e.path.c_str(), &st) != 0) return "cannot stat " + p + ": " + strerror(errno);
-    return "cannot open " + p + " for reading" + why;
-  }
-  if (e.op == "open") {
-    return (exists(e.path) ? "cannot open " + p + " for writing" : "cannot create regular file " + p) +
+  if (e.op == "open") return open_words(e, p, why);
+  if (e.op == "symlink" || e.op == "link") {
+    const char* kind = e.op == "link" ? "hard link " : "symbolic link ";
+    return "cannot create " + std::string(kind) + p + (e.detail.empty() ? "" : " " + e.detail) +
            why;
   }
-  if (e.op == "mkdir") {
-    if (e.code == ENOTDIR && !e.detail.empty()) return e.detail;
-    return "cannot create directory " + p + why;
+  if (const char* words = entry_words(e.op)) return words + (" " + p) + why;
+  if (is_data_step(e.op)) {
+    return (e.role == Role::source ? "error reading " : "error writing ") + p + why;
   }
-  if (e.op == "symlink") {
-    if (e.code == EINVAL && !e.detail.empty()) return e.detail;  // -s: relative, elsewhere
-    return "cannot create symbolic link " + p + (e.detail.empty() ? "" : " " + e.detail) + why;
-  }
-  if (e.op == "link") return "cannot create hard link " + p + " " + e.detail + why;
-  if (e.op == "mknod") return "cannot create special file " + p + why;
-  if (e.op == "mkfifo") return "cannot create fifo " + p + why;
-  if (e.op == "opendir" || e.op == "walk") return "cannot access " + p + why;
-  if (e.op == "readlink") return "cannot read symbolic link " + p + why;
-  if (e.op == "unlink") return "cannot remove " + p + why;
-  if (is_data_step(e.op)) return (src ? "error reading " : "error writing ") + p + why;
   return e.message();
 }
 
