@@ -101,7 +101,10 @@ const char* entry_kind_name(EntryKind k) {
   return "?";
 }
 
-struct TreeCopy::Impl {
+// Hidden, unlike the class it is in (OFFCOPY_API): otherwise its nested
+// types, and the std:: containers instantiated over them, would be
+// exported by liboffcopy.so.
+struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   // A directory made (or merged into) by the walk; its metadata is set in
   // finish(), after everything inside it.
   struct Dir {

@@ -61,6 +61,13 @@ check_exports() {
   for f in $(grep -oE '\boffcopy_[a-z_]+\(' "$prefix/include/offcopy/offcopy.h" | tr -d '(' | sort -u); do
     grep -qx "$f" <<<"$syms" || { echo "not exported: $f"; return 1; }
   done
+  # Every C++ function a header marks OFFCOPY_API (cmake/liboffcopy.map
+  # lists them by name: one added to a header must be added there).
+  for f in $(cat "$prefix"/include/offcopy/{copy,engine,result,tree}.h |
+             tr '\n' ' ' | grep -oE 'OFFCOPY_API [^;{(]*\b[a-z_]+\(' |
+             grep -oE '[a-z_]+\($' | tr -d '(' | sort -u); do
+    grep -q "^offcopy::$f(" <<<"$syms" || { echo "not exported: offcopy::$f"; return 1; }
+  done
 }
 check exports check_exports "$libdir/liboffcopy.so"
 
