@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "messages.h"
@@ -42,16 +43,15 @@ bool same_inode(const std::string& a, const std::string& b) {
 // first; different sources of one name are left for the copy to refuse
 // ("will not overwrite just-created").
 void mark_repeated_sources(std::vector<Pair>& pairs) {
+  // The first pair of each destination; only a name seen before is
+  // stat'ed (`offcopy * dir/` may have many operands).
+  std::unordered_map<std::string, size_t> first;
   for (size_t i = 0; i < pairs.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      Pair& p = pairs[i];
-      if (pairs[j].dst != p.dst || !pairs[j].repeated.empty() || !same_inode(pairs[j].src, p.src)) {
-        continue;
-      }
-      p.repeated = std::string("warning: source ") + (is_dir(p.src) ? "directory" : "file") +
-                   " '" + p.src + "' specified more than once";
-      break;
-    }
+    Pair& p = pairs[i];
+    auto [it, fresh] = first.try_emplace(p.dst, i);
+    if (fresh || !same_inode(pairs[it->second].src, p.src)) continue;
+    p.repeated = std::string("warning: source ") + (is_dir(p.src) ? "directory" : "file") +
+                 " '" + p.src + "' specified more than once";
   }
 }
 
