@@ -734,14 +734,17 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
       } else {
         failed_locked(r.error());
       }
-      release_locked(&p);
+      if (!grow) release_locked(&p);
     }
+    if (!grow) return;
     // More copying threads; if the system has no more to give, the copy
-    // goes on with those it has.
-    if (grow && engine->set_workers(io_jobs())) {
-      std::lock_guard lk(mu);
-      report.copy_threads = io_jobs();
-    }
+    // goes on with those it has.  The file is released only afterwards, so
+    // that finish(), which waits for every file, reports the new count (it
+    // could return in between: TSan's slow thread starts showed it).
+    const bool grew = engine->set_workers(io_jobs()).ok();
+    std::lock_guard lk(mu);
+    if (grew) report.copy_threads = io_jobs();
+    release_locked(&p);
   }
 
   // Counts a finished file into the sample; true when the sample is full
