@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "messages.h"
@@ -22,8 +23,13 @@
 namespace offcopy::cli {
 namespace {
 
-std::string base_name(std::string p) {
+std::string strip_slashes(std::string p) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+std::string base_name(std::string p) {
+  p = strip_slashes(std::move(p));
   const size_t slash = p.rfind('/');
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
@@ -63,11 +69,6 @@ void backup_onto_itself(const Options& o, std::vector<Pair>& pairs) {
     const std::string to = backup_name(p.dst, backup_kind(o), backup_suffix(o));
     if (!to.empty()) p.dst = to;
   }
-}
-
-std::string strip_slashes(std::string p) {
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  return p;
 }
 
 // --parents: the destination is DIR/SOURCE, its directories made as the

@@ -415,14 +415,15 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   // same-file rule first (the source itself, or the file a link points
   // to, must not be replaced by its copy), then -n, -u and -i.  True when
   // the entry is settled: refused, kept, or already in place.
-  // *present: the destination exists (as the rule looks at it).
+  // *present: the destination exists, and *d is its stat (lstat under
+  // -b and --remove-destination, as the rule looks at it).
   bool settle_existing(const std::string& src, const std::string& dst, const struct stat& st,
-                       bool fresh, bool is_root, bool* present) {
+                       bool fresh, bool is_root, bool* present, struct stat* existing) {
     *present = false;
     if (fresh) return false;
     const tree::SameFileRules rules = same_file_rules();
     const bool as_regular = opt.copy_contents || !opt.recursive;
-    struct stat d {};
+    struct stat& d = *existing;
     const int r = tree::lstat_destination(st, rules, as_regular) ? sys.lstat(dst.c_str(), &d)
                                                                  : sys.stat(dst.c_str(), &d);
     // Missing, or not to be looked at: the step that creates it decides
@@ -443,14 +444,14 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     return keep_existing(src, dst, st, fresh, is_root);
   }
 
-  // Makes way for an entry over an existing destination: renamed to its
-  // backup name (-b) or removed (--remove-destination).  False when that
-  // failed (told).  A directory stays: making the entry reports it.
-  bool clear_destination(const std::string& src, const std::string& dst,
-                         const struct stat& st) {
+  // Makes way for an entry over an existing destination `d` (lstat'ed by
+  // settle_existing under these options): renamed to its backup name (-b)
+  // or removed (--remove-destination).  False when that failed (told).  A
+  // directory stays: making the entry reports it.
+  bool clear_destination(const std::string& src, const std::string& dst, const struct stat& st,
+                         const struct stat& d) {
     if (opt.backup == Backup::none && !opt.remove_destination) return true;
-    struct stat d {};
-    if (sys.lstat(dst.c_str(), &d) < 0 || S_ISDIR(d.st_mode)) return true;
+    if (S_ISDIR(d.st_mode)) return true;
     if (opt.backup != Backup::none && source_is_backup(src, dst, st)) {
       failed(tree::entry_error(EINVAL, "copy", Role::none, src,
                                "backing up '" + dst + "' might destroy source;  '" + src +
@@ -513,8 +514,9 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     tick(src);
     if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path);
     bool present = false;
-    if (settle_existing(src, dst, st, fresh, depth == 0, &present)) return;
-    if (present && !clear_destination(src, dst, st)) return;
+    struct stat existing {};
+    if (settle_existing(src, dst, st, fresh, depth == 0, &present, &existing)) return;
+    if (present && !clear_destination(src, dst, st, existing)) return;
     if (opt.make_as != MakeAs::copy) return link_entry(src, dst, depth == 0);
     if (S_ISREG(st.st_mode)) return visit_file(src, dst, st, fresh, held, depth == 0);
     const bool special = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
