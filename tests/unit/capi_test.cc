@@ -452,8 +452,11 @@ void on_progress(uint64_t, const offcopy_progress* p, void* user) {
 }
 
 // Submits one more job from inside the callback (its slot is free by then).
+// Records this completion first: the new job may finish on another engine
+// thread before this callback returns.
 void on_done_resubmit(const offcopy_completion* c, void* user) {
   auto* s = static_cast<Seen*>(user);
+  on_done(c, user);
   if (s->engine != nullptr) {
     const char* dst = s->resubmit_dst.c_str();
     offcopy_engine* e = s->engine;
@@ -462,7 +465,6 @@ void on_done_resubmit(const offcopy_completion* c, void* user) {
                                             on_done, s, nullptr),
               0);
   }
-  on_done(c, user);
 }
 
 bool wait_done(Seen& s, size_t n) {
