@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "footprint.h"
 #include "messages.h"
 #include "options.h"
 #include "render.h"
@@ -191,6 +192,7 @@ int run(const Options& o) {
 }  // namespace offcopy::cli
 
 int main(int argc, char** argv) {
+  offcopy::cli::keep_footprint_small();
   offcopy::cli::set_program_name(argv[0]);
   offcopy::cli::reserve_std_fds();
   offcopy::cli::watch_signals();
