@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace offcopy::cli {
@@ -52,7 +53,13 @@ void watch_signals() {
   ::signal(SIGXFSZ, SIG_IGN);
   sigset_t set = stop_set();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::thread(watch, set).detach();
+  try {
+    std::thread(watch, set).detach();
+  } catch (const std::system_error&) {
+    // No thread (a memory limit): the signals keep their default action,
+    // which ends the copy without its cleanup, as it would end cp.
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  }
 }
 
 void on_stop(std::function<void()> h) {
