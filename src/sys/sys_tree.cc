@@ -77,7 +77,7 @@ mode_t Sys::read_umask() {
 }
 
 // Opened as opendir(3) opens, then read by list_dir_fd: one reading loop.
-int Sys::list_dir(const char* path, std::vector<DirEntry>* out) {
+int Sys::list_dir(const char* path, DirList* out) {
   AtPath at(path);
   if (at.error() < 0) return at.error();
   const int fd = ::openat(at.dir(), at.leaf(), O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
@@ -86,7 +86,7 @@ int Sys::list_dir(const char* path, std::vector<DirEntry>* out) {
   return list_dir_fd(fd, out);
 }
 
-int Sys::list_dir_fd(int dir, std::vector<DirEntry>* out) {
+int Sys::list_dir_fd(int dir, DirList* out) {
   struct linux_dirent64 {
     uint64_t d_ino;
     int64_t d_off;
@@ -104,7 +104,7 @@ int Sys::list_dir_fd(int dir, std::vector<DirEntry>* out) {
       at += e->d_reclen;
       const char* name = e->d_name;
       if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
-      out->push_back(DirEntry{name, e->d_type});
+      out->add(name, strlen(name), e->d_type);
     }
   }
 }

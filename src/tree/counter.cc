@@ -1,5 +1,6 @@
 #include "tree/counter.h"
 
+#include <system_error>
 #include <utility>
 
 namespace offcopy::tree {
@@ -10,7 +11,12 @@ Counter::~Counter() {
 }
 
 void Counter::start(std::vector<std::string> roots) {
-  thread_ = std::thread([this, r = std::move(roots)] { run(r); });
+  try {
+    thread_ = std::thread([this, r = std::move(roots)] { run(r); });
+  } catch (const std::system_error&) {
+    // No thread to spare (a memory limit): the totals stay unknown, and
+    // progress shows what is done without them.
+  }
 }
 
 void Counter::totals(int64_t* files, int64_t* bytes) const {
@@ -33,7 +39,7 @@ void Counter::run(const std::vector<std::string>& roots) {
 void Counter::count_root(const std::string& root) {
   std::vector<std::pair<std::string, bool>> stack{{root, true}};
   dev_t root_dev = 0;
-  std::vector<sys::DirEntry> entries;
+  sys::DirList entries;
   while (!stack.empty() && !stop_.load(std::memory_order_relaxed)) {
     auto [path, is_root] = std::move(stack.back());
     stack.pop_back();
@@ -54,7 +60,7 @@ void Counter::count_root(const std::string& root) {
     if (opt_.one_file_system && st.st_dev != root_dev) continue;
     entries.clear();
     if (sys_.list_dir(path.c_str(), &entries) < 0) continue;
-    for (sys::DirEntry& e : entries) stack.emplace_back(path + "/" + e.name, false);
+    for (const sys::DirEntry e : entries) stack.emplace_back(path + "/" + e.name, false);
   }
 }
 

@@ -3,12 +3,16 @@
 // themselves and submit regular files to an Engine (FileJob, with the
 // metadata applied on the open destination by copy_file).  So directory
 // reads, inode reads and file copies all overlap -- what a cold cache
-// needs.  Hard links whose first copy may still be in flight, and every
-// directory's metadata, wait for finish().
+// needs.  Hard links whose first copy may still be in flight wait for
+// finish(); a directory's metadata is set as soon as nothing more is made
+// in it (Impl::Dir), so memory holds the directories being filled, not
+// every directory of the tree.
 //
 // Thread-safety: the task queue is under walk_mu; everything walkers and
-// completions share (report, observer calls, dirs, links, first copies,
-// in_flight) is under mu.  finish() runs when no walker or copy is busy.
+// completions share (report, observer calls, links, first copies,
+// in_flight) is under mu.  A Dir is finished where its last reference is
+// dropped, which is never under mu (finishing reports through it).
+// finish() runs when no walker or copy is busy.
 #include "offcopy/tree.h"
 
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "meta/metadata.h"
@@ -105,13 +110,36 @@ const char* entry_kind_name(EntryKind k) {
 // types, and the std:: containers instantiated over them, would be
 // exported by liboffcopy.so.
 struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
-  // A directory made (or merged into) by the walk; its metadata is set in
-  // finish(), after everything inside it.
+  // A directory made (or merged into) by the walk.  Its metadata is set
+  // when its last reference goes: the walker's that reads it, its files'
+  // jobs', its hard links' (made in finish()), its subdirectories' (each
+  // holds its parent).  So it is finished after everything inside it, and
+  // only directories still being filled are in memory (cp's link-heap
+  // test copies 20,000 directories under a 4 MB allowance).
   struct Dir {
-    std::string src, dst;
-    struct stat st;
-    bool created;
-    int depth;
+    Dir(Impl& m, std::string s, std::string d, const struct stat& sst, bool c,
+        std::shared_ptr<Dir> up)
+        : impl(m), src(std::move(s)), dst(std::move(d)), st(sst), created(c),
+          parent(std::move(up)) {}
+    Dir(const Dir&) = delete;
+    Dir& operator=(const Dir&) = delete;
+    ~Dir() {
+      impl.finish_dir(*this);
+      // The ancestors this was the last holder of are finished in this
+      // loop, not by nested destructors: a chain thousands deep would
+      // otherwise recurse as deep on a small thread stack.
+      std::shared_ptr<Dir> up = std::move(parent);
+      while (up && up.use_count() == 1) {
+        std::shared_ptr<Dir> next = std::move(up->parent);
+        up.reset();
+        up = std::move(next);
+      }
+    }
+    Impl& impl;
+    const std::string src, dst;
+    const struct stat st;
+    const bool created;
+    std::shared_ptr<Dir> parent;  // null for a root
   };
   // A directory on the path from the root (for -L loop detection).
   struct Ancestor {
@@ -120,7 +148,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   };
   // A directory made, waiting for a walker to read it.
   struct DirTask {
-    std::string src, dst;
+    std::shared_ptr<Dir> dir;
     bool fresh;  // made by this copy: nothing in it yet
     int depth;
     std::shared_ptr<const Ancestor> path;  // set under -L only
@@ -129,6 +157,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   struct Link {
     std::string src, dst;
     InodeKey key;
+    std::shared_ptr<Dir> in;  // finished once the link is made
   };
   // The first copy of a multiply-linked file.
   struct First {
@@ -165,11 +194,14 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     bool linked = false;
     int64_t size = 0;
     std::shared_ptr<OpenDir> src_dir, dst_dir;  // null: by path
+    std::shared_ptr<Dir> in;                    // null: a root's file
     Pending* next = nullptr;  // in `spare`
   };
-  // The open directories that an entry being visited is in (either null).
+  // The directory an entry being visited is in, and its open descriptors
+  // (any may be null).
   struct Held {
     std::shared_ptr<OpenDir> src, dst;
+    std::shared_ptr<Dir> dir;
   };
 
   TreeOptions opt;
@@ -195,6 +227,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   std::condition_variable walked_cv;   // the queue ran dry with none busy
   std::deque<DirTask> tasks;           // guarded by walk_mu
   int busy_walkers = 0;                // guarded by walk_mu
+  int waiting_walkers = 0;             // guarded by walk_mu: in enqueue()
   bool stopping = false;               // guarded by walk_mu
   std::vector<std::thread> walkers;
 
@@ -203,7 +236,6 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   // Shared by walkers and completions.
   std::mutex mu;
   std::atomic<int64_t> next_tick{0};  // Clock ticks; written under mu
-  std::vector<Dir> dirs;        // guarded by mu
   std::vector<Link> links;      // guarded by mu
   std::condition_variable idle;  // in_flight reached 0
   int64_t in_flight = 0;
@@ -231,8 +263,14 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     for (std::thread& t : walkers) t.join();
   }
 
-  void start_walkers(int n) {
-    for (int i = 0; i < n; ++i) walkers.emplace_back([this] { walker_loop(); });
+  // As many as the system gives, up to n (a memory limit can refuse a
+  // thread's stack); false when it gives none.
+  bool start_walkers(int n) {
+    try {
+      for (int i = 0; i < n; ++i) walkers.emplace_back([this] { walker_loop(); });
+    } catch (const std::system_error&) {
+    }
+    return !walkers.empty();
   }
 
   void walker_loop() {
@@ -240,27 +278,61 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     for (;;) {
       walk_cv.wait(lk, [&] { return stopping || !tasks.empty(); });
       if (tasks.empty()) return;  // stopping
-      if (cancelled.load()) tasks.clear();
+      if (cancelled.load()) {
+        // Dropped outside walk_mu: dropping finishes their directories.
+        std::deque<DirTask> dropped;
+        dropped.swap(tasks);
+        lk.unlock();
+        dropped.clear();
+        lk.lock();
+      }
       if (tasks.empty()) {
         if (busy_walkers == 0) walked_cv.notify_all();
         continue;
       }
       DirTask t = std::move(tasks.front());
       tasks.pop_front();
+      if (waiting_walkers > 0) walk_cv.notify_all();
       ++busy_walkers;
       lk.unlock();
-      read_dir(t);
+      read_dir(std::move(t));  // dropped by then: finished if nothing else holds it
       lk.lock();
       if (--busy_walkers == 0 && tasks.empty()) walked_cv.notify_all();
     }
   }
 
+  // A walker that finds many subdirectories does not queue them all: a
+  // wide directory (cp's link-heap test: 10,000 subdirectories) would hold
+  // every one in memory.  When the queue is long, it waits while another
+  // walker is free to drain the queue; the last one that cannot wait reads
+  // the queue's head itself, a few levels deep at most (then it queues).
+  static constexpr size_t kQueuedDirs = 1024;
+  static constexpr int kNestedReads = 4;
+  static inline thread_local int nested_reads = 0;
+
   void enqueue(DirTask t) {
-    {
-      std::lock_guard lk(walk_mu);
-      tasks.push_back(std::move(t));
+    std::unique_lock lk(walk_mu);
+    while (tasks.size() >= kQueuedDirs && !stopping && !cancelled.load()) {
+      if (waiting_walkers + 1 < static_cast<int>(walkers.size())) {
+        ++waiting_walkers;
+        walk_cv.notify_all();  // an idle walker takes the queue's head
+        walk_cv.wait(lk);
+        --waiting_walkers;
+        continue;
+      }
+      if (nested_reads >= kNestedReads) break;
+      DirTask head = std::move(tasks.front());
+      tasks.pop_front();
+      if (waiting_walkers > 0) walk_cv.notify_all();
+      lk.unlock();
+      ++nested_reads;
+      read_dir(std::move(head));
+      --nested_reads;
+      lk.lock();
     }
-    walk_cv.notify_one();
+    tasks.push_back(std::move(t));
+    lk.unlock();
+    walk_cv.notify_all();
   }
 
   // Waits until every directory queued so far (and all they queue) is read.
@@ -512,7 +584,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
              const Held& held = {}) {
     if (cancelled.load(std::memory_order_relaxed)) return;
     tick(src);
-    if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path);
+    if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path, held.dir);
     bool present = false;
     struct stat existing {};
     if (settle_existing(src, dst, st, fresh, depth == 0, &present, &existing)) return;
@@ -548,7 +620,8 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   }
 
   void visit_dir(const std::string& src, const std::string& dst, const struct stat& st,
-                 int depth, const std::shared_ptr<const Ancestor>& path) {
+                 int depth, const std::shared_ptr<const Ancestor>& path,
+                 const std::shared_ptr<Dir>& parent) {
     const InodeKey key{st.st_dev, st.st_ino};
     for (const Ancestor* a = path.get(); a != nullptr; a = a->up.get()) {
       if (a->key == key) {
@@ -559,19 +632,16 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     auto made_dir = tree::make_dir(sys, src, dst);
     if (!made_dir) return failed(made_dir.error());
     const bool fresh = *made_dir == tree::DirMade::created;
-    {
-      std::lock_guard lk(mu);
-      dirs.push_back(Dir{src, dst, st, fresh, depth});
-      // Told when made, before its contents, as cp -v; one merged into is
-      // not made (cp -v says nothing of it either).
-      if (fresh) done_locked(EntryKind::directory, src, dst, nullptr);
-    }
+    // Told when made, before its contents, as cp -v; one merged into is
+    // not made (cp -v says nothing of it either).
+    if (fresh) done(EntryKind::directory, src, dst);
+    auto dir = std::make_shared<Dir>(*this, src, dst, st, fresh, parent);
     if (opt.one_file_system && st.st_dev != root_dev) {
       return skipped(EntryKind::directory, src, "on another filesystem (-x): made empty");
     }
     std::shared_ptr<const Ancestor> here;
     if (opt.deref != Deref::never) here = std::make_shared<const Ancestor>(Ancestor{key, path});
-    enqueue(DirTask{src, dst, fresh, depth, std::move(here)});
+    enqueue(DirTask{std::move(dir), fresh, depth, std::move(here)});
   }
 
   // Opens `path` as a directory held for its files' jobs (null if it
@@ -589,28 +659,31 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   // On a walker: every entry of one directory, looked up in it by name.
   // While the descriptor budget lasts, the directory (and, when this copy
   // made it, its destination) stays open for its files' jobs.
-  void read_dir(const DirTask& t) {
-    std::shared_ptr<OpenDir> dir = open_dir(t.src, O_RDONLY | O_NONBLOCK);
-    std::vector<sys::DirEntry> entries;
-    const int r = dir ? sys.list_dir_fd(dir->fd, &entries) : sys.list_dir(t.src.c_str(), &entries);
-    if (r < 0) return failed(tree::entry_error(-r, "opendir", Role::source, t.src));
+  void read_dir(DirTask t) {
+    const std::string& src = t.dir->src;
+    const std::string& dst = t.dir->dst;
+    std::shared_ptr<OpenDir> dir = open_dir(src, O_RDONLY | O_NONBLOCK);
+    sys::DirList entries;
+    const int r = dir ? sys.list_dir_fd(dir->fd, &entries) : sys.list_dir(src.c_str(), &entries);
+    if (r < 0) return failed(tree::entry_error(-r, "opendir", Role::source, src));
     Held held;
+    held.dir = t.dir;
     if (dir && open_dirs.load(std::memory_order_relaxed) < max_open_dirs) {
       held.src = dir;
-      if (t.fresh) held.dst = open_dir(t.dst, O_PATH);
+      if (t.fresh) held.dst = open_dir(dst, O_PATH);
     }
     const bool follow = opt.deref == Deref::always;
-    for (const sys::DirEntry& e : entries) {
+    for (const sys::DirEntry e : entries) {
       if (cancelled.load(std::memory_order_relaxed)) return;
-      const std::string child = join(t.src, e.name);
+      const std::string child = join(src, e.name);
       struct stat cst {};
-      const int sr = dir ? sys.stat_at(dir->fd, e.name.c_str(), &cst, follow)
+      const int sr = dir ? sys.stat_at(dir->fd, e.name, &cst, follow)
                          : stat_entry(child, false, &cst);
       if (sr < 0) {
         failed(tree::entry_error(-sr, "stat", Role::source, child));
         continue;
       }
-      visit(child, join(t.dst, e.name), cst, t.fresh, t.depth + 1, t.path, held);
+      visit(child, join(dst, e.name), cst, t.fresh, t.depth + 1, t.path, held);
     }
   }
 
@@ -655,7 +728,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
       std::lock_guard lk(mu);
       auto [it, first] = firsts.try_emplace(key, First{dst});
       if (!first) {
-        links.push_back(Link{src, dst, key});  // made in finish()
+        links.push_back(Link{src, dst, key, held.dir});  // made in finish()
         return;
       }
     }
@@ -691,6 +764,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
       p->dst_dir = held.dst;
       fo.destination_dir = held.dst->fd;
     }
+    p->in = held.dir;
     auto id = engine->submit(FileJob{src, {dst}, std::move(fo)}, [this, p](Completion c) {
       file_done(*p, c.results.front());
     });
@@ -700,11 +774,10 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     if (!id) {
       Error e = id.error();
       e.path = src;
+      const Held drop{std::move(p->src_dir), std::move(p->dst_dir), std::move(p->in)};
       std::lock_guard lk(mu);
       if (p->linked) firsts[p->key].state = First::failed;
       failed_locked(e);
-      p->src_dir.reset();
-      p->dst_dir.reset();
       release_locked(p);
     }
   }
@@ -718,8 +791,10 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
 
   // On an engine thread.
   void file_done(Pending& p, const Result<Report>& r) {
-    // Let go of the directories outside mu (the last one out closes).
-    const Held held{std::move(p.src_dir), std::move(p.dst_dir)};
+    // Let go of the directories outside mu (the last one out closes the
+    // descriptors and finishes the directory), and before the file is
+    // released: finish() must not return while a directory is finishing.
+    Held held{std::move(p.src_dir), std::move(p.dst_dir), std::move(p.in)};
     bool grow = false;
     {
       std::lock_guard lk(mu);
@@ -736,9 +811,12 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
       } else {
         failed_locked(r.error());
       }
-      if (!grow) release_locked(&p);
     }
-    if (!grow) return;
+    held = {};
+    if (!grow) {
+      std::lock_guard lk(mu);
+      return release_locked(&p);
+    }
     // More copying threads; if the system has no more to give, the copy
     // goes on with those it has.  The file is released only afterwards, so
     // that finish(), which waits for every file, reports the new count (it
@@ -796,31 +874,25 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     links.clear();
   }
 
-  void finish_dirs() {
-    // Walkers append in no particular order; deepest first is enough for
-    // a directory to come after all of its descendants.
-    std::stable_sort(dirs.begin(), dirs.end(),
-                     [](const Dir& a, const Dir& b) { return a.depth > b.depth; });
-    for (auto it = dirs.begin(); it != dirs.end(); ++it) {
-      std::vector<Warning> ws;
-      Preserve p = opt.file.preserve;
-      meta::apply(sys, it->st, {-1, it->src.c_str()}, {-1, it->dst.c_str()}, p, &ws);
-      // Without --preserve=mode a new directory gets the source's mode
-      // less the umask, as mkdir would have given it (it was 0700 while
-      // being filled); an existing one keeps its own.
-      if (!p.mode && it->created) {
-        // mkdir(2) takes the sticky bit but not set-id bits (setgid comes
-        // from the parent), so neither does this.
-        const mode_t from = opt.file.default_mode ? 0777 | (it->st.st_mode & S_ISVTX)
-                                                  : it->st.st_mode & 01777;
-        const mode_t mode = from & ~umask;
-        if (int r = sys.chmod({-1, it->dst.c_str()}, mode); r < 0) {
-          ws.push_back(Warning{"chmod", -r, {}});
-        }
+  // A directory's metadata, once nothing more is made in it (~Dir).
+  void finish_dir(const Dir& d) {
+    std::vector<Warning> ws;
+    Preserve p = opt.file.preserve;
+    meta::apply(sys, d.st, {-1, d.src.c_str()}, {-1, d.dst.c_str()}, p, &ws);
+    // Without --preserve=mode a new directory gets the source's mode
+    // less the umask, as mkdir would have given it (it was 0700 while
+    // being filled); an existing one keeps its own.
+    if (!p.mode && d.created) {
+      // mkdir(2) takes the sticky bit but not set-id bits (setgid comes
+      // from the parent), so neither does this.
+      const mode_t from = opt.file.default_mode ? 0777 | (d.st.st_mode & S_ISVTX)
+                                                : d.st.st_mode & 01777;
+      const mode_t mode = from & ~umask;
+      if (int r = sys.chmod({-1, d.dst.c_str()}, mode); r < 0) {
+        ws.push_back(Warning{"chmod", -r, {}});
       }
-      warnings(it->dst, ws);
     }
-    dirs.clear();
+    warnings(d.dst, ws);
   }
 };
 
@@ -844,7 +916,13 @@ Result<std::unique_ptr<TreeCopy>> TreeCopy::open(const TreeOptions& options,
   auto engine = Engine::open(eo);
   if (!engine) return engine.error();
   impl->engine = std::move(*engine);
-  impl->start_walkers(eo.workers);
+  if (!impl->start_walkers(eo.workers)) {
+    Error e;
+    e.code = EAGAIN;
+    e.op = "pthread_create";
+    e.detail = "cannot start a thread to read directories";
+    return e;
+  }
   return std::unique_ptr<TreeCopy>(new TreeCopy(std::move(impl)));
 }
 
@@ -884,7 +962,7 @@ Status TreeCopy::copy(const std::string& src, const std::string& dst) {
     }
   }
   m.root_dev = st.st_dev;
-  m.visit(src, dst, st, /*fresh=*/false, /*depth=*/0, nullptr);
+  m.visit(src, dst, st, /*fresh=*/false, /*depth=*/0, nullptr, {});
   m.wait_walked();
   return Ok{};
 }
@@ -905,8 +983,7 @@ TreeReport TreeCopy::finish() {
   m.finished = true;
   m.wait_idle();
   if (m.cancelled.load()) m.links.clear();
-  m.make_links();
-  m.finish_dirs();
+  m.make_links();  // the last directories finish as their links are made
   m.final_tick();
   std::lock_guard lk(m.mu);
   return m.report;

@@ -225,10 +225,12 @@ std::vector<std::string> exercise(Sys& s, const std::string& dir) {
   log("get sym user.k", xattr_value(s, {-1, p("sym").c_str()}, "user.k"));
   log("get missing", xattr_value(s, {-1, p("missing").c_str()}, "user.k"));
 
-  std::vector<sys::DirEntry> entries;
+  sys::DirList entries;
   r = s.list_dir(dir.c_str(), &entries);
   std::vector<std::string> names;
-  for (const sys::DirEntry& e : entries) names.push_back(e.name + "=" + std::to_string(e.type));
+  for (const sys::DirEntry e : entries) {
+    names.push_back(std::string(e.name) + "=" + std::to_string(e.type));
+  }
   std::sort(names.begin(), names.end());
   log("list_dir", res(r) + " " + join(names, " "));
   log("list_dir file", res(s.list_dir(p("file").c_str(), &entries)));

@@ -163,6 +163,65 @@ TEST_P(TreeTest, DirectoryTimesAndModeAreSetAfterTheirContents) {
   EXPECT_EQ(testing::read_file(dir.file("dst/ro/f")), "x");
 }
 
+// Past 1024 queued directories the walkers read before they queue, and a
+// directory is finished by whichever holder lets go last (its walker, its
+// files' jobs, its hard links made in finish(), its subdirectories): on a
+// wide directory and a deep chain, every directory still gets its times
+// after its contents, including those a deferred hard link lands in.
+TEST_P(TreeTest, WideAndDeepTreesFinishEveryDirectoryAfterItsContents) {
+  testing::TempDir dir(mnt_);
+  const std::string src = dir.file("src");
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  std::vector<std::string> dirs;  // relative to src, parents first
+  ASSERT_EQ(::mkdir((src + "/wide").c_str(), 0755), 0);
+  dirs.push_back("wide");
+  testing::write_file(src + "/first", "linked");
+  constexpr int kWide = 3000;
+  for (int i = 0; i < kWide; ++i) {
+    const std::string d = "wide/" + std::to_string(i);
+    ASSERT_EQ(::mkdir((src + "/" + d).c_str(), 0755), 0);
+    dirs.push_back(d);
+    if (i % 100 == 0) {
+      ASSERT_EQ(::link((src + "/first").c_str(), (src + "/" + d + "/link").c_str()), 0);
+    } else if (i % 10 == 0) {
+      testing::write_file(src + "/" + d + "/f", d);
+    }
+  }
+  std::string chain = "deep";
+  ASSERT_EQ(::mkdir((src + "/" + chain).c_str(), 0755), 0);
+  dirs.push_back(chain);
+  for (int i = 0; i < 1500; ++i) {
+    chain += "/d";
+    ASSERT_EQ(::mkdir((src + "/" + chain).c_str(), 0755), 0);
+    dirs.push_back(chain);
+  }
+  testing::write_file(src + "/" + chain + "/bottom", "b");
+  // Children first, so that setting a child's times does not move its
+  // parent's.
+  for (size_t i = dirs.size(); i-- > 0;) {
+    const struct timespec t[2] = {{1000000000, 0}, {1000000000 + static_cast<time_t>(i), 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (src + "/" + dirs[i]).c_str(), t, 0), 0) << dirs[i];
+  }
+
+  Recorder rec;
+  auto tc = TreeCopy::open(archive(), &rec);
+  ASSERT_TRUE(tc);
+  ASSERT_TRUE((*tc)->copy(src, dir.file("dst")));
+  EXPECT_EQ((*tc)->finish().errors, 0);
+  EXPECT_TRUE(rec.errors.empty());
+  int wrong = 0;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    const struct stat st = lstat_of(dir.file("dst/" + dirs[i]));
+    if (st.st_mtim.tv_sec != 1000000000 + static_cast<time_t>(i) && ++wrong <= 5) {
+      ADD_FAILURE() << dirs[i] << ": mtime " << st.st_mtim.tv_sec;
+    }
+  }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(lstat_of(dir.file("dst/wide/100/link")).st_ino,
+            lstat_of(dir.file("dst/first")).st_ino);
+  EXPECT_EQ(testing::read_file(dir.file("dst/" + chain + "/bottom")), "b");
+}
+
 TEST_P(TreeTest, DirectoryIntoItselfIsRefused) {
   testing::TempDir dir(mnt_);
   const std::string src = dir.file("src");
