@@ -350,7 +350,8 @@ report() {
 
   local known=""
   if [ -n "$baseline" ] && [ -f "$baseline" ]; then
-    known=$(grep -v '^#' "$baseline" | awk -F'\t' 'NF && $1 != "test" {print $1}')
+    # awk alone: grep -v would fail (pipefail) on a baseline of comments only.
+    known=$(awk -F'\t' '!/^#/ && NF && $1 != "test" {print $1}' "$baseline")
   fi
   local regressions=0 t r o
   while IFS=$'\t' read -r t r o; do
