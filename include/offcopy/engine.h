@@ -66,10 +66,8 @@
 namespace offcopy {
 
 namespace engine {
-struct Context;  // src/engine/job.h: syscall seam, probe cache, sizes
-namespace async {
-class Scheduler;
-}  // namespace async
+class Scheduler;      // src/engine/scheduler.h
+struct EngineAccess;  // src/engine/open_engine.h: the library's own entry points
 }  // namespace engine
 
 // Names a job for the life of an engine.  Never 0; never reused.
@@ -215,11 +213,6 @@ class OFFCOPY_API Engine {
   // options out of range; EMFILE/ENFILE/ENOMEM (op "eventfd"); EAGAIN
   // (op "pthread_create") when a thread cannot be started.
   static Result<std::unique_ptr<Engine>> open(EngineOptions options = {});
-  // Internal (tests, benchmarks): runs the copies against `ctx` -- e.g. a
-  // FaultSys and small chunk sizes -- instead of the process context.
-  // `ctx` must outlive the engine.
-  static Result<std::unique_ptr<Engine>> open(EngineOptions options,
-                                              const engine::Context& ctx);
 
   // Shuts down as options.shutdown says, then joins the threads.  Every
   // callback and progress update has returned, and every future is ready,
@@ -280,8 +273,9 @@ class OFFCOPY_API Engine {
   Status set_workers(int workers);
 
  private:
-  explicit Engine(std::unique_ptr<engine::async::Scheduler> s);
-  std::unique_ptr<engine::async::Scheduler> s_;
+  friend struct engine::EngineAccess;
+  explicit Engine(std::unique_ptr<engine::Scheduler> s);
+  std::unique_ptr<engine::Scheduler> s_;
 };
 
 }  // namespace offcopy

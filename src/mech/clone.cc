@@ -4,13 +4,13 @@
 // the ioctls do not pass REMAP_FILE_CAN_SHORTEN and fail whole otherwise.
 #include <errno.h>
 
-#include "engine/job.h"
+#include "mech/transfer.h"
 
-namespace offcopy::engine {
+namespace offcopy::mech {
 namespace {
 
-MechResult fall_back(int err, bool cacheable, std::string why) {
-  MechResult r;
+SegmentResult fall_back(int err, bool cacheable, std::string why) {
+  SegmentResult r;
   r.err = err;
   r.fall_back = true;
   r.cacheable = cacheable;
@@ -19,8 +19,8 @@ MechResult fall_back(int err, bool cacheable, std::string why) {
 }
 
 // One line per errno; docs/fallbacks.md carries the same table.
-MechResult classify(int err, const char* op) {
-  MechResult r;
+SegmentResult classify(int err, const char* op) {
+  SegmentResult r;
   switch (err) {
     // The filesystem has no ->remap_file_range (ext4, tmpfs, 4.5+).
     case EOPNOTSUPP:
@@ -73,15 +73,15 @@ MechResult classify(int err, const char* op) {
 
 }  // namespace
 
-MechResult clone_segment(Job& job, const Segment& seg) {
+SegmentResult clone_segment(Transfer& xfer, const Segment& seg) {
   // FICLONE replaces the whole (empty) destination in one call.
   const bool whole = seg.src == 0 && seg.dst == 0 &&
-                     seg.len == job.src_st.st_size && job.dst_st.st_size == 0;
-  int r = whole ? job.sys().clone(job.dst_fd, job.src_fd)
-                : job.sys().clone_range(job.dst_fd, job.src_fd, seg.src,
+                     seg.len == xfer.src_st.st_size && xfer.dst_st.st_size == 0;
+  int r = whole ? xfer.sys().clone(xfer.dst_fd, xfer.src_fd)
+                : xfer.sys().clone_range(xfer.dst_fd, xfer.src_fd, seg.src,
                                         seg.len, seg.dst);
-  if (r == 0) return MechResult::done(seg.len);
+  if (r == 0) return SegmentResult::done(seg.len);
   return classify(-r, whole ? "FICLONE" : "FICLONERANGE");
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::mech

@@ -7,16 +7,16 @@
 #include <algorithm>
 #include <string>
 
-#include "engine/job.h"
+#include "mech/transfer.h"
 
-namespace offcopy::engine {
+namespace offcopy::mech {
 namespace {
 
 
 // One line per errno; docs/fallbacks.md carries the same table.
 // Only consulted when no byte of the segment has moved yet.
-MechResult classify(int err) {
-  MechResult r;
+SegmentResult classify(int err) {
+  SegmentResult r;
   r.err = err;
   r.op = "copy_file_range";
   r.fall_back = true;
@@ -78,27 +78,27 @@ MechResult classify(int err) {
 
 }  // namespace
 
-MechResult kernel_copy_segment(Job& job, const Segment& seg) {
+SegmentResult kernel_copy_segment(Transfer& xfer, const Segment& seg) {
   int64_t moved = 0;
   int again = 0;
   while (moved < seg.len) {
     int64_t src_off = seg.src + moved;
     int64_t dst_off = seg.dst + moved;
-    const int64_t want = std::min(seg.len - moved, job.ctx.tun.kernel_chunk);
-    const int64_t r = job.sys().copy_file_range(job.src_fd, &src_off,
-                                                job.dst_fd, &dst_off, want);
+    const int64_t want = std::min(seg.len - moved, xfer.ctx.tun.kernel_chunk);
+    const int64_t r = xfer.sys().copy_file_range(xfer.src_fd, &src_off,
+                                                xfer.dst_fd, &dst_off, want);
     if (r > 0) {
       moved += r;
-      if (moved < seg.len && !job.keep_going(Mechanism::kernel_copy, moved)) {
-        return MechResult::cancelled(moved);
+      if (moved < seg.len && !xfer.keep_going(Mechanism::kernel_copy, moved)) {
+        return SegmentResult::cancelled(moved);
       }
       continue;
     }
     if (r == 0) {
-      if (moved > 0) return MechResult::done(moved, /*eof=*/true);
+      if (moved > 0) return SegmentResult::done(moved, /*eof=*/true);
       // procfs/sysfs (5.3-5.18 across filesystems) and some overlay set-ups
       // "copy" 0 bytes of a non-empty file: read() is the way.
-      MechResult fb;
+      SegmentResult fb;
       fb.fall_back = true;
       fb.op = "copy_file_range";
       fb.why = "returned 0 at the start (source must be read)";
@@ -106,7 +106,7 @@ MechResult kernel_copy_segment(Job& job, const Segment& seg) {
     }
     const int err = static_cast<int>(-r);
     if (err == EINTR || (err == EAGAIN && ++again < kMaxAgain)) continue;
-    MechResult c = classify(err);
+    SegmentResult c = classify(err);
     if (moved > 0 && c.fall_back) {
       // Fall back only when zero bytes of the range moved.
       c.fall_back = false;
@@ -115,7 +115,7 @@ MechResult kernel_copy_segment(Job& job, const Segment& seg) {
     c.moved = moved;
     return c;
   }
-  return MechResult::done(moved);
+  return SegmentResult::done(moved);
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::mech

@@ -8,15 +8,15 @@
 #include <cstring>
 #include <memory>
 
-#include "engine/job.h"
+#include "mech/transfer.h"
 
-namespace offcopy::engine {
+namespace offcopy::mech {
 namespace {
 
 constexpr int64_t kZeroBlock = 4096;
 
-MechResult io_error(int err, const char* op, int64_t moved) {
-  MechResult r;
+SegmentResult io_error(int err, const char* op, int64_t moved) {
+  SegmentResult r;
   r.err = err;
   r.op = op;
   r.moved = moved;
@@ -32,35 +32,35 @@ constexpr int kStreamWaitMs = 100;
 // is waited on with poll, so that a cancel is seen while the writer is
 // idle -- or has not come yet: poll waits for the first writer, where a
 // read would say end of file.  Returns 0, -ECANCELED or -errno.
-int wait_readable(Job& job) {
+int wait_readable(Transfer& xfer) {
   for (;;) {
-    if (job.control != nullptr && job.control->cancelled()) return -ECANCELED;
-    const int r = job.sys().poll_in(job.src_fd, kStreamWaitMs);
+    if (xfer.control != nullptr && xfer.control->cancelled()) return -ECANCELED;
+    const int r = xfer.sys().poll_in(xfer.src_fd, kStreamWaitMs);
     if (r != 0) return r < 0 ? r : 0;
   }
 }
 
 // Reads up to `len` bytes at `off` (or the file position for streams).
 // Returns bytes read (0 at EOF) or -errno (-ECANCELED while waiting).
-int64_t read_some(Job& job, char* buf, int64_t len, int64_t off) {
+int64_t read_some(Transfer& xfer, char* buf, int64_t len, int64_t off) {
   int again = 0;
   for (;;) {
-    if (job.src_nonblock) {
-      if (int w = wait_readable(job); w < 0) return w;
+    if (xfer.src_nonblock) {
+      if (int w = wait_readable(xfer); w < 0) return w;
     }
-    int64_t r = job.src_stream ? job.sys().read(job.src_fd, buf, len)
-                               : job.sys().pread(job.src_fd, buf, len, off);
-    if (r == -EINTR || (r == -EAGAIN && (job.src_nonblock || ++again < kMaxAgain))) continue;
+    int64_t r = xfer.src_stream ? xfer.sys().read(xfer.src_fd, buf, len)
+                               : xfer.sys().pread(xfer.src_fd, buf, len, off);
+    if (r == -EINTR || (r == -EAGAIN && (xfer.src_nonblock || ++again < kMaxAgain))) continue;
     return r;
   }
 }
 
 // Writes all of buf.  Returns 0 or -errno; a write that returns 0 is EIO.
-int write_all(Job& job, const char* buf, int64_t len, int64_t off) {
+int write_all(Transfer& xfer, const char* buf, int64_t len, int64_t off) {
   int again = 0;
   while (len > 0) {
-    int64_t r = job.dst_stream ? job.sys().write(job.dst_fd, buf, len)
-                               : job.sys().pwrite(job.dst_fd, buf, len, off);
+    int64_t r = xfer.dst_stream ? xfer.sys().write(xfer.dst_fd, buf, len)
+                               : xfer.sys().pwrite(xfer.dst_fd, buf, len, off);
     if (r == -EINTR || (r == -EAGAIN && ++again < kMaxAgain)) continue;
     if (r < 0) return static_cast<int>(r);
     if (r == 0) return -EIO;
@@ -76,7 +76,7 @@ bool all_zero(const char* p, int64_t n) {
 }
 
 // Writes buf, leaving all-zero blocks as holes (--sparse=always).
-int write_sparse(Job& job, const char* buf, int64_t len, int64_t off,
+int write_sparse(Transfer& xfer, const char* buf, int64_t len, int64_t off,
                  int64_t* hole_bytes) {
   for (int64_t i = 0; i < len;) {
     const int64_t n = std::min(kZeroBlock - (off + i) % kZeroBlock, len - i);
@@ -87,9 +87,9 @@ int write_sparse(Job& job, const char* buf, int64_t len, int64_t off,
       j += kZeroBlock;
     }
     if (zero) {
-      job.add_hole({off + i, off + i, j - i});
+      xfer.add_hole({off + i, off + i, j - i});
       *hole_bytes += j - i;
-    } else if (int w = write_all(job, buf + i, j - i, off + i); w < 0) {
+    } else if (int w = write_all(xfer, buf + i, j - i, off + i); w < 0) {
       return w;
     }
     i = j;
@@ -99,38 +99,38 @@ int write_sparse(Job& job, const char* buf, int64_t len, int64_t off,
 
 }  // namespace
 
-MechResult read_write_segment(Job& job, const Segment& seg) {
-  const int64_t size = job.ctx.tun.rw_buffer;
+SegmentResult read_write_segment(Transfer& xfer, const Segment& seg) {
+  const int64_t size = xfer.ctx.tun.rw_buffer;
   std::unique_ptr<char[]> buf(new char[size]);
-  const bool sparse = job.flags.sparse == Sparse::always && job.dst_regular &&
-                      !job.dst_stream;
+  const bool sparse = xfer.flags.sparse == Sparse::always && xfer.dst_regular &&
+                      !xfer.dst_stream;
   int64_t moved = 0;
   int64_t holes = 0;
   while (moved < seg.len) {
     const int64_t want = std::min(seg.len - moved, size);
-    const int64_t r = read_some(job, buf.get(), want, seg.src + moved);
+    const int64_t r = read_some(xfer, buf.get(), want, seg.src + moved);
     if (r == -ECANCELED) {
-      MechResult c = MechResult::cancelled(moved);
+      SegmentResult c = SegmentResult::cancelled(moved);
       c.holes = holes;
       return c;
     }
-    if (r < 0) return io_error(static_cast<int>(-r), job.src_stream ? "read" : "pread", moved);
+    if (r < 0) return io_error(static_cast<int>(-r), xfer.src_stream ? "read" : "pread", moved);
     if (r == 0) break;
-    const int w = sparse ? write_sparse(job, buf.get(), r, seg.dst + moved, &holes)
-                         : write_all(job, buf.get(), r, seg.dst + moved);
+    const int w = sparse ? write_sparse(xfer, buf.get(), r, seg.dst + moved, &holes)
+                         : write_all(xfer, buf.get(), r, seg.dst + moved);
     if (w < 0) {
-      return io_error(-w, job.dst_stream ? "write" : "pwrite", moved);
+      return io_error(-w, xfer.dst_stream ? "write" : "pwrite", moved);
     }
     moved += r;
-    if (moved < seg.len && !job.keep_going(Mechanism::read_write, moved)) {
-      MechResult c = MechResult::cancelled(moved);
+    if (moved < seg.len && !xfer.keep_going(Mechanism::read_write, moved)) {
+      SegmentResult c = SegmentResult::cancelled(moved);
       c.holes = holes;
       return c;
     }
   }
-  MechResult res = MechResult::done(moved, moved < seg.len);
+  SegmentResult res = SegmentResult::done(moved, moved < seg.len);
   res.holes = holes;
   return res;
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::mech

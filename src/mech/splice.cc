@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <string>
 
-#include "engine/job.h"
+#include "mech/transfer.h"
 
-namespace offcopy::engine {
+namespace offcopy::mech {
 namespace {
 
 // Errors that say "this pair cannot splice" rather than "the copy failed"
@@ -24,8 +24,8 @@ bool unsupported(int err) {
 }
 bool pair_wide(int err) { return err == EXDEV || err == EOPNOTSUPP || err == ENOSYS; }
 
-MechResult failure(int err, const char* op, int64_t moved) {
-  MechResult r;
+SegmentResult failure(int err, const char* op, int64_t moved) {
+  SegmentResult r;
   r.err = err;
   r.op = op;
   r.moved = moved;
@@ -40,43 +40,43 @@ MechResult failure(int err, const char* op, int64_t moved) {
 
 // Drops whatever a failed write left in the pipe: the next rung starts
 // again from the first byte not written.
-void discard_pipe(Job& job) {
-  job.pipe_r.reset();
-  job.pipe_w.reset();
-  job.pipe_size = 0;
+void discard_pipe(Transfer& xfer) {
+  xfer.pipe_r.reset();
+  xfer.pipe_w.reset();
+  xfer.pipe_size = 0;
 }
 
 }  // namespace
 
-bool pipe_ready(Job& job) {
-  if (job.pipe_size > 0) return true;
+bool pipe_ready(Transfer& xfer) {
+  if (xfer.pipe_size > 0) return true;
   int fds[2];
-  const int64_t size = job.sys().make_pipe(fds, job.ctx.tun.splice_pipe);
+  const int64_t size = xfer.sys().make_pipe(fds, xfer.ctx.tun.splice_pipe);
   if (size <= 0) {
-    job.skip(Mechanism::splice, static_cast<int>(-size), "cannot make a pipe");
+    xfer.skip(Mechanism::splice, static_cast<int>(-size), "cannot make a pipe");
     return false;
   }
-  job.pipe_r.reset(fds[0]);
-  job.pipe_w.reset(fds[1]);
-  job.pipe_size = size;
+  xfer.pipe_r.reset(fds[0]);
+  xfer.pipe_w.reset(fds[1]);
+  xfer.pipe_size = size;
   return true;
 }
 
-MechResult splice_segment(Job& job, const Segment& seg) {
-  sys::Sys& s = job.sys();
+SegmentResult splice_segment(Transfer& xfer, const Segment& seg) {
+  sys::Sys& s = xfer.sys();
   int64_t moved = 0;  // bytes written to the destination
   int again = 0;
   while (moved < seg.len) {
-    const int64_t want = std::min(seg.len - moved, job.pipe_size);
-    const int64_t in = s.splice_read(job.src_fd, seg.src + moved, job.pipe_w.get(), want);
-    if (in == 0) return MechResult::done(moved, /*eof=*/true);
+    const int64_t want = std::min(seg.len - moved, xfer.pipe_size);
+    const int64_t in = s.splice_read(xfer.src_fd, seg.src + moved, xfer.pipe_w.get(), want);
+    if (in == 0) return SegmentResult::done(moved, /*eof=*/true);
     if (in < 0) {
       const int err = static_cast<int>(-in);
       if (err == EINTR || (err == EAGAIN && ++again < kMaxAgain)) continue;
       return failure(err, "splice read", moved);
     }
     for (int64_t left = in; left > 0;) {
-      const int64_t out = s.splice_write(job.pipe_r.get(), job.dst_fd, seg.dst + moved, left);
+      const int64_t out = s.splice_write(xfer.pipe_r.get(), xfer.dst_fd, seg.dst + moved, left);
       if (out > 0) {
         moved += out;
         left -= out;
@@ -84,14 +84,14 @@ MechResult splice_segment(Job& job, const Segment& seg) {
       }
       const int err = out == 0 ? EIO : static_cast<int>(-out);
       if (err == EINTR || (err == EAGAIN && ++again < kMaxAgain)) continue;
-      discard_pipe(job);
+      discard_pipe(xfer);
       return failure(err, "splice write", moved);
     }
-    if (moved < seg.len && !job.keep_going(Mechanism::splice, moved)) {
-      return MechResult::cancelled(moved);
+    if (moved < seg.len && !xfer.keep_going(Mechanism::splice, moved)) {
+      return SegmentResult::cancelled(moved);
     }
   }
-  return MechResult::done(moved);
+  return SegmentResult::done(moved);
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::mech

@@ -12,13 +12,13 @@
 #include <memory>
 #include <vector>
 
-#include "engine/job.h"
+#include "mech/transfer.h"
 
-namespace offcopy::engine {
+namespace offcopy::mech {
 namespace {
 
 
-void classify_first_error(MechResult& r);
+void classify_first_error(SegmentResult& r);
 
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
@@ -37,8 +37,8 @@ struct Slot {
 
 class Pipeline {
  public:
-  Pipeline(Job& job, const Segment& seg) : job_(job), seg_(seg) {}
-  MechResult run();
+  Pipeline(Transfer& xfer, const Segment& seg) : job_(xfer), seg_(seg) {}
+  SegmentResult run();
 
  private:
   bool start_slot(Slot& s, uint64_t tag);
@@ -50,7 +50,7 @@ class Pipeline {
   void stop(int err, const char* op);
   int64_t contiguous_done() const;
 
-  Job& job_;
+  Transfer& job_;
   const Segment seg_;
   std::vector<Slot> slots_;
   int64_t next_ = 0;      // next chunk start handed out
@@ -162,13 +162,13 @@ int64_t Pipeline::contiguous_done() const {
   return done;
 }
 
-MechResult Pipeline::run() {
+SegmentResult Pipeline::run() {
   const unsigned depth = job_.ctx.tun.uring_depth;
   slots_.resize(depth);
   for (Slot& s : slots_) {
     void* p = nullptr;
     if (posix_memalign(&p, 4096, job_.ctx.tun.uring_buffer) != 0) {
-      MechResult r;
+      SegmentResult r;
       r.err = ENOMEM;
       r.op = "posix_memalign";
       return r;
@@ -189,7 +189,7 @@ MechResult Pipeline::run() {
     }
     for (const auto& c : done) on_completion(c);
   }
-  MechResult res = MechResult::done(contiguous_done(), eof_);
+  SegmentResult res = SegmentResult::done(contiguous_done(), eof_);
   if (err_ != 0) {
     res.err = err_;
     res.op = op_;
@@ -201,7 +201,7 @@ MechResult Pipeline::run() {
 
 // An error before any byte moved: some mean the ring cannot do this
 // copy, and pread/pwrite should; EIO, ENOSPC, EDQUOT, EFBIG stay errors.
-void classify_first_error(MechResult& r) {
+void classify_first_error(SegmentResult& r) {
   switch (r.err) {
     // Kernels 5.1-5.5 set up rings but lack IORING_OP_READ/WRITE (5.6):
     // the operations complete with -EINVAL.  ENOSYS/EOPNOTSUPP: io_uring
@@ -227,8 +227,8 @@ void classify_first_error(MechResult& r) {
 
 }  // namespace
 
-MechResult uring_segment(Job& job, const Segment& seg) {
-  return Pipeline(job, seg).run();
+SegmentResult uring_segment(Transfer& xfer, const Segment& seg) {
+  return Pipeline(xfer, seg).run();
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::mech

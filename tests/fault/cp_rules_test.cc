@@ -14,9 +14,9 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/copier.h"
-#include "engine/job.h"
-#include "engine/probe.h"
+#include "ladder/copier.h"
+#include "mech/context.h"
+#include "mech/probe.h"
 #include "offcopy/copy.h"
 #include "offcopy/tree.h"
 #include "support/test_files.h"
@@ -53,12 +53,12 @@ class CpRulesTest : public ::testing::Test {
     old_umask_ = ::umask(027);
   }
   ~CpRulesTest() override { ::umask(old_umask_); }
-  Result<Report> copy(const FileOptions& o) { return engine::copy_file(ctx_, src_, dst_, o); }
+  Result<Report> copy(const FileOptions& o) { return ladder::copy_file(ctx_, src_, dst_, o); }
 
   mode_t old_umask_;
   ModeSys sys_;
-  engine::ProbeCache probes_;
-  engine::Context ctx_;
+  mech::ProbeCache probes_;
+  mech::Context ctx_;
   TempDir dir_;
   std::string src_ = dir_.file("src");
   std::string dst_ = dir_.file("dst");

@@ -1,5 +1,5 @@
 // The fault matrix: every mechanism of the ladder against every fault the
-// syscall seam can script, through engine::copy_range with a FaultSys and a
+// syscall seam can script, through ladder::copy_range with a FaultSys and a
 // fresh ProbeCache.  Small tunables make a 3 MiB file go through many calls
 // of each rung.
 //
@@ -36,9 +36,9 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/copier.h"
-#include "engine/job.h"
-#include "engine/probe.h"
+#include "ladder/copier.h"
+#include "mech/context.h"
+#include "mech/probe.h"
 #include "offcopy/copy.h"
 #include "support/test_files.h"
 #include "sys/fault_sys.h"
@@ -47,9 +47,9 @@
 namespace offcopy {
 namespace {
 
-using engine::Context;
-using engine::ProbeCache;
-using engine::Verdict;
+using mech::Context;
+using mech::ProbeCache;
+using mech::Verdict;
 using sys::Call;
 using sys::Fault;
 using sys::FaultSys;
@@ -62,8 +62,8 @@ constexpr int64_t kMid = 1 * kMiB;         // where mid-copy faults strike
 constexpr int64_t kShort = 4097;           // short transfers, odd on purpose
 constexpr int kZeroMidCall = 5;            // 4 full chunks moved before it
 
-engine::Tunables small_tunables() {
-  engine::Tunables t;
+mech::Tunables small_tunables() {
+  mech::Tunables t;
   t.kernel_chunk = kChunk;
   t.uring_buffer = kChunk;
   t.uring_depth = 4;
@@ -185,7 +185,7 @@ class Rig {
   Result<Report> run(CopyFlags flags = {}) {
     src_off_ = 0;
     dst_off_ = 0;
-    return engine::copy_range(ctx_, src_.get(), &src_off_, dst_.get(), &dst_off_,
+    return ladder::copy_range(ctx_, src_.get(), &src_off_, dst_.get(), &dst_off_,
                               static_cast<int64_t>(content_.size()), flags);
   }
 
@@ -720,7 +720,7 @@ TEST(FaultClone, TerminalCloneRangeErrorAfterHead) {
     rig.fs().add({Call::clone_range, Fault::Kind::fail, err, 0, 1, 0});
     int64_t so = 100;
     int64_t dof = 100;
-    Result<Report> r = engine::copy_range(rig.ctx(), rig.src_fd(), &so, rig.dst_fd(), &dof,
+    Result<Report> r = ladder::copy_range(rig.ctx(), rig.src_fd(), &so, rig.dst_fd(), &dof,
                                           2 * kMiB, CopyFlags{});
     ASSERT_FALSE(r.ok());
     const int64_t head = 4096 - 100;
@@ -742,7 +742,7 @@ TEST(FaultOffsets, ErrorAdvancesFilePositionsByBytesDone) {
   Rig rig;
   rig.no_clone();
   rig.fs().add({Call::copy_file_range, Fault::Kind::error_after, EIO, kMid});
-  Result<Report> r = engine::copy_range(rig.ctx(), rig.src_fd(), nullptr, rig.dst_fd(),
+  Result<Report> r = ladder::copy_range(rig.ctx(), rig.src_fd(), nullptr, rig.dst_fd(),
                                         nullptr, kSize, CopyFlags{});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().bytes_done, kMid);

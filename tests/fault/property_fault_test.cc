@@ -42,9 +42,9 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/copier.h"
-#include "engine/job.h"
-#include "engine/probe.h"
+#include "ladder/copier.h"
+#include "mech/context.h"
+#include "mech/probe.h"
 #include "offcopy/copy.h"
 #include "support/property_cases.h"
 #include "support/test_files.h"
@@ -54,8 +54,8 @@
 namespace offcopy {
 namespace {
 
-using engine::Context;
-using engine::ProbeCache;
+using mech::Context;
+using mech::ProbeCache;
 using sys::Call;
 using sys::Fault;
 using sys::FaultSys;
@@ -189,7 +189,7 @@ std::string to_string(const std::vector<Fault>& faults) {
   return s + " ]";
 }
 
-std::string to_string(const engine::Tunables& t) {
+std::string to_string(const mech::Tunables& t) {
   std::ostringstream os;
   os << "tunables: kernel_chunk=" << t.kernel_chunk << " rw_buffer=" << t.rw_buffer
      << " uring_buffer=" << t.uring_buffer << " uring_depth=" << t.uring_depth
@@ -200,8 +200,8 @@ std::string to_string(const engine::Tunables& t) {
 
 // Small buffers so a few hundred KiB take many calls; splice and io_uring
 // used for some segments and not others.
-engine::Tunables random_tunables(Gen& g) {
-  engine::Tunables t;
+mech::Tunables random_tunables(Gen& g) {
+  mech::Tunables t;
   t.kernel_chunk = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB + 512});
   t.rw_buffer = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB});
   t.uring_buffer = g.pick<int64_t>({4 * kKiB, 16 * kKiB, 64 * kKiB});
@@ -342,7 +342,7 @@ void PropertyFaultTest::run_case(uint64_t seed, Stats& st) {
   ASSERT_TRUE(src_fd.valid() && dst_fd.valid()) << strerror(errno);
   // Through the FaultSys and the random tunables.
   const auto copy = [&ctx](int s, int64_t* so, int d, int64_t* dof, int64_t len, CopyFlags f) {
-    return engine::copy_range(ctx, s, so, d, dof, len, f);
+    return ladder::copy_range(ctx, s, so, d, dof, len, f);
   };
   const testing::CallOutcome out = testing::make_call(c, src_fd.get(), dst_fd.get(), copy);
   check(c, out.result, faults, fs, out.src_moved, out.dst_moved, files.src, files.dst, st);
@@ -405,7 +405,7 @@ void copy_and_check(const std::string& dir, const std::string& src, const std::s
   int64_t so = 0;
   int64_t dof = 0;
   const CopyCall c{0, 0, 8192, flags, false};
-  Result<Report> r = engine::copy_range(ctx, s.get(), &so, d.get(), &dof, c.len, flags);
+  Result<Report> r = ladder::copy_range(ctx, s.get(), &so, d.get(), &dof, c.len, flags);
   ASSERT_FALSE(r.ok()) << "the fault should have failed the copy";
   const Error& e = r.error();
   EXPECT_EQ(so, e.bytes_done);

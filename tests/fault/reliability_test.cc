@@ -15,9 +15,9 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/copier.h"
-#include "engine/job.h"
-#include "engine/probe.h"
+#include "ladder/copier.h"
+#include "mech/context.h"
+#include "mech/probe.h"
 #include "offcopy/copy.h"
 #include "support/test_files.h"
 #include "sys/fault_sys.h"
@@ -88,7 +88,7 @@ class ReliabilityTest : public ::testing::Test {
     write_file(src_, source_);
   }
 
-  Result<Report> copy(const FileOptions& o) { return engine::copy_file(ctx_, src_, dst_, o); }
+  Result<Report> copy(const FileOptions& o) { return ladder::copy_file(ctx_, src_, dst_, o); }
 
   // Names in the directory other than the source and the destination.
   std::vector<std::string> strays() const {
@@ -108,8 +108,8 @@ class ReliabilityTest : public ::testing::Test {
   }
 
   HookSys sys_;
-  engine::ProbeCache probes_;
-  engine::Context ctx_;
+  mech::ProbeCache probes_;
+  mech::Context ctx_;
   TempDir dir_;
   std::string src_ = dir_.file("src");
   std::string dst_ = dir_.file("dst");
@@ -339,14 +339,14 @@ TEST_F(ReliabilityTest, SourceThatKeepsChangingIsReportedNotHalfCopied) {
 
 TEST_F(ReliabilityTest, CancelledCopyLeavesNothingBehind) {
   std::atomic<bool> cancel{false};
-  engine::Control control;
+  mech::Control control;
   control.cancel = &cancel;
   int calls = 0;
   sys_.before_copy = [&] {
     if (++calls == 4) cancel = true;
   };
   write_file(dst_, "old");
-  auto r = engine::copy_file(ctx_, src_, dst_, atomic_options(), &control);
+  auto r = ladder::copy_file(ctx_, src_, dst_, atomic_options(), &control);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ECANCELED);
   EXPECT_EQ(read_file(dst_), "old");
@@ -366,8 +366,8 @@ TEST(LazyFlagsTest, FlagsAreReadOnlyWhenACopyNeedsThem) {
       return FaultSys::fcntl_getfl(fd);
     }
   } sys;
-  engine::ProbeCache probes;
-  engine::Context ctx;
+  mech::ProbeCache probes;
+  mech::Context ctx;
   ctx.sys = &sys;
   ctx.probes = &probes;
   TempDir dir;
@@ -377,7 +377,7 @@ TEST(LazyFlagsTest, FlagsAreReadOnlyWhenACopyNeedsThem) {
   sys::UniqueFd in(::open(dir.file("src").c_str(), O_RDONLY | O_CLOEXEC));
   sys::UniqueFd out(::open(dir.file("dst").c_str(), O_WRONLY | O_CLOEXEC));
   int64_t so = 0, dof = 0;
-  auto r = engine::copy_range(ctx, in.get(), &so, out.get(), &dof, 100000, {});
+  auto r = ladder::copy_range(ctx, in.get(), &so, out.get(), &dof, 100000, {});
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(read_file(dir.file("dst")), data);
   EXPECT_EQ(sys.getfl, 0);
@@ -385,7 +385,7 @@ TEST(LazyFlagsTest, FlagsAreReadOnlyWhenACopyNeedsThem) {
   write_file(dir.file("dst"), "hello");
   sys::UniqueFd app(::open(dir.file("dst").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
   so = 0;
-  r = engine::copy_range(ctx, in.get(), &so, app.get(), nullptr, 100000, {});
+  r = ladder::copy_range(ctx, in.get(), &so, app.get(), nullptr, 100000, {});
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(read_file(dir.file("dst")), "hello" + data);
   EXPECT_EQ(so, static_cast<int64_t>(data.size()));
@@ -399,7 +399,7 @@ TEST(LazyFlagsTest, FlagsAreReadOnlyWhenACopyNeedsThem) {
   sys::UniqueFd wronly(::open(dir.file("src").c_str(), O_WRONLY | O_CLOEXEC));
   so = 0;
   dof = 0;
-  r = engine::copy_range(ctx, wronly.get(), &so, out.get(), &dof, 100, {});
+  r = ladder::copy_range(ctx, wronly.get(), &so, out.get(), &dof, 100, {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, EBADF);
   EXPECT_NE(r.error().detail.find("not open for reading"), std::string::npos)

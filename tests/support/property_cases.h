@@ -147,7 +147,7 @@ void model_apply(std::string& dst, const std::string& src, const CopyCall& c, in
 // ---------------------------------------------------------------------------
 // Making a call.
 
-// The copy_range under test: the public one, or engine::copy_range with a
+// The copy_range under test: the public one, or ladder::copy_range with a
 // test Context.
 using CopyRangeFn = std::function<Result<Report>(int src_fd, int64_t* src_off, int dst_fd,
                                                  int64_t* dst_off, int64_t len, CopyFlags flags)>;

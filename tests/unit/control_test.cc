@@ -1,4 +1,4 @@
-// Cancellation and progress through engine::Control, on every host rung.
+// Cancellation and progress through mech::Control, on every host rung.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,14 +7,14 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/copier.h"
+#include "ladder/copier.h"
 #include "support/test_files.h"
 
 namespace offcopy {
 namespace {
 
-using engine::Context;
-using engine::Control;
+using mech::Context;
+using mech::Control;
 
 struct Rung {
   const char* name;
@@ -40,7 +40,7 @@ class ControlTest : public ::testing::TestWithParam<Rung> {
   }
   testing::TempDir dir_{"/dev/shm"};
   std::string data_;
-  engine::ProbeCache probes_;
+  mech::ProbeCache probes_;
   Context ctx_;
 };
 
@@ -50,7 +50,7 @@ TEST_P(ControlTest, ProgressIsMonotonicAndEndsAtTheTotal) {
   c.progress = [&](int64_t done, Mechanism) { seen.push_back(done); };
   FileOptions o;
   o.flags = GetParam().flags;
-  auto r = engine::copy_file(ctx_, dir_.file("src"), dir_.file("dst"), o, &c);
+  auto r = ladder::copy_file(ctx_, dir_.file("src"), dir_.file("dst"), o, &c);
   ASSERT_TRUE(r) << r.error().message();
   for (Mechanism m : kLadder) {
     if (std::string(mechanism_name(m)) == GetParam().name) {
@@ -75,7 +75,7 @@ TEST_P(ControlTest, CancelStopsWithinAChunkAndKeepsThePrefixExact) {
   ASSERT_GE(src, 0);
   ASSERT_GE(dst, 0);
   int64_t so = 0, d = 0;
-  auto r = engine::copy_range(ctx_, src, &so, dst, &d, 0,
+  auto r = ladder::copy_range(ctx_, src, &so, dst, &d, 0,
                               CopyFlags{.whole_file = true, .reflink = GetParam().flags.reflink},
                               &c);
   ::close(src);
@@ -128,7 +128,7 @@ TEST_P(ControlTest, SourceIsBlockingForHostRungsOnly) {
   c.cancel = &cancel;
   FileOptions o;
   o.flags = GetParam().flags;
-  auto r = engine::copy_file(ctx_, dir_.file("src"), dir_.file("dst"), o, &c);
+  auto r = ladder::copy_file(ctx_, dir_.file("src"), dir_.file("dst"), o, &c);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(testing::read_file(dir_.file("dst")), data_);
   const bool host = std::string(GetParam().name) != "kernel_copy";

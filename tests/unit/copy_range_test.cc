@@ -18,9 +18,9 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/copier.h"
-#include "engine/job.h"
-#include "engine/probe.h"
+#include "ladder/copier.h"
+#include "mech/context.h"
+#include "mech/probe.h"
 #include "offcopy/copy.h"
 #include "support/test_files.h"
 #include "sys/fault_sys.h"
@@ -682,13 +682,13 @@ class CopyFileFailure : public ::testing::Test {
   std::string dst_;
   std::string data_;
   sys::FaultSys fs_;
-  engine::ProbeCache probes_;
-  engine::Context ctx_;
+  mech::ProbeCache probes_;
+  mech::Context ctx_;
   FileOptions opts_;
 };
 
 TEST_F(CopyFileFailure, CreatedDestinationIsRemoved) {
-  Result<Report> r = engine::copy_file(ctx_, src_, dst_, opts_);
+  Result<Report> r = ladder::copy_file(ctx_, src_, dst_, opts_);
   ASSERT_FALSE(r.ok());
   const Error& e = r.error();
   EXPECT_EQ(e.code, ENOSPC);
@@ -708,7 +708,7 @@ TEST_F(CopyFileFailure, CreatedDestinationIsRemoved) {
 
 TEST_F(CopyFileFailure, ExistingDestinationIsKept) {
   write_file(dst_, "old contents");
-  Result<Report> r = engine::copy_file(ctx_, src_, dst_, opts_);
+  Result<Report> r = ladder::copy_file(ctx_, src_, dst_, opts_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ENOSPC);
   ASSERT_TRUE(exists(dst_)) << "an existing destination was removed";

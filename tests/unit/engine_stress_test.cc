@@ -20,7 +20,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/async/job_queue.h"
+#include "engine/job_queue.h"
 #include "offcopy/engine.h"
 #include "support/test_files.h"
 
@@ -28,8 +28,8 @@ namespace offcopy {
 namespace {
 
 using namespace std::chrono_literals;
-using engine::async::JobQueue;
-using engine::async::QueueNode;
+using engine::JobQueue;
+using engine::QueueNode;
 
 struct Item : QueueNode {
   int producer = 0;

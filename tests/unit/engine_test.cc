@@ -22,7 +22,8 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/job.h"
+#include "engine/open_engine.h"
+#include "mech/context.h"
 #include "support/test_files.h"
 #include "sys/fault_sys.h"
 
@@ -48,8 +49,8 @@ std::unique_ptr<Engine> open_engine(EngineOptions o = {}) {
   return e ? std::move(*e) : nullptr;
 }
 
-std::unique_ptr<Engine> open_engine(EngineOptions o, const engine::Context& ctx) {
-  auto e = Engine::open(std::move(o), ctx);
+std::unique_ptr<Engine> open_engine(EngineOptions o, const mech::Context& ctx) {
+  auto e = engine::EngineAccess::open(std::move(o), ctx);
   EXPECT_TRUE(e) << e.error().message();
   return e ? std::move(*e) : nullptr;
 }
@@ -242,8 +243,8 @@ TEST_F(EngineTest, InjectedEioInOneDestinationFailsOnlyItself) {
   sys::FaultSys fault;
   fault.add({.call = sys::Call::copy_file_range, .kind = sys::Fault::Kind::fail,
              .err = EIO, .first = 2, .times = 1});
-  engine::ProbeCache probes;
-  engine::Context ctx;
+  mech::ProbeCache probes;
+  mech::Context ctx;
   ctx.sys = &fault;
   ctx.probes = &probes;
   ctx.tun.kernel_chunk = 1 << 20;
@@ -325,8 +326,8 @@ TEST_F(EngineTest, CancelOfAFinishedOrUnknownJobIsHarmless) {
 TEST_F(EngineTest, ProgressSnapshotsAndCoalescedObserver) {
   constexpr int64_t kSize = 32 << 20;
   testing::write_file(shm_.file("src"), testing::pattern(kSize, 9));
-  engine::ProbeCache probes;
-  engine::Context ctx;
+  mech::ProbeCache probes;
+  mech::Context ctx;
   ctx.probes = &probes;
   ctx.tun.rw_buffer = 64 << 10;
   ctx.tun.uring_min = 1ll << 40;  // read/write: many small chunks
@@ -390,8 +391,8 @@ TEST_P(EngineCancelTest, RandomCancelsKeepAnExactPrefixAndStopWriting) {
   testing::TempDir dir("/dev/shm");
   const std::string data = testing::pattern(kSize, 10);
   testing::write_file(dir.file("src"), data);
-  engine::ProbeCache probes;
-  engine::Context ctx;
+  mech::ProbeCache probes;
+  mech::Context ctx;
   ctx.probes = &probes;
   ctx.tun.kernel_chunk = 1 << 20;
   ctx.tun.uring_buffer = 256 << 10;
@@ -559,8 +560,8 @@ TEST_F(EngineTest, DrainOnDestructionCompletesEverything) {
 TEST_F(EngineTest, CancelOnDestructionLeavesNoCallbackAfterReturn) {
   constexpr int kJobs = 50;
   testing::write_file(shm_.file("src"), testing::pattern(8 << 20, 12));
-  engine::ProbeCache probes;
-  engine::Context ctx;
+  mech::ProbeCache probes;
+  mech::Context ctx;
   ctx.probes = &probes;
   ctx.tun.kernel_chunk = 256 << 10;
   std::atomic<bool> destroyed{false};

@@ -4,8 +4,8 @@
 // verdict is cached so later files skip the rung with the same reason.
 //
 // Thread-safety: all methods are safe to call concurrently.
-#ifndef OFFCOPY_ENGINE_PROBE_H_
-#define OFFCOPY_ENGINE_PROBE_H_
+#ifndef OFFCOPY_MECH_PROBE_H_
+#define OFFCOPY_MECH_PROBE_H_
 
 #include <sys/types.h>
 
@@ -17,7 +17,7 @@
 
 #include "offcopy/copy.h"
 
-namespace offcopy::engine {
+namespace offcopy::mech {
 
 struct Verdict {
   int err = 0;      // the errno that showed the rung unsupported
@@ -42,6 +42,6 @@ class ProbeCache {
   std::optional<Verdict> ring_;        // guarded by mu_
 };
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::mech
 
-#endif  // OFFCOPY_ENGINE_PROBE_H_
+#endif  // OFFCOPY_MECH_PROBE_H_

@@ -1,8 +1,8 @@
-#include "engine/async/wakeup.h"
+#include "engine/wakeup.h"
 
 #include <cstdint>
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 
 int WakeupFd::open() {
   const int fd = sys::Sys::real().eventfd();
@@ -25,4 +25,4 @@ void WakeupFd::clear() {
   sys::Sys::real().read(fd_.get(), &v, sizeof v);
 }
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine

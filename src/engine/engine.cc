@@ -1,9 +1,10 @@
-// offcopy::Engine: the public face of engine::async::Scheduler.
+// offcopy::Engine: the public face of engine::Scheduler.
 #include "offcopy/engine.h"
 
 #include <errno.h>
 
-#include "engine/async/scheduler.h"
+#include "engine/open_engine.h"
+#include "engine/scheduler.h"
 
 namespace offcopy {
 
@@ -22,32 +23,32 @@ bool Completion::cancelled() const {
 }
 
 Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
-  return open(std::move(options), engine::Context::process());
+  return engine::EngineAccess::open(std::move(options), mech::Context::process());
 }
 
-Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options,
-                                             const engine::Context& ctx) {
-  auto s = engine::async::Scheduler::start(ctx, std::move(options));
+Result<std::unique_ptr<Engine>> engine::EngineAccess::open(EngineOptions options,
+                                                           const mech::Context& ctx) {
+  auto s = Scheduler::start(ctx, std::move(options));
   if (!s) return s.error();
   return std::unique_ptr<Engine>(new Engine(std::move(*s)));
 }
 
-Engine::Engine(std::unique_ptr<engine::async::Scheduler> s) : s_(std::move(s)) {}
+Engine::Engine(std::unique_ptr<engine::Scheduler> s) : s_(std::move(s)) {}
 
 Engine::~Engine() = default;
 
 Result<JobId> Engine::submit(Job job) {
-  return s_->submit(std::move(job), engine::async::Notify{});
+  return s_->submit(std::move(job), engine::Notify{});
 }
 
 Result<JobId> Engine::submit(Job job, CompletionCallback done) {
-  return s_->submit(std::move(job), engine::async::Notify{std::move(done)});
+  return s_->submit(std::move(job), engine::Notify{std::move(done)});
 }
 
 Result<FutureJob> Engine::submit_future(Job job) {
   std::promise<Completion> promise;
   std::future<Completion> future = promise.get_future();
-  auto id = s_->submit(std::move(job), engine::async::Notify{std::move(promise)});
+  auto id = s_->submit(std::move(job), engine::Notify{std::move(promise)});
   if (!id) return id.error();
   return FutureJob{*id, std::move(future)};
 }

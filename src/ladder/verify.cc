@@ -1,6 +1,6 @@
 // verify_copy: which ranges need reading (extent maps), then chunk by chunk
 // digests of both sides.
-#include "engine/verify.h"
+#include "ladder/verify.h"
 
 #include <errno.h>
 #include <linux/fiemap.h>
@@ -15,7 +15,10 @@
 
 #include "util/error.h"
 
-namespace offcopy::engine {
+namespace offcopy::ladder {
+
+using mech::Context;
+using mech::Control;
 namespace {
 
 using Range = std::pair<int64_t, int64_t>;  // [first, second)
@@ -189,4 +192,4 @@ Result<Verified> verify_copy(const Context& ctx, int src_fd, int dst_fd, int64_t
   return v;
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::ladder

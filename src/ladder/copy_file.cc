@@ -13,12 +13,15 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/copier.h"
-#include "engine/verify.h"
+#include "ladder/copier.h"
+#include "ladder/verify.h"
 #include "meta/metadata.h"
 #include "util/error.h"
 
-namespace offcopy::engine {
+namespace offcopy::ladder {
+
+using mech::Context;
+using mech::Control;
 namespace {
 
 using util::path_error;
@@ -366,13 +369,13 @@ Result<Report> copy_file(const Context& ctx, const std::string& src,
   return rep;
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::ladder
 
 namespace offcopy {
 
 Result<Report> copy_file(const std::string& src, const std::string& dst,
                          const FileOptions& options) {
-  return engine::copy_file(engine::Context::process(), src, dst, options);
+  return ladder::copy_file(mech::Context::process(), src, dst, options);
 }
 
 }  // namespace offcopy

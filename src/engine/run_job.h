@@ -1,17 +1,17 @@
 // Runs one job on the calling (worker) thread: every destination in turn,
-// through engine::copy_file / engine::copy_range with a Control carrying
+// through ladder::copy_file / ladder::copy_range with a mech::Control carrying
 // the job's cancel flag and a progress hook.
-#ifndef OFFCOPY_ENGINE_ASYNC_RUN_JOB_H_
-#define OFFCOPY_ENGINE_ASYNC_RUN_JOB_H_
+#ifndef OFFCOPY_ENGINE_RUN_JOB_H_
+#define OFFCOPY_ENGINE_RUN_JOB_H_
 
 #include <chrono>
 #include <functional>
 
-#include "engine/async/job_state.h"
-#include "engine/async/throttle.h"
-#include "engine/job.h"
+#include "engine/job_state.h"
+#include "engine/throttle.h"
+#include "mech/context.h"
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 
 struct RunHooks {
   // Told the job's total bytes once its first copy has looked at the
@@ -29,7 +29,7 @@ struct RunHooks {
 // the bytes moved by every rung but clone are charged to it between chunks
 // and when each destination is over (the worker sleeps there, not while
 // holding a file open for the next chunk's syscall).
-Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks);
+Completion run_job(const mech::Context& ctx, JobState& js, const RunHooks& hooks);
 
 // Asks the CPU for the memory a job's description points to (paths, the
 // destination list) ahead of its run: __builtin_prefetch, no loads wait.
@@ -40,6 +40,6 @@ void prefetch_job(const ::offcopy::Job& job);
 int64_t bytes_at_submit(const ::offcopy::Job& job);
 std::optional<Error> validate(const ::offcopy::Job& job);
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine
 
-#endif  // OFFCOPY_ENGINE_ASYNC_RUN_JOB_H_
+#endif  // OFFCOPY_ENGINE_RUN_JOB_H_

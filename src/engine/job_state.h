@@ -18,18 +18,18 @@
 //   uses, next_free      guarded by Scheduler::slots_mu_, except that a
 //                        worker returning the slot writes next_free before
 //                        publishing it (Scheduler::returned_).
-#ifndef OFFCOPY_ENGINE_ASYNC_JOB_STATE_H_
-#define OFFCOPY_ENGINE_ASYNC_JOB_STATE_H_
+#ifndef OFFCOPY_ENGINE_JOB_STATE_H_
+#define OFFCOPY_ENGINE_JOB_STATE_H_
 
 #include <atomic>
 #include <cstdint>
 #include <future>
 #include <variant>
 
-#include "engine/async/job_queue.h"
+#include "engine/job_queue.h"
 #include "offcopy/engine.h"
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 
 // How the completion is delivered: queued for reap(), a callback, a future.
 using Notify = std::variant<std::monostate, CompletionCallback,
@@ -53,7 +53,7 @@ struct alignas(64) JobState : QueueNode {
   int64_t bytes_counted = 0;  // in the scheduler's bytes in flight
 
   std::atomic<JobId> live{0};
-  std::atomic<bool> cancel{false};   // Control::cancel for every destination
+  std::atomic<bool> cancel{false};   // mech::Control::cancel for every destination
   std::atomic<int64_t> done{0};      // Progress::bytes_done
   std::atomic<int64_t> total{-1};    // Progress::bytes_total
   std::atomic<int> mech{-1};         // Progress::mechanism, -1 for none
@@ -84,6 +84,6 @@ struct alignas(64) JobState : QueueNode {
   }
 };
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine
 
-#endif  // OFFCOPY_ENGINE_ASYNC_JOB_STATE_H_
+#endif  // OFFCOPY_ENGINE_JOB_STATE_H_

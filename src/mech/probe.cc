@@ -1,6 +1,6 @@
-#include "engine/probe.h"
+#include "mech/probe.h"
 
-namespace offcopy::engine {
+namespace offcopy::mech {
 
 std::optional<Verdict> ProbeCache::get(Mechanism m, dev_t src,
                                        dev_t dst) const {
@@ -31,4 +31,4 @@ void ProbeCache::clear() {
   ring_.reset();
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::mech

@@ -1,7 +1,7 @@
 // copy_range: validates the request, then walks the mechanism ladder over
 // the range in order -- an unaligned head, the clonable middle, the tail --
 // finding holes on the way down and recreating them at the end.
-#include "engine/copier.h"
+#include "ladder/copier.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,25 @@
 #include <string>
 #include <vector>
 
-namespace offcopy::engine {
+#include "mech/transfer.h"
+
+namespace offcopy::ladder {
+
+using mech::Context;
+using mech::Control;
+using mech::Segment;
+using mech::SegmentResult;
+using mech::Transfer;
+using mech::ProbeCache;
+using mech::Tunables;
+using mech::Verdict;
+using mech::kUntilEof;
+using mech::clone_segment;
+using mech::kernel_copy_segment;
+using mech::splice_segment;
+using mech::pipe_ready;
+using mech::uring_segment;
+using mech::read_write_segment;
 namespace {
 
 Error make_error(int code, std::string op, Role role, std::string detail = {}) {
@@ -34,8 +52,8 @@ bool is_stream(const struct stat& st) {
 // Size is known when the kernel tells it.  Block devices and most /proc
 // files report 0; sysfs reports 4096 for every attribute whatever it holds.
 // Those are read until EOF instead.
-bool size_known(const Job& job) {
-  return S_ISREG(job.src_st.st_mode) && job.src_st.st_size > 0 && !job.src_pseudo;
+bool size_known(const Transfer& xfer) {
+  return S_ISREG(xfer.src_st.st_mode) && xfer.src_st.st_size > 0 && !xfer.src_pseudo;
 }
 
 // Filesystems whose files are generated on read: st_size means nothing.
@@ -56,37 +74,37 @@ bool is_pseudo_fs(int64_t f_type) {
 }
 
 // Error::code of an attempt that assumed the fds' flags wrongly (see
-// Job::flags_assumed): copy_range starts over, reading them first.
+// Transfer::flags_assumed): copy_range starts over, reading them first.
 constexpr int kFlagsNeeded = -1;
 
-Status inspect(Job& job, const OpenedFds* known, bool lazy_flags) {
-  sys::Sys& s = job.sys();
+Status inspect(Transfer& xfer, const OpenedFds* known, bool lazy_flags) {
+  sys::Sys& s = xfer.sys();
   if (known != nullptr) {
-    job.src_st = known->src_st;
-    job.dst_st = known->dst_st;
-  } else if (int r = s.fstat(job.src_fd, &job.src_st); r < 0) {
+    xfer.src_st = known->src_st;
+    xfer.dst_st = known->dst_st;
+  } else if (int r = s.fstat(xfer.src_fd, &xfer.src_st); r < 0) {
     return make_error(-r, "fstat", Role::source);
-  } else if (int r = s.fstat(job.dst_fd, &job.dst_st); r < 0) {
+  } else if (int r = s.fstat(xfer.dst_fd, &xfer.dst_st); r < 0) {
     return make_error(-r, "fstat", Role::destination);
   }
-  if (S_ISDIR(job.src_st.st_mode)) return make_error(EISDIR, "open", Role::source);
-  if (S_ISDIR(job.dst_st.st_mode)) return make_error(EISDIR, "open", Role::destination);
+  if (S_ISDIR(xfer.src_st.st_mode)) return make_error(EISDIR, "open", Role::source);
+  if (S_ISDIR(xfer.dst_st.st_mode)) return make_error(EISDIR, "open", Role::destination);
   // Generated files allocate no blocks; only then is fstatfs worth a call
   // (it is one of the few syscalls a 4 KiB copy makes).
-  if (job.src_st.st_blocks == 0 && S_ISREG(job.src_st.st_mode)) {
+  if (xfer.src_st.st_blocks == 0 && S_ISREG(xfer.src_st.st_mode)) {
     struct statfs fs {};
-    job.src_pseudo = s.fstatfs(job.src_fd, &fs) == 0 && is_pseudo_fs(fs.f_type);
+    xfer.src_pseudo = s.fstatfs(xfer.src_fd, &fs) == 0 && is_pseudo_fs(fs.f_type);
   }
-  job.flags_assumed = known == nullptr && lazy_flags && S_ISREG(job.dst_st.st_mode) &&
-                      size_known(job);
+  xfer.flags_assumed = known == nullptr && lazy_flags && S_ISREG(xfer.dst_st.st_mode) &&
+                      size_known(xfer);
   int src_fl = O_RDONLY;
   int dst_fl = O_WRONLY;
   if (known != nullptr) {
     src_fl = known->src_flags;
     dst_fl = known->dst_flags;
-  } else if (!job.flags_assumed) {
-    src_fl = s.fcntl_getfl(job.src_fd);
-    dst_fl = s.fcntl_getfl(job.dst_fd);
+  } else if (!xfer.flags_assumed) {
+    src_fl = s.fcntl_getfl(xfer.src_fd);
+    dst_fl = s.fcntl_getfl(xfer.dst_fd);
   }
   if (src_fl < 0) return make_error(-src_fl, "fcntl", Role::source);
   if (dst_fl < 0) return make_error(-dst_fl, "fcntl", Role::destination);
@@ -96,14 +114,14 @@ Status inspect(Job& job, const OpenedFds* known, bool lazy_flags) {
   if ((dst_fl & O_ACCMODE) == O_RDONLY) {
     return make_error(EBADF, "write", Role::destination, "not open for writing");
   }
-  job.src_stream = is_stream(job.src_st);
-  job.src_nonblock = job.src_stream && (src_fl & O_NONBLOCK) != 0;
-  if (known != nullptr && known->src_nonblock_ours && !job.src_stream) {
-    job.src_clear_nonblock = src_fl & ~O_NONBLOCK;
+  xfer.src_stream = is_stream(xfer.src_st);
+  xfer.src_nonblock = xfer.src_stream && (src_fl & O_NONBLOCK) != 0;
+  if (known != nullptr && known->src_nonblock_ours && !xfer.src_stream) {
+    xfer.src_clear_nonblock = src_fl & ~O_NONBLOCK;
   }
-  job.dst_regular = S_ISREG(job.dst_st.st_mode);
-  job.dst_append = (dst_fl & O_APPEND) != 0;
-  job.dst_stream = is_stream(job.dst_st) || job.dst_append;
+  xfer.dst_regular = S_ISREG(xfer.dst_st.st_mode);
+  xfer.dst_append = (dst_fl & O_APPEND) != 0;
+  xfer.dst_stream = is_stream(xfer.dst_st) || xfer.dst_append;
   return Ok{};
 }
 
@@ -112,11 +130,11 @@ Status inspect(Job& job, const OpenedFds* known, bool lazy_flags) {
 // otherwise kFlagsNeeded, and copy_range starts over with them read:
 // nothing has been written, as an offload call refuses such fds with
 // EBADF before writing.
-Status settle_flags(Job& job) {
-  if (!job.flags_assumed || job.flags_read) return Ok{};
-  job.flags_read = true;
-  const int src_fl = job.sys().fcntl_getfl(job.src_fd);
-  const int dst_fl = job.sys().fcntl_getfl(job.dst_fd);
+Status settle_flags(Transfer& xfer) {
+  if (!xfer.flags_assumed || xfer.flags_read) return Ok{};
+  xfer.flags_read = true;
+  const int src_fl = xfer.sys().fcntl_getfl(xfer.src_fd);
+  const int dst_fl = xfer.sys().fcntl_getfl(xfer.dst_fd);
   if (src_fl >= 0 && dst_fl >= 0 && (src_fl & O_ACCMODE) != O_WRONLY &&
       (dst_fl & O_ACCMODE) != O_RDONLY && (dst_fl & O_APPEND) == 0) {
     return Ok{};
@@ -125,36 +143,36 @@ Status settle_flags(Job& job) {
 }
 
 // Reads an offset pointer, or the file position when it is null.
-Result<int64_t> start_offset(Job& job, int fd, const int64_t* off,
+Result<int64_t> start_offset(Transfer& xfer, int fd, const int64_t* off,
                              bool stream, Role role) {
   if (off != nullptr) {
     if (stream) {
-      return make_error(job.dst_append && role == Role::destination ? EBADF : ESPIPE,
+      return make_error(xfer.dst_append && role == Role::destination ? EBADF : ESPIPE,
                         "offset", role, "an offset was given for a stream or O_APPEND fd");
     }
     if (*off < 0) return make_error(EINVAL, "offset", role, "negative offset");
     return *off;
   }
   if (stream) return int64_t{0};
-  int64_t pos = job.sys().lseek(fd, 0, SEEK_CUR);
+  int64_t pos = xfer.sys().lseek(fd, 0, SEEK_CUR);
   if (pos < 0) return make_error(static_cast<int>(-pos), "lseek", role);
   return pos;
 }
 
 // Turns the requested length into the one to copy: clipped at the source's
 // EOF when its size is known, "until EOF" under whole_file otherwise.
-Result<int64_t> effective_length(const Job& job, int64_t src_pos, int64_t len) {
-  if (!job.flags.whole_file && len < 0) {
+Result<int64_t> effective_length(const Transfer& xfer, int64_t src_pos, int64_t len) {
+  if (!xfer.flags.whole_file && len < 0) {
     return make_error(EINVAL, "length", Role::none, "negative length");
   }
-  if (!size_known(job)) return job.flags.whole_file ? kUntilEof : len;
-  const int64_t avail = std::max<int64_t>(0, job.src_st.st_size - src_pos);
-  return job.flags.whole_file ? avail : std::min(len, avail);
+  if (!size_known(xfer)) return xfer.flags.whole_file ? kUntilEof : len;
+  const int64_t avail = std::max<int64_t>(0, xfer.src_st.st_size - src_pos);
+  return xfer.flags.whole_file ? avail : std::min(len, avail);
 }
 
-Status check_overlap(const Job& job, const Segment& seg) {
-  if (job.src_st.st_dev != job.dst_st.st_dev ||
-      job.src_st.st_ino != job.dst_st.st_ino || job.src_stream) {
+Status check_overlap(const Transfer& xfer, const Segment& seg) {
+  if (xfer.src_st.st_dev != xfer.dst_st.st_dev ||
+      xfer.src_st.st_ino != xfer.dst_st.st_ino || xfer.src_stream) {
     return Ok{};
   }
   const int64_t end = seg.len == kUntilEof ? kUntilEof : seg.len;
@@ -166,52 +184,52 @@ Status check_overlap(const Job& job, const Segment& seg) {
 }
 
 // Rungs that the flags, the file types or the probe cache rule out.
-void rule_out(Job& job) {
-  const CopyFlags& f = job.flags;
-  const ProbeCache* probes = job.ctx.probes;
+void rule_out(Transfer& xfer) {
+  const CopyFlags& f = xfer.flags;
+  const ProbeCache* probes = xfer.ctx.probes;
   auto cached = [&](Mechanism m) {
     if (probes == nullptr) return;
-    if (auto v = probes->get(m, job.src_st.st_dev, job.dst_st.st_dev)) {
-      job.skip(m, v->err, v->why + " (probed before for this pair)");
+    if (auto v = probes->get(m, xfer.src_st.st_dev, xfer.dst_st.st_dev)) {
+      xfer.skip(m, v->err, v->why + " (probed before for this pair)");
     }
   };
   for (Mechanism m : {Mechanism::clone, Mechanism::kernel_copy}) {
-    if (job.src_stream || !S_ISREG(job.src_st.st_mode)) {
-      job.skip(m, 0, "source is not a regular file");
-    } else if (!job.dst_regular) {
-      job.skip(m, 0, "destination is not a regular file");
-    } else if (job.dst_stream) {
-      job.skip(m, 0, "destination is opened O_APPEND");
+    if (xfer.src_stream || !S_ISREG(xfer.src_st.st_mode)) {
+      xfer.skip(m, 0, "source is not a regular file");
+    } else if (!xfer.dst_regular) {
+      xfer.skip(m, 0, "destination is not a regular file");
+    } else if (xfer.dst_stream) {
+      xfer.skip(m, 0, "destination is opened O_APPEND");
     } else if (f.reflink == Reflink::never) {
-      job.skip(m, 0, m == Mechanism::clone
+      xfer.skip(m, 0, m == Mechanism::clone
                          ? "--reflink=never"
                          : "--reflink=never (copy_file_range may share extents)");
     } else if (f.sparse == Sparse::never) {
-      job.skip(m, 0, "--sparse=never writes holes as zeros");
+      xfer.skip(m, 0, "--sparse=never writes holes as zeros");
     } else if (f.sparse == Sparse::always && m == Mechanism::clone) {
-      job.skip(m, 0, "--sparse=always turns zero blocks into holes; a clone keeps them");
-    } else if (!size_known(job)) {
-      job.skip(m, 0, "source reports size 0 (empty, or procfs/sysfs): read until EOF");
+      xfer.skip(m, 0, "--sparse=always turns zero blocks into holes; a clone keeps them");
+    } else if (!size_known(xfer)) {
+      xfer.skip(m, 0, "source reports size 0 (empty, or procfs/sysfs): read until EOF");
     }
     cached(m);
   }
   if (f.sparse == Sparse::always) {
-    job.skip(Mechanism::kernel_copy, 0, "--sparse=always looks for zero blocks");
+    xfer.skip(Mechanism::kernel_copy, 0, "--sparse=always looks for zero blocks");
   }
   for (Mechanism m : {Mechanism::splice, Mechanism::uring}) {
-    if (job.src_stream || job.dst_stream || !size_known(job)) {
-      job.skip(m, 0, "stream or size 0: read/write until EOF");
+    if (xfer.src_stream || xfer.dst_stream || !size_known(xfer)) {
+      xfer.skip(m, 0, "stream or size 0: read/write until EOF");
     } else if (f.sparse == Sparse::always) {
-      job.skip(m, 0, "--sparse=always looks for zero blocks");
-    } else if (m == Mechanism::splice && !job.dst_regular) {
-      job.skip(m, 0, "destination is not a regular file");
+      xfer.skip(m, 0, "--sparse=always looks for zero blocks");
+    } else if (m == Mechanism::splice && !xfer.dst_regular) {
+      xfer.skip(m, 0, "destination is not a regular file");
     }
   }
   cached(Mechanism::splice);
 }
 
 // `at` is the source offset where the failing call started.
-Error mech_error(const Job& job, const MechResult& r, Mechanism m, int64_t at) {
+Error mech_error(const Transfer& xfer, const SegmentResult& r, Mechanism m, int64_t at) {
   Role role = Role::none;
   std::string op = r.op;
   if (op.find("read") != std::string::npos) role = Role::source;
@@ -222,85 +240,85 @@ Error mech_error(const Job& job, const MechResult& r, Mechanism m, int64_t at) {
   Error e = make_error(r.err, op, role);
   e.offset = at;
   e.detail = std::string(mechanism_name(m)) + ": " + r.why;
-  e.bytes_done = job.done;
+  e.bytes_done = xfer.done;
   return e;
 }
 
-Error offload_error(const Job& job) {
+Error offload_error(const Transfer& xfer) {
   Error e = make_error(kOffloadUnsupported, "offload", Role::none,
                        "no offload mechanism can copy this range; nothing "
                        "was written by a host copy (--offload=require)");
   e.offload_unsupported = true;
-  e.bytes_done = job.done;
+  e.bytes_done = xfer.done;
   return e;
 }
 
 // Creates the ring on first use; an unusable io_uring turns the rung off.
-bool ring_ready(Job& job) {
-  if (job.ring) return true;
-  if (job.ctx.probes != nullptr) {
-    if (auto v = job.ctx.probes->ring()) {
-      job.skip(Mechanism::uring, v->err, v->why);
+bool ring_ready(Transfer& xfer) {
+  if (xfer.ring) return true;
+  if (xfer.ctx.probes != nullptr) {
+    if (auto v = xfer.ctx.probes->ring()) {
+      xfer.skip(Mechanism::uring, v->err, v->why);
       return false;
     }
   }
   int err = 0;
-  job.ring = job.sys().make_ring(job.ctx.tun.uring_depth, &err);
-  if (job.ring) return true;
+  xfer.ring = xfer.sys().make_ring(xfer.ctx.tun.uring_depth, &err);
+  if (xfer.ring) return true;
   Verdict v{-err, "io_uring unavailable (" + std::string(sys::errno_name(-err)) + ")"};
-  if (job.ctx.probes != nullptr) job.ctx.probes->set_ring(v);
-  job.skip(Mechanism::uring, v.err, v.why);
+  if (xfer.ctx.probes != nullptr) xfer.ctx.probes->set_ring(v);
+  xfer.skip(Mechanism::uring, v.err, v.why);
   return false;
 }
 
-// Whether rung m (on for this job, worth it from `min` bytes, set up by
+// Whether rung m (on for this transfer, worth it from `min` bytes, set up by
 // `ready` on first use) takes this segment.  A segment too short records
 // the reason without turning the rung off: a later one may be longer.
-bool takes(Job& job, const Segment& seg, Mechanism m, int64_t min, bool (*ready)(Job&),
+bool takes(Transfer& xfer, const Segment& seg, Mechanism m, int64_t min, bool (*ready)(Transfer&),
            const char* too_short) {
-  if (job.is_off(m)) return false;
-  if (seg.len >= min) return ready(job);
-  job.skip(m, 0, too_short);
-  job.off[static_cast<int>(m)].reset();  // size-dependent
+  if (xfer.is_off(m)) return false;
+  if (seg.len >= min) return ready(xfer);
+  xfer.skip(m, 0, too_short);
+  xfer.off[static_cast<int>(m)].reset();  // size-dependent
   return false;
 }
 
 // The first rung still on for this segment.
-Mechanism pick(Job& job, const Segment& seg) {
-  if (!job.is_off(Mechanism::kernel_copy)) return Mechanism::kernel_copy;
+Mechanism pick(Transfer& xfer, const Segment& seg) {
+  if (!xfer.is_off(Mechanism::kernel_copy)) return Mechanism::kernel_copy;
   // Offload only: copy_data refuses any host rung; make no pipe or ring.
-  if (job.flags.no_fallback) return Mechanism::read_write;
-  const Tunables& t = job.ctx.tun;
-  if (takes(job, seg, Mechanism::splice, t.splice_min, pipe_ready,
+  if (xfer.flags.no_fallback) return Mechanism::read_write;
+  const Tunables& t = xfer.ctx.tun;
+  if (takes(xfer, seg, Mechanism::splice, t.splice_min, pipe_ready,
             "range shorter than a pipe is worth")) {
     return Mechanism::splice;
   }
-  if (takes(job, seg, Mechanism::uring, t.uring_min, ring_ready,
+  if (takes(xfer, seg, Mechanism::uring, t.uring_min, ring_ready,
             "range shorter than the pipeline's minimum")) {
     return Mechanism::uring;
   }
   return Mechanism::read_write;
 }
 
-MechResult run_rung(Job& job, Mechanism m, const Segment& seg) {
+SegmentResult run_rung(Transfer& xfer, Mechanism m, const Segment& seg) {
   switch (m) {
-    case Mechanism::clone: return clone_segment(job, seg);
-    case Mechanism::kernel_copy: return kernel_copy_segment(job, seg);
-    case Mechanism::splice: return splice_segment(job, seg);
-    case Mechanism::uring: return uring_segment(job, seg);
-    default: return read_write_segment(job, seg);
+    case Mechanism::clone: return clone_segment(xfer, seg);
+    case Mechanism::kernel_copy: return kernel_copy_segment(xfer, seg);
+    case Mechanism::splice: return splice_segment(xfer, seg);
+    case Mechanism::uring: return uring_segment(xfer, seg);
+    default: return read_write_segment(xfer, seg);
   }
 }
 
-void turn_off(Job& job, Mechanism m, const MechResult& r) {
+void turn_off(Transfer& xfer, Mechanism m, const SegmentResult& r) {
   std::string why = r.op;
   if (r.err != 0) why += std::string(" ") + sys::errno_name(r.err);
   why += ": " + r.why;
-  job.skip(m, r.err, why);
-  if (r.cacheable && job.ctx.probes != nullptr && m == Mechanism::uring) {
-    job.ctx.probes->set_ring(Verdict{r.err, why});
-  } else if (r.cacheable && job.ctx.probes != nullptr) {
-    job.ctx.probes->set(m, job.src_st.st_dev, job.dst_st.st_dev,
+  xfer.skip(m, r.err, why);
+  if (r.cacheable && xfer.ctx.probes != nullptr && m == Mechanism::uring) {
+    xfer.ctx.probes->set_ring(Verdict{r.err, why});
+  } else if (r.cacheable && xfer.ctx.probes != nullptr) {
+    xfer.ctx.probes->set(m, xfer.src_st.st_dev, xfer.dst_st.st_dev,
                         Verdict{r.err, why});
   }
 }
@@ -308,90 +326,90 @@ void turn_off(Job& job, Mechanism m, const MechResult& r) {
 // A regular source that reads EOF before its known size is not a short
 // copy to hide: if it did not shrink, something returned 0 wrongly.
 // `at` is the source offset where EOF was read.
-Status check_early_eof(Job& job, int64_t at) {
-  job.eof = true;
-  if (!size_known(job)) return Ok{};
+Status check_early_eof(Transfer& xfer, int64_t at) {
+  xfer.eof = true;
+  if (!size_known(xfer)) return Ok{};
   struct stat st {};
-  if (job.sys().fstat(job.src_fd, &st) == 0 && st.st_size > at) {
+  if (xfer.sys().fstat(xfer.src_fd, &st) == 0 && st.st_size > at) {
     Error e = make_error(EIO, "read", Role::source,
                          "end of file reached at offset " + std::to_string(at) +
                              " but the source is " + std::to_string(st.st_size) + " bytes");
     e.offset = at;
-    e.bytes_done = job.done;
+    e.bytes_done = xfer.done;
     return e;
   }
   return Ok{};
 }
 
-std::string used_why(const Job& job, Mechanism m) {
-  const Tunables& t = job.ctx.tun;
+std::string used_why(const Transfer& xfer, Mechanism m) {
+  const Tunables& t = xfer.ctx.tun;
   switch (m) {
     case Mechanism::kernel_copy:
       return "copy_file_range: in-kernel or server-side copy (may share extents)";
     case Mechanism::splice:
-      return "splice through a " + std::to_string(job.pipe_size >> 10) +
+      return "splice through a " + std::to_string(xfer.pipe_size >> 10) +
              " KiB pipe: in-kernel host copy";
     case Mechanism::uring:
       return "io_uring pipeline, " + std::to_string(t.uring_depth) + " x " +
              std::to_string(t.uring_buffer >> 10) + " KiB buffers";
     default:
-      return std::string(job.src_stream ? "read" : "pread") + "/" +
-             (job.dst_stream ? "write" : "pwrite") + ", " +
+      return std::string(xfer.src_stream ? "read" : "pread") + "/" +
+             (xfer.dst_stream ? "write" : "pwrite") + ", " +
              std::to_string(t.rw_buffer >> 10) + " KiB buffer" +
-             (job.flags.sparse == Sparse::always ? ", zero blocks left as holes" : "");
+             (xfer.flags.sparse == Sparse::always ? ", zero blocks left as holes" : "");
   }
 }
 
 // Copies one data segment down the ladder from kernel copy.
-Status copy_data(Job& job, Segment seg) {
+Status copy_data(Transfer& xfer, Segment seg) {
   while (seg.len > 0) {
-    const Mechanism m = pick(job, seg);
+    const Mechanism m = pick(xfer, seg);
     if (m != Mechanism::kernel_copy) {
-      if (Status s = settle_flags(job); !s) return s;
+      if (Status s = settle_flags(xfer); !s) return s;
     }
-    if (m != Mechanism::kernel_copy && job.flags.no_fallback) return offload_error(job);
-    if (m != Mechanism::kernel_copy && job.src_clear_nonblock >= 0) {
-      if (int r = job.sys().fcntl_setfl(job.src_fd, job.src_clear_nonblock); r < 0) {
+    if (m != Mechanism::kernel_copy && xfer.flags.no_fallback) return offload_error(xfer);
+    if (m != Mechanism::kernel_copy && xfer.src_clear_nonblock >= 0) {
+      if (int r = xfer.sys().fcntl_setfl(xfer.src_fd, xfer.src_clear_nonblock); r < 0) {
         return make_error(-r, "fcntl", Role::source);
       }
-      job.src_clear_nonblock = -1;
+      xfer.src_clear_nonblock = -1;
     }
-    const MechResult r = run_rung(job, m, seg);
-    job.used(m, r.moved - r.holes, used_why(job, m));
-    job.done += r.moved;
+    const SegmentResult r = run_rung(xfer, m, seg);
+    xfer.used(m, r.moved - r.holes, used_why(xfer, m));
+    xfer.done += r.moved;
     seg.src += r.moved;
     seg.dst += r.moved;
     if (seg.len != kUntilEof) seg.len -= r.moved;
     if (r.fall_back) {
-      turn_off(job, m, r);
+      turn_off(xfer, m, r);
       continue;
     }
     if (r.err != 0) {
-      if (Status s = settle_flags(job); !s) return s;
-      job.fail(m, r.err, r.why);
-      return mech_error(job, r, m, seg.src);
+      if (Status s = settle_flags(xfer); !s) return s;
+      xfer.fail(m, r.err, r.why);
+      return mech_error(xfer, r, m, seg.src);
     }
-    if (r.eof) return check_early_eof(job, seg.src);
+    if (r.eof) return check_early_eof(xfer, seg.src);
   }
   return Ok{};
 }
 
 // The data and holes of [seg.src, seg.src + seg.len), in order.
-std::vector<std::pair<Segment, bool>> map_extents(Job& job, const Segment& seg) {
-  if (job.keep_src_pos && job.saved_src_pos < 0) {
-    job.saved_src_pos = job.sys().lseek(job.src_fd, 0, SEEK_CUR);
+std::vector<std::pair<Segment, bool>> map_extents(Transfer& xfer, const Segment& seg) {
+  if (xfer.keep_src_pos && xfer.saved_src_pos < 0) {
+    xfer.saved_src_pos = xfer.sys().lseek(xfer.src_fd, 0, SEEK_CUR);
   }
   std::vector<std::pair<Segment, bool>> out;
   const int64_t end = seg.src + seg.len;
   int64_t pos = seg.src;
   while (pos < end) {
-    int64_t data = job.sys().lseek(job.src_fd, pos, SEEK_DATA);
+    int64_t data = xfer.sys().lseek(xfer.src_fd, pos, SEEK_DATA);
     if (data == -ENXIO) data = end;           // only a hole remains
     if (data < 0) return {{seg, false}};      // no hole support: all data
     data = std::min(data, end);
     if (data > pos) out.push_back({{pos, seg.dst + (pos - seg.src), data - pos}, true});
     if (data >= end) break;
-    int64_t hole = job.sys().lseek(job.src_fd, data, SEEK_HOLE);
+    int64_t hole = xfer.sys().lseek(xfer.src_fd, data, SEEK_HOLE);
     if (hole < 0) hole = end;
     hole = std::min(hole, end);
     out.push_back({{data, seg.dst + (data - seg.src), hole - data}, false});
@@ -400,44 +418,44 @@ std::vector<std::pair<Segment, bool>> map_extents(Job& job, const Segment& seg) 
   return out;
 }
 
-bool detect_holes(const Job& job) {
-  if (job.flags.sparse == Sparse::never || !size_known(job)) return false;
-  if (!job.dst_regular || job.dst_stream) return false;
-  return job.flags.sparse == Sparse::always ||
-         job.src_st.st_blocks * 512 < job.src_st.st_size;
+bool detect_holes(const Transfer& xfer) {
+  if (xfer.flags.sparse == Sparse::never || !size_known(xfer)) return false;
+  if (!xfer.dst_regular || xfer.dst_stream) return false;
+  return xfer.flags.sparse == Sparse::always ||
+         xfer.src_st.st_blocks * 512 < xfer.src_st.st_size;
 }
 
 // Copies a piece that is not cloned: holes are noted, data goes down.
-Status copy_piece(Job& job, const Segment& seg) {
-  if (seg.len <= 0 || job.eof) return Ok{};
-  if (!detect_holes(job)) return copy_data(job, seg);
-  for (const auto& [ext, hole] : map_extents(job, seg)) {
+Status copy_piece(Transfer& xfer, const Segment& seg) {
+  if (seg.len <= 0 || xfer.eof) return Ok{};
+  if (!detect_holes(xfer)) return copy_data(xfer, seg);
+  for (const auto& [ext, hole] : map_extents(xfer, seg)) {
     if (hole) {
-      job.add_hole({ext.dst, ext.dst, ext.len});
-      job.done += ext.len;
+      xfer.add_hole({ext.dst, ext.dst, ext.len});
+      xfer.done += ext.len;
       continue;
     }
-    if (Status s = copy_data(job, ext); !s || job.eof) return s;
+    if (Status s = copy_data(xfer, ext); !s || xfer.eof) return s;
   }
   return Ok{};
 }
 
-int64_t clone_block_size(Job& job) {
+int64_t clone_block_size(Transfer& xfer) {
   struct statfs fs {};
-  if (job.sys().fstatfs(job.dst_fd, &fs) == 0 && fs.f_bsize > 0) return fs.f_bsize;
+  if (xfer.sys().fstatfs(xfer.dst_fd, &fs) == 0 && fs.f_bsize > 0) return fs.f_bsize;
   return 4096;
 }
 
 // The clonable middle of seg: block-aligned, except that it may run to the
 // source's EOF when that lands at or past the destination's EOF (4.20's
 // rule against cloning a partial EOF block into the middle of a file).
-Segment clonable_middle(Job& job, const Segment& seg) {
+Segment clonable_middle(Transfer& xfer, const Segment& seg) {
   const int64_t end = seg.src + seg.len;
-  const bool to_eof = end == job.src_st.st_size && seg.dst + seg.len >= job.dst_st.st_size;
+  const bool to_eof = end == xfer.src_st.st_size && seg.dst + seg.len >= xfer.dst_st.st_size;
   // A whole file at offset 0 is clonable whatever the block size: no
   // fstatfs for it (one syscall of the few a small file's copy makes).
   if (seg.src == 0 && seg.dst == 0 && to_eof) return seg;
-  const int64_t bs = clone_block_size(job);
+  const int64_t bs = clone_block_size(xfer);
   if (seg.src % bs != seg.dst % bs) return {seg.src, seg.dst, 0};
   const int64_t head = std::min(seg.len, (bs - seg.src % bs) % bs);
   const int64_t mid_end = to_eof ? end : end - end % bs;
@@ -445,41 +463,41 @@ Segment clonable_middle(Job& job, const Segment& seg) {
   return {start, seg.dst + head, std::max<int64_t>(0, mid_end - start)};
 }
 
-Status clone_or_copy(Job& job, const Segment& mid) {
-  if (!job.keep_going(Mechanism::clone, 0)) {
-    return mech_error(job, MechResult::cancelled(0), Mechanism::clone, mid.src);
+Status clone_or_copy(Transfer& xfer, const Segment& mid) {
+  if (!xfer.keep_going(Mechanism::clone, 0)) {
+    return mech_error(xfer, SegmentResult::cancelled(0), Mechanism::clone, mid.src);
   }
-  const MechResult r = clone_segment(job, mid);
+  const SegmentResult r = clone_segment(xfer, mid);
   if (r.err == 0) {
-    job.used(Mechanism::clone, mid.len, "extents shared");
-    job.done += mid.len;
-    job.keep_going(Mechanism::clone, 0);  // a one-shot clone reports at the end
+    xfer.used(Mechanism::clone, mid.len, "extents shared");
+    xfer.done += mid.len;
+    xfer.keep_going(Mechanism::clone, 0);  // a one-shot clone reports at the end
     return Ok{};
   }
   // EBADF may be an O_APPEND or read-only destination, and an error is
   // about to be reported: either way the flags must be known.
-  const bool fails = !r.fall_back || job.flags.reflink == Reflink::always;
+  const bool fails = !r.fall_back || xfer.flags.reflink == Reflink::always;
   if (r.err == EBADF || fails) {
-    if (Status s = settle_flags(job); !s) return s;
+    if (Status s = settle_flags(xfer); !s) return s;
   }
   if (fails) {
-    job.fail(Mechanism::clone, r.err, r.why);
-    Error e = mech_error(job, r, Mechanism::clone, mid.src);
+    xfer.fail(Mechanism::clone, r.err, r.why);
+    Error e = mech_error(xfer, r, Mechanism::clone, mid.src);
     if (r.fall_back) e.detail += " (--reflink=always)";
     return e;
   }
-  turn_off(job, Mechanism::clone, r);
-  return copy_piece(job, mid);
+  turn_off(xfer, Mechanism::clone, r);
+  return copy_piece(xfer, mid);
 }
 
-Status run_known_size(Job& job, const Segment& seg) {
+Status run_known_size(Transfer& xfer, const Segment& seg) {
   Segment mid{seg.src, seg.dst, 0};
-  if (!job.is_off(Mechanism::clone)) mid = clonable_middle(job, seg);
-  const bool always = job.flags.reflink == Reflink::always;
-  if (always && job.is_off(Mechanism::clone)) {
+  if (!xfer.is_off(Mechanism::clone)) mid = clonable_middle(xfer, seg);
+  const bool always = xfer.flags.reflink == Reflink::always;
+  if (always && xfer.is_off(Mechanism::clone)) {
     // Ruled out by the file types or by a cached verdict: report the
     // verdict's errno, as the ioctl itself would have.
-    const Verdict& v = *job.off[static_cast<int>(Mechanism::clone)];
+    const Verdict& v = *xfer.off[static_cast<int>(Mechanism::clone)];
     return make_error(v.err != 0 ? v.err : EOPNOTSUPP, v.err != 0 ? "FICLONE" : "clone",
                       Role::destination, "--reflink=always: cannot clone: " + v.why);
   }
@@ -489,23 +507,23 @@ Status run_known_size(Job& job, const Segment& seg) {
                       "the filesystem block size");
   }
   if (mid.len == 0) {
-    if (!job.is_off(Mechanism::clone)) job.skip(Mechanism::clone, 0, "range not block-aligned");
-    return copy_piece(job, seg);
+    if (!xfer.is_off(Mechanism::clone)) xfer.skip(Mechanism::clone, 0, "range not block-aligned");
+    return copy_piece(xfer, seg);
   }
   const Segment head{seg.src, seg.dst, mid.src - seg.src};
   const int64_t tail_off = mid.src + mid.len - seg.src;
   const Segment tail{seg.src + tail_off, seg.dst + tail_off, seg.len - tail_off};
-  if (Status s = copy_piece(job, head); !s || job.eof) return s;
-  if (Status s = clone_or_copy(job, mid); !s || job.eof) return s;
-  return copy_piece(job, tail);
+  if (Status s = copy_piece(xfer, head); !s || xfer.eof) return s;
+  if (Status s = clone_or_copy(xfer, mid); !s || xfer.eof) return s;
+  return copy_piece(xfer, tail);
 }
 
 // Writes zeros where a hole cannot be punched.  Returns 0 or -errno.
-int zero_fill(Job& job, int64_t off, int64_t len) {
+int zero_fill(Transfer& xfer, int64_t off, int64_t len) {
   static const char kZeros[64 << 10] = {};
   while (len > 0) {
     const int64_t n = std::min<int64_t>(len, sizeof kZeros);
-    const int64_t r = job.sys().pwrite(job.dst_fd, kZeros, n, off);
+    const int64_t r = xfer.sys().pwrite(xfer.dst_fd, kZeros, n, off);
     if (r == -EINTR) continue;
     if (r <= 0) return r == 0 ? -EIO : static_cast<int>(r);
     off += r;
@@ -517,49 +535,49 @@ int zero_fill(Job& job, int64_t off, int64_t len) {
 // An error ends the copied prefix at destination offset `dst_at` when the
 // destination does not hold the bytes beyond it: bytes_done (and the
 // offsets advanced by it) never cover old data or a missing tail.
-Error cut_back(Job& job, const Segment& seg, int64_t dst_at, Error e) {
-  job.done = std::clamp<int64_t>(dst_at - seg.dst, 0, job.done);
-  e.bytes_done = job.done;
+Error cut_back(Transfer& xfer, const Segment& seg, int64_t dst_at, Error e) {
+  xfer.done = std::clamp<int64_t>(dst_at - seg.dst, 0, xfer.done);
+  e.bytes_done = xfer.done;
   return e;
 }
 
 // Where the first noted hole inside the finished prefix starts (the end
 // of the prefix if there is none).
-int64_t first_hole(const Job& job, const Segment& seg) {
-  int64_t at = seg.dst + job.done;
-  for (const Segment& h : job.holes) at = std::min(at, h.dst);
+int64_t first_hole(const Transfer& xfer, const Segment& seg) {
+  int64_t at = seg.dst + xfer.done;
+  for (const Segment& h : xfer.holes) at = std::min(at, h.dst);
   return at;
 }
 
 // Extends the destination over a trailing hole and punches the holes, so
 // they stay holes even where the filesystem preallocated (xfs speculative
 // preallocation) or the destination had data.  Holes are counted in
-// job.done when noted; if one cannot be made, the prefix is cut back to it.
-Status finish_holes(Job& job, const Segment& seg) {
+// xfer.done when noted; if one cannot be made, the prefix is cut back to it.
+Status finish_holes(Transfer& xfer, const Segment& seg) {
   // Data rungs extend the destination themselves; only holes need this.
-  if (!job.dst_regular || job.dst_stream || job.holes.empty()) return Ok{};
-  if (Status s = settle_flags(job); !s) return s;
-  std::sort(job.holes.begin(), job.holes.end(),
+  if (!xfer.dst_regular || xfer.dst_stream || xfer.holes.empty()) return Ok{};
+  if (Status s = settle_flags(xfer); !s) return s;
+  std::sort(xfer.holes.begin(), xfer.holes.end(),
             [](const Segment& a, const Segment& b) { return a.dst < b.dst; });
   struct stat st {};
-  if (int r = job.sys().fstat(job.dst_fd, &st); r < 0) {
-    return cut_back(job, seg, first_hole(job, seg), make_error(-r, "fstat", Role::destination));
+  if (int r = xfer.sys().fstat(xfer.dst_fd, &st); r < 0) {
+    return cut_back(xfer, seg, first_hole(xfer, seg), make_error(-r, "fstat", Role::destination));
   }
-  const int64_t end = seg.dst + job.done;
-  for (const Segment& h : job.holes) {
+  const int64_t end = seg.dst + xfer.done;
+  for (const Segment& h : xfer.holes) {
     const int64_t len = std::min(h.len, std::min(st.st_size, end) - h.dst);
     if (len <= 0) continue;
-    int r = job.sys().fallocate(job.dst_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+    int r = xfer.sys().fallocate(xfer.dst_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                                 h.dst, len);
-    if (r == -EOPNOTSUPP) r = zero_fill(job, h.dst, len);
+    if (r == -EOPNOTSUPP) r = zero_fill(xfer, h.dst, len);
     if (r < 0) {
-      return cut_back(job, seg, h.dst,
+      return cut_back(xfer, seg, h.dst,
                       make_error(-r, "fallocate", Role::destination, "punching a hole"));
     }
   }
   if (end > st.st_size) {
-    if (int r = job.sys().ftruncate(job.dst_fd, end); r < 0) {
-      return cut_back(job, seg, st.st_size,
+    if (int r = xfer.sys().ftruncate(xfer.dst_fd, end); r < 0) {
+      return cut_back(xfer, seg, st.st_size,
                       make_error(-r, "ftruncate", Role::destination,
                                  "extending over a trailing hole"));
     }
@@ -571,46 +589,46 @@ Status finish_holes(Job& job, const Segment& seg) {
 // destination: it ends at the first hole noted but not yet made.  The
 // holes are not made now: after a terminal error (EIO, ENOSPC) nothing
 // more is written, and an offload refusal promises no more writes.
-Error settle_prefix(Job& job, const Segment& seg, Error e) {
-  return cut_back(job, seg, first_hole(job, seg), std::move(e));
+Error settle_prefix(Transfer& xfer, const Segment& seg, Error e) {
+  return cut_back(xfer, seg, first_hole(xfer, seg), std::move(e));
 }
 
 // Without a size, only a host copy can move the bytes.  Under
 // --reflink=always or no_fallback that is allowed only when there is
 // nothing to move: one byte is read to tell an empty file from /proc.
-Status check_unsized(Job& job, const Segment& seg) {
-  const bool always = job.flags.reflink == Reflink::always;
-  if (!always && !job.flags.no_fallback) return Ok{};
+Status check_unsized(Transfer& xfer, const Segment& seg) {
+  const bool always = xfer.flags.reflink == Reflink::always;
+  if (!always && !xfer.flags.no_fallback) return Ok{};
   char byte;
-  const int64_t r = job.src_stream ? -ESPIPE : job.sys().pread(job.src_fd, &byte, 1, seg.src);
+  const int64_t r = xfer.src_stream ? -ESPIPE : xfer.sys().pread(xfer.src_fd, &byte, 1, seg.src);
   if (r == 0) {
-    job.eof = true;  // empty: done, nothing to clone or offload
+    xfer.eof = true;  // empty: done, nothing to clone or offload
     return Ok{};
   }
-  if (!always) return offload_error(job);
+  if (!always) return offload_error(xfer);
   return make_error(EOPNOTSUPP, "clone", Role::source,
                     "--reflink=always: cannot clone a source without a size "
                     "(FIFO, device, procfs/sysfs file)");
 }
 
-Status run(Job& job, const Segment& seg) {
-  rule_out(job);
+Status run(Transfer& xfer, const Segment& seg) {
+  rule_out(xfer);
   Status s = Ok{};
-  if (size_known(job)) {
-    s = run_known_size(job, seg);
-  } else if (s = check_unsized(job, seg); s && !job.eof) {
-    s = copy_piece(job, seg);
+  if (size_known(xfer)) {
+    s = run_known_size(xfer, seg);
+  } else if (s = check_unsized(xfer, seg); s && !xfer.eof) {
+    s = copy_piece(xfer, seg);
   }
-  if (!s) return settle_prefix(job, seg, std::move(s.error()));
-  return finish_holes(job, seg);
+  if (!s) return settle_prefix(xfer, seg, std::move(s.error()));
+  return finish_holes(xfer, seg);
 }
 
 // Advances the caller's offsets (or the file positions) by what was copied.
-void advance(Job& job, int fd, int64_t* off, int64_t start, bool stream) {
+void advance(Transfer& xfer, int fd, int64_t* off, int64_t start, bool stream) {
   if (off != nullptr) {
-    *off = start + job.done;
+    *off = start + xfer.done;
   } else if (!stream) {
-    job.sys().lseek(fd, start + job.done, SEEK_SET);
+    xfer.sys().lseek(fd, start + xfer.done, SEEK_SET);
   }
 }
 
@@ -621,43 +639,43 @@ namespace {
 Result<Report> attempt(const Context& ctx, int src_fd, int64_t* src_off, int dst_fd,
                        int64_t* dst_off, int64_t len, CopyFlags flags, const Control* control,
                        const OpenedFds* known, bool lazy_flags) {
-  Job job{ctx, control};
-  job.src_fd = src_fd;
-  job.dst_fd = dst_fd;
-  job.flags = flags;
-  job.keep_src_pos = src_off != nullptr;
-  if (Status s = inspect(job, known, lazy_flags); !s) return s.error();
-  auto src_pos = start_offset(job, src_fd, src_off, job.src_stream, Role::source);
+  Transfer xfer{ctx, control};
+  xfer.src_fd = src_fd;
+  xfer.dst_fd = dst_fd;
+  xfer.flags = flags;
+  xfer.keep_src_pos = src_off != nullptr;
+  if (Status s = inspect(xfer, known, lazy_flags); !s) return s.error();
+  auto src_pos = start_offset(xfer, src_fd, src_off, xfer.src_stream, Role::source);
   if (!src_pos) return src_pos.error();
-  auto dst_pos = start_offset(job, dst_fd, dst_off, job.dst_stream, Role::destination);
+  auto dst_pos = start_offset(xfer, dst_fd, dst_off, xfer.dst_stream, Role::destination);
   if (!dst_pos) return dst_pos.error();
-  auto n = effective_length(job, *src_pos, len);
+  auto n = effective_length(xfer, *src_pos, len);
   if (!n) return n.error();
   if (control != nullptr && control->length && *n != kUntilEof) control->length(*n);
   const Segment seg{*src_pos, *dst_pos, *n};
-  if (Status s = check_overlap(job, seg); !s) return s.error();
-  Status s = seg.len > 0 ? run(job, seg) : Status(Ok{});
+  if (Status s = check_overlap(xfer, seg); !s) return s.error();
+  Status s = seg.len > 0 ? run(xfer, seg) : Status(Ok{});
   if (!s && s.error().code == kFlagsNeeded) {
     // Nothing written; offsets and positions as they were.
-    if (job.saved_src_pos >= 0) job.sys().lseek(src_fd, job.saved_src_pos, SEEK_SET);
+    if (xfer.saved_src_pos >= 0) xfer.sys().lseek(src_fd, xfer.saved_src_pos, SEEK_SET);
     return std::move(s.error());
   }
-  advance(job, src_fd, src_off, seg.src, job.src_stream);
-  advance(job, dst_fd, dst_off, seg.dst, job.dst_stream);
-  if (job.saved_src_pos >= 0) job.sys().lseek(src_fd, job.saved_src_pos, SEEK_SET);
+  advance(xfer, src_fd, src_off, seg.src, xfer.src_stream);
+  advance(xfer, dst_fd, dst_off, seg.dst, xfer.dst_stream);
+  if (xfer.saved_src_pos >= 0) xfer.sys().lseek(src_fd, xfer.saved_src_pos, SEEK_SET);
   // Steps in ladder order, whatever order the rungs were ruled out in.
   // One step per mechanism (step_for), so the order is total and std::sort
   // is enough; std::stable_sort allocated a buffer on every copy.
-  std::sort(job.report.steps.begin(), job.report.steps.end(),
+  std::sort(xfer.report.steps.begin(), xfer.report.steps.end(),
             [](const Step& a, const Step& b) {
               return ladder_rank(a.mech) < ladder_rank(b.mech);
             });
   if (!s) {
     Error e = std::move(s.error());
-    e.report = std::make_shared<const Report>(job.report);
+    e.report = std::make_shared<const Report>(xfer.report);
     return e;
   }
-  return std::move(job.report);
+  return std::move(xfer.report);
 }
 
 }  // namespace
@@ -671,13 +689,13 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
   return attempt(ctx, src_fd, src_off, dst_fd, dst_off, len, flags, control, known, false);
 }
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::ladder
 
 namespace offcopy {
 
 Result<Report> copy_range(int src_fd, int64_t* src_off, int dst_fd,
                           int64_t* dst_off, int64_t len, CopyFlags flags) {
-  return engine::copy_range(engine::Context::process(), src_fd, src_off, dst_fd,
+  return ladder::copy_range(mech::Context::process(), src_fd, src_off, dst_fd,
                             dst_off, len, flags);
 }
 

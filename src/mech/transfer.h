@@ -1,80 +1,27 @@
-// The state of one copy_range call as the ladder works through it, and the
-// interface every mechanism in src/mech/ implements.
+// The state of one copy_range call as the ladder works through it (a
+// Transfer), the pieces it is cut into, and the mechanisms in src/mech/
+// that move them.
 //
-// Thread-safety: a Job belongs to one thread.
-#ifndef OFFCOPY_ENGINE_JOB_H_
-#define OFFCOPY_ENGINE_JOB_H_
+// Thread-safety: a Transfer belongs to one thread.
+#ifndef OFFCOPY_MECH_TRANSFER_H_
+#define OFFCOPY_MECH_TRANSFER_H_
 
 #include <errno.h>
 #include <sys/stat.h>
 
 #include <array>
-#include <atomic>
 #include <cstdint>
-#include <functional>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "engine/probe.h"
+#include "mech/context.h"
+#include "mech/probe.h"
 #include "offcopy/copy.h"
 #include "sys/sys.h"
 
-namespace offcopy::engine {
-
-// Sizes the ladder works with.  The defaults were chosen by measurement
-// (docs/benchmarks.md); tests shrink them to reach every rung with small
-// files.
-struct Tunables {
-  int64_t kernel_chunk = 64 << 20;  // bytes per copy_file_range call
-  unsigned uring_depth = 4;         // buffers in flight in the pipeline
-  int64_t uring_buffer = 1 << 20;   // bytes per pipeline buffer
-  int64_t uring_min = 4 << 20;      // smaller ranges go to read/write
-  int64_t splice_min = 256 << 10;   // smaller ranges skip splice (a pipe
-                                    // costs 4 syscalls to set up and close)
-  int64_t splice_pipe = 64 << 10;   // pipe capacity asked for splice (the
-                                    // default; 1 MiB measured slower: see
-                                    // docs/benchmarks.md)
-  int64_t rw_buffer = 256 << 10;    // bytes per pread/pwrite
-};
-
-// What the ladder runs against: the syscall seam, the probe cache, sizes.
-struct Context {
-  sys::Sys* sys = &sys::Sys::real();
-  ProbeCache* probes = nullptr;
-  Tunables tun;
-
-  // The process-wide context: the real kernel and a shared probe cache.
-  static Context& process();
-};
-
-// Per-call control, for the asynchronous engine: cancellation and progress.
-// Both are looked at between chunks (one copy_file_range call, one buffer,
-// one io_uring completion), so a cancel lands within one chunk.
-struct Control {
-  // When it reads true the copy stops with ECANCELED; bytes already copied
-  // are reported in Error::bytes_done.
-  const std::atomic<bool>* cancel = nullptr;
-  // Called on the copying thread with the bytes of the range finished so
-  // far (in order) and the rung moving them.
-  std::function<void(int64_t done, Mechanism m)> progress;
-  // Called once, before any byte moves, with the length this call will
-  // copy when it is known (not for a stream or a pseudo-fs source).
-  std::function<void(int64_t len)> length;
-
-  bool cancelled() const {
-    return cancel != nullptr && cancel->load(std::memory_order_relaxed);
-  }
-};
-
-// EAGAIN is retried this many times per call site before it is an error
-// (a regular file answers EAGAIN only under O_NONBLOCK or from a FUSE
-// server; a stuck one must not spin forever).
-inline constexpr int kMaxAgain = 100;
-
-inline constexpr int64_t kUntilEof = std::numeric_limits<int64_t>::max();
+namespace offcopy::mech {
 
 // A contiguous piece of the copy: source offset, destination offset, length.
 struct Segment {
@@ -84,7 +31,7 @@ struct Segment {
 };
 
 // What a mechanism did with one segment.
-struct MechResult {
+struct SegmentResult {
   int64_t moved = 0;       // bytes copied, from the start of the segment
   int err = 0;             // errno if it stopped with an error, else 0
   bool fall_back = false;  // "not supported here" with moved == 0
@@ -94,8 +41,8 @@ struct MechResult {
   const char* op = "";     // the call that failed
   std::string why;         // reason text when it fell back or failed
 
-  static MechResult cancelled(int64_t moved) {
-    MechResult r;
+  static SegmentResult cancelled(int64_t moved) {
+    SegmentResult r;
     r.moved = moved;
     r.err = ECANCELED;
     r.op = "cancel";
@@ -103,15 +50,15 @@ struct MechResult {
     return r;
   }
 
-  static MechResult done(int64_t moved, bool eof = false) {
-    MechResult r;
+  static SegmentResult done(int64_t moved, bool eof = false) {
+    SegmentResult r;
     r.moved = moved;
     r.eof = eof;
     return r;
   }
 };
 
-struct Job {
+struct Transfer {
   const Context& ctx;
   const Control* control = nullptr;  // may be null
   int src_fd = -1;
@@ -145,7 +92,7 @@ struct Job {
   bool flags_assumed = false;
   bool flags_read = false;
   int64_t saved_src_pos = -1;
-  // A reason per rung that is off for the rest of this job.
+  // A reason per rung that is off for the rest of this transfer.
   std::array<std::optional<Verdict>, kMechanismCount> off;
   std::unique_ptr<sys::Ring> ring;  // made on first use by the uring rung
   // The splice rung's pipe, made on first use; pipe_size is its capacity.
@@ -170,13 +117,13 @@ struct Job {
 
 // The mechanisms, one file each in src/mech/.  Each copies `seg` and
 // reports what moved; none advances a file position.
-MechResult clone_segment(Job& job, const Segment& seg);  // aligned only
-MechResult kernel_copy_segment(Job& job, const Segment& seg);
-MechResult splice_segment(Job& job, const Segment& seg);
-bool pipe_ready(Job& job);  // makes the splice pipe; false: rung skipped
-MechResult uring_segment(Job& job, const Segment& seg);
-MechResult read_write_segment(Job& job, const Segment& seg);
+SegmentResult clone_segment(Transfer& xfer, const Segment& seg);  // aligned only
+SegmentResult kernel_copy_segment(Transfer& xfer, const Segment& seg);
+SegmentResult splice_segment(Transfer& xfer, const Segment& seg);
+bool pipe_ready(Transfer& xfer);  // makes the splice pipe; false: rung skipped
+SegmentResult uring_segment(Transfer& xfer, const Segment& seg);
+SegmentResult read_write_segment(Transfer& xfer, const Segment& seg);
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::mech
 
-#endif  // OFFCOPY_ENGINE_JOB_H_
+#endif  // OFFCOPY_MECH_TRANSFER_H_

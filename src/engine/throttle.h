@@ -18,8 +18,8 @@
 //
 // Thread-safety: every member is guarded by mu_; charge() and interrupt()
 // may be called from any thread.
-#ifndef OFFCOPY_ENGINE_ASYNC_THROTTLE_H_
-#define OFFCOPY_ENGINE_ASYNC_THROTTLE_H_
+#ifndef OFFCOPY_ENGINE_THROTTLE_H_
+#define OFFCOPY_ENGINE_THROTTLE_H_
 
 #include <algorithm>
 #include <atomic>
@@ -28,7 +28,7 @@
 #include <cstdint>
 #include <mutex>
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 
 class Throttle {
  public:
@@ -88,6 +88,6 @@ class Throttle {
   Clock::time_point last_;   // guarded by mu_: last refill
 };
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine
 
-#endif  // OFFCOPY_ENGINE_ASYNC_THROTTLE_H_
+#endif  // OFFCOPY_ENGINE_THROTTLE_H_

@@ -13,8 +13,8 @@
 // progress observer, futures' continuations) runs.  Only one nesting:
 // pop_lock_ may be taken with mu_ held (a worker looking at the queue once
 // more before it sleeps); every other lock is taken alone.
-#ifndef OFFCOPY_ENGINE_ASYNC_SCHEDULER_H_
-#define OFFCOPY_ENGINE_ASYNC_SCHEDULER_H_
+#ifndef OFFCOPY_ENGINE_SCHEDULER_H_
+#define OFFCOPY_ENGINE_SCHEDULER_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -25,20 +25,20 @@
 #include <thread>
 #include <vector>
 
-#include "engine/async/job_queue.h"
-#include "engine/async/job_state.h"
-#include "engine/async/spin_lock.h"
-#include "engine/async/throttle.h"
-#include "engine/async/wakeup.h"
-#include "engine/job.h"
+#include "engine/job_queue.h"
+#include "engine/job_state.h"
+#include "engine/spin_lock.h"
+#include "engine/throttle.h"
+#include "engine/wakeup.h"
+#include "mech/context.h"
 #include "offcopy/engine.h"
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 
 class Scheduler {
  public:
   // Creates the eventfd and starts options.workers threads.
-  static Result<std::unique_ptr<Scheduler>> start(const Context& ctx,
+  static Result<std::unique_ptr<Scheduler>> start(const mech::Context& ctx,
                                                   EngineOptions options);
   // Cancels or drains (options.shutdown), then joins every worker.
   ~Scheduler();
@@ -59,7 +59,7 @@ class Scheduler {
     int64_t bytes = 0;
   };
 
-  Scheduler(const Context& ctx, EngineOptions options);
+  Scheduler(const mech::Context& ctx, EngineOptions options);
   Status start_workers(int workers);  // with threads_mu_ held
 
   // Submitters' side; all called with slots_mu_ held.
@@ -95,7 +95,7 @@ class Scheduler {
 
   // A copy of the caller's context (whose sys and probes must outlive the
   // engine), with chunks shrunk under a bandwidth cap.
-  const Context ctx_;
+  const mech::Context ctx_;
   const EngineOptions options_;
   // A JobId is (uses of its slot << slot_bits_) | slot index: cancel() and
   // progress() find the slot without a map, and an id is never reused (a
@@ -166,6 +166,6 @@ class Scheduler {
   bool sealed_ = false;               // guarded by threads_mu_
 };
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine
 
-#endif  // OFFCOPY_ENGINE_ASYNC_SCHEDULER_H_
+#endif  // OFFCOPY_ENGINE_SCHEDULER_H_

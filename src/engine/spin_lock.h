@@ -2,14 +2,14 @@
 // the scheduler's critical sections are tens of nanoseconds, and on the
 // machines measured a futex sleep and wake-up took microseconds
 // (docs/benchmarks.md, "engine per-job overhead").
-#ifndef OFFCOPY_ENGINE_ASYNC_SPIN_LOCK_H_
-#define OFFCOPY_ENGINE_ASYNC_SPIN_LOCK_H_
+#ifndef OFFCOPY_ENGINE_SPIN_LOCK_H_
+#define OFFCOPY_ENGINE_SPIN_LOCK_H_
 
 #include <atomic>
 #include <mutex>
 #include <thread>
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -51,6 +51,6 @@ inline std::unique_lock<std::mutex> lock_spinning(std::mutex& mu) {
   return std::unique_lock<std::mutex>(mu);
 }
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine
 
-#endif  // OFFCOPY_ENGINE_ASYNC_SPIN_LOCK_H_
+#endif  // OFFCOPY_ENGINE_SPIN_LOCK_H_

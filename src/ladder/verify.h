@@ -1,15 +1,15 @@
 // --verify: after a copy, read both files back and compare them, skipping
 // only what the filesystem proves equal (extents both files share at the
 // same place on the device, holes in both).
-#ifndef OFFCOPY_ENGINE_VERIFY_H_
-#define OFFCOPY_ENGINE_VERIFY_H_
+#ifndef OFFCOPY_LADDER_VERIFY_H_
+#define OFFCOPY_LADDER_VERIFY_H_
 
 #include <cstdint>
 
-#include "engine/job.h"
+#include "mech/context.h"
 #include "offcopy/result.h"
 
-namespace offcopy::engine {
+namespace offcopy::ladder {
 
 struct Verified {
   int64_t compared = 0;  // bytes read from both files and compared
@@ -23,9 +23,9 @@ struct Verified {
 // offset of the first differing byte when the contents differ (or the
 // destination's size is not `size`); read errors as they come; ECANCELED
 // when `control` cancels between chunks.
-Result<Verified> verify_copy(const Context& ctx, int src_fd, int dst_fd, int64_t size,
-                             const Control* control);
+Result<Verified> verify_copy(const mech::Context& ctx, int src_fd, int dst_fd, int64_t size,
+                             const mech::Control* control);
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::ladder
 
-#endif  // OFFCOPY_ENGINE_VERIFY_H_
+#endif  // OFFCOPY_LADDER_VERIFY_H_

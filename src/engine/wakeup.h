@@ -3,12 +3,12 @@
 //
 // Thread-safety: signal() and clear() are called under Scheduler::mu_,
 // which keeps "counter > 0" equal to "completions wait" (see scheduler.cc).
-#ifndef OFFCOPY_ENGINE_ASYNC_WAKEUP_H_
-#define OFFCOPY_ENGINE_ASYNC_WAKEUP_H_
+#ifndef OFFCOPY_ENGINE_WAKEUP_H_
+#define OFFCOPY_ENGINE_WAKEUP_H_
 
 #include "sys/sys.h"
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 
 class WakeupFd {
  public:
@@ -22,6 +22,6 @@ class WakeupFd {
   sys::UniqueFd fd_;
 };
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine
 
-#endif  // OFFCOPY_ENGINE_ASYNC_WAKEUP_H_
+#endif  // OFFCOPY_ENGINE_WAKEUP_H_

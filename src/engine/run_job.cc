@@ -3,16 +3,16 @@
 // one destination, so a "read once, write many" fan-out would only help the
 // host-copy rungs.  It is left for a later increment, with the io_uring
 // pipeline issuing the writes.
-#include "engine/async/run_job.h"
+#include "engine/run_job.h"
 
 #include <errno.h>
 
 #include <optional>
 #include <string>
 
-#include "engine/copier.h"
+#include "ladder/copier.h"
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -43,15 +43,15 @@ std::string destination_name(const ::offcopy::Job& job, size_t i) {
   return "fd " + std::to_string(std::get<RangeJob>(job).destinations[i].fd);
 }
 
-Result<Report> copy_one(const Context& ctx, const ::offcopy::Job& job, size_t i,
-                        const Control* control) {
+Result<Report> copy_one(const mech::Context& ctx, const ::offcopy::Job& job, size_t i,
+                        const mech::Control* control) {
   if (const auto* f = std::get_if<FileJob>(&job)) {
-    return engine::copy_file(ctx, f->source, f->destinations[i], f->options, control);
+    return ladder::copy_file(ctx, f->source, f->destinations[i], f->options, control);
   }
   const auto& r = std::get<RangeJob>(job);
   int64_t src_off = r.source_offset;
   int64_t dst_off = r.destinations[i].offset;
-  return engine::copy_range(ctx, r.source_fd, &src_off, r.destinations[i].fd,
+  return ladder::copy_range(ctx, r.source_fd, &src_off, r.destinations[i].fd,
                             &dst_off, r.length, r.flags, control);
 }
 
@@ -155,7 +155,7 @@ std::optional<Error> validate(const ::offcopy::Job& job) {
   return e;
 }
 
-Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks) {
+Completion run_job(const mech::Context& ctx, JobState& js, const RunHooks& hooks) {
   Completion c;
   c.id = js.id;
   const size_t n = destination_count(js.job);
@@ -166,7 +166,7 @@ Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks) {
   const int64_t at_submit = bytes_at_submit(js.job);
   js.total.store(at_submit > 0 ? at_submit : -1, std::memory_order_relaxed);
   Tracker tracker(js, hooks);
-  Control control;
+  mech::Control control;
   control.cancel = &js.cancel;
   control.progress = [&tracker](int64_t done, Mechanism m) { tracker.chunk(done, m); };
   if (at_submit == 0) {
@@ -188,4 +188,4 @@ Completion run_job(const Context& ctx, JobState& js, const RunHooks& hooks) {
   return c;
 }
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine

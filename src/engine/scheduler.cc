@@ -12,7 +12,7 @@
 //   the eventfd is readable  <=>  !ready_.empty()   (both under ready_mu_)
 // Measured against the single-lock version it replaces in
 // docs/benchmarks.md ("engine per-job overhead").
-#include "engine/async/scheduler.h"
+#include "engine/scheduler.h"
 
 #include <errno.h>
 
@@ -21,9 +21,9 @@
 #include <system_error>
 #include <utility>
 
-#include "engine/async/run_job.h"
+#include "engine/run_job.h"
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 namespace {
 
 Error submit_error(int code, const char* detail) {
@@ -50,8 +50,8 @@ Status check_options(const EngineOptions& o) {
 // Under a bandwidth cap the ladder's chunks shrink to ~50 ms of transfer
 // at the cap (Throttle::chunk_for), so the cap is charged, and a cancel
 // looked at, often enough.  Without one, `ctx` is used as given.
-Context engine_context(const Context& ctx, int64_t bytes_per_second) {
-  Context c = ctx;
+mech::Context engine_context(const mech::Context& ctx, int64_t bytes_per_second) {
+  mech::Context c = ctx;
   if (bytes_per_second > 0) {
     c.tun.kernel_chunk = Throttle::chunk_for(bytes_per_second, c.tun.kernel_chunk);
     c.tun.uring_buffer = Throttle::chunk_for(bytes_per_second, c.tun.uring_buffer);
@@ -94,7 +94,7 @@ void store_max(std::atomic<int64_t>& a, int64_t v) {
 
 }  // namespace
 
-Scheduler::Scheduler(const Context& ctx, EngineOptions options)
+Scheduler::Scheduler(const mech::Context& ctx, EngineOptions options)
     : ctx_(engine_context(ctx, options.max_bytes_per_second)),
       options_(std::move(options)),
       slot_bits_(bits_for(options_.max_jobs_in_flight)),
@@ -104,7 +104,7 @@ Scheduler::Scheduler(const Context& ctx, EngineOptions options)
   }
 }
 
-Result<std::unique_ptr<Scheduler>> Scheduler::start(const Context& ctx,
+Result<std::unique_ptr<Scheduler>> Scheduler::start(const mech::Context& ctx,
                                                      EngineOptions options) {
   if (Status s = check_options(options); !s) return s.error();
   std::unique_ptr<Scheduler> s(new Scheduler(ctx, std::move(options)));
@@ -514,4 +514,4 @@ JobState* Scheduler::deliver(WorkerCounts& mine, JobState* js, Completion c) {
   return next != nullptr ? next : next_job();
 }
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine

@@ -10,12 +10,12 @@
 // before its own; the consumer writes only the tail.
 //
 // A node is free to be pushed again as soon as pop() has returned it.
-#ifndef OFFCOPY_ENGINE_ASYNC_JOB_QUEUE_H_
-#define OFFCOPY_ENGINE_ASYNC_JOB_QUEUE_H_
+#ifndef OFFCOPY_ENGINE_JOB_QUEUE_H_
+#define OFFCOPY_ENGINE_JOB_QUEUE_H_
 
 #include <atomic>
 
-namespace offcopy::engine::async {
+namespace offcopy::engine {
 
 struct QueueNode {
   std::atomic<QueueNode*> qnext{nullptr};
@@ -92,6 +92,6 @@ class JobQueue {
   QueueNode stub_;
 };
 
-}  // namespace offcopy::engine::async
+}  // namespace offcopy::engine
 
-#endif  // OFFCOPY_ENGINE_ASYNC_JOB_QUEUE_H_
+#endif  // OFFCOPY_ENGINE_JOB_QUEUE_H_

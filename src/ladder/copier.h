@@ -1,13 +1,13 @@
 // copy_range against an explicit Context (syscall seam, probe cache,
 // sizes).  The public offcopy::copy_range uses Context::process(); tests
 // pass a FaultSys and a fresh ProbeCache.
-#ifndef OFFCOPY_ENGINE_COPIER_H_
-#define OFFCOPY_ENGINE_COPIER_H_
+#ifndef OFFCOPY_LADDER_COPIER_H_
+#define OFFCOPY_LADDER_COPIER_H_
 
-#include "engine/job.h"
+#include "mech/context.h"
 #include "offcopy/copy.h"
 
-namespace offcopy::engine {
+namespace offcopy::ladder {
 
 // What the caller already knows of fds it opened itself (copy_file), so
 // copy_range does not ask the kernel again: both fstats (the
@@ -25,15 +25,15 @@ struct OpenedFds {
 
 // `control` (may be null) adds cancellation and progress; a cancelled copy
 // returns ECANCELED with Error::bytes_done and Error::report filled in.
-Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
+Result<Report> copy_range(const mech::Context& ctx, int src_fd, int64_t* src_off,
                           int dst_fd, int64_t* dst_off, int64_t len,
-                          CopyFlags flags, const Control* control = nullptr,
+                          CopyFlags flags, const mech::Control* control = nullptr,
                           const OpenedFds* known = nullptr);
 
-Result<Report> copy_file(const Context& ctx, const std::string& src,
+Result<Report> copy_file(const mech::Context& ctx, const std::string& src,
                          const std::string& dst, const FileOptions& options,
-                         const Control* control = nullptr);
+                         const mech::Control* control = nullptr);
 
-}  // namespace offcopy::engine
+}  // namespace offcopy::ladder
 
-#endif  // OFFCOPY_ENGINE_COPIER_H_
+#endif  // OFFCOPY_LADDER_COPIER_H_
