@@ -136,62 +136,62 @@ int64_t FaultSys::io(Call c, int64_t len, F call_through) {
 }
 
 int FaultSys::clone(int dst, int src) {
-  return static_cast<int>(io(Call::clone, 0, [&](int64_t) { return base_.clone(dst, src); }));
+  return static_cast<int>(io(Call::clone, 0, [&](int64_t) { return target().clone(dst, src); }));
 }
 
 int FaultSys::clone_range(int dst, int src, int64_t src_off, int64_t len, int64_t dst_off) {
   return static_cast<int>(io(Call::clone_range, len, [&](int64_t) {
-    return base_.clone_range(dst, src, src_off, len, dst_off);
+    return target().clone_range(dst, src, src_off, len, dst_off);
   }));
 }
 
 int64_t FaultSys::copy_file_range(int src, int64_t* src_off, int dst, int64_t* dst_off,
                                   int64_t len) {
   return io(Call::copy_file_range, len, [&](int64_t n) {
-    return base_.copy_file_range(src, src_off, dst, dst_off, n);
+    return target().copy_file_range(src, src_off, dst, dst_off, n);
   });
 }
 
 int64_t FaultSys::splice_read(int fd, int64_t off, int pipe_w, int64_t len) {
   return io(Call::splice_read, len,
-            [&](int64_t n) { return base_.splice_read(fd, off, pipe_w, n); });
+            [&](int64_t n) { return target().splice_read(fd, off, pipe_w, n); });
 }
 
 int64_t FaultSys::splice_write(int pipe_r, int fd, int64_t off, int64_t len) {
   return io(Call::splice_write, len,
-            [&](int64_t n) { return base_.splice_write(pipe_r, fd, off, n); });
+            [&](int64_t n) { return target().splice_write(pipe_r, fd, off, n); });
 }
 
 int64_t FaultSys::pread(int fd, void* buf, int64_t len, int64_t off) {
-  return io(Call::pread, len, [&](int64_t n) { return base_.pread(fd, buf, n, off); });
+  return io(Call::pread, len, [&](int64_t n) { return target().pread(fd, buf, n, off); });
 }
 
 int64_t FaultSys::pwrite(int fd, const void* buf, int64_t len, int64_t off) {
-  return io(Call::pwrite, len, [&](int64_t n) { return base_.pwrite(fd, buf, n, off); });
+  return io(Call::pwrite, len, [&](int64_t n) { return target().pwrite(fd, buf, n, off); });
 }
 
 int64_t FaultSys::read(int fd, void* buf, int64_t len) {
-  return io(Call::read, len, [&](int64_t n) { return base_.read(fd, buf, n); });
+  return io(Call::read, len, [&](int64_t n) { return target().read(fd, buf, n); });
 }
 
 int64_t FaultSys::write(int fd, const void* buf, int64_t len) {
-  return io(Call::write, len, [&](int64_t n) { return base_.write(fd, buf, n); });
+  return io(Call::write, len, [&](int64_t n) { return target().write(fd, buf, n); });
 }
 
 int FaultSys::fallocate(int fd, int mode, int64_t off, int64_t len) {
   return static_cast<int>(io(Call::fallocate, 0, [&](int64_t) {
-    return base_.fallocate(fd, mode, off, len);
+    return target().fallocate(fd, mode, off, len);
   }));
 }
 
 int FaultSys::ftruncate(int fd, int64_t len) {
   return static_cast<int>(io(Call::ftruncate, 0, [&](int64_t) {
-    return base_.ftruncate(fd, len);
+    return target().ftruncate(fd, len);
   }));
 }
 
 std::unique_ptr<Ring> FaultSys::make_ring(unsigned depth, int* err) {
-  auto base = base_.make_ring(depth, err);
+  auto base = target().make_ring(depth, err);
   if (!base) return nullptr;
   return std::make_unique<FaultRing>(*this, std::move(base));
 }

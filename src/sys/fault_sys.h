@@ -1,7 +1,8 @@
 // A Sys that forwards to another Sys (the real kernel by default) and
-// injects scripted faults, per call: an errno, a short transfer, a zero
-// return, or an errno once N bytes have passed.  It logs every call so a
-// test can assert the ladder that ran.  leveldb's EnvWrapper, for syscalls.
+// injects scripted faults into the data-moving calls (Call): an errno, a
+// short transfer, a zero return, or an errno once N bytes have passed.  It
+// logs those calls so a test can assert the ladder that ran.  Every other
+// call goes to the wrapped Sys (SysWrapper).
 //
 // Thread-safety: all methods lock; one FaultSys may serve several threads.
 #ifndef OFFCOPY_SYS_FAULT_SYS_H_
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "sys/sys.h"
+#include "sys/sys_wrapper.h"
 
 namespace offcopy::sys {
 
@@ -35,9 +37,9 @@ struct LoggedCall {
   int64_t ret;  // what the caller saw
 };
 
-class FaultSys : public Sys {
+class FaultSys : public SysWrapper {
  public:
-  explicit FaultSys(Sys& base = Sys::real()) : base_(base) {}
+  explicit FaultSys(Sys& base = Sys::real()) : SysWrapper(base) {}
 
   void add(const Fault& f);
   std::vector<LoggedCall> log() const;
@@ -72,7 +74,6 @@ class FaultSys : public Sys {
   template <typename F>
   int64_t io(Call c, int64_t len, F call_through);
 
-  Sys& base_;
   mutable std::mutex mu_;
   std::vector<Fault> faults_;                 // guarded by mu_
   std::array<int, kCallCount> seen_{};        // guarded by mu_

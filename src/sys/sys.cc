@@ -1,6 +1,6 @@
 // The real kernel behind the syscall seam.  Each wrapper turns errno into a
 // negative return at the call, so errno never travels.
-#include "sys/sys.h"
+#include "sys/kernel_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,15 +60,15 @@ class RealRing final : public Ring {
 }  // namespace
 
 Sys& Sys::real() {
-  static Sys* instance = new Sys();
+  static Sys* instance = new KernelSys();
   return *instance;
 }
 
-int Sys::clone(int dst, int src) {
+int KernelSys::clone(int dst, int src) {
   return static_cast<int>(no_eintr([&] { return ::ioctl(dst, FICLONE, src); }));
 }
 
-int Sys::clone_range(int dst, int src, int64_t src_off, int64_t len,
+int KernelSys::clone_range(int dst, int src, int64_t src_off, int64_t len,
                      int64_t dst_off) {
   file_clone_range arg{};
   arg.src_fd = src;
@@ -79,7 +79,7 @@ int Sys::clone_range(int dst, int src, int64_t src_off, int64_t len,
       no_eintr([&] { return ::ioctl(dst, FICLONERANGE, &arg); }));
 }
 
-int64_t Sys::copy_file_range(int src, int64_t* src_off, int dst,
+int64_t KernelSys::copy_file_range(int src, int64_t* src_off, int dst,
                              int64_t* dst_off, int64_t len) {
   static_assert(sizeof(off64_t) == sizeof(int64_t));
   // syscall(2) rather than glibc's wrapper, which is a cancellation point:
@@ -91,93 +91,93 @@ int64_t Sys::copy_file_range(int src, int64_t* src_off, int dst,
                              static_cast<size_t>(len), 0u));
 }
 
-int64_t Sys::make_pipe(int fds[2], int64_t size) {
+int64_t KernelSys::make_pipe(int fds[2], int64_t size) {
   if (::pipe2(fds, O_CLOEXEC) < 0) return -errno;
   const int got = ::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(size));
   if (got > 0) return got;
   return neg_errno(::fcntl(fds[1], F_GETPIPE_SZ));
 }
 
-int64_t Sys::splice_read(int fd, int64_t off, int pipe_w, int64_t len) {
+int64_t KernelSys::splice_read(int fd, int64_t off, int pipe_w, int64_t len) {
   loff_t o = off;
   return neg_errno(::splice(fd, &o, pipe_w, nullptr, static_cast<size_t>(len), SPLICE_F_MOVE));
 }
 
-int64_t Sys::splice_write(int pipe_r, int fd, int64_t off, int64_t len) {
+int64_t KernelSys::splice_write(int pipe_r, int fd, int64_t off, int64_t len) {
   loff_t o = off;
   return neg_errno(::splice(pipe_r, nullptr, fd, &o, static_cast<size_t>(len), SPLICE_F_MOVE));
 }
 
-int64_t Sys::pread(int fd, void* buf, int64_t len, int64_t off) {
+int64_t KernelSys::pread(int fd, void* buf, int64_t len, int64_t off) {
   return neg_errno(::pread(fd, buf, static_cast<size_t>(len), off));
 }
-int64_t Sys::pwrite(int fd, const void* buf, int64_t len, int64_t off) {
+int64_t KernelSys::pwrite(int fd, const void* buf, int64_t len, int64_t off) {
   return neg_errno(::pwrite(fd, buf, static_cast<size_t>(len), off));
 }
-int64_t Sys::read(int fd, void* buf, int64_t len) {
+int64_t KernelSys::read(int fd, void* buf, int64_t len) {
   return neg_errno(::read(fd, buf, static_cast<size_t>(len)));
 }
-int64_t Sys::write(int fd, const void* buf, int64_t len) {
+int64_t KernelSys::write(int fd, const void* buf, int64_t len) {
   return neg_errno(::write(fd, buf, static_cast<size_t>(len)));
 }
-int64_t Sys::lseek(int fd, int64_t off, int whence) {
+int64_t KernelSys::lseek(int fd, int64_t off, int whence) {
   return neg_errno(::lseek(fd, off, whence));
 }
-int Sys::fstat(int fd, struct stat* st) {
+int KernelSys::fstat(int fd, struct stat* st) {
   return static_cast<int>(neg_errno(::fstat(fd, st)));
 }
-int Sys::fstatfs(int fd, struct statfs* st) {
+int KernelSys::fstatfs(int fd, struct statfs* st) {
   return static_cast<int>(neg_errno(::fstatfs(fd, st)));
 }
-int Sys::fcntl_getfl(int fd) {
+int KernelSys::fcntl_getfl(int fd) {
   return static_cast<int>(neg_errno(::fcntl(fd, F_GETFL)));
 }
-int Sys::fcntl_setfl(int fd, int flags) {
+int KernelSys::fcntl_setfl(int fd, int flags) {
   return static_cast<int>(neg_errno(::fcntl(fd, F_SETFL, flags)));
 }
-int Sys::poll_in(int fd, int timeout_ms) {
+int KernelSys::poll_in(int fd, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
   const int r = ::poll(&p, 1, timeout_ms);
   if (r < 0) return errno == EINTR ? 0 : -errno;
   return r;
 }
-int Sys::fallocate(int fd, int mode, int64_t off, int64_t len) {
+int KernelSys::fallocate(int fd, int mode, int64_t off, int64_t len) {
   return static_cast<int>(no_eintr([&] { return ::fallocate(fd, mode, off, len); }));
 }
-int Sys::ftruncate(int fd, int64_t len) {
+int KernelSys::ftruncate(int fd, int64_t len) {
   return static_cast<int>(no_eintr([&] { return ::ftruncate(fd, len); }));
 }
 // The path calls take the *at() form so that a path of any length works
 // (long_path.h); for a short one that is AT_FDCWD and the whole path,
 // the very call the plain form makes.
-int Sys::open(const char* path, int flags, unsigned mode) {
+int KernelSys::open(const char* path, int flags, unsigned mode) {
   AtPath at(path);
   if (at.error() < 0) return at.error();
   return static_cast<int>(no_eintr(
       [&] { return ::openat(at.dir(), at.leaf(), flags | O_CLOEXEC, mode); }));
 }
-int Sys::eventfd() {
+int KernelSys::eventfd() {
   return static_cast<int>(neg_errno(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)));
 }
-int Sys::close(int fd) { return static_cast<int>(neg_errno(::close(fd))); }
-int Sys::unlink(const char* path) {
+int KernelSys::close(int fd) { return static_cast<int>(neg_errno(::close(fd))); }
+int KernelSys::unlink(const char* path) {
   return at_call(path, [](int dir, const char* name) { return ::unlinkat(dir, name, 0); });
 }
-int Sys::stat(const char* path, struct stat* st) {
+int KernelSys::stat(const char* path, struct stat* st) {
   return at_call(path, [&](int dir, const char* name) { return ::fstatat(dir, name, st, 0); });
 }
-int Sys::open_at(int dir, const char* name, int flags, unsigned mode) {
+int KernelSys::open_at(int dir, const char* name, int flags, unsigned mode) {
   return static_cast<int>(
       no_eintr([&] { return ::openat(dir, name, flags | O_CLOEXEC, mode); }));
 }
-int Sys::unlink_at(int dir, const char* name) {
+int KernelSys::unlink_at(int dir, const char* name) {
   return static_cast<int>(neg_errno(::unlinkat(dir, name, 0)));
 }
-int Sys::stat_at(int dir, const char* name, struct stat* st, bool follow) {
+int KernelSys::stat_at(int dir, const char* name, struct stat* st, bool follow) {
   return static_cast<int>(neg_errno(::fstatat(dir, name, st, follow ? 0 : AT_SYMLINK_NOFOLLOW)));
 }
 
-std::unique_ptr<Ring> Sys::make_ring(unsigned depth, int* err) {
+std::unique_ptr<Ring> KernelSys::make_ring(unsigned depth, int* err) {
   auto ring = std::make_unique<RealRing>();
   int r = ring->init(depth);
   if (r < 0) {

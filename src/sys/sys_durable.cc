@@ -13,7 +13,7 @@
 
 #include "sys/long_path.h"
 #include "sys/no_eintr.h"
-#include "sys/sys.h"
+#include "sys/kernel_sys.h"
 
 namespace offcopy::sys {
 namespace {
@@ -23,20 +23,20 @@ constexpr unsigned kExtentsPerCall = 256;
 
 }  // namespace
 
-int Sys::fsync(int fd) {
+int KernelSys::fsync(int fd) {
   return static_cast<int>(no_eintr([&] { return ::fsync(fd); }));
 }
 
-int Sys::fdatasync(int fd) {
+int KernelSys::fdatasync(int fd) {
   return static_cast<int>(no_eintr([&] { return ::fdatasync(fd); }));
 }
 
-int Sys::fadvise_dontneed(int fd) {
+int KernelSys::fadvise_dontneed(int fd) {
   // posix_fadvise returns the error number instead of setting errno.
   return -::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
-int Sys::rename(const char* from, const char* to, bool noreplace) {
+int KernelSys::rename(const char* from, const char* to, bool noreplace) {
   // renameat2 is in glibc since 2.28; RENAME_NOREPLACE needs Linux 3.15
   // and the filesystem's support (all of btrfs, xfs, ext4, tmpfs have it).
   // Both names may be longer than PATH_MAX (a deep tree copy).
@@ -49,7 +49,7 @@ int Sys::rename(const char* from, const char* to, bool noreplace) {
   }));
 }
 
-int Sys::extents(int fd, std::vector<Extent>* out) {
+int KernelSys::extents(int fd, std::vector<Extent>* out) {
   out->clear();
   std::vector<char> buf(sizeof(fiemap) + kExtentsPerCall * sizeof(fiemap_extent));
   auto* fm = reinterpret_cast<fiemap*>(buf.data());

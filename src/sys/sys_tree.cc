@@ -19,7 +19,7 @@
 
 
 #include "sys/long_path.h"
-#include "sys/sys.h"
+#include "sys/kernel_sys.h"
 
 namespace offcopy::sys {
 namespace {
@@ -47,7 +47,7 @@ int read_sized(F call, std::string* out) {
 
 }  // namespace
 
-int Sys::lstat(const char* path, struct stat* st) {
+int KernelSys::lstat(const char* path, struct stat* st) {
   return at_call(path, [&](int dir, const char* name) {
     return ::fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW);
   });
@@ -57,27 +57,27 @@ int Sys::lstat(const char* path, struct stat* st) {
 // ENAMETOOLONG when the path or its result reaches PATH_MAX.  It is only
 // used on command-line roots, where TreeCopy falls back to the path as
 // given when it fails.
-int Sys::realpath(const char* path, std::string* out) {
+int KernelSys::realpath(const char* path, std::string* out) {
   char buf[PATH_MAX];
   if (::realpath(path, buf) == nullptr) return -errno;
   *out = buf;
   return 0;
 }
 
-int64_t Sys::open_files_limit() {
+int64_t KernelSys::open_files_limit() {
   struct rlimit rl {};
   if (::getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return INT64_MAX;
   return static_cast<int64_t>(rl.rlim_cur);
 }
 
-mode_t Sys::read_umask() {
+mode_t KernelSys::read_umask() {
   const mode_t m = ::umask(022);
   ::umask(m);
   return m;
 }
 
 // Opened as opendir(3) opens, then read by list_dir_fd: one reading loop.
-int Sys::list_dir(const char* path, DirList* out) {
+int KernelSys::list_dir(const char* path, DirList* out) {
   AtPath at(path);
   if (at.error() < 0) return at.error();
   const int fd = ::openat(at.dir(), at.leaf(), O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
@@ -86,7 +86,7 @@ int Sys::list_dir(const char* path, DirList* out) {
   return list_dir_fd(fd, out);
 }
 
-int Sys::list_dir_fd(int dir, DirList* out) {
+int KernelSys::list_dir_fd(int dir, DirList* out) {
   struct linux_dirent64 {
     uint64_t d_ino;
     int64_t d_off;
@@ -109,19 +109,19 @@ int Sys::list_dir_fd(int dir, DirList* out) {
   }
 }
 
-int Sys::mkdir(const char* path, unsigned mode) {
+int KernelSys::mkdir(const char* path, unsigned mode) {
   return at_call(path, [&](int dir, const char* name) { return ::mkdirat(dir, name, mode); });
 }
-int Sys::rmdir(const char* path) {
+int KernelSys::rmdir(const char* path) {
   return at_call(path,
                  [](int dir, const char* name) { return ::unlinkat(dir, name, AT_REMOVEDIR); });
 }
-int Sys::symlink(const char* target, const char* path) {
+int KernelSys::symlink(const char* target, const char* path) {
   return at_call(path,
                  [&](int dir, const char* name) { return ::symlinkat(target, dir, name); });
 }
 
-int Sys::readlink(const char* path, std::string* target) {
+int KernelSys::readlink(const char* path, std::string* target) {
   AtPath at(path);
   if (at.error() < 0) return at.error();
   // st_size of a link is its length on most filesystems, but not on
@@ -138,38 +138,38 @@ int Sys::readlink(const char* path, std::string* target) {
   }
 }
 
-int Sys::mknod(const char* path, unsigned mode, dev_t dev) {
+int KernelSys::mknod(const char* path, unsigned mode, dev_t dev) {
   return at_call(path,
                  [&](int dir, const char* name) { return ::mknodat(dir, name, mode, dev); });
 }
 
-int Sys::link(const char* from, const char* to) {
+int KernelSys::link(const char* from, const char* to) {
   AtPath a(from), b(to);
   if (a.error() < 0) return a.error();
   if (b.error() < 0) return b.error();
   return ret(::linkat(a.dir(), a.leaf(), b.dir(), b.leaf(), 0));
 }
 
-int Sys::chown(MetaTarget t, uid_t uid, gid_t gid) {
+int KernelSys::chown(MetaTarget t, uid_t uid, gid_t gid) {
   if (t.fd >= 0) return ret(::fchown(t.fd, uid, gid));
   return at_call(t.path, [&](int dir, const char* name) {
     return ::fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW);
   });
 }
 
-int Sys::chmod(MetaTarget t, unsigned mode) {
+int KernelSys::chmod(MetaTarget t, unsigned mode) {
   if (t.fd >= 0) return ret(::fchmod(t.fd, mode));
   return at_call(t.path, [&](int dir, const char* name) { return ::fchmodat(dir, name, mode, 0); });
 }
 
-int Sys::utimens(MetaTarget t, const struct timespec times[2]) {
+int KernelSys::utimens(MetaTarget t, const struct timespec times[2]) {
   if (t.fd >= 0) return ret(::futimens(t.fd, times));
   return at_call(t.path, [&](int dir, const char* name) {
     return ::utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW);
   });
 }
 
-int Sys::list_xattrs(MetaTarget t, std::string* names) {
+int KernelSys::list_xattrs(MetaTarget t, std::string* names) {
   if (t.fd >= 0) {
     return read_sized([&](char* buf, size_t n) { return ::flistxattr(t.fd, buf, n); }, names);
   }
@@ -182,7 +182,7 @@ int Sys::list_xattrs(MetaTarget t, std::string* names) {
       names);
 }
 
-int Sys::get_xattr(MetaTarget t, const char* name, std::string* value) {
+int KernelSys::get_xattr(MetaTarget t, const char* name, std::string* value) {
   if (t.fd >= 0) {
     return read_sized([&](char* buf, size_t n) { return ::fgetxattr(t.fd, name, buf, n); },
                       value);
@@ -197,7 +197,7 @@ int Sys::get_xattr(MetaTarget t, const char* name, std::string* value) {
       value);
 }
 
-int Sys::set_xattr(MetaTarget t, const char* name, const std::string& value) {
+int KernelSys::set_xattr(MetaTarget t, const char* name, const std::string& value) {
   if (t.fd >= 0) return ret(::fsetxattr(t.fd, name, value.data(), value.size(), 0));
   XattrPath p(t.path);
   if (p.error() < 0) return p.error();
@@ -205,7 +205,7 @@ int Sys::set_xattr(MetaTarget t, const char* name, const std::string& value) {
                         : ::lsetxattr(p.path(), name, value.data(), value.size(), 0));
 }
 
-int Sys::btrfs_snapshot(int src_fd, int parent_fd, const char* name) {
+int KernelSys::btrfs_snapshot(int src_fd, int parent_fd, const char* name) {
   btrfs_ioctl_vol_args_v2 args;
   memset(&args, 0, sizeof args);
   args.fd = src_fd;
@@ -214,7 +214,7 @@ int Sys::btrfs_snapshot(int src_fd, int parent_fd, const char* name) {
   return ret(::ioctl(parent_fd, BTRFS_IOC_SNAP_CREATE_V2, &args));
 }
 
-int Sys::btrfs_has_child_subvolumes(int fd) {
+int KernelSys::btrfs_has_child_subvolumes(int fd) {
   auto args = std::make_unique<btrfs_ioctl_get_subvol_rootref_args>();
   memset(args.get(), 0, sizeof *args);
   const int r = ::ioctl(fd, BTRFS_IOC_GET_SUBVOL_ROOTREF, args.get());

@@ -9,6 +9,7 @@
 
 #include "ladder/copier.h"
 #include "support/test_files.h"
+#include "sys/sys_wrapper.h"
 
 namespace offcopy {
 namespace {
@@ -96,19 +97,20 @@ TEST_P(ControlTest, CancelStopsWithinAChunkAndKeepsThePrefixExact) {
 // (set at open so a FIFO source can be interrupted): how often it changes
 // the flags, and whether the source is non-blocking when read by pread or
 // at its last fstat (the source-changed check after the copy).
-class NonblockWatch : public sys::Sys {
+class NonblockWatch : public sys::SysWrapper {
  public:
+  NonblockWatch() : SysWrapper(sys::Sys::real()) {}
   int fcntl_setfl(int fd, int flags) override {
     ++setfl;
-    return Sys::fcntl_setfl(fd, flags);
+    return SysWrapper::fcntl_setfl(fd, flags);
   }
   int64_t pread(int fd, void* buf, int64_t len, int64_t off) override {
     if (is_source(fd)) nonblocking_pread |= nonblocking(fd);
-    return Sys::pread(fd, buf, len, off);
+    return SysWrapper::pread(fd, buf, len, off);
   }
   int fstat(int fd, struct stat* st) override {
     if (is_source(fd)) nonblocking_at_end = nonblocking(fd);
-    return Sys::fstat(fd, st);
+    return SysWrapper::fstat(fd, st);
   }
   int setfl = 0;
   bool nonblocking_pread = false;
