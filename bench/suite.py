@@ -149,7 +149,7 @@ PER_ENTRY = {"offcopy": 25e-6, "offcopy-j1": 35e-6, "cp-auto": 40e-6, "cp-never"
 FS_FACTOR = {"tmpfs": 1.0, "btrfs": 2.5, "xfs": 2.4, "ext4": 3.5, "ext4>xfs": 3.5,
              "tmpfs>btrfs": 2.2}                           # per-entry cost vs tmpfs
 DROP_S = 0.5  # sync + drop_caches before each run, measured: 0.4-0.5 s
-REF_DISK_WRITE = 486e6  # the disk's O_DIRECT write rate behind COPY_BW (docs)
+REF_DISK_WRITE = 486e6  # the disk's O_DIRECT write rate behind COPY_BW (docs/bench/history.md)
 
 
 def clones(tool, placement):
@@ -635,8 +635,8 @@ def inner(cfg_path):
     lim = out["limits"]
     log(start, f"memcpy {lim['memcpy_Bps'] / 1e9:.1f} GB/s, disk write "
                f"{lim['disk_write_Bps'] / 1e6:.0f} MB/s, read {lim['disk_read_Bps'] / 1e6:.0f} MB/s")
-    # The estimate assumed the disk of docs/benchmarks.md; a busy or slower
-    # disk stretches every disk-bound run, so say what to expect now.
+    # The estimate assumed the disk of docs/bench/history.md (2026-11-25);
+    # a busy or slower disk stretches every disk-bound run, so say what to expect now.
     disk = lim["disk_write_Bps"] / REF_DISK_WRITE
     if not cfg["quick"] and abs(disk - 1) > 0.15:
         total, _ = estimate(cfg["plan"], cfg["tools"], cfg["runs"], cfg["sizes"], disk)

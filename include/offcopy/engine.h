@@ -176,7 +176,7 @@ struct EngineOptions {
   // it goes to sleep; at most one worker watches at a time.  A job
   // submitted meanwhile starts without a wake-up, which costs the
   // submitter a futex call and the job tens of microseconds on a virtual
-  // machine (measured: docs/benchmarks.md).  The price is up to this much
+  // machine (measured: docs/bench/history.md).  The price is up to this much
   // CPU each time the queue runs dry.  0: sleep at once.
   std::chrono::microseconds idle_spin{50};
   // Called on the worker running a job with coalesced updates: at most one

@@ -111,7 +111,7 @@ struct TreeOptions {
 
 // The number of copying threads (and of walker threads) used when
 // TreeOptions::jobs is 0: one per CPU, 2 to 16, chosen by measurement
-// (docs/benchmarks.md).
+// (docs/bench/history.md).
 OFFCOPY_API int default_jobs();
 // The copying threads a tree copy with TreeOptions::jobs 0 raises itself
 // to when its files are copied rather than cloned (32 of its first files,

@@ -5,7 +5,7 @@
 //
 // Why not a list under the scheduler's lock: submitters and workers run on
 // different cores, and one shared lock moved the same cache lines between
-// them on every submit and every completion (docs/benchmarks.md, "engine
+// them on every submit and every completion (docs/bench/history.md, "engine
 // per-job overhead").  Here a producer writes the queue's head and the node
 // before its own; the consumer writes only the tail.
 //

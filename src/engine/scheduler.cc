@@ -11,7 +11,7 @@
 //                  = live slots + (copied, delivery pending) + ready_.size()
 //   the eventfd is readable  <=>  !ready_.empty()   (both under ready_mu_)
 // Measured against the single-lock version it replaces in
-// docs/benchmarks.md ("engine per-job overhead").
+// docs/bench/history.md ("engine per-job overhead").
 #include "engine/scheduler.h"
 
 #include <errno.h>
@@ -196,7 +196,7 @@ bool Scheduler::has_room_locked(int64_t bytes) {
 // is an eighth of max_jobs_in_flight when that limit is what is full: a
 // walker far ahead of the copies then wakes once per batch of completions
 // rather than once per completion (measured: 2.8 futex calls a file in a
-// tree copy, docs/benchmarks.md).  Never more than what is in flight, all
+// tree copy, docs/bench/history.md).  Never more than what is in flight, all
 // of which will be released.
 void Scheduler::wait_for_room(std::unique_lock<std::mutex>& slots_lock) {
   const int64_t in_flight = admitted_jobs_ - seen_jobs_;
@@ -401,7 +401,7 @@ JobState* Scheduler::try_pop(bool& more) {
 // worker once (a worker that takes a job and sees more waiting wakes the
 // next), not once per job.  A wake-up costs the waker a futex call and,
 // with as many workers as cores, the submitter its CPU for a while:
-// measured in docs/benchmarks.md.
+// measured in docs/bench/history.md.
 void Scheduler::wake_one() {
   if (idle_workers_.load() == 0) return;
   {

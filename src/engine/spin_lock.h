@@ -1,7 +1,7 @@
 // Waiting briefly for another core, instead of sleeping in the kernel:
 // the scheduler's critical sections are tens of nanoseconds, and on the
 // machines measured a futex sleep and wake-up took microseconds
-// (docs/benchmarks.md, "engine per-job overhead").
+// (docs/bench/history.md, "engine per-job overhead").
 #ifndef OFFCOPY_ENGINE_SPIN_LOCK_H_
 #define OFFCOPY_ENGINE_SPIN_LOCK_H_
 

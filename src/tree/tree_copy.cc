@@ -74,7 +74,7 @@ EntryKind kind_of(const struct stat& st) {
 }  // namespace
 
 int default_jobs() {
-  // Measured on /usr/share with cold caches (docs/benchmarks.md): one
+  // Measured on /usr/share with cold caches (docs/bench/history.md): one
   // copy thread and one walker per CPU beat twice as many on btrfs (0.68
   // vs 0.75 of cp's time) and xfs (0.58 vs 0.64), tie on ext4, and cost
   // a little on tmpfs (0.65 vs 0.60); more threads contend for the
@@ -85,7 +85,7 @@ int default_jobs() {
 
 int io_jobs() {
   // Measured on /usr/share onto ext4, whose files are copied, not cloned
-  // (docs/benchmarks.md): 2 walkers with 2, 8 and 16 copying threads took
+  // (docs/bench/history.md): 2 walkers with 2, 8 and 16 copying threads took
   // 7.5, 3.9 and 3.4 s against cp's 11.  On btrfs and XFS, which clone, 8
   // and 16 were 5-20 % slower than 2, so only a copy that moves data grows.
   const unsigned n = std::thread::hardware_concurrency();
