@@ -1,5 +1,5 @@
 // Command-line options: parsed without touching the filesystem (stage one),
-// then resolved against it into a list of copies (stage two, plan.h).
+// then resolved against it into a list of copies (stage two, main.cc).
 #ifndef OFFCOPY_CLI_OPTIONS_H_
 #define OFFCOPY_CLI_OPTIONS_H_
 

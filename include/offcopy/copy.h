@@ -2,6 +2,7 @@
 // whole mechanism ladder behind it.
 //
 //   clone (FICLONE / FICLONERANGE)  ->  kernel copy (copy_file_range)
+//   ->  [device copy, a later issue]  ->  splice through a pipe
 //   ->  io_uring read/write pipeline  ->  pread/pwrite
 //
 // A rung is left for the next one only when it says "unsupported here"
@@ -25,8 +26,8 @@
 namespace offcopy {
 
 // How bytes moved.  The values are stable (the C API and JSON use them);
-// the ladder's order is kLadder's, as splice came after the others were
-// numbered.
+// the ladder's order is kLadder's, as splice and device came after the
+// others were numbered.
 enum class Mechanism : int {
   snapshot = 0,     // btrfs subvolume snapshot (whole trees)
   clone = 1,        // FICLONE / FICLONERANGE: extents shared, no data moved
@@ -40,10 +41,11 @@ enum class Mechanism : int {
 inline constexpr int kMechanismCount = 7;
 
 // Every mechanism in ladder order: the order the rungs are tried in and
-// reports list them in.
+// reports list them in.  Everything that moves data below the host comes
+// before everything that moves it through the host.
 inline constexpr Mechanism kLadder[kMechanismCount] = {
-    Mechanism::snapshot, Mechanism::clone,      Mechanism::kernel_copy, Mechanism::splice,
-    Mechanism::uring,    Mechanism::read_write, Mechanism::device};
+    Mechanism::snapshot, Mechanism::clone, Mechanism::kernel_copy, Mechanism::device,
+    Mechanism::splice,   Mechanism::uring, Mechanism::read_write};
 
 // Position of m in kLadder.
 OFFCOPY_API int ladder_rank(Mechanism m);

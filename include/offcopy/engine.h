@@ -8,8 +8,8 @@
 // A job is one source copied to ONE OR MORE destinations: a whole file to
 // several paths (FileJob), or a range of an open file to several open files
 // at given offsets (RangeJob).  Each destination is copied with the whole
-// mechanism ladder of offcopy/copy.h (clone, kernel copy, io_uring,
-// read/write) and gets its own Result: an error in one destination fails
+// mechanism ladder of offcopy/copy.h (clone, kernel copy, splice,
+// io_uring, read/write) and gets its own Result: an error in one destination fails
 // that destination only; the others are still copied.
 //
 // Completion is notified one of three ways, chosen per job by the submit

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mech/rung.h"
 #include "mech/transfer.h"
 
 namespace offcopy::ladder {
@@ -28,12 +29,8 @@ using mech::ProbeCache;
 using mech::Tunables;
 using mech::Verdict;
 using mech::kUntilEof;
-using mech::clone_segment;
-using mech::kernel_copy_segment;
-using mech::splice_segment;
-using mech::pipe_ready;
-using mech::uring_segment;
-using mech::read_write_segment;
+using mech::Rung;
+using mech::RungTable;
 namespace {
 
 Error make_error(int code, std::string op, Role role, std::string detail = {}) {
@@ -47,13 +44,6 @@ Error make_error(int code, std::string op, Role role, std::string detail = {}) {
 
 bool is_stream(const struct stat& st) {
   return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode);
-}
-
-// Size is known when the kernel tells it.  Block devices and most /proc
-// files report 0; sysfs reports 4096 for every attribute whatever it holds.
-// Those are read until EOF instead.
-bool size_known(const Transfer& xfer) {
-  return S_ISREG(xfer.src_st.st_mode) && xfer.src_st.st_size > 0 && !xfer.src_pseudo;
 }
 
 // Filesystems whose files are generated on read: st_size means nothing.
@@ -96,7 +86,7 @@ Status inspect(Transfer& xfer, const OpenedFds* known, bool lazy_flags) {
     xfer.src_pseudo = s.fstatfs(xfer.src_fd, &fs) == 0 && is_pseudo_fs(fs.f_type);
   }
   xfer.flags_assumed = known == nullptr && lazy_flags && S_ISREG(xfer.dst_st.st_mode) &&
-                      size_known(xfer);
+                      xfer.size_known();
   int src_fl = O_RDONLY;
   int dst_fl = O_WRONLY;
   if (known != nullptr) {
@@ -165,7 +155,7 @@ Result<int64_t> effective_length(const Transfer& xfer, int64_t src_pos, int64_t 
   if (!xfer.flags.whole_file && len < 0) {
     return make_error(EINVAL, "length", Role::none, "negative length");
   }
-  if (!size_known(xfer)) return xfer.flags.whole_file ? kUntilEof : len;
+  if (!xfer.size_known()) return xfer.flags.whole_file ? kUntilEof : len;
   const int64_t avail = std::max<int64_t>(0, xfer.src_st.st_size - src_pos);
   return xfer.flags.whole_file ? avail : std::min(len, avail);
 }
@@ -183,61 +173,47 @@ Status check_overlap(const Transfer& xfer, const Segment& seg) {
   return Ok{};
 }
 
+const RungTable& rungs(const Transfer& xfer) {
+  return xfer.ctx.rungs != nullptr ? *xfer.ctx.rungs : mech::default_rungs();
+}
+
+// Where m is in the ladder walked (kLadder's order for the default one);
+// a mechanism not in it comes after.
+int rank_in_ladder(const Transfer& xfer, Mechanism m) {
+  if (xfer.ctx.rungs == nullptr) return ladder_rank(m);
+  const RungTable& table = *xfer.ctx.rungs;
+  for (size_t i = 0; i < table.size(); ++i) {
+    if (table[i].mech == m) return static_cast<int>(i);
+  }
+  return static_cast<int>(table.size()) + ladder_rank(m);
+}
+
+// The aligned rung (clone) of the ladder, if it has one.
+const Rung* aligned_rung(const Transfer& xfer) {
+  for (const Rung& r : rungs(xfer)) {
+    if (r.kind == Rung::Kind::aligned) return &r;
+  }
+  return nullptr;
+}
+
 // Rungs that the flags, the file types or the probe cache rule out.
 void rule_out(Transfer& xfer) {
-  const CopyFlags& f = xfer.flags;
   const ProbeCache* probes = xfer.ctx.probes;
-  auto cached = [&](Mechanism m) {
-    if (probes == nullptr) return;
-    if (auto v = probes->get(m, xfer.src_st.st_dev, xfer.dst_st.st_dev)) {
-      xfer.skip(m, v->err, v->why + " (probed before for this pair)");
+  for (const Rung& r : rungs(xfer)) {
+    if (r.rule_out != nullptr) {
+      if (const char* why = r.rule_out(xfer)) xfer.skip(r.mech, 0, why);
     }
-  };
-  for (Mechanism m : {Mechanism::clone, Mechanism::kernel_copy}) {
-    if (xfer.src_stream || !S_ISREG(xfer.src_st.st_mode)) {
-      xfer.skip(m, 0, "source is not a regular file");
-    } else if (!xfer.dst_regular) {
-      xfer.skip(m, 0, "destination is not a regular file");
-    } else if (xfer.dst_stream) {
-      xfer.skip(m, 0, "destination is opened O_APPEND");
-    } else if (f.reflink == Reflink::never) {
-      xfer.skip(m, 0, m == Mechanism::clone
-                         ? "--reflink=never"
-                         : "--reflink=never (copy_file_range may share extents)");
-    } else if (f.sparse == Sparse::never) {
-      xfer.skip(m, 0, "--sparse=never writes holes as zeros");
-    } else if (f.sparse == Sparse::always && m == Mechanism::clone) {
-      xfer.skip(m, 0, "--sparse=always turns zero blocks into holes; a clone keeps them");
-    } else if (!size_known(xfer)) {
-      xfer.skip(m, 0, "source reports size 0 (empty, or procfs/sysfs): read until EOF");
-    }
-    cached(m);
-  }
-  if (f.sparse == Sparse::always) {
-    xfer.skip(Mechanism::kernel_copy, 0, "--sparse=always looks for zero blocks");
-  }
-  for (Mechanism m : {Mechanism::splice, Mechanism::uring}) {
-    if (xfer.src_stream || xfer.dst_stream || !size_known(xfer)) {
-      xfer.skip(m, 0, "stream or size 0: read/write until EOF");
-    } else if (f.sparse == Sparse::always) {
-      xfer.skip(m, 0, "--sparse=always looks for zero blocks");
-    } else if (m == Mechanism::splice && !xfer.dst_regular) {
-      xfer.skip(m, 0, "destination is not a regular file");
+    if (r.probe == Rung::Probe::pair && probes != nullptr) {
+      if (auto v = probes->get(r.mech, xfer.src_st.st_dev, xfer.dst_st.st_dev)) {
+        xfer.skip(r.mech, v->err, v->why + " (probed before for this pair)");
+      }
     }
   }
-  cached(Mechanism::splice);
 }
 
 // `at` is the source offset where the failing call started.
 Error mech_error(const Transfer& xfer, const SegmentResult& r, Mechanism m, int64_t at) {
-  Role role = Role::none;
-  std::string op = r.op;
-  if (op.find("read") != std::string::npos) role = Role::source;
-  if (op.find("write") != std::string::npos || op == "copy_file_range" ||
-      op.rfind("FICLONE", 0) == 0) {
-    role = Role::destination;
-  }
-  Error e = make_error(r.err, op, role);
+  Error e = make_error(r.err, r.op, r.role);
   e.offset = at;
   e.detail = std::string(mechanism_name(m)) + ": " + r.why;
   e.bytes_done = xfer.done;
@@ -253,73 +229,36 @@ Error offload_error(const Transfer& xfer) {
   return e;
 }
 
-// Creates the ring on first use; an unusable io_uring turns the rung off.
-bool ring_ready(Transfer& xfer) {
-  if (xfer.ring) return true;
-  if (xfer.ctx.probes != nullptr) {
-    if (auto v = xfer.ctx.probes->ring()) {
-      xfer.skip(Mechanism::uring, v->err, v->why);
-      return false;
+// The first rung still on for this segment, the aligned one aside; null
+// when every one is off.  A rung too short for the segment records why and
+// stays on for a longer one; a rung that cannot be set up turns itself off.
+// Under --offload=require the first host rung is returned, to be refused.
+const Rung* pick(Transfer& xfer, const Segment& seg) {
+  for (const Rung& r : rungs(xfer)) {
+    if (r.kind == Rung::Kind::aligned || xfer.is_off(r.mech)) continue;
+    if (r.kind == Rung::Kind::host && xfer.flags.no_fallback) return &r;
+    if (r.min_len != nullptr && seg.len < r.min_len(xfer.ctx.tun)) {
+      xfer.skip(r.mech, 0, r.too_short);
+      xfer.off[static_cast<int>(r.mech)].reset();  // size-dependent
+      continue;
     }
+    if (r.ready != nullptr && !r.ready(xfer)) continue;
+    return &r;
   }
-  int err = 0;
-  xfer.ring = xfer.sys().make_ring(xfer.ctx.tun.uring_depth, &err);
-  if (xfer.ring) return true;
-  Verdict v{-err, "io_uring unavailable (" + std::string(sys::errno_name(-err)) + ")"};
-  if (xfer.ctx.probes != nullptr) xfer.ctx.probes->set_ring(v);
-  xfer.skip(Mechanism::uring, v.err, v.why);
-  return false;
+  return nullptr;
 }
 
-// Whether rung m (on for this transfer, worth it from `min` bytes, set up by
-// `ready` on first use) takes this segment.  A segment too short records
-// the reason without turning the rung off: a later one may be longer.
-bool takes(Transfer& xfer, const Segment& seg, Mechanism m, int64_t min, bool (*ready)(Transfer&),
-           const char* too_short) {
-  if (xfer.is_off(m)) return false;
-  if (seg.len >= min) return ready(xfer);
-  xfer.skip(m, 0, too_short);
-  xfer.off[static_cast<int>(m)].reset();  // size-dependent
-  return false;
-}
-
-// The first rung still on for this segment.
-Mechanism pick(Transfer& xfer, const Segment& seg) {
-  if (!xfer.is_off(Mechanism::kernel_copy)) return Mechanism::kernel_copy;
-  // Offload only: copy_data refuses any host rung; make no pipe or ring.
-  if (xfer.flags.no_fallback) return Mechanism::read_write;
-  const Tunables& t = xfer.ctx.tun;
-  if (takes(xfer, seg, Mechanism::splice, t.splice_min, pipe_ready,
-            "range shorter than a pipe is worth")) {
-    return Mechanism::splice;
-  }
-  if (takes(xfer, seg, Mechanism::uring, t.uring_min, ring_ready,
-            "range shorter than the pipeline's minimum")) {
-    return Mechanism::uring;
-  }
-  return Mechanism::read_write;
-}
-
-SegmentResult run_rung(Transfer& xfer, Mechanism m, const Segment& seg) {
-  switch (m) {
-    case Mechanism::clone: return clone_segment(xfer, seg);
-    case Mechanism::kernel_copy: return kernel_copy_segment(xfer, seg);
-    case Mechanism::splice: return splice_segment(xfer, seg);
-    case Mechanism::uring: return uring_segment(xfer, seg);
-    default: return read_write_segment(xfer, seg);
-  }
-}
-
-void turn_off(Transfer& xfer, Mechanism m, const SegmentResult& r) {
+void turn_off(Transfer& xfer, const Rung& rung, const SegmentResult& r) {
   std::string why = r.op;
   if (r.err != 0) why += std::string(" ") + sys::errno_name(r.err);
   why += ": " + r.why;
-  xfer.skip(m, r.err, why);
-  if (r.cacheable && xfer.ctx.probes != nullptr && m == Mechanism::uring) {
-    xfer.ctx.probes->set_ring(Verdict{r.err, why});
-  } else if (r.cacheable && xfer.ctx.probes != nullptr) {
-    xfer.ctx.probes->set(m, xfer.src_st.st_dev, xfer.dst_st.st_dev,
-                        Verdict{r.err, why});
+  xfer.skip(rung.mech, r.err, why);
+  ProbeCache* probes = xfer.ctx.probes;
+  if (!r.cacheable || probes == nullptr) return;
+  if (rung.probe == Rung::Probe::process) {
+    probes->set_process(rung.mech, Verdict{r.err, why});
+  } else if (rung.probe == Rung::Probe::pair) {
+    probes->set(rung.mech, xfer.src_st.st_dev, xfer.dst_st.st_dev, Verdict{r.err, why});
   }
 }
 
@@ -328,7 +267,7 @@ void turn_off(Transfer& xfer, Mechanism m, const SegmentResult& r) {
 // `at` is the source offset where EOF was read.
 Status check_early_eof(Transfer& xfer, int64_t at) {
   xfer.eof = true;
-  if (!size_known(xfer)) return Ok{};
+  if (!xfer.size_known()) return Ok{};
   struct stat st {};
   if (xfer.sys().fstat(xfer.src_fd, &st) == 0 && st.st_size > at) {
     Error e = make_error(EIO, "read", Role::source,
@@ -341,47 +280,38 @@ Status check_early_eof(Transfer& xfer, int64_t at) {
   return Ok{};
 }
 
-std::string used_why(const Transfer& xfer, Mechanism m) {
-  const Tunables& t = xfer.ctx.tun;
-  switch (m) {
-    case Mechanism::kernel_copy:
-      return "copy_file_range: in-kernel or server-side copy (may share extents)";
-    case Mechanism::splice:
-      return "splice through a " + std::to_string(xfer.pipe_size >> 10) +
-             " KiB pipe: in-kernel host copy";
-    case Mechanism::uring:
-      return "io_uring pipeline, " + std::to_string(t.uring_depth) + " x " +
-             std::to_string(t.uring_buffer >> 10) + " KiB buffers";
-    default:
-      return std::string(xfer.src_stream ? "read" : "pread") + "/" +
-             (xfer.dst_stream ? "write" : "pwrite") + ", " +
-             std::to_string(t.rw_buffer >> 10) + " KiB buffer" +
-             (xfer.flags.sparse == Sparse::always ? ", zero blocks left as holes" : "");
-  }
+Error no_rung_error(const Transfer& xfer) {
+  Error e = make_error(EOPNOTSUPP, "copy", Role::none,
+                       "every rung of the ladder is off for this range");
+  e.bytes_done = xfer.done;
+  return e;
 }
 
-// Copies one data segment down the ladder from kernel copy.
+// Copies one data segment down the ladder (the aligned rung aside).
 Status copy_data(Transfer& xfer, Segment seg) {
   while (seg.len > 0) {
-    const Mechanism m = pick(xfer, seg);
-    if (m != Mechanism::kernel_copy) {
+    const Rung* rung = pick(xfer, seg);
+    const bool host = rung == nullptr || rung->kind == Rung::Kind::host;
+    if (host) {
       if (Status s = settle_flags(xfer); !s) return s;
     }
-    if (m != Mechanism::kernel_copy && xfer.flags.no_fallback) return offload_error(xfer);
-    if (m != Mechanism::kernel_copy && xfer.src_clear_nonblock >= 0) {
+    if (host && xfer.flags.no_fallback) return offload_error(xfer);
+    if (rung == nullptr) return no_rung_error(xfer);
+    if (host && xfer.src_clear_nonblock >= 0) {
       if (int r = xfer.sys().fcntl_setfl(xfer.src_fd, xfer.src_clear_nonblock); r < 0) {
         return make_error(-r, "fcntl", Role::source);
       }
       xfer.src_clear_nonblock = -1;
     }
-    const SegmentResult r = run_rung(xfer, m, seg);
-    xfer.used(m, r.moved - r.holes, used_why(xfer, m));
+    const Mechanism m = rung->mech;
+    const SegmentResult r = rung->run(xfer, seg);
+    xfer.used(m, r.moved - r.holes, rung->used_why(xfer));
     xfer.done += r.moved;
     seg.src += r.moved;
     seg.dst += r.moved;
     if (seg.len != kUntilEof) seg.len -= r.moved;
     if (r.fall_back) {
-      turn_off(xfer, m, r);
+      turn_off(xfer, *rung, r);
       continue;
     }
     if (r.err != 0) {
@@ -419,7 +349,7 @@ std::vector<std::pair<Segment, bool>> map_extents(Transfer& xfer, const Segment&
 }
 
 bool detect_holes(const Transfer& xfer) {
-  if (xfer.flags.sparse == Sparse::never || !size_known(xfer)) return false;
+  if (xfer.flags.sparse == Sparse::never || !xfer.size_known()) return false;
   if (!xfer.dst_regular || xfer.dst_stream) return false;
   return xfer.flags.sparse == Sparse::always ||
          xfer.src_st.st_blocks * 512 < xfer.src_st.st_size;
@@ -463,15 +393,17 @@ Segment clonable_middle(Transfer& xfer, const Segment& seg) {
   return {start, seg.dst + head, std::max<int64_t>(0, mid_end - start)};
 }
 
-Status clone_or_copy(Transfer& xfer, const Segment& mid) {
-  if (!xfer.keep_going(Mechanism::clone, 0)) {
-    return mech_error(xfer, SegmentResult::cancelled(0), Mechanism::clone, mid.src);
+// The aligned rung on the middle; what it cannot take goes down the ladder.
+Status clone_or_copy(Transfer& xfer, const Rung& rung, const Segment& mid) {
+  const Mechanism m = rung.mech;
+  if (!xfer.keep_going(m, 0)) {
+    return mech_error(xfer, SegmentResult::cancelled(0), m, mid.src);
   }
-  const SegmentResult r = clone_segment(xfer, mid);
+  const SegmentResult r = rung.run(xfer, mid);
   if (r.err == 0) {
-    xfer.used(Mechanism::clone, mid.len, "extents shared");
+    xfer.used(m, mid.len, rung.used_why(xfer));
     xfer.done += mid.len;
-    xfer.keep_going(Mechanism::clone, 0);  // a one-shot clone reports at the end
+    xfer.keep_going(m, 0);  // a one-shot clone reports at the end
     return Ok{};
   }
   // EBADF may be an O_APPEND or read-only destination, and an error is
@@ -481,23 +413,30 @@ Status clone_or_copy(Transfer& xfer, const Segment& mid) {
     if (Status s = settle_flags(xfer); !s) return s;
   }
   if (fails) {
-    xfer.fail(Mechanism::clone, r.err, r.why);
-    Error e = mech_error(xfer, r, Mechanism::clone, mid.src);
+    xfer.fail(m, r.err, r.why);
+    Error e = mech_error(xfer, r, m, mid.src);
     if (r.fall_back) e.detail += " (--reflink=always)";
     return e;
   }
-  turn_off(xfer, Mechanism::clone, r);
+  turn_off(xfer, rung, r);
   return copy_piece(xfer, mid);
 }
 
 Status run_known_size(Transfer& xfer, const Segment& seg) {
-  Segment mid{seg.src, seg.dst, 0};
-  if (!xfer.is_off(Mechanism::clone)) mid = clonable_middle(xfer, seg);
   const bool always = xfer.flags.reflink == Reflink::always;
-  if (always && xfer.is_off(Mechanism::clone)) {
+  const Rung* aligned = aligned_rung(xfer);
+  if (aligned == nullptr) {
+    if (!always) return copy_piece(xfer, seg);
+    return make_error(EOPNOTSUPP, "clone", Role::destination,
+                      "--reflink=always: cannot clone: the ladder has no clone rung");
+  }
+  const Mechanism m = aligned->mech;
+  Segment mid{seg.src, seg.dst, 0};
+  if (!xfer.is_off(m)) mid = clonable_middle(xfer, seg);
+  if (always && xfer.is_off(m)) {
     // Ruled out by the file types or by a cached verdict: report the
     // verdict's errno, as the ioctl itself would have.
-    const Verdict& v = *xfer.off[static_cast<int>(Mechanism::clone)];
+    const Verdict& v = *xfer.off[static_cast<int>(m)];
     return make_error(v.err != 0 ? v.err : EOPNOTSUPP, v.err != 0 ? "FICLONE" : "clone",
                       Role::destination, "--reflink=always: cannot clone: " + v.why);
   }
@@ -507,14 +446,14 @@ Status run_known_size(Transfer& xfer, const Segment& seg) {
                       "the filesystem block size");
   }
   if (mid.len == 0) {
-    if (!xfer.is_off(Mechanism::clone)) xfer.skip(Mechanism::clone, 0, "range not block-aligned");
+    if (!xfer.is_off(m)) xfer.skip(m, 0, "range not block-aligned");
     return copy_piece(xfer, seg);
   }
   const Segment head{seg.src, seg.dst, mid.src - seg.src};
   const int64_t tail_off = mid.src + mid.len - seg.src;
   const Segment tail{seg.src + tail_off, seg.dst + tail_off, seg.len - tail_off};
   if (Status s = copy_piece(xfer, head); !s || xfer.eof) return s;
-  if (Status s = clone_or_copy(xfer, mid); !s || xfer.eof) return s;
+  if (Status s = clone_or_copy(xfer, *aligned, mid); !s || xfer.eof) return s;
   return copy_piece(xfer, tail);
 }
 
@@ -614,7 +553,7 @@ Status check_unsized(Transfer& xfer, const Segment& seg) {
 Status run(Transfer& xfer, const Segment& seg) {
   rule_out(xfer);
   Status s = Ok{};
-  if (size_known(xfer)) {
+  if (xfer.size_known()) {
     s = run_known_size(xfer, seg);
   } else if (s = check_unsized(xfer, seg); s && !xfer.eof) {
     s = copy_piece(xfer, seg);
@@ -663,12 +602,13 @@ Result<Report> attempt(const Context& ctx, int src_fd, int64_t* src_off, int dst
   advance(xfer, src_fd, src_off, seg.src, xfer.src_stream);
   advance(xfer, dst_fd, dst_off, seg.dst, xfer.dst_stream);
   if (xfer.saved_src_pos >= 0) xfer.sys().lseek(src_fd, xfer.saved_src_pos, SEEK_SET);
-  // Steps in ladder order, whatever order the rungs were ruled out in.
-  // One step per mechanism (step_for), so the order is total and std::sort
-  // is enough; std::stable_sort allocated a buffer on every copy.
+  // Steps in the order of the ladder walked, whatever order the rungs
+  // were ruled out in.  One step per mechanism (step_for), so the order is
+  // total and std::sort is enough; std::stable_sort allocated a buffer on
+  // every copy.
   std::sort(xfer.report.steps.begin(), xfer.report.steps.end(),
-            [](const Step& a, const Step& b) {
-              return ladder_rank(a.mech) < ladder_rank(b.mech);
+            [&](const Step& a, const Step& b) {
+              return rank_in_ladder(xfer, a.mech) < rank_in_ladder(xfer, b.mech);
             });
   if (!s) {
     Error e = std::move(s.error());

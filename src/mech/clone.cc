@@ -4,6 +4,9 @@
 // the ioctls do not pass REMAP_FILE_CAN_SHORTEN and fail whole otherwise.
 #include <errno.h>
 
+#include <string>
+
+#include "mech/rung.h"
 #include "mech/transfer.h"
 
 namespace offcopy::mech {
@@ -68,10 +71,22 @@ SegmentResult classify(int err, const char* op) {
       break;
   }
   r.op = op;
+  r.role = Role::destination;
   return r;
 }
 
-}  // namespace
+// Why this pair of files cannot be cloned at all, or null.
+const char* clone_rule_out(const Transfer& xfer) {
+  if (const char* why = not_two_regular_files(xfer)) return why;
+  const CopyFlags& f = xfer.flags;
+  if (f.reflink == Reflink::never) return "--reflink=never";
+  if (f.sparse == Sparse::never) return "--sparse=never writes holes as zeros";
+  if (f.sparse == Sparse::always) {
+    return "--sparse=always turns zero blocks into holes; a clone keeps them";
+  }
+  if (!xfer.size_known()) return "source reports size 0 (empty, or procfs/sysfs): read until EOF";
+  return nullptr;
+}
 
 SegmentResult clone_segment(Transfer& xfer, const Segment& seg) {
   // FICLONE replaces the whole (empty) destination in one call.
@@ -83,5 +98,18 @@ SegmentResult clone_segment(Transfer& xfer, const Segment& seg) {
   if (r == 0) return SegmentResult::done(seg.len);
   return classify(-r, whole ? "FICLONE" : "FICLONERANGE");
 }
+
+std::string clone_used_why(const Transfer&) { return "extents shared"; }
+
+}  // namespace
+
+const Rung kCloneRung = {
+    .mech = Mechanism::clone,
+    .kind = Rung::Kind::aligned,
+    .probe = Rung::Probe::pair,
+    .rule_out = clone_rule_out,
+    .run = clone_segment,
+    .used_why = clone_used_why,
+};
 
 }  // namespace offcopy::mech

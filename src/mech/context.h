@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <vector>
 
 #include "mech/probe.h"
 #include "offcopy/copy.h"
@@ -33,11 +34,17 @@ struct Tunables {
   int64_t rw_buffer = 256 << 10;    // bytes per pread/pwrite
 };
 
-// What the ladder runs against: the syscall seam, the probe cache, sizes.
+struct Rung;  // mech/rung.h
+
+// What the ladder runs against: the syscall seam, the probe cache, sizes,
+// and the rungs to try.
 struct Context {
   sys::Sys* sys = &sys::Sys::real();
   ProbeCache* probes = nullptr;
   Tunables tun;
+  // The ladder, in order; null: default_rungs() (mech/rung.h).  A test
+  // gives one of its own to put a rung of its own in place.
+  const std::vector<Rung>* rungs = nullptr;
 
   // The process-wide context: the real kernel and a shared probe cache.
   static Context& process();

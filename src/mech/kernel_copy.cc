@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <string>
 
+#include "mech/rung.h"
 #include "mech/transfer.h"
 
 namespace offcopy::mech {
 namespace {
-
 
 // One line per errno; docs/fallbacks.md carries the same table.
 // Only consulted when no byte of the segment has moved yet.
@@ -19,6 +19,7 @@ SegmentResult classify(int err) {
   SegmentResult r;
   r.err = err;
   r.op = "copy_file_range";
+  r.role = Role::destination;
   r.fall_back = true;
   switch (err) {
     // Different superblocks without a shared ->copy_file_range (5.19+).
@@ -76,7 +77,16 @@ SegmentResult classify(int err) {
   return r;
 }
 
-}  // namespace
+// Why copy_file_range cannot take this pair of files at all, or null.
+const char* kernel_copy_rule_out(const Transfer& xfer) {
+  if (const char* why = not_two_regular_files(xfer)) return why;
+  const CopyFlags& f = xfer.flags;
+  if (f.reflink == Reflink::never) return "--reflink=never (copy_file_range may share extents)";
+  if (f.sparse == Sparse::never) return "--sparse=never writes holes as zeros";
+  if (!xfer.size_known()) return "source reports size 0 (empty, or procfs/sysfs): read until EOF";
+  if (f.sparse == Sparse::always) return "--sparse=always looks for zero blocks";
+  return nullptr;
+}
 
 SegmentResult kernel_copy_segment(Transfer& xfer, const Segment& seg) {
   int64_t moved = 0;
@@ -101,6 +111,7 @@ SegmentResult kernel_copy_segment(Transfer& xfer, const Segment& seg) {
       SegmentResult fb;
       fb.fall_back = true;
       fb.op = "copy_file_range";
+      fb.role = Role::destination;
       fb.why = "returned 0 at the start (source must be read)";
       return fb;
     }
@@ -117,5 +128,20 @@ SegmentResult kernel_copy_segment(Transfer& xfer, const Segment& seg) {
   }
   return SegmentResult::done(moved);
 }
+
+std::string kernel_copy_used_why(const Transfer&) {
+  return "copy_file_range: in-kernel or server-side copy (may share extents)";
+}
+
+}  // namespace
+
+const Rung kKernelCopyRung = {
+    .mech = Mechanism::kernel_copy,
+    .kind = Rung::Kind::offload,
+    .probe = Rung::Probe::pair,
+    .rule_out = kernel_copy_rule_out,
+    .run = kernel_copy_segment,
+    .used_why = kernel_copy_used_why,
+};
 
 }  // namespace offcopy::mech

@@ -15,20 +15,22 @@ void ProbeCache::set(Mechanism m, dev_t src, dev_t dst, Verdict v) {
   pairs_[{static_cast<int>(m), src, dst}] = std::move(v);
 }
 
-std::optional<Verdict> ProbeCache::ring() const {
+std::optional<Verdict> ProbeCache::get_process(Mechanism m) const {
   std::lock_guard lock(mu_);
-  return ring_;
+  auto it = process_.find(static_cast<int>(m));
+  if (it == process_.end()) return std::nullopt;
+  return it->second;
 }
 
-void ProbeCache::set_ring(Verdict v) {
+void ProbeCache::set_process(Mechanism m, Verdict v) {
   std::lock_guard lock(mu_);
-  ring_ = std::move(v);
+  process_[static_cast<int>(m)] = std::move(v);
 }
 
 void ProbeCache::clear() {
   std::lock_guard lock(mu_);
   pairs_.clear();
-  ring_.reset();
+  process_.clear();
 }
 
 }  // namespace offcopy::mech

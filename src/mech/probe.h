@@ -30,16 +30,17 @@ class ProbeCache {
   // filesystems holding devices `src` and `dst`, if any.
   std::optional<Verdict> get(Mechanism m, dev_t src, dev_t dst) const;
   void set(Mechanism m, dev_t src, dev_t dst, Verdict v);
-  // io_uring is a property of the process and kernel, not of a pair.
-  std::optional<Verdict> ring() const;
-  void set_ring(Verdict v);
+  // The verdict for a rung that holds for the whole process, not a pair
+  // (io_uring: the kernel has it or not).
+  std::optional<Verdict> get_process(Mechanism m) const;
+  void set_process(Mechanism m, Verdict v);
   void clear();
 
  private:
   using Key = std::tuple<int, dev_t, dev_t>;
   mutable std::mutex mu_;
   std::map<Key, Verdict> pairs_;       // guarded by mu_
-  std::optional<Verdict> ring_;        // guarded by mu_
+  std::map<int, Verdict> process_;     // guarded by mu_
 };
 
 }  // namespace offcopy::mech

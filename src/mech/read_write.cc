@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <string>
 
+#include "mech/rung.h"
 #include "mech/transfer.h"
 
 namespace offcopy::mech {
@@ -15,10 +17,11 @@ namespace {
 
 constexpr int64_t kZeroBlock = 4096;
 
-SegmentResult io_error(int err, const char* op, int64_t moved) {
+SegmentResult io_error(int err, const char* op, Role role, int64_t moved) {
   SegmentResult r;
   r.err = err;
   r.op = op;
+  r.role = role;
   r.moved = moved;
   r.why = "host copy failed";
   return r;
@@ -97,8 +100,6 @@ int write_sparse(Transfer& xfer, const char* buf, int64_t len, int64_t off,
   return 0;
 }
 
-}  // namespace
-
 SegmentResult read_write_segment(Transfer& xfer, const Segment& seg) {
   const int64_t size = xfer.ctx.tun.rw_buffer;
   std::unique_ptr<char[]> buf(new char[size]);
@@ -114,12 +115,15 @@ SegmentResult read_write_segment(Transfer& xfer, const Segment& seg) {
       c.holes = holes;
       return c;
     }
-    if (r < 0) return io_error(static_cast<int>(-r), xfer.src_stream ? "read" : "pread", moved);
+    if (r < 0) {
+      return io_error(static_cast<int>(-r), xfer.src_stream ? "read" : "pread", Role::source,
+                      moved);
+    }
     if (r == 0) break;
     const int w = sparse ? write_sparse(xfer, buf.get(), r, seg.dst + moved, &holes)
                          : write_all(xfer, buf.get(), r, seg.dst + moved);
     if (w < 0) {
-      return io_error(-w, xfer.dst_stream ? "write" : "pwrite", moved);
+      return io_error(-w, xfer.dst_stream ? "write" : "pwrite", Role::destination, moved);
     }
     moved += r;
     if (moved < seg.len && !xfer.keep_going(Mechanism::read_write, moved)) {
@@ -132,5 +136,23 @@ SegmentResult read_write_segment(Transfer& xfer, const Segment& seg) {
   res.holes = holes;
   return res;
 }
+
+std::string read_write_used_why(const Transfer& xfer) {
+  return std::string(xfer.src_stream ? "read" : "pread") + "/" +
+         (xfer.dst_stream ? "write" : "pwrite") + ", " +
+         std::to_string(xfer.ctx.tun.rw_buffer >> 10) + " KiB buffer" +
+         (xfer.flags.sparse == Sparse::always ? ", zero blocks left as holes" : "");
+}
+
+}  // namespace
+
+// Never ruled out and never unsupported: the ladder's last rung.
+const Rung kReadWriteRung = {
+    .mech = Mechanism::read_write,
+    .kind = Rung::Kind::host,
+    .probe = Rung::Probe::none,
+    .run = read_write_segment,
+    .used_why = read_write_used_why,
+};
 
 }  // namespace offcopy::mech

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <string>
 
+#include "mech/rung.h"
 #include "mech/transfer.h"
 
 namespace offcopy::mech {
@@ -24,10 +25,11 @@ bool unsupported(int err) {
 }
 bool pair_wide(int err) { return err == EXDEV || err == EOPNOTSUPP || err == ENOSYS; }
 
-SegmentResult failure(int err, const char* op, int64_t moved) {
+SegmentResult failure(int err, const char* op, Role role, int64_t moved) {
   SegmentResult r;
   r.err = err;
   r.op = op;
+  r.role = role;
   r.moved = moved;
   r.fall_back = moved == 0 && unsupported(err);
   r.cacheable = r.fall_back && pair_wide(err);
@@ -38,45 +40,63 @@ SegmentResult failure(int err, const char* op, int64_t moved) {
   return r;
 }
 
+// The pipe, made on first use and kept for the transfer; `size` is its
+// capacity.  Emptied or closed before the rung returns: no byte stays in it.
+struct Pipe : RungState {
+  sys::UniqueFd r, w;
+  int64_t size = 0;
+};
+
 // Drops whatever a failed write left in the pipe: the next rung starts
 // again from the first byte not written.
-void discard_pipe(Transfer& xfer) {
-  xfer.pipe_r.reset();
-  xfer.pipe_w.reset();
-  xfer.pipe_size = 0;
+void discard_pipe(Pipe& pipe) {
+  pipe.r.reset();
+  pipe.w.reset();
+  pipe.size = 0;
 }
 
-}  // namespace
+const char* splice_rule_out(const Transfer& xfer) {
+  if (xfer.src_stream || xfer.dst_stream || !xfer.size_known()) {
+    return "stream or size 0: read/write until EOF";
+  }
+  if (xfer.flags.sparse == Sparse::always) return "--sparse=always looks for zero blocks";
+  if (!xfer.dst_regular) return "destination is not a regular file";
+  return nullptr;
+}
+
+int64_t splice_min_len(const Tunables& t) { return t.splice_min; }
 
 bool pipe_ready(Transfer& xfer) {
-  if (xfer.pipe_size > 0) return true;
+  Pipe& pipe = xfer.state<Pipe>(Mechanism::splice);
+  if (pipe.size > 0) return true;
   int fds[2];
   const int64_t size = xfer.sys().make_pipe(fds, xfer.ctx.tun.splice_pipe);
   if (size <= 0) {
     xfer.skip(Mechanism::splice, static_cast<int>(-size), "cannot make a pipe");
     return false;
   }
-  xfer.pipe_r.reset(fds[0]);
-  xfer.pipe_w.reset(fds[1]);
-  xfer.pipe_size = size;
+  pipe.r.reset(fds[0]);
+  pipe.w.reset(fds[1]);
+  pipe.size = size;
   return true;
 }
 
 SegmentResult splice_segment(Transfer& xfer, const Segment& seg) {
+  Pipe& pipe = xfer.state<Pipe>(Mechanism::splice);
   sys::Sys& s = xfer.sys();
   int64_t moved = 0;  // bytes written to the destination
   int again = 0;
   while (moved < seg.len) {
-    const int64_t want = std::min(seg.len - moved, xfer.pipe_size);
-    const int64_t in = s.splice_read(xfer.src_fd, seg.src + moved, xfer.pipe_w.get(), want);
+    const int64_t want = std::min(seg.len - moved, pipe.size);
+    const int64_t in = s.splice_read(xfer.src_fd, seg.src + moved, pipe.w.get(), want);
     if (in == 0) return SegmentResult::done(moved, /*eof=*/true);
     if (in < 0) {
       const int err = static_cast<int>(-in);
       if (err == EINTR || (err == EAGAIN && ++again < kMaxAgain)) continue;
-      return failure(err, "splice read", moved);
+      return failure(err, "splice read", Role::source, moved);
     }
     for (int64_t left = in; left > 0;) {
-      const int64_t out = s.splice_write(xfer.pipe_r.get(), xfer.dst_fd, seg.dst + moved, left);
+      const int64_t out = s.splice_write(pipe.r.get(), xfer.dst_fd, seg.dst + moved, left);
       if (out > 0) {
         moved += out;
         left -= out;
@@ -84,8 +104,8 @@ SegmentResult splice_segment(Transfer& xfer, const Segment& seg) {
       }
       const int err = out == 0 ? EIO : static_cast<int>(-out);
       if (err == EINTR || (err == EAGAIN && ++again < kMaxAgain)) continue;
-      discard_pipe(xfer);
-      return failure(err, "splice write", moved);
+      discard_pipe(pipe);
+      return failure(err, "splice write", Role::destination, moved);
     }
     if (moved < seg.len && !xfer.keep_going(Mechanism::splice, moved)) {
       return SegmentResult::cancelled(moved);
@@ -93,5 +113,25 @@ SegmentResult splice_segment(Transfer& xfer, const Segment& seg) {
   }
   return SegmentResult::done(moved);
 }
+
+std::string splice_used_why(const Transfer& xfer) {
+  const Pipe* pipe = xfer.state_if_made<Pipe>(Mechanism::splice);
+  const int64_t size = pipe != nullptr ? pipe->size : 0;
+  return "splice through a " + std::to_string(size >> 10) + " KiB pipe: in-kernel host copy";
+}
+
+}  // namespace
+
+const Rung kSpliceRung = {
+    .mech = Mechanism::splice,
+    .kind = Rung::Kind::host,
+    .probe = Rung::Probe::pair,
+    .rule_out = splice_rule_out,
+    .min_len = splice_min_len,
+    .too_short = "range shorter than a pipe is worth",
+    .ready = pipe_ready,
+    .run = splice_segment,
+    .used_why = splice_used_why,
+};
 
 }  // namespace offcopy::mech

@@ -62,4 +62,11 @@ void Transfer::add_hole(const Segment& hole) {
   holes.push_back(hole);
 }
 
+const char* not_two_regular_files(const Transfer& xfer) {
+  if (xfer.src_stream || !S_ISREG(xfer.src_st.st_mode)) return "source is not a regular file";
+  if (!xfer.dst_regular) return "destination is not a regular file";
+  if (xfer.dst_stream) return "destination is opened O_APPEND";
+  return nullptr;
+}
+
 }  // namespace offcopy::mech

@@ -1,6 +1,5 @@
 // The state of one copy_range call as the ladder works through it (a
-// Transfer), the pieces it is cut into, and the mechanisms in src/mech/
-// that move them.
+// Transfer), the pieces it is cut into, and what a rung did with one.
 //
 // Thread-safety: a Transfer belongs to one thread.
 #ifndef OFFCOPY_MECH_TRANSFER_H_
@@ -18,6 +17,7 @@
 
 #include "mech/context.h"
 #include "mech/probe.h"
+#include "mech/rung.h"
 #include "offcopy/copy.h"
 #include "sys/sys.h"
 
@@ -35,10 +35,11 @@ struct SegmentResult {
   int64_t moved = 0;       // bytes copied, from the start of the segment
   int err = 0;             // errno if it stopped with an error, else 0
   bool fall_back = false;  // "not supported here" with moved == 0
-  bool cacheable = false;  // the verdict holds for the whole fs pair
+  bool cacheable = false;  // the verdict holds beyond this file (Rung::probe)
   bool eof = false;        // the source ended before the segment did
   int64_t holes = 0;       // bytes of `moved` left as holes, not written
   const char* op = "";     // the call that failed
+  Role role = Role::none;  // the file that call failed on
   std::string why;         // reason text when it fell back or failed
 
   static SegmentResult cancelled(int64_t moved) {
@@ -94,13 +95,27 @@ struct Transfer {
   int64_t saved_src_pos = -1;
   // A reason per rung that is off for the rest of this transfer.
   std::array<std::optional<Verdict>, kMechanismCount> off;
-  std::unique_ptr<sys::Ring> ring;  // made on first use by the uring rung
-  // The splice rung's pipe, made on first use; pipe_size is its capacity.
-  // Emptied or closed before the rung returns: no byte stays in it.
-  sys::UniqueFd pipe_r, pipe_w;
-  int64_t pipe_size = 0;
+  // What each rung keeps for the rest of the transfer (Rung::ready).
+  std::array<std::unique_ptr<RungState>, kMechanismCount> rung_state;
 
   sys::Sys& sys() const { return *ctx.sys; }
+  // The kernel gives the source's length: a regular file with a size, not
+  // a generated one (procfs, sysfs) or a stream, which are read until EOF.
+  bool size_known() const {
+    return S_ISREG(src_st.st_mode) && src_st.st_size > 0 && !src_pseudo;
+  }
+  // Rung m's state, made on first use.
+  template <typename T>
+  T& state(Mechanism m) {
+    std::unique_ptr<RungState>& p = rung_state[static_cast<int>(m)];
+    if (!p) p = std::make_unique<T>();
+    return static_cast<T&>(*p);
+  }
+  // Rung m's state if it was made, else null.
+  template <typename T>
+  T* state_if_made(Mechanism m) const {
+    return static_cast<T*>(rung_state[static_cast<int>(m)].get());
+  }
   int64_t moved() const { return report.total_bytes(); }
   void used(Mechanism m, int64_t bytes, std::string why = {});
   void skip(Mechanism m, int err, std::string why);
@@ -115,14 +130,9 @@ struct Transfer {
   bool is_off(Mechanism m) const { return off[static_cast<int>(m)].has_value(); }
 };
 
-// The mechanisms, one file each in src/mech/.  Each copies `seg` and
-// reports what moved; none advances a file position.
-SegmentResult clone_segment(Transfer& xfer, const Segment& seg);  // aligned only
-SegmentResult kernel_copy_segment(Transfer& xfer, const Segment& seg);
-SegmentResult splice_segment(Transfer& xfer, const Segment& seg);
-bool pipe_ready(Transfer& xfer);  // makes the splice pipe; false: rung skipped
-SegmentResult uring_segment(Transfer& xfer, const Segment& seg);
-SegmentResult read_write_segment(Transfer& xfer, const Segment& seg);
+// For the rungs that take only two regular files at offsets (clone,
+// copy_file_range): why this transfer is not that, or null.
+const char* not_two_regular_files(const Transfer& xfer);
 
 }  // namespace offcopy::mech
 

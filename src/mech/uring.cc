@@ -10,15 +10,21 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "mech/rung.h"
 #include "mech/transfer.h"
 
 namespace offcopy::mech {
 namespace {
 
-
 void classify_first_error(SegmentResult& r);
+
+// The ring, made on first use and kept for the transfer.
+struct RingState : RungState {
+  std::unique_ptr<sys::Ring> ring;
+};
 
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
@@ -37,7 +43,8 @@ struct Slot {
 
 class Pipeline {
  public:
-  Pipeline(Transfer& xfer, const Segment& seg) : job_(xfer), seg_(seg) {}
+  Pipeline(Transfer& xfer, const Segment& seg)
+      : job_(xfer), ring_(xfer.state<RingState>(Mechanism::uring).ring), seg_(seg) {}
   SegmentResult run();
 
  private:
@@ -47,16 +54,18 @@ class Pipeline {
   void on_completion(const sys::RingCompletion& c);
   void on_read(Slot& s, uint64_t tag, int64_t res);
   void on_write(Slot& s, uint64_t tag, int64_t res);
-  void stop(int err, const char* op);
+  void stop(int err, const char* op, Role role);
   int64_t contiguous_done() const;
 
   Transfer& job_;
+  std::unique_ptr<sys::Ring>& ring_;  // the transfer's (RingState)
   const Segment seg_;
   std::vector<Slot> slots_;
   int64_t next_ = 0;      // next chunk start handed out
   int inflight_ = 0;
   int err_ = 0;
   const char* op_ = "";
+  Role role_ = Role::none;
   bool eof_ = false;
   int64_t eof_at_ = -1;   // where the source ended (segment-relative), -1: not yet
 };
@@ -79,7 +88,7 @@ void Pipeline::queue_read(Slot& s, uint64_t tag) {
   const int64_t pos = s.start + s.done;
   sys::RingOp op{false, job_.src_fd, s.buf.get(),
                  static_cast<uint32_t>(s.end - pos), seg_.src + pos, tag};
-  if (int r = job_.ring->queue(op); r < 0) return stop(-r, "io_uring_get_sqe");
+  if (int r = ring_->queue(op); r < 0) return stop(-r, "io_uring_get_sqe", Role::none);
   ++inflight_;
 }
 
@@ -88,14 +97,15 @@ void Pipeline::queue_write(Slot& s, uint64_t tag) {
   sys::RingOp op{true, job_.dst_fd, s.buf.get() + s.written,
                  static_cast<uint32_t>(s.filled - s.written), seg_.dst + pos,
                  tag | 1u << 31};
-  if (int r = job_.ring->queue(op); r < 0) return stop(-r, "io_uring_get_sqe");
+  if (int r = ring_->queue(op); r < 0) return stop(-r, "io_uring_get_sqe", Role::none);
   ++inflight_;
 }
 
-void Pipeline::stop(int err, const char* op) {
+void Pipeline::stop(int err, const char* op, Role role) {
   if (err_ == 0) {
     err_ = err;
     op_ = op;
+    role_ = role;
   }
 }
 
@@ -115,7 +125,7 @@ void Pipeline::on_read(Slot& s, uint64_t tag, int64_t res) {
   if ((res == -EINTR || res == -EAGAIN) && ++s.again < kMaxAgain) {
     return queue_read(s, tag);
   }
-  if (res < 0) return stop(static_cast<int>(-res), "io_uring read");
+  if (res < 0) return stop(static_cast<int>(-res), "io_uring read", Role::source);
   if (res == 0) {  // the source ended inside this chunk
     eof_ = true;
     const int64_t at = s.start + s.done;
@@ -132,14 +142,14 @@ void Pipeline::on_write(Slot& s, uint64_t tag, int64_t res) {
   if ((res == -EINTR || res == -EAGAIN) && ++s.again < kMaxAgain) {
     return queue_write(s, tag);
   }
-  if (res < 0) return stop(static_cast<int>(-res), "io_uring write");
-  if (res == 0) return stop(EIO, "io_uring write returned 0");
+  if (res < 0) return stop(static_cast<int>(-res), "io_uring write", Role::destination);
+  if (res == 0) return stop(EIO, "io_uring write returned 0", Role::destination);
   s.written += res;
   if (s.written < s.filled) return queue_write(s, tag);
   s.done += s.filled;
   s.filled = 0;
   if (err_ == 0 && !job_.keep_going(Mechanism::uring, contiguous_done())) {
-    stop(ECANCELED, "cancel");
+    stop(ECANCELED, "cancel", Role::none);
   }
   if (err_ != 0) {
     s.busy = false;
@@ -179,12 +189,12 @@ SegmentResult Pipeline::run() {
   std::vector<sys::RingCompletion> done;
   while (inflight_ > 0) {
     done.clear();
-    if (int r = job_.ring->submit_and_wait(done); r < 0) {
+    if (int r = ring_->submit_and_wait(done); r < 0) {
       // The ring itself failed: completions for queued ops may never come.
       // Destroying the ring cancels and waits for them before our buffers
       // are freed.
-      stop(-r, "io_uring_submit");
-      job_.ring.reset();
+      stop(-r, "io_uring_submit", Role::none);
+      ring_.reset();
       break;
     }
     for (const auto& c : done) on_completion(c);
@@ -193,6 +203,7 @@ SegmentResult Pipeline::run() {
   if (err_ != 0) {
     res.err = err_;
     res.op = op_;
+    res.role = role_;
     res.why = "host copy failed";
     if (res.moved == 0) classify_first_error(res);
   }
@@ -225,10 +236,59 @@ void classify_first_error(SegmentResult& r) {
   }
 }
 
-}  // namespace
+const char* uring_rule_out(const Transfer& xfer) {
+  if (xfer.src_stream || xfer.dst_stream || !xfer.size_known()) {
+    return "stream or size 0: read/write until EOF";
+  }
+  if (xfer.flags.sparse == Sparse::always) return "--sparse=always looks for zero blocks";
+  return nullptr;
+}
+
+int64_t uring_min_len(const Tunables& t) { return t.uring_min; }
+
+// Makes the ring on first use; an io_uring the process cannot have (seen
+// before, or now) turns the rung off for the process.
+bool ring_ready(Transfer& xfer) {
+  RingState& st = xfer.state<RingState>(Mechanism::uring);
+  if (st.ring) return true;
+  ProbeCache* probes = xfer.ctx.probes;
+  if (probes != nullptr) {
+    if (auto v = probes->get_process(Mechanism::uring)) {
+      xfer.skip(Mechanism::uring, v->err, v->why);
+      return false;
+    }
+  }
+  int err = 0;
+  st.ring = xfer.sys().make_ring(xfer.ctx.tun.uring_depth, &err);
+  if (st.ring) return true;
+  Verdict v{-err, "io_uring unavailable (" + std::string(sys::errno_name(-err)) + ")"};
+  if (probes != nullptr) probes->set_process(Mechanism::uring, v);
+  xfer.skip(Mechanism::uring, v.err, v.why);
+  return false;
+}
 
 SegmentResult uring_segment(Transfer& xfer, const Segment& seg) {
   return Pipeline(xfer, seg).run();
 }
+
+std::string uring_used_why(const Transfer& xfer) {
+  const Tunables& t = xfer.ctx.tun;
+  return "io_uring pipeline, " + std::to_string(t.uring_depth) + " x " +
+         std::to_string(t.uring_buffer >> 10) + " KiB buffers";
+}
+
+}  // namespace
+
+const Rung kUringRung = {
+    .mech = Mechanism::uring,
+    .kind = Rung::Kind::host,
+    .probe = Rung::Probe::process,
+    .rule_out = uring_rule_out,
+    .min_len = uring_min_len,
+    .too_short = "range shorter than the pipeline's minimum",
+    .ready = ring_ready,
+    .run = uring_segment,
+    .used_why = uring_used_why,
+};
 
 }  // namespace offcopy::mech

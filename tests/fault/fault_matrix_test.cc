@@ -180,7 +180,9 @@ class Rig {
   void no_splice() {
     probes_.set(Mechanism::splice, dev(), dev(), Verdict{ENOSYS, "splice switched off by the test"});
   }
-  void no_ring() { probes_.set_ring(Verdict{ENOSYS, "io_uring switched off by the test"}); }
+  void no_ring() {
+    probes_.set_process(Mechanism::uring, Verdict{ENOSYS, "io_uring switched off by the test"});
+  }
 
   Result<Report> run(CopyFlags flags = {}) {
     src_off_ = 0;

@@ -669,7 +669,7 @@ class CopyFileFailure : public ::testing::Test {
     // ENOSPC once 1 MiB has been written by pwrite, with clone and
     // copy_file_range off (--reflink=never), splice and io_uring off.
     fs_.add({sys::Call::pwrite, sys::Fault::Kind::error_after, ENOSPC, 1 * kMiB});
-    probes_.set_ring({ENOSYS, "io_uring switched off by the test"});
+    probes_.set_process(Mechanism::uring, {ENOSYS, "io_uring switched off by the test"});
     ctx_.sys = &fs_;
     ctx_.probes = &probes_;
     ctx_.tun.rw_buffer = 64 * kKiB;
