@@ -180,6 +180,10 @@ struct TreeReport {
                             // holes (a snapshot's bytes count as snapshot)
 };
 
+namespace tree {
+struct TreeAccess;  // src/tree/open_tree.h: the library's own entry points
+}  // namespace tree
+
 class OFFCOPY_API TreeCopy {
  public:
   // Starts the copying threads.  `observer` may be null; it must outlive
@@ -220,12 +224,14 @@ class OFFCOPY_API TreeCopy {
   void wait_files();
   bool cancelled() const;
 
-  // Waits for every file, makes the hard links left for the end, then
-  // gives directories their metadata, deepest first (so their times are
-  // not changed by what is created inside them).  Call once.
+  // Waits for every file and makes the hard links left for the end.  Each
+  // directory gets its metadata as soon as everything in it is made (so
+  // its times are not changed by what is created inside it); the last
+  // ones as those links are made.  Call once.
   TreeReport finish();
 
  private:
+  friend struct tree::TreeAccess;
   struct Impl;
   explicit TreeCopy(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

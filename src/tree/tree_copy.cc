@@ -30,11 +30,13 @@
 #include <system_error>
 #include <thread>
 
+#include "engine/open_engine.h"
 #include "meta/metadata.h"
 #include "offcopy/engine.h"
 #include "sys/sys.h"
 #include "tree/counter.h"
 #include "tree/nodes.h"
+#include "tree/open_tree.h"
 #include "tree/same_file.h"
 #include "tree/snapshot.h"
 
@@ -206,7 +208,8 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
 
   TreeOptions opt;
   TreeObserver* observer;
-  sys::Sys& sys = sys::Sys::real();
+  const mech::Context& ctx;
+  sys::Sys& sys = *ctx.sys;
   mode_t umask = sys.read_umask();
   std::unique_ptr<Engine> engine;
   tree::Counter counter{sys, opt};
@@ -252,7 +255,8 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     int moved = 0;      // of them, copied mostly by data-moving rungs
   } sample;
 
-  Impl(const TreeOptions& o, TreeObserver* obs) : opt(o), observer(obs) {}
+  Impl(const TreeOptions& o, TreeObserver* obs, const mech::Context& c)
+      : opt(o), observer(obs), ctx(c) {}
 
   ~Impl() {
     {
@@ -904,7 +908,13 @@ TreeCopy::~TreeCopy() {
 
 Result<std::unique_ptr<TreeCopy>> TreeCopy::open(const TreeOptions& options,
                                                  TreeObserver* observer) {
-  auto impl = std::make_unique<Impl>(options, observer);
+  return tree::TreeAccess::open(options, observer, mech::Context::process());
+}
+
+Result<std::unique_ptr<TreeCopy>> tree::TreeAccess::open(const TreeOptions& options,
+                                                         TreeObserver* observer,
+                                                         const mech::Context& ctx) {
+  auto impl = std::make_unique<TreeCopy::Impl>(options, observer, ctx);
   EngineOptions eo;
   eo.workers = options.jobs > 0 ? options.jobs : default_jobs();
   impl->sample.open = options.jobs <= 0 && io_jobs() > eo.workers;
@@ -913,7 +923,7 @@ Result<std::unique_ptr<TreeCopy>> TreeCopy::open(const TreeOptions& options,
   // paths; the walker waits (OnFull::block) when it is reached.
   eo.max_jobs_in_flight = 4096;
   eo.shutdown = OnShutdown::drain;
-  auto engine = Engine::open(eo);
+  auto engine = engine::EngineAccess::open(eo, ctx);
   if (!engine) return engine.error();
   impl->engine = std::move(*engine);
   if (!impl->start_walkers(eo.workers)) {
