@@ -133,7 +133,7 @@ int exit_code(const std::vector<FileResult>& results) {
   for (const FileResult& r : results) {
     if (r.status != FileStatus::failed) continue;
     failed = true;
-    if (!r.error || !r.error->offload_unsupported) only_offload = false;
+    if (!r.error || !r.error->offload_unsupported()) only_offload = false;
   }
   if (!failed) return kExitOk;
   return only_offload ? kExitNoOffload : kExitFailed;

@@ -32,7 +32,7 @@ bool is_data_step(const std::string& op) {
 // a name this run just made.
 bool detail_is_sentence(const Error& e) {
   if (e.detail.empty()) return false;
-  if (e.op == "copy") return e.code != kSourceChanged;  // that one is offcopy's own
+  if (e.op == "copy") return e.kind != ErrorKind::source_changed;  // offcopy's own
   if (e.op == "create") return true;
   return e.op == "open" && (e.code == EEXIST || e.code == EISDIR) &&
          e.role == Role::destination;
@@ -88,7 +88,7 @@ std::string cp_words(const Error& e) {
     if (!e.detail.empty()) return e.detail;
   }
   const std::string p = quoted(e.path);
-  if (e.op == "copy" && e.code == kSourceChanged) return "cannot copy " + p + ": " + e.detail;
+  if (e.kind == ErrorKind::source_changed) return "cannot copy " + p + ": " + e.detail;
   if (e.op == "open") return open_words(e, p, why);
   if (e.op == "symlink" || e.op == "link") {
     const char* kind = e.op == "link" ? "hard link " : "symbolic link ";
@@ -128,7 +128,7 @@ int close_stdout(int code) {
 void print_failure(const Error& e, bool debug) {
   // Offload required and impossible is offcopy's own (exit 3): its account
   // is the message.
-  if (e.offload_unsupported) {
+  if (e.offload_unsupported()) {
     std::fprintf(stderr, "%s: %s\n", program_name(), e.message().c_str());
     return;
   }

@@ -32,14 +32,24 @@ Report totals(const std::vector<FileResult>& all) {
   return sum;
 }
 
+const char* kind_name(ErrorKind k) {
+  switch (k) {
+    case ErrorKind::offload_unsupported: return "offload_unsupported";
+    case ErrorKind::source_changed: return "source_changed";
+    case ErrorKind::system: break;
+  }
+  return "system";
+}
+
 nlohmann::json error_json(const Error& e) {
-  return {{"errno", e.code},
+  return {{"kind", kind_name(e.kind)},
+          {"errno", e.code},
           {"error", strerrorname_np(e.code) ? strerrorname_np(e.code) : ""},
           {"op", e.op},
           {"path", e.path},
           {"offset", e.offset},
           {"bytes_done", e.bytes_done},
-          {"offload_unsupported", e.offload_unsupported},
+          {"offload_unsupported", e.offload_unsupported()},
           {"message", e.message()}};
 }
 

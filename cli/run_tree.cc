@@ -87,7 +87,7 @@ class CliObserver final : public TreeObserver {
     std::lock_guard lk(screen_mu_);
     line_.clear();
     print_failure(e, o_.debug);
-    if (!e.offload_unsupported) only_offload_ = false;
+    if (!e.offload_unsupported()) only_offload_ = false;
     ++failures_;
     if (o_.json) {
       FileResult r{e.role == Role::destination ? std::string() : e.path,

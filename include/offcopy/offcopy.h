@@ -126,6 +126,16 @@ enum offcopy_role {
   OFFCOPY_ROLE_DESTINATION = 2
 };
 
+/* offcopy::ErrorKind: what kind of failure offcopy_report.error is.  A
+ * call that failed is OFFCOPY_ERROR_SYSTEM; the others are offcopy's own
+ * verdicts, carrying the nearest errno (EOPNOTSUPP, EAGAIN) -- the kind
+ * tells them apart from the kernel's own. */
+enum offcopy_error_kind {
+  OFFCOPY_ERROR_SYSTEM = 0,
+  OFFCOPY_ERROR_OFFLOAD_UNSUPPORTED = 1, /* no_fallback, no offload rung could */
+  OFFCOPY_ERROR_SOURCE_CHANGED = 2       /* the source kept changing (twice) */
+};
+
 #define OFFCOPY_OP_MAX 32       /* size of offcopy_report.op */
 #define OFFCOPY_MESSAGE_MAX 256 /* size of offcopy_report.message */
 
@@ -139,7 +149,7 @@ struct offcopy_report {
                           success; on failure what was copied before it) */
   /* The failure; all zero / empty on success. */
   int error;              /* positive errno, 0 on success */
-  int offload_unsupported;/* 1: no_fallback asked and no offload rung could */
+  int offload_unsupported;/* 1: error_kind is OFFCOPY_ERROR_OFFLOAD_UNSUPPORTED */
   int role;               /* enum offcopy_role: which file failed */
   int64_t error_offset;   /* source offset of the failure, -1 if unknown */
   char op[OFFCOPY_OP_MAX];           /* the failing step: "open",
@@ -147,6 +157,7 @@ struct offcopy_report {
   char message[OFFCOPY_MESSAGE_MAX]; /* one line for humans, e.g.
       "write 'b': No space left on device (ENOSPC)"; NUL-terminated,
       truncated to fit */
+  int error_kind;         /* enum offcopy_error_kind */
 };
 
 /* ---- Synchronous copies ------------------------------------------------- */

@@ -24,15 +24,26 @@ struct Report;  // offcopy/copy.h
 // Which file an error concerns.
 enum class Role { none, source, destination };
 
-// The error code used when the caller asked for offload only (no fallback)
-// and no offload mechanism could do the copy.  Nothing was written.
-inline constexpr int kOffloadUnsupported = 95;  // == EOPNOTSUPP on Linux
+// What kind of failure an Error is.  A call that failed is `system`, and
+// Error::code is its errno.  The others are offcopy's own verdicts; their
+// code is the nearest errno (for callers that look at nothing else), and
+// the kind tells them apart from the kernel's own EOPNOTSUPP or EAGAIN.
+enum class ErrorKind {
+  system,
+  // Offload only was asked (CopyFlags::no_fallback) and no rung below the
+  // host could copy; nothing was written by a host copy.  Code EOPNOTSUPP.
+  offload_unsupported,
+  // The source kept changing while copy_file copied it (twice); the
+  // detail says so.  Code EAGAIN.
+  source_changed,
+};
 
-// The error code copy_file uses for a source that kept changing while it
-// was copied (twice); the detail says so.
-inline constexpr int kSourceChanged = 11;  // == EAGAIN on Linux
+// The codes the two kinds above carry.
+inline constexpr int kOffloadUnsupported = 95;  // == EOPNOTSUPP on Linux
+inline constexpr int kSourceChanged = 11;       // == EAGAIN on Linux
 
 struct OFFCOPY_API Error {
+  ErrorKind kind = ErrorKind::system;
   int code = 0;            // errno value (positive)
   std::string op;          // the step: "open", "FICLONE", "copy_file_range", ...
   Role role = Role::none;  // which file the step was acting on
@@ -40,7 +51,6 @@ struct OFFCOPY_API Error {
   std::string path;        // file name when the caller supplied one
   std::string detail;      // extra human text, e.g. "ranges overlap"
   int64_t bytes_done = 0;  // bytes of the request already copied
-  bool offload_unsupported = false;  // no_fallback asked and no rung could
   // For copies: what each rung did before the error (null when the copy
   // never started, e.g. an open failed).
   std::shared_ptr<const Report> report;
@@ -48,6 +58,7 @@ struct OFFCOPY_API Error {
   // "<op> <path>: <strerror>[ (<detail>)]", e.g.
   // "write 'b': No space left on device".
   std::string message() const;
+  bool offload_unsupported() const { return kind == ErrorKind::offload_unsupported; }
 };
 
 // Either a value or an Error.  Cheap to move; no exceptions.

@@ -32,6 +32,12 @@ static_assert(OFFCOPY_MECH_READ_WRITE == static_cast<int>(offcopy::Mechanism::re
 static_assert(OFFCOPY_MECH_SPLICE == static_cast<int>(offcopy::Mechanism::splice));
 static_assert(OFFCOPY_MECH_DEVICE == static_cast<int>(offcopy::Mechanism::device));
 static_assert(offcopy::kOffloadUnsupported == EOPNOTSUPP);
+static_assert(offcopy::kSourceChanged == EAGAIN);
+static_assert(OFFCOPY_ERROR_SYSTEM == static_cast<int>(offcopy::ErrorKind::system));
+static_assert(OFFCOPY_ERROR_OFFLOAD_UNSUPPORTED ==
+              static_cast<int>(offcopy::ErrorKind::offload_unsupported));
+static_assert(OFFCOPY_ERROR_SOURCE_CHANGED ==
+              static_cast<int>(offcopy::ErrorKind::source_changed));
 
 // The C handle: the engine, plus completions taken from Engine::reap() (which
 // returns all of them) that did not fit in the caller's array yet.
@@ -84,7 +90,8 @@ void fill_report(const offcopy::Result<offcopy::Report>& r, offcopy_report* out)
   if (e.report) fill_counts(*e.report, out);
   out->bytes_done = e.bytes_done;
   out->error = e.code > 0 ? e.code : EIO;
-  out->offload_unsupported = e.offload_unsupported ? 1 : 0;
+  out->offload_unsupported = e.offload_unsupported() ? 1 : 0;
+  out->error_kind = static_cast<int>(e.kind);
   out->role = static_cast<int>(e.role);
   out->error_offset = e.offset;
   put(out->op, e.op);

@@ -63,10 +63,6 @@ bool is_pseudo_fs(int64_t f_type) {
   }
 }
 
-// Error::code of an attempt that assumed the fds' flags wrongly (see
-// Transfer::flags_assumed): copy_range starts over, reading them first.
-constexpr int kFlagsNeeded = -1;
-
 Status inspect(Transfer& xfer, const OpenedFds* known, bool lazy_flags) {
   sys::Sys& s = xfer.sys();
   if (known != nullptr) {
@@ -117,9 +113,9 @@ Status inspect(Transfer& xfer, const OpenedFds* known, bool lazy_flags) {
 
 // Reads the flags inspect() assumed (once), before a step that an
 // offload call does not cover.  Ok when they are what was assumed;
-// otherwise kFlagsNeeded, and copy_range starts over with them read:
-// nothing has been written, as an offload call refuses such fds with
-// EBADF before writing.
+// otherwise an error with Transfer::flags_wrong set, and copy_range starts
+// over with them read: nothing has been written, as an offload call
+// refuses such fds with EBADF before writing.
 Status settle_flags(Transfer& xfer) {
   if (!xfer.flags_assumed || xfer.flags_read) return Ok{};
   xfer.flags_read = true;
@@ -129,7 +125,8 @@ Status settle_flags(Transfer& xfer) {
       (dst_fl & O_ACCMODE) != O_RDONLY && (dst_fl & O_APPEND) == 0) {
     return Ok{};
   }
-  return make_error(kFlagsNeeded, "fcntl", Role::none, "flags other than assumed");
+  xfer.flags_wrong = true;
+  return make_error(EBADF, "fcntl", Role::none, "flags other than assumed");
 }
 
 // Reads an offset pointer, or the file position when it is null.
@@ -224,7 +221,7 @@ Error offload_error(const Transfer& xfer) {
   Error e = make_error(kOffloadUnsupported, "offload", Role::none,
                        "no offload mechanism can copy this range; nothing "
                        "was written by a host copy (--offload=require)");
-  e.offload_unsupported = true;
+  e.kind = ErrorKind::offload_unsupported;
   e.bytes_done = xfer.done;
   return e;
 }
@@ -577,7 +574,7 @@ namespace {
 
 Result<Report> attempt(const Context& ctx, int src_fd, int64_t* src_off, int dst_fd,
                        int64_t* dst_off, int64_t len, CopyFlags flags, const Control* control,
-                       const OpenedFds* known, bool lazy_flags) {
+                       const OpenedFds* known, bool lazy_flags, bool* start_over) {
   Transfer xfer{ctx, control};
   xfer.src_fd = src_fd;
   xfer.dst_fd = dst_fd;
@@ -594,9 +591,10 @@ Result<Report> attempt(const Context& ctx, int src_fd, int64_t* src_off, int dst
   const Segment seg{*src_pos, *dst_pos, *n};
   if (Status s = check_overlap(xfer, seg); !s) return s.error();
   Status s = seg.len > 0 ? run(xfer, seg) : Status(Ok{});
-  if (!s && s.error().code == kFlagsNeeded) {
+  if (!s && xfer.flags_wrong) {
     // Nothing written; offsets and positions as they were.
     if (xfer.saved_src_pos >= 0) xfer.sys().lseek(src_fd, xfer.saved_src_pos, SEEK_SET);
+    *start_over = true;
     return std::move(s.error());
   }
   advance(xfer, src_fd, src_off, seg.src, xfer.src_stream);
@@ -624,9 +622,12 @@ Result<Report> copy_range(const Context& ctx, int src_fd, int64_t* src_off,
                           int dst_fd, int64_t* dst_off, int64_t len,
                           CopyFlags flags, const Control* control,
                           const OpenedFds* known) {
-  auto r = attempt(ctx, src_fd, src_off, dst_fd, dst_off, len, flags, control, known, true);
-  if (r || r.error().code != kFlagsNeeded) return r;
-  return attempt(ctx, src_fd, src_off, dst_fd, dst_off, len, flags, control, known, false);
+  bool start_over = false;
+  auto r = attempt(ctx, src_fd, src_off, dst_fd, dst_off, len, flags, control, known,
+                   /*lazy_flags=*/true, &start_over);
+  if (!start_over) return r;
+  return attempt(ctx, src_fd, src_off, dst_fd, dst_off, len, flags, control, known,
+                 /*lazy_flags=*/false, &start_over);
 }
 
 }  // namespace offcopy::ladder

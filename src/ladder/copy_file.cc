@@ -228,6 +228,7 @@ Result<Report> copy_data(const Context& ctx, const std::string& src, int in, Ope
     if (attempt == 1) {
       Error e = path_error(kSourceChanged, "copy", Role::source, src,
                            "the source changed while it was copied, twice");
+      e.kind = ErrorKind::source_changed;
       e.bytes_done = rep->total_bytes();
       e.report = std::make_shared<Report>(*rep);
       return e;

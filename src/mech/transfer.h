@@ -92,6 +92,7 @@ struct Transfer {
   // are read (flags_read), and a copy that assumed wrong starts over.
   bool flags_assumed = false;
   bool flags_read = false;
+  bool flags_wrong = false;  // read, and not as assumed: start over
   int64_t saved_src_pos = -1;
   // A reason per rung that is off for the rest of this transfer.
   std::array<std::optional<Verdict>, kMechanismCount> off;

@@ -501,7 +501,8 @@ void check_error(Rig& rig, const Cell& cell, const Expect& want, const Error& e)
   EXPECT_EQ(e.code, want.err) << e.message();
   EXPECT_NE(e.op.find(want.op), std::string::npos)
       << "op '" << e.op << "' should name " << want.op;
-  EXPECT_FALSE(e.offload_unsupported);
+  EXPECT_FALSE(e.offload_unsupported());
+  EXPECT_EQ(e.kind, ErrorKind::system);
   // Error::bytes_done is what was really copied, and offsets moved by it.
   const Call wr = calls_of(cell.mech).write.front();
   if (want.exact) {
@@ -672,7 +673,8 @@ TEST(FaultNoFallback, NoOffloadRungMeansErrorAndNothingWritten) {
   flags.no_fallback = true;
   Result<Report> r = rig.run(flags);
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(r.error().offload_unsupported);
+  EXPECT_TRUE(r.error().offload_unsupported());
+  EXPECT_EQ(r.error().kind, ErrorKind::offload_unsupported);
   EXPECT_EQ(r.error().code, kOffloadUnsupported);
   EXPECT_EQ(r.error().bytes_done, 0);
   EXPECT_EQ(rig.src_off(), 0);
@@ -705,7 +707,7 @@ TEST(FaultNoFallback, TerminalErrorIsNotOffloadUnsupported) {
   Result<Report> r = rig.run(flags);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, EIO);
-  EXPECT_FALSE(r.error().offload_unsupported);
+  EXPECT_FALSE(r.error().offload_unsupported());
   EXPECT_EQ(r.error().bytes_done, kMid);
 }
 

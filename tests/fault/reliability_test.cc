@@ -315,6 +315,17 @@ TEST_F(ReliabilityTest, SourceChangedOnceIsCopiedAgain) {
   EXPECT_EQ(read_file(dst_), source_ + "grown");
 }
 
+// The kernel's own EAGAIN (a source that answers it forever) is told apart
+// from offcopy's "source changed", which carries the same code.
+TEST_F(ReliabilityTest, ARealEagainIsASystemErrorNotSourceChanged) {
+  sys_.add({.call = sys::Call::copy_file_range, .err = EAGAIN, .times = 0});
+  auto r = copy(FileOptions{});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, EAGAIN);
+  EXPECT_EQ(r.error().kind, ErrorKind::system);
+  EXPECT_EQ(r.error().op, "copy_file_range");
+}
+
 TEST_F(ReliabilityTest, SourceThatKeepsChangingIsReportedNotHalfCopied) {
   int calls = 0;
   sys_.before_copy = [&] {
@@ -331,6 +342,7 @@ TEST_F(ReliabilityTest, SourceThatKeepsChangingIsReportedNotHalfCopied) {
   auto r = copy(atomic_options());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, kSourceChanged);
+  EXPECT_EQ(r.error().kind, ErrorKind::source_changed);
   EXPECT_EQ(r.error().path, src_);
   EXPECT_NE(r.error().detail.find("changed while it was copied"), std::string::npos);
   EXPECT_EQ(read_file(dst_), "old");  // atomic: the old one stays

@@ -201,7 +201,7 @@ void FsPropertyTest::check_error(const CopyCall& c, const Error& e, int64_t n,
   } else {
     // Across filesystems, or kernel copy ruled out by --reflink=never or a
     // --sparse mode: the only allowed failure is "no offload rung".
-    EXPECT_TRUE(e.offload_unsupported) << what;
+    EXPECT_TRUE(e.offload_unsupported()) << what;
   }
 }
 

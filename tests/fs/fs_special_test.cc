@@ -636,7 +636,7 @@ TEST_P(NoFallbackTest, OffloadsOrWritesNothing) {
     }
     ASSERT_FALSE(rep.ok()) << describe(*rep);
     const Error& e = rep.error();
-    EXPECT_TRUE(e.offload_unsupported) << describe(e);
+    EXPECT_TRUE(e.offload_unsupported()) << describe(e);
     EXPECT_EQ(e.code, kOffloadUnsupported) << describe(e);
     EXPECT_EQ(e.bytes_done, 0) << describe(e);
     if (dst == fresh) {

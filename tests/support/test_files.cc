@@ -165,7 +165,7 @@ std::string describe(const Error& e) {
   std::ostringstream os;
   os << e.message() << " {code=" << e.code << " op='" << e.op << "' role="
      << static_cast<int>(e.role) << " path='" << e.path << "' bytes_done=" << e.bytes_done
-     << " offload_unsupported=" << e.offload_unsupported << "}";
+     << " offload_unsupported=" << e.offload_unsupported() << "}";
   return os.str();
 }
 

@@ -179,6 +179,7 @@ TEST(CApiTest, NoFallbackFromAPipeIsOffloadUnsupported) {
   offcopy_report rep;
   EXPECT_EQ(offcopy_copy_range(p[0], nullptr, out, nullptr, 0, &flags, &rep), -EOPNOTSUPP);
   EXPECT_EQ(rep.offload_unsupported, 1) << rep.message;
+  EXPECT_EQ(rep.error_kind, OFFCOPY_ERROR_OFFLOAD_UNSUPPORTED);
   EXPECT_EQ(rep.bytes_done, 0);
   EXPECT_EQ(read_file(dir.file("dst")), "");
   ::close(p[0]);

@@ -161,7 +161,7 @@ TEST_F(RungTable, OffloadOnlyStopsAtTheHostRungsAfterTheTestRung) {
   o.flags.no_fallback = true;
   auto r = ladder::copy_file(ctx_, dir_.file("src"), dir_.file("dst"), o);
   ASSERT_FALSE(r);
-  EXPECT_TRUE(r.error().offload_unsupported);
+  EXPECT_TRUE(r.error().offload_unsupported());
   EXPECT_EQ(runs.load(), 1);  // tried before the copy was refused
 }
 
