@@ -1,18 +1,18 @@
 // TreeCopy: copy() makes the root and queues directories for a pool of
-// walker threads, which read them, make subdirectories, links and nodes
-// themselves and submit regular files to an Engine (FileJob, with the
-// metadata applied on the open destination by copy_file).  So directory
-// reads, inode reads and file copies all overlap -- what a cold cache
-// needs.  Hard links whose first copy may still be in flight wait for
-// finish(); a directory's metadata is set as soon as nothing more is made
-// in it (Impl::Dir), so memory holds the directories being filled, not
-// every directory of the tree.
+// walker threads (tree/walkers.h), which read them, make subdirectories,
+// links and nodes themselves and submit regular files to an Engine
+// (FileJob, with the metadata applied on the open destination by
+// copy_file).  So directory reads, inode reads and file copies all
+// overlap -- what a cold cache needs.  The other jobs of a tree copy are
+// in rooms of their own: hard links whose first copy may still be in
+// flight wait for finish() (tree/hard_links.h); a directory's metadata is
+// set as soon as nothing more is made in it (tree/dirs.h); what is told
+// goes through tree/reporter.h.
 //
-// Thread-safety: the task queue is under walk_mu; everything walkers and
-// completions share (report, observer calls, links, first copies,
-// in_flight) is under mu.  A Dir is finished where its last reference is
-// dropped, which is never under mu (finishing reports through it).
-// finish() runs when no walker or copy is busy.
+// Thread-safety: the walkers, the hard links and the reporter each lock
+// their own state; here files_mu guards the files in flight.  A Dir is
+// finished where its last reference is dropped, which is never under a
+// lock (finishing reports).  finish() runs when no walker or copy is busy.
 #include "offcopy/tree.h"
 
 #include <errno.h>
@@ -22,11 +22,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <system_error>
 #include <thread>
 
@@ -35,16 +33,17 @@
 #include "offcopy/engine.h"
 #include "sys/sys.h"
 #include "tree/counter.h"
+#include "tree/dirs.h"
+#include "tree/hard_links.h"
 #include "tree/nodes.h"
 #include "tree/open_tree.h"
+#include "tree/reporter.h"
 #include "tree/same_file.h"
 #include "tree/snapshot.h"
+#include "tree/walkers.h"
 
 namespace offcopy {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-using InodeKey = std::pair<dev_t, ino_t>;
 
 std::string join(const std::string& dir, const std::string& name) {
   return dir.size() > 0 && dir.back() == '/' ? dir + name : dir + "/" + name;
@@ -111,61 +110,13 @@ const char* entry_kind_name(EntryKind k) {
 // Hidden, unlike the class it is in (OFFCOPY_API): otherwise its nested
 // types, and the std:: containers instantiated over them, would be
 // exported by liboffcopy.so.
-struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
-  // A directory made (or merged into) by the walk.  Its metadata is set
-  // when its last reference goes: the walker's that reads it, its files'
-  // jobs', its hard links' (made in finish()), its subdirectories' (each
-  // holds its parent).  So it is finished after everything inside it, and
-  // only directories still being filled are in memory (cp's link-heap
-  // test copies 20,000 directories under a 4 MB allowance).
-  struct Dir {
-    Dir(Impl& m, std::string s, std::string d, const struct stat& sst, bool c,
-        std::shared_ptr<Dir> up)
-        : impl(m), src(std::move(s)), dst(std::move(d)), st(sst), created(c),
-          parent(std::move(up)) {}
-    Dir(const Dir&) = delete;
-    Dir& operator=(const Dir&) = delete;
-    ~Dir() {
-      impl.finish_dir(*this);
-      // The ancestors this was the last holder of are finished in this
-      // loop, not by nested destructors: a chain thousands deep would
-      // otherwise recurse as deep on a small thread stack.
-      std::shared_ptr<Dir> up = std::move(parent);
-      while (up && up.use_count() == 1) {
-        std::shared_ptr<Dir> next = std::move(up->parent);
-        up.reset();
-        up = std::move(next);
-      }
-    }
-    Impl& impl;
-    const std::string src, dst;
-    const struct stat st;
-    const bool created;
-    std::shared_ptr<Dir> parent;  // null for a root
-  };
-  // A directory on the path from the root (for -L loop detection).
-  struct Ancestor {
-    InodeKey key;
-    std::shared_ptr<const Ancestor> up;
-  };
-  // A directory made, waiting for a walker to read it.
-  struct DirTask {
-    std::shared_ptr<Dir> dir;
-    bool fresh;  // made by this copy: nothing in it yet
-    int depth;
-    std::shared_ptr<const Ancestor> path;  // set under -L only
-  };
-  // A hard link waiting for its first copy.
-  struct Link {
-    std::string src, dst;
-    InodeKey key;
-    std::shared_ptr<Dir> in;  // finished once the link is made
-  };
-  // The first copy of a multiply-linked file.
-  struct First {
-    std::string dst;
-    enum { copying, ok, failed } state = copying;
-  };
+struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFinisher {
+  using Dir = tree::Dir;
+  using DirTask = tree::DirTask;
+  using Ancestor = tree::Ancestor;
+  using InodeKey = tree::InodeKey;
+  using HardLinks = tree::HardLinks;
+
   // A file handed to the engine: what its completion reports.  Pooled, so
   // that its strings are not freed on the engine thread that completes it
   // but reused by the walker that submits the next file (a free on
@@ -213,6 +164,8 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   mode_t umask = sys.read_umask();
   std::unique_ptr<Engine> engine;
   tree::Counter counter{sys, opt};
+  tree::Reporter reporter{observer, counter, opt.progress_interval};
+  tree::HardLinks hard_links;
   bool finished = false;
 
   dev_t root_dev = 0;  // set by copy() while no walker runs
@@ -223,216 +176,25 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   const int64_t max_open_dirs = std::min<int64_t>(512, sys.open_files_limit() / 4);
   std::atomic<int> open_dirs{0};
 
-  // The walkers: directories are read by a pool of threads, so a cold
-  // cache sees several directory and inode reads in flight at once.
-  std::mutex walk_mu;
-  std::condition_variable walk_cv;     // a task was queued, or stopping
-  std::condition_variable walked_cv;   // the queue ran dry with none busy
-  std::deque<DirTask> tasks;           // guarded by walk_mu
-  int busy_walkers = 0;                // guarded by walk_mu
-  int waiting_walkers = 0;             // guarded by walk_mu: in enqueue()
-  bool stopping = false;               // guarded by walk_mu
-  std::vector<std::thread> walkers;
-
-  std::mutex ask_mu;  // held while TreeObserver::overwrite runs
-
-  // Shared by walkers and completions.
-  std::mutex mu;
-  std::atomic<int64_t> next_tick{0};  // Clock ticks; written under mu
-  std::vector<Link> links;      // guarded by mu
+  // The files handed to the engine and not yet completed.
+  std::mutex files_mu;
   std::condition_variable idle;  // in_flight reached 0
-  int64_t in_flight = 0;
-  std::map<InodeKey, First> firsts;
-  std::vector<std::unique_ptr<Pending>> pendings;  // guarded by mu: all made
-  Pending* spare = nullptr;                        // guarded by mu
-  TreeReport report;
-  TreeProgress prog;
+  int64_t in_flight = 0;                           // guarded by files_mu
+  std::vector<std::unique_ptr<Pending>> pendings;  // guarded by files_mu: all made
+  Pending* spare = nullptr;                        // guarded by files_mu
   // Whether files are being cloned or copied, from the first completions
-  // (when TreeOptions::jobs is 0): see io_jobs().  Guarded by mu.
+  // (when TreeOptions::jobs is 0): see io_jobs().  Guarded by files_mu.
   struct Sample {
     bool open = false;  // still deciding
     int files = 0;      // non-empty files finished
     int moved = 0;      // of them, copied mostly by data-moving rungs
   } sample;
 
+  // Last: destroyed first, so no walker runs while the rest goes.
+  tree::Walkers walkers{[this](DirTask t) { read_dir(std::move(t)); }, cancelled};
+
   Impl(const TreeOptions& o, TreeObserver* obs, const mech::Context& c)
       : opt(o), observer(obs), ctx(c) {}
-
-  ~Impl() {
-    {
-      std::lock_guard lk(walk_mu);
-      stopping = true;
-    }
-    walk_cv.notify_all();
-    for (std::thread& t : walkers) t.join();
-  }
-
-  // As many as the system gives, up to n (a memory limit can refuse a
-  // thread's stack); false when it gives none.
-  bool start_walkers(int n) {
-    try {
-      for (int i = 0; i < n; ++i) walkers.emplace_back([this] { walker_loop(); });
-    } catch (const std::system_error&) {
-    }
-    return !walkers.empty();
-  }
-
-  void walker_loop() {
-    std::unique_lock lk(walk_mu);
-    for (;;) {
-      walk_cv.wait(lk, [&] { return stopping || !tasks.empty(); });
-      if (tasks.empty()) return;  // stopping
-      if (cancelled.load()) {
-        // Dropped outside walk_mu: dropping finishes their directories.
-        std::deque<DirTask> dropped;
-        dropped.swap(tasks);
-        lk.unlock();
-        dropped.clear();
-        lk.lock();
-      }
-      if (tasks.empty()) {
-        if (busy_walkers == 0) walked_cv.notify_all();
-        continue;
-      }
-      DirTask t = std::move(tasks.front());
-      tasks.pop_front();
-      if (waiting_walkers > 0) walk_cv.notify_all();
-      ++busy_walkers;
-      lk.unlock();
-      read_dir(std::move(t));  // dropped by then: finished if nothing else holds it
-      lk.lock();
-      if (--busy_walkers == 0 && tasks.empty()) walked_cv.notify_all();
-    }
-  }
-
-  // A walker that finds many subdirectories does not queue them all: a
-  // wide directory (cp's link-heap test: 10,000 subdirectories) would hold
-  // every one in memory.  When the queue is long, it waits while another
-  // walker is free to drain the queue; the last one that cannot wait reads
-  // the queue's head itself, a few levels deep at most (then it queues).
-  static constexpr size_t kQueuedDirs = 1024;
-  static constexpr int kNestedReads = 4;
-  static inline thread_local int nested_reads = 0;
-
-  void enqueue(DirTask t) {
-    std::unique_lock lk(walk_mu);
-    while (tasks.size() >= kQueuedDirs && !stopping && !cancelled.load()) {
-      if (waiting_walkers + 1 < static_cast<int>(walkers.size())) {
-        ++waiting_walkers;
-        walk_cv.notify_all();  // an idle walker takes the queue's head
-        walk_cv.wait(lk);
-        --waiting_walkers;
-        continue;
-      }
-      if (nested_reads >= kNestedReads) break;
-      DirTask head = std::move(tasks.front());
-      tasks.pop_front();
-      if (waiting_walkers > 0) walk_cv.notify_all();
-      lk.unlock();
-      ++nested_reads;
-      read_dir(std::move(head));
-      --nested_reads;
-      lk.lock();
-    }
-    tasks.push_back(std::move(t));
-    lk.unlock();
-    walk_cv.notify_all();
-  }
-
-  // Waits until every directory queued so far (and all they queue) is read.
-  void wait_walked() {
-    std::unique_lock lk(walk_mu);
-    while (!tasks.empty() || busy_walkers > 0) {
-      walked_cv.wait_for(lk, opt.progress_interval);
-      lk.unlock();
-      tick({});
-      lk.lock();
-    }
-  }
-
-  // ---- reporting (any thread, under mu)
-
-  void done_locked(EntryKind kind, const std::string& src, const std::string& dst,
-                   const Report* rep) {
-    ++prog.files_done;
-    switch (kind) {
-      case EntryKind::directory: ++report.directories; break;
-      case EntryKind::regular: ++report.files; break;
-      case EntryKind::symlink: ++report.symlinks; break;
-      case EntryKind::hardlink: ++report.hardlinks; break;
-      case EntryKind::fifo:
-      case EntryKind::device: ++report.specials; break;
-      case EntryKind::snapshot: ++report.snapshots; break;
-      case EntryKind::socket: break;
-    }
-    if (observer) observer->done(kind, src, dst, rep);
-  }
-
-  void done(EntryKind kind, const std::string& src, const std::string& dst) {
-    std::lock_guard lk(mu);
-    done_locked(kind, src, dst, nullptr);
-  }
-
-  void failed_locked(const Error& e) {
-    ++report.errors;
-    if (observer) observer->failed(e);
-  }
-
-  void failed(const Error& e) {
-    std::lock_guard lk(mu);
-    failed_locked(e);
-  }
-
-  void skipped(EntryKind kind, const std::string& src, const std::string& why) {
-    std::lock_guard lk(mu);
-    ++report.skipped;
-    if (observer) observer->skipped(kind, src, why);
-  }
-
-  void warnings_locked(const std::string& dst, const std::vector<Warning>& ws) {
-    report.warnings += static_cast<int64_t>(ws.size());
-    if (observer) {
-      for (const Warning& w : ws) observer->warning(dst, w);
-    }
-  }
-
-  void warnings(const std::string& dst, const std::vector<Warning>& ws) {
-    if (ws.empty()) return;
-    std::lock_guard lk(mu);
-    warnings_locked(dst, ws);
-  }
-
-  // A few times a second: the observer's progress, totals from the counter.
-  void tick(const std::string& current) {
-    if (observer == nullptr) return;
-    // Called for every entry: the clock check stays outside mu, which the
-    // copies' completions take too.
-    const int64_t now = Clock::now().time_since_epoch().count();
-    if (now < next_tick.load(std::memory_order_relaxed)) return;
-    std::lock_guard lk(mu);
-    if (now < next_tick.load(std::memory_order_relaxed)) return;
-    next_tick.store(now + std::chrono::duration_cast<Clock::duration>(opt.progress_interval).count(),
-                    std::memory_order_relaxed);
-    counter.totals(&prog.files_total, &prog.bytes_total);
-    prog.current = current;
-    observer->progress(prog);
-  }
-
-  // The last update, when everything is done: if the pre-walk is still
-  // counting (a copy can outrun it, a snapshot always does), what was done
-  // is the total, and the pre-walk is stopped rather than waited for.
-  void final_tick() {
-    if (observer == nullptr) return;
-    std::lock_guard lk(mu);
-    counter.totals(&prog.files_total, &prog.bytes_total);
-    if (prog.files_total < 0) {
-      counter.stop();
-      prog.files_total = prog.files_done;
-      prog.bytes_total = prog.bytes_done;
-    }
-    prog.current.clear();
-    observer->progress(prog);
-  }
 
   // ---- the walk
 
@@ -457,7 +219,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     if (sys.lstat(dst.c_str(), &d) < 0) return false;
     if (no_clobber) {
       (void)kept_first(dst, st, is_root);
-      skipped(kind, src, "destination exists (-n)");
+      reporter.skipped(kind, src, "destination exists (-n)");
       return true;
     }
     const bool newer = d.st_mtim.tv_sec > st.st_mtim.tv_sec ||
@@ -467,11 +229,11 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
       // A link of a file copied (or kept) already is linked to it even so:
       // -u keeps data, and the link's data is that copy's (cp).
       if (kept_first(dst, st, is_root)) return false;
-      skipped(kind, src, "destination is not older (-u)");
+      reporter.skipped(kind, src, "destination is not older (-u)");
       return true;
     }
-    if (opt.interactive && !ask_overwrite(kind, src, dst)) {
-      skipped(kind, src, "not overwritten (-i)");
+    if (opt.interactive && !reporter.ask_overwrite(kind, src, dst)) {
+      reporter.skipped(kind, src, "not overwritten (-i)");
       return true;
     }
     return false;
@@ -508,11 +270,11 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     *present = true;
     switch (tree::same_file(sys, src, st, dst, d, rules)) {
       case tree::SameFile::refuse:
-        failed(tree::entry_error(EINVAL, "copy", Role::none, src,
+        reporter.failed(tree::entry_error(EINVAL, "copy", Role::none, src,
                                  "'" + src + "' and '" + dst + "' are the same file"));
         return true;
       case tree::SameFile::done:
-        done(kind_of(st), src, dst);
+        reporter.done(kind_of(st), src, dst);
         return true;
       case tree::SameFile::distinct:
         break;
@@ -529,7 +291,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     if (opt.backup == Backup::none && !opt.remove_destination) return true;
     if (S_ISDIR(d.st_mode)) return true;
     if (opt.backup != Backup::none && source_is_backup(src, dst, st)) {
-      failed(tree::entry_error(EINVAL, "copy", Role::none, src,
+      reporter.failed(tree::entry_error(EINVAL, "copy", Role::none, src,
                                "backing up '" + dst + "' might destroy source;  '" + src +
                                    "' not copied"));
       return false;
@@ -537,14 +299,14 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     if (opt.backup != Backup::none) {
       const std::string to = backup_name(dst, opt.backup, opt.backup_suffix);
       if (int r = sys.rename(dst.c_str(), to.c_str(), false); r < 0) {
-        failed(tree::entry_error(-r, "rename", Role::destination, dst,
+        reporter.failed(tree::entry_error(-r, "rename", Role::destination, dst,
                                  "cannot backup '" + dst + "'"));
         return false;
       }
       return true;
     }
     if (int r = sys.unlink(dst.c_str()); r < 0 && r != -ENOENT) {
-      failed(tree::entry_error(-r, "unlink", Role::destination, dst));
+      reporter.failed(tree::entry_error(-r, "unlink", Role::destination, dst));
       return false;
     }
     return true;
@@ -570,16 +332,8 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     const bool force = opt.file.overwrite == Overwrite::force;
     Status s = hard ? tree::link_to_source(sys, src, dst, follow, force)
                     : tree::symlink_to_source(sys, src, dst, force);
-    if (!s) return failed(s.error());
-    done(hard ? EntryKind::hardlink : EntryKind::symlink, src, dst);
-  }
-
-  // One question at a time, outside mu: the copies' completions go on
-  // while the answer is awaited.
-  bool ask_overwrite(EntryKind kind, const std::string& src, const std::string& dst) {
-    if (observer == nullptr) return true;
-    std::lock_guard lk(ask_mu);
-    return observer->overwrite(kind, src, dst);
+    if (!s) return reporter.failed(s.error());
+    reporter.done(hard ? EntryKind::hardlink : EntryKind::symlink, src, dst);
   }
 
   // `fresh`: dst's parent was made by this copy, so dst cannot exist.
@@ -587,7 +341,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
              bool fresh, int depth, const std::shared_ptr<const Ancestor>& path,
              const Held& held = {}) {
     if (cancelled.load(std::memory_order_relaxed)) return;
-    tick(src);
+    reporter.tick(src);
     if (S_ISDIR(st.st_mode)) return visit_dir(src, dst, st, depth, path, held.dir);
     bool present = false;
     struct stat existing {};
@@ -600,17 +354,17 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     if (S_ISLNK(st.st_mode)) {
       // --attributes-only changes no entry's kind: an existing file stays.
       Status s = tree::make_symlink(sys, src, dst, replace() && !opt.attributes_only);
-      if (!s) return failed(s.error());
+      if (!s) return reporter.failed(s.error());
       return made(EntryKind::symlink, src, dst, st);
     }
     if (S_ISSOCK(st.st_mode)) {
-      return skipped(EntryKind::socket, src,
+      return reporter.skipped(EntryKind::socket, src,
                      "a socket cannot be copied; it belongs to the program listening on it");
     }
     struct stat node = st;
     if (opt.file.default_mode) node.st_mode = (st.st_mode & S_IFMT) | 0666;
     Status s = tree::make_special(sys, node, dst, umask, replace());
-    if (!s) return failed(s.error());
+    if (!s) return reporter.failed(s.error());
     made(kind_of(st), src, dst, st);
   }
 
@@ -619,8 +373,8 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
             const struct stat& st) {
     std::vector<Warning> ws;
     meta::apply(sys, st, {-1, src.c_str()}, {-1, dst.c_str()}, opt.file.preserve, &ws);
-    warnings(dst, ws);
-    done(kind, src, dst);
+    reporter.warnings(dst, ws);
+    reporter.done(kind, src, dst);
   }
 
   void visit_dir(const std::string& src, const std::string& dst, const struct stat& st,
@@ -629,23 +383,24 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     const InodeKey key{st.st_dev, st.st_ino};
     for (const Ancestor* a = path.get(); a != nullptr; a = a->up.get()) {
       if (a->key == key) {
-        return failed(tree::entry_error(ELOOP, "walk", Role::source, src,
-                                        "a directory that contains itself (a link loop)"));
+        return reporter.failed(tree::entry_error(ELOOP, "walk", Role::source, src,
+                                                 "a directory that contains itself (a link loop)"));
       }
     }
     auto made_dir = tree::make_dir(sys, src, dst);
-    if (!made_dir) return failed(made_dir.error());
+    if (!made_dir) return reporter.failed(made_dir.error());
     const bool fresh = *made_dir == tree::DirMade::created;
     // Told when made, before its contents, as cp -v; one merged into is
     // not made (cp -v says nothing of it either).
-    if (fresh) done(EntryKind::directory, src, dst);
+    if (fresh) reporter.done(EntryKind::directory, src, dst);
     auto dir = std::make_shared<Dir>(*this, src, dst, st, fresh, parent);
     if (opt.one_file_system && st.st_dev != root_dev) {
-      return skipped(EntryKind::directory, src, "on another filesystem (-x): made empty");
+      return reporter.skipped(EntryKind::directory, src,
+                              "on another filesystem (-x): made empty");
     }
     std::shared_ptr<const Ancestor> here;
     if (opt.deref != Deref::never) here = std::make_shared<const Ancestor>(Ancestor{key, path});
-    enqueue(DirTask{std::move(dir), fresh, depth, std::move(here)});
+    walkers.enqueue(DirTask{std::move(dir), fresh, depth, std::move(here)});
   }
 
   // Opens `path` as a directory held for its files' jobs (null if it
@@ -669,7 +424,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     std::shared_ptr<OpenDir> dir = open_dir(src, O_RDONLY | O_NONBLOCK);
     sys::DirList entries;
     const int r = dir ? sys.list_dir_fd(dir->fd, &entries) : sys.list_dir(src.c_str(), &entries);
-    if (r < 0) return failed(tree::entry_error(-r, "opendir", Role::source, src));
+    if (r < 0) return reporter.failed(tree::entry_error(-r, "opendir", Role::source, src));
     Held held;
     held.dir = t.dir;
     if (dir && open_dirs.load(std::memory_order_relaxed) < max_open_dirs) {
@@ -684,7 +439,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
       const int sr = dir ? sys.stat_at(dir->fd, e.name, &cst, follow)
                          : stat_entry(child, false, &cst);
       if (sr < 0) {
-        failed(tree::entry_error(-sr, "stat", Role::source, child));
+        reporter.failed(tree::entry_error(-sr, "stat", Role::source, child));
         continue;
       }
       visit(child, join(dst, e.name), cst, t.fresh, t.depth + 1, t.path, held);
@@ -695,15 +450,15 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   // then the metadata, on this walker (there is no data to queue).
   void attributes_only(const std::string& src, const std::string& dst, const struct stat& st) {
     const int fd = sys.open(dst.c_str(), O_WRONLY | O_CREAT | O_NOCTTY, st.st_mode & 0777);
-    if (fd < 0) return failed(tree::entry_error(-fd, "open", Role::destination, dst));
+    if (fd < 0) return reporter.failed(tree::entry_error(-fd, "open", Role::destination, dst));
     sys::UniqueFd out(fd);
     struct stat now {};
     std::vector<Warning> ws;
     if (sys.fstat(fd, &now) == 0) {
       meta::apply(sys, st, {-1, src.c_str()}, {fd}, opt.file.preserve, &ws, &now);
     }
-    warnings(dst, ws);
-    done(EntryKind::regular, src, dst);
+    reporter.warnings(dst, ws);
+    reporter.done(EntryKind::regular, src, dst);
   }
 
   // Whether a file's copies are to be hard-linked together: files with
@@ -720,21 +475,15 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   // the file had a first copy already (it is to be linked to that).
   bool kept_first(const std::string& dst, const struct stat& st, bool is_root) {
     if (!S_ISREG(st.st_mode) || !tracks_links(st, is_root)) return false;
-    std::lock_guard lk(mu);
-    return !firsts.try_emplace(InodeKey{st.st_dev, st.st_ino}, First{dst, First::ok}).second;
+    return !hard_links.claim_first(InodeKey{st.st_dev, st.st_ino}, dst, HardLinks::State::ok);
   }
 
   void visit_file(const std::string& src, const std::string& dst, const struct stat& st,
                   bool fresh, const Held& held, bool is_root) {
     if (opt.attributes_only) return attributes_only(src, dst, st);
-    if (tracks_links(st, is_root)) {
-      const InodeKey key{st.st_dev, st.st_ino};
-      std::lock_guard lk(mu);
-      auto [it, first] = firsts.try_emplace(key, First{dst});
-      if (!first) {
-        links.push_back(Link{src, dst, key, held.dir});  // made in finish()
-        return;
-      }
+    if (tracks_links(st, is_root) &&
+        !hard_links.claim_or_defer(InodeKey{st.st_dev, st.st_ino}, src, dst, held.dir)) {
+      return;  // linked to its first copy in finish()
     }
     submit(src, dst, st, fresh, held, is_root);
   }
@@ -744,7 +493,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
     if (cancelled.load()) return;
     Pending* p = nullptr;
     {
-      std::lock_guard lk(mu);
+      std::lock_guard lk(files_mu);
       ++in_flight;
       if (spare == nullptr) {
         pendings.push_back(std::make_unique<Pending>());
@@ -779,9 +528,9 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
       Error e = id.error();
       e.path = src;
       const Held drop{std::move(p->src_dir), std::move(p->dst_dir), std::move(p->in)};
-      std::lock_guard lk(mu);
-      if (p->linked) firsts[p->key].state = First::failed;
-      failed_locked(e);
+      if (p->linked) hard_links.settle(p->key, false);
+      reporter.failed(e);
+      std::lock_guard lk(files_mu);
       release_locked(p);
     }
   }
@@ -795,39 +544,31 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
 
   // On an engine thread.
   void file_done(Pending& p, const Result<Report>& r) {
-    // Let go of the directories outside mu (the last one out closes the
-    // descriptors and finishes the directory), and before the file is
-    // released: finish() must not return while a directory is finishing.
+    if (p.linked) hard_links.settle(p.key, r.ok());
+    if (!r && r.error().code == ECANCELED && cancelled.load()) {
+      reporter.file_cancelled();
+    } else if (r) {
+      reporter.file_copied(p.src, p.dst, p.size, *r);
+    } else {
+      reporter.failed(r.error());
+    }
+    // Let go of the directories (the last one out closes the descriptors
+    // and finishes the directory) before the file is released: finish()
+    // must not return while a directory is finishing.
     Held held{std::move(p.src_dir), std::move(p.dst_dir), std::move(p.in)};
+    held = {};
     bool grow = false;
     {
-      std::lock_guard lk(mu);
-      if (p.linked) firsts[p.key].state = r ? First::ok : First::failed;
-      if (!r && r.error().code == ECANCELED && cancelled.load()) {
-        ++report.cancelled;
-      } else if (r) {
-        report.data.merge(*r);
-        report.bytes += p.size;
-        prog.bytes_done += p.size;
-        warnings_locked(p.dst, r->warnings);
-        done_locked(EntryKind::regular, p.src, p.dst, &*r);
-        grow = sampled_locked(*r);
-      } else {
-        failed_locked(r.error());
-      }
-    }
-    held = {};
-    if (!grow) {
-      std::lock_guard lk(mu);
-      return release_locked(&p);
+      std::lock_guard lk(files_mu);
+      grow = r && sampled_locked(*r);
+      if (!grow) return release_locked(&p);
     }
     // More copying threads; if the system has no more to give, the copy
     // goes on with those it has.  The file is released only afterwards, so
     // that finish(), which waits for every file, reports the new count (it
     // could return in between: TSan's slow thread starts showed it).
-    const bool grew = engine->set_workers(io_jobs()).ok();
-    std::lock_guard lk(mu);
-    if (grew) report.copy_threads = io_jobs();
+    if (engine->set_workers(io_jobs()).ok()) reporter.set_copy_threads(io_jobs());
+    std::lock_guard lk(files_mu);
     release_locked(&p);
   }
 
@@ -846,57 +587,38 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl {
   // ---- finish
 
   void wait_idle() {
-    std::unique_lock lk(mu);
+    std::unique_lock lk(files_mu);
     while (in_flight > 0) {
       idle.wait_for(lk, opt.progress_interval);
-      if (in_flight > 0 && observer != nullptr) {
-        counter.totals(&prog.files_total, &prog.bytes_total);
-        observer->progress(prog);
-      }
+      if (in_flight == 0) break;
+      lk.unlock();
+      reporter.progress_now();
+      lk.lock();
     }
   }
 
+  // The names deferred to the end, each linked to its first copy; the
+  // directory it is in is finished as soon as it is made.
   void make_links() {
-    for (const Link& l : links) {
-      First first;
-      {
-        std::lock_guard lk(mu);
-        first = firsts[l.key];
+    for (HardLinks::Deferred& l : hard_links.take_deferred()) {
+      const HardLinks::First first = hard_links.first(l.key);
+      if (first.state != HardLinks::State::ok) {
+        reporter.failed(tree::entry_error(ENOENT, "link", Role::destination, l.dst,
+                                          "its first copy '" + first.dst + "' failed"));
+      } else if (Status s = tree::make_link(sys, first.dst, l.dst, replace()); !s) {
+        reporter.failed(s.error());
+      } else {
+        reporter.done(EntryKind::hardlink, l.src, l.dst);
       }
-      if (first.state != First::ok) {
-        failed(tree::entry_error(ENOENT, "link", Role::destination, l.dst,
-                                 "its first copy '" + first.dst + "' failed"));
-        continue;
-      }
-      Status s = tree::make_link(sys, first.dst, l.dst, replace());
-      if (!s) {
-        failed(s.error());
-        continue;
-      }
-      done(EntryKind::hardlink, l.src, l.dst);
+      l.in.reset();
     }
-    links.clear();
   }
 
   // A directory's metadata, once nothing more is made in it (~Dir).
-  void finish_dir(const Dir& d) {
+  void finish_dir(const Dir& d) override {
     std::vector<Warning> ws;
-    Preserve p = opt.file.preserve;
-    meta::apply(sys, d.st, {-1, d.src.c_str()}, {-1, d.dst.c_str()}, p, &ws);
-    // Without --preserve=mode a new directory gets the source's mode
-    // less the umask, as mkdir would have given it (it was 0700 while
-    // being filled); an existing one keeps its own.
-    if (!p.mode && d.created) {
-      // mkdir(2) takes the sticky bit but not set-id bits (setgid comes
-      // from the parent), so neither does this.
-      const mode_t from = opt.file.default_mode ? 0777 | (d.st.st_mode & S_ISVTX)
-                                                : d.st.st_mode & 01777;
-      const mode_t mode = from & ~umask;
-      if (int r = sys.chmod({-1, d.dst.c_str()}, mode); r < 0) {
-        ws.push_back(Warning{"chmod", -r, {}});
-      }
-    }
-    warnings(d.dst, ws);
+    tree::apply_dir_metadata(sys, d, opt.file.preserve, opt.file.default_mode, umask, &ws);
+    reporter.warnings(d.dst, ws);
   }
 };
 
@@ -918,7 +640,7 @@ Result<std::unique_ptr<TreeCopy>> tree::TreeAccess::open(const TreeOptions& opti
   EngineOptions eo;
   eo.workers = options.jobs > 0 ? options.jobs : default_jobs();
   impl->sample.open = options.jobs <= 0 && io_jobs() > eo.workers;
-  impl->report.copy_threads = eo.workers;
+  impl->reporter.set_copy_threads(eo.workers);
   // Bounded so a walk far ahead of the copies holds a bounded number of
   // paths; the walker waits (OnFull::block) when it is reached.
   eo.max_jobs_in_flight = 4096;
@@ -926,7 +648,7 @@ Result<std::unique_ptr<TreeCopy>> tree::TreeAccess::open(const TreeOptions& opti
   auto engine = engine::EngineAccess::open(eo, ctx);
   if (!engine) return engine.error();
   impl->engine = std::move(*engine);
-  if (!impl->start_walkers(eo.workers)) {
+  if (!impl->walkers.start(eo.workers)) {
     Error e;
     e.code = EAGAIN;
     e.op = "pthread_create";
@@ -965,15 +687,13 @@ Status TreeCopy::copy(const std::string& src, const std::string& dst) {
       Report rep;
       rep.steps.push_back(Step{Mechanism::snapshot, Outcome::used, 0, 0,
                                "BTRFS_IOC_SNAP_CREATE_V2: the whole subvolume"});
-      std::lock_guard lk(m.mu);
-      m.report.data.merge(rep);
-      m.done_locked(EntryKind::snapshot, src, dst, &rep);
+      m.reporter.snapshot(src, dst, rep);
       return Ok{};
     }
   }
   m.root_dev = st.st_dev;
   m.visit(src, dst, st, /*fresh=*/false, /*depth=*/0, nullptr, {});
-  m.wait_walked();
+  m.walkers.wait_walked(m.opt.progress_interval, [&m] { m.reporter.tick({}); });
   return Ok{};
 }
 
@@ -981,7 +701,7 @@ void TreeCopy::cancel() {
   Impl& m = *impl_;
   m.cancelled.store(true);
   m.engine->cancel_all();
-  m.walk_cv.notify_all();
+  m.walkers.wake();
 }
 
 bool TreeCopy::cancelled() const { return impl_->cancelled.load(); }
@@ -992,11 +712,10 @@ TreeReport TreeCopy::finish() {
   Impl& m = *impl_;
   m.finished = true;
   m.wait_idle();
-  if (m.cancelled.load()) m.links.clear();
+  if (m.cancelled.load()) m.hard_links.take_deferred();  // not made
   m.make_links();  // the last directories finish as their links are made
-  m.final_tick();
-  std::lock_guard lk(m.mu);
-  return m.report;
+  m.reporter.final_tick();
+  return m.reporter.report();
 }
 
 }  // namespace offcopy

@@ -1,0 +1,70 @@
+// The walkers of a tree copy: a pool of threads that read the directories
+// queued to them, so a cold cache sees several directory and inode reads in
+// flight at once.  Reading a directory queues its subdirectories in turn.
+//
+// The queue is bounded: a wide directory (cp's link-heap test: 10,000
+// subdirectories) would otherwise hold every one in memory.  Past
+// kQueuedDirs a walker that finds more waits while another walker is free
+// to drain the queue; the last one that cannot wait reads the queue's head
+// itself, a few levels deep at most (then it queues anyway).
+//
+// Thread-safety: every method may be called from any thread, read()
+// included (it runs on the walkers).
+#ifndef OFFCOPY_TREE_WALKERS_H_
+#define OFFCOPY_TREE_WALKERS_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "tree/dirs.h"
+
+namespace offcopy::tree {
+
+class Walkers {
+ public:
+  using Read = std::function<void(DirTask)>;
+  // `read` reads one directory; `cancelled` set means queued directories
+  // are dropped unread (their Dirs finished as they go).
+  Walkers(Read read, const std::atomic<bool>& cancelled)
+      : read_(std::move(read)), cancelled_(cancelled) {}
+  ~Walkers();  // stops and joins the threads
+  Walkers(const Walkers&) = delete;
+  Walkers& operator=(const Walkers&) = delete;
+
+  // As many threads as the system gives, up to n (a memory limit can
+  // refuse a thread's stack); false when it gives none.
+  bool start(int n);
+  void enqueue(DirTask t);
+  // Waits until every directory queued so far (and all they queue) is
+  // read, calling `tick` every `interval` meanwhile.
+  void wait_walked(std::chrono::milliseconds interval, const std::function<void()>& tick);
+  // Wakes every waiting walker (after a cancel).
+  void wake();
+
+ private:
+  static constexpr size_t kQueuedDirs = 1024;
+  static constexpr int kNestedReads = 4;
+
+  void loop();
+
+  const Read read_;
+  const std::atomic<bool>& cancelled_;
+  std::mutex mu_;
+  std::condition_variable cv_;         // a task was queued or taken, or stopping
+  std::condition_variable walked_cv_;  // the queue ran dry with none busy
+  std::deque<DirTask> tasks_;          // guarded by mu_
+  int busy_ = 0;                       // guarded by mu_: reading a directory
+  int waiting_ = 0;                    // guarded by mu_: waiting in enqueue()
+  bool stopping_ = false;              // guarded by mu_
+  std::vector<std::thread> threads_;   // written by start() before any enqueue
+};
+
+}  // namespace offcopy::tree
+
+#endif  // OFFCOPY_TREE_WALKERS_H_
