@@ -174,15 +174,11 @@ int run(const Options& o) {
   if (!ran) return kExitFailed;
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (o.stats) print_stats(text, results, secs);
-  if (o.json) print_json(stdout, results, secs);
+  const Totals sum = totals(results);
+  if (o.stats) print_stats(text, sum, secs);
+  if (o.json) print_json(stdout, results, sum, secs);
   if (int sig = stop_signal(); sig != 0) {
-    int64_t copied = 0, stopped = 0;
-    for (const FileResult& r : results) {
-      copied += r.status == FileStatus::copied;
-      stopped += r.status == FileStatus::cancelled;
-    }
-    print_stopped(signal_name(sig), copied, stopped);
+    print_stopped(signal_name(sig), sum.copied, sum.cancelled);
     return kExitSignal + sig;
   }
   return exit_code(results);

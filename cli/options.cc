@@ -5,6 +5,7 @@
 #include "messages.h"
 
 #include <getopt.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <algorithm>
@@ -384,6 +385,36 @@ FileOptions file_options(const Options& o) {
   // for by name.
   fo.write_through_dangling = std::getenv("POSIXLY_CORRECT") != nullptr;
   return fo;
+}
+
+TreeOptions tree_options(const Options& o) {
+  TreeOptions t;
+  t.file = file_options(o);
+  t.recursive = o.recursive;
+  t.preserve_links = o.preserve_links;
+  // cp -R copies links as links; without -r, or with -l, cp follows them.
+  const bool as_links = o.recursive && o.make_as != MakeAs::hard_link;
+  t.deref = o.deref.value_or(as_links ? Deref::never : Deref::always);
+  t.one_file_system = o.one_file_system;
+  t.update = o.update;
+  t.interactive = o.interactive;
+  t.copy_contents = o.copy_contents;
+  t.make_as = o.make_as;
+  t.attributes_only = o.attributes_only;
+  t.remove_destination = o.remove_destination;
+  t.backup = backup_kind(o);
+  t.backup_suffix = backup_suffix(o);
+  t.snapshot = o.snapshot;
+  t.jobs = o.jobs;
+  // Only the progress line shows the totals, and the pre-walk that counts
+  // them costs a stat per entry.
+  t.count_totals = wants_progress(o);
+  return t;
+}
+
+bool wants_progress(const Options& o) {
+  if (o.progress != ProgressMode::automatic) return o.progress == ProgressMode::on;
+  return ::isatty(STDERR_FILENO) == 1;
 }
 
 Parsed parse_options(int argc, char** argv) {

@@ -1,5 +1,8 @@
 // Command-line options: parsed without touching the filesystem (stage one),
 // then resolved against it into a list of copies (stage two, main.cc).
+// Here too is the one mapping from them to the library's options, so that
+// plain file copies (run_copies.cc) and tree copies (run_tree.cc) cannot
+// come to read an option differently.
 #ifndef OFFCOPY_CLI_OPTIONS_H_
 #define OFFCOPY_CLI_OPTIONS_H_
 
@@ -68,12 +71,6 @@ struct Options {
   std::vector<std::string> operands;
 };
 
-// The backup kind and suffix -b asks for (cp's rules: --backup=CONTROL,
-// else VERSION_CONTROL, else "existing"; -S, else SIMPLE_BACKUP_SUFFIX,
-// else "~").  Backup::none without -b.
-Backup backup_kind(const Options& o);
-std::string backup_suffix(const Options& o);
-
 // Either options to run with, or an exit: help/version printed (code 0) or a
 // usage error already reported on stderr (code kExitUsage).
 struct Parsed {
@@ -83,9 +80,19 @@ struct Parsed {
 
 Parsed parse_options(int argc, char** argv);
 
-// The library's per-file options for these command-line options (one
-// mapping, for single files and trees alike).
+// The library's per-file options for these command-line options.
 FileOptions file_options(const Options& o);
+// The tree copier's: file_options and the per-entry rules (-r, -P/-L/-H,
+// -u, -i, -l/-s, backups, -j, ...).
+TreeOptions tree_options(const Options& o);
+// The backup kind and suffix -b asks for (cp's rules: --backup=CONTROL,
+// else VERSION_CONTROL, else "existing"; -S, else SIMPLE_BACKUP_SUFFIX,
+// else "~").  Backup::none without -b.
+Backup backup_kind(const Options& o);
+std::string backup_suffix(const Options& o);
+// Whether the progress line is shown: --progress, --no-progress, else when
+// stderr is a terminal.
+bool wants_progress(const Options& o);
 
 }  // namespace offcopy::cli
 

@@ -26,12 +26,6 @@ const char* status_name(FileStatus s) {
   }
 }
 
-Report totals(const std::vector<FileResult>& all) {
-  Report sum;
-  for (const FileResult& r : all) sum.merge(r.report);
-  return sum;
-}
-
 const char* kind_name(ErrorKind k) {
   switch (k) {
     case ErrorKind::offload_unsupported: return "offload_unsupported";
@@ -82,6 +76,35 @@ nlohmann::json file_json(const FileResult& r) {
                       {"steps", steps},
                       {"seconds", r.seconds}};
   if (r.error) j["error"] = error_json(*r.error);
+  return j;
+}
+
+// nlohmann::json keeps an object's keys sorted, so the order they are set
+// in here does not show in the document.
+nlohmann::json totals_json(const Totals& t) {
+  nlohmann::json j = {{"bytes", t.bytes},
+                      {"bytes_by", bytes_json(t.data)},
+                      {"hole_bytes", t.data.hole_bytes},
+                      {"verified_bytes", t.data.verified_bytes},
+                      {"verify_skipped_bytes", t.data.verify_skipped_bytes},
+                      {"retries", t.data.retries}};
+  if (!t.tree) {
+    // Plain copies: "files" counts every pair, whatever became of it.
+    j["files"] = t.copied + t.skipped + t.failed + t.cancelled;
+    j["failed"] = t.failed;
+    return j;
+  }
+  j["files"] = t.copied;
+  j["directories"] = t.tree->directories;
+  j["symlinks"] = t.tree->symlinks;
+  j["hardlinks"] = t.tree->hardlinks;
+  j["specials"] = t.tree->specials;
+  j["snapshots"] = t.tree->snapshots;
+  j["skipped"] = t.skipped;
+  j["errors"] = t.failed;
+  j["warnings"] = t.tree->warnings;
+  j["cancelled"] = t.cancelled;
+  j["copy_threads"] = t.tree->copy_threads;
   return j;
 }
 
@@ -164,71 +187,65 @@ void print_stopped(const std::string& signal, int64_t copied, int64_t stopped) {
                program_name(), signal.c_str(), static_cast<long long>(copied), static_cast<long long>(stopped));
 }
 
-void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
-  const Report sum = totals(all);
-  int copied = 0, failed = 0, skipped = 0, cancelled = 0;
+Totals totals(const std::vector<FileResult>& all) {
+  Totals t;
   for (const FileResult& r : all) {
-    copied += r.status == FileStatus::copied;
-    failed += r.status == FileStatus::failed;
-    skipped += r.status == FileStatus::skipped;
-    cancelled += r.status == FileStatus::cancelled;
+    t.copied += r.status == FileStatus::copied;
+    t.skipped += r.status == FileStatus::skipped;
+    t.failed += r.status == FileStatus::failed;
+    t.cancelled += r.status == FileStatus::cancelled;
+    t.data.merge(r.report);
   }
-  const double rate = seconds > 0 ? sum.total_bytes() / seconds : 0;
-  std::fprintf(out,
-               "%s: %d copied, %d skipped, %d failed%s; %s in %.3f s (%s/s): %s\n",
-               program_name(), copied, skipped, failed,
-               cancelled ? (", " + std::to_string(cancelled) + " cancelled").c_str() : "",
-               human_bytes(sum.total_bytes()).c_str(), seconds,
-               human_bytes(static_cast<int64_t>(rate)).c_str(), moved_summary(sum).c_str());
+  t.bytes = t.data.total_bytes();
+  return t;
 }
 
-void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds) {
-  nlohmann::json files = nlohmann::json::array();
-  int failed = 0;
-  for (const FileResult& r : all) {
-    files.push_back(file_json(r));
-    failed += r.status == FileStatus::failed;
-  }
-  const Report sum = totals(all);
-  nlohmann::json doc = {{"files", files},
-                        {"totals",
-                         {{"files", all.size()},
-                          {"failed", failed},
-                          {"bytes", sum.total_bytes()},
-                          {"bytes_by", bytes_json(sum)},
-                          {"hole_bytes", sum.hole_bytes},
-                          {"verified_bytes", sum.verified_bytes},
-                          {"verify_skipped_bytes", sum.verify_skipped_bytes},
-                          {"retries", sum.retries}}},
-                        {"seconds", seconds}};
-  print_doc(out, doc);
+Totals totals(const TreeReport& r) {
+  Totals t{.copied = r.files,
+           .skipped = r.skipped,
+           .failed = r.errors,
+           .cancelled = r.cancelled,
+           .bytes = r.bytes,
+           .data = r.data};
+  t.tree = Totals::Tree{.directories = r.directories,
+                        .symlinks = r.symlinks,
+                        .hardlinks = r.hardlinks,
+                        .specials = r.specials,
+                        .snapshots = r.snapshots,
+                        .warnings = r.warnings,
+                        .copy_threads = r.copy_threads};
+  return t;
 }
 
-void print_tree_json(std::FILE* out, const std::vector<FileResult>& files,
-                     const TreeReport& t, double seconds) {
+void print_stats(std::FILE* out, const Totals& t, double seconds) {
+  using ll = long long;
+  std::string cancelled;
+  if (t.cancelled > 0) cancelled = ", " + std::to_string(t.cancelled) + " cancelled";
+  std::string threads;
+  if (t.tree) {
+    // A tree copy makes entries of many kinds: they get a line of their own.
+    const Totals::Tree& k = *t.tree;
+    std::fprintf(out,
+                 "%s: %lld files, %lld directories, %lld symlinks, %lld hard links, "
+                 "%lld special, %lld snapshots; %lld skipped, %lld errors, %lld warnings%s\n%s: ",
+                 program_name(), ll{t.copied}, ll{k.directories}, ll{k.symlinks}, ll{k.hardlinks},
+                 ll{k.specials}, ll{k.snapshots}, ll{t.skipped}, ll{t.failed}, ll{k.warnings},
+                 cancelled.c_str(), program_name());
+    threads = " by " + std::to_string(k.copy_threads) + " copying threads";
+  } else {
+    std::fprintf(out, "%s: %lld copied, %lld skipped, %lld failed%s; ", program_name(),
+                 ll{t.copied}, ll{t.skipped}, ll{t.failed}, cancelled.c_str());
+  }
+  const int64_t rate = seconds > 0 ? static_cast<int64_t>(t.bytes / seconds) : 0;
+  std::fprintf(out, "%s in %.3f s (%s/s)%s: %s\n", human_bytes(t.bytes).c_str(), seconds,
+               human_bytes(rate).c_str(), threads.c_str(), moved_summary(t.data).c_str());
+}
+
+void print_json(std::FILE* out, const std::vector<FileResult>& files, const Totals& t,
+                double seconds) {
   nlohmann::json list = nlohmann::json::array();
   for (const FileResult& r : files) list.push_back(file_json(r));
-  nlohmann::json doc = {{"files", list},
-                        {"totals",
-                         {{"files", t.files},
-                          {"directories", t.directories},
-                          {"symlinks", t.symlinks},
-                          {"hardlinks", t.hardlinks},
-                          {"specials", t.specials},
-                          {"snapshots", t.snapshots},
-                          {"skipped", t.skipped},
-                          {"errors", t.errors},
-                          {"warnings", t.warnings},
-                          {"bytes", t.bytes},
-                          {"bytes_by", bytes_json(t.data)},
-                          {"hole_bytes", t.data.hole_bytes},
-                          {"cancelled", t.cancelled},
-                          {"verified_bytes", t.data.verified_bytes},
-                          {"verify_skipped_bytes", t.data.verify_skipped_bytes},
-                          {"retries", t.data.retries},
-                          {"copy_threads", t.copy_threads}}},
-                        {"seconds", seconds}};
-  print_doc(out, doc);
+  print_doc(out, {{"files", list}, {"totals", totals_json(t)}, {"seconds", seconds}});
 }
 
 }  // namespace offcopy::cli

@@ -41,12 +41,40 @@ std::string verify_summary(const Report& r);
 std::string moved_summary(const Report& r);
 // "offcopy: stopped by SIGINT: N files copied, M stopped or not started ..."
 void print_stopped(const std::string& signal, int64_t copied, int64_t stopped);
-void print_stats(std::FILE* out, const std::vector<FileResult>& all, double seconds);
-void print_json(std::FILE* out, const std::vector<FileResult>& all, double seconds);
-// The tree form: "files" lists regular files, snapshots and failures;
-// "totals" adds the tree's counts by kind.
-void print_tree_json(std::FILE* out, const std::vector<FileResult>& files,
-                     const TreeReport& tree, double seconds);
+
+// What --stats and --json sum up, from the results of plain file copies or
+// from a tree copy's report: one struct, so that one printer of each kind
+// serves both.
+struct Totals {
+  int64_t copied = 0;  // regular files
+  int64_t skipped = 0;
+  int64_t failed = 0;
+  int64_t cancelled = 0;  // stopped or never started by a signal
+  int64_t bytes = 0;      // data moved; a tree's: the size of its regular
+                          // files copied, holes included
+  Report data;            // the files' reports merged
+  // Only a tree copy counts the entries it made by kind.
+  struct Tree {
+    int64_t directories = 0;
+    int64_t symlinks = 0;
+    int64_t hardlinks = 0;
+    int64_t specials = 0;
+    int64_t snapshots = 0;
+    int64_t warnings = 0;
+    int copy_threads = 0;
+  };
+  std::optional<Tree> tree;
+};
+Totals totals(const std::vector<FileResult>& all);
+Totals totals(const TreeReport& t);
+
+// The --stats line; a tree copy's counts by kind come first, on a line of
+// their own (docs/offcopy.1.scd, "--stats").
+void print_stats(std::FILE* out, const Totals& t, double seconds);
+// "files" lists `files` (for a tree: regular files, snapshots and
+// failures), "totals" is `t`.
+void print_json(std::FILE* out, const std::vector<FileResult>& files, const Totals& t,
+                double seconds);
 
 }  // namespace offcopy::cli
 

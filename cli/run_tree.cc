@@ -185,28 +185,6 @@ class CliObserver final : public TreeObserver {
   std::map<std::string, Repeat> warned_;
 };
 
-TreeOptions tree_options(const Options& o) {
-  TreeOptions t;
-  t.file = file_options(o);
-  t.recursive = o.recursive;
-  t.preserve_links = o.preserve_links;
-  // cp -R copies links as links; without -r, or with -l, cp follows them.
-  const bool as_links = o.recursive && o.make_as != MakeAs::hard_link;
-  t.deref = o.deref.value_or(as_links ? Deref::never : Deref::always);
-  t.one_file_system = o.one_file_system;
-  t.update = o.update;
-  t.interactive = o.interactive;
-  t.copy_contents = o.copy_contents;
-  t.make_as = o.make_as;
-  t.attributes_only = o.attributes_only;
-  t.remove_destination = o.remove_destination;
-  t.backup = backup_kind(o);
-  t.backup_suffix = backup_suffix(o);
-  t.snapshot = o.snapshot;
-  t.jobs = o.jobs;
-  return t;
-}
-
 // cp's refusal to copy onto a name this run made: through a symlink it
 // made, or over anything else.
 Error just_created(const Pair& p) {
@@ -232,35 +210,12 @@ std::string parents_root(const Pair& p) {
   return dir;
 }
 
-bool wants_progress(const Options& o) {
-  if (o.progress != ProgressMode::automatic) return o.progress == ProgressMode::on;
-  return ::isatty(STDERR_FILENO) == 1;
-}
-
-void print_tree_stats(std::FILE* out, const TreeReport& t, double secs) {
-  const Report& d = t.data;
-  std::fprintf(out,
-               "%s: %lld files, %lld directories, %lld symlinks, %lld hard links, "
-               "%lld special, %lld snapshots; %lld skipped, %lld errors, %lld warnings%s\n",
-               program_name(), (long long)t.files, (long long)t.directories, (long long)t.symlinks,
-               (long long)t.hardlinks, (long long)t.specials, (long long)t.snapshots,
-               (long long)t.skipped, (long long)t.errors, (long long)t.warnings,
-               t.cancelled ? (", " + std::to_string(t.cancelled) + " cancelled").c_str() : "");
-  std::fprintf(out,
-               "%s: %s in %.3f s (%s/s) by %d copying threads: %s\n",
-               program_name(), human_bytes(t.bytes).c_str(), secs,
-               human_bytes(secs > 0 ? static_cast<int64_t>(t.bytes / secs) : 0).c_str(),
-               t.copy_threads, moved_summary(d).c_str());
-}
-
 }  // namespace
 
 int run_tree(const Options& o, const std::vector<Pair>& pairs) {
   const auto t0 = std::chrono::steady_clock::now();
-  const bool progress = wants_progress(o);
-  CliObserver obs(o, progress);
-  TreeOptions topt = tree_options(o);
-  topt.count_totals = progress;  // the pre-walk costs a stat per entry
+  CliObserver obs(o, wants_progress(o));
+  const TreeOptions topt = tree_options(o);
   auto tc = TreeCopy::open(topt, &obs);
   if (!tc) {
     std::fprintf(stderr, "%s: cannot start the copy: %s\n", program_name(),
@@ -283,7 +238,7 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
     if (!planned.insert(p.dst).second) {
       // cp: only numbered backups may copy onto a name this run made; the
       // first copy must be in place to be backed up.
-      if (backup_kind(o) != Backup::numbered) {
+      if (topt.backup != Backup::numbered) {
         obs.root_failed(just_created(p));
         continue;
       }
@@ -305,8 +260,9 @@ int run_tree(const Options& o, const std::vector<Pair>& pairs) {
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (o.stats) print_tree_stats(o.json ? stderr : stdout, rep, secs);
-  if (o.json) print_tree_json(stdout, obs.results, rep, secs);
+  const Totals sum = totals(rep);
+  if (o.stats) print_stats(o.json ? stderr : stdout, sum, secs);
+  if (o.json) print_json(stdout, obs.results, sum, secs);
   if (int sig = stop_signal(); sig != 0) return kExitSignal + sig;
   return obs.exit_code();
 }
