@@ -37,7 +37,7 @@ run_thread() {
         -DCMAKE_BUILD_TYPE=Debug -DOFFCOPY_BUILD_BENCH=OFF >/dev/null
   cmake --build "$here/build-tsan" -j"$(nproc)" --target offcopy_unit_tests offcopy_fs_tests
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    "$here/build-tsan/tests/offcopy_unit_tests" --gtest_filter='Engine*:*Control*'
+    "$here/build-tsan/tests/offcopy_unit_tests" --gtest_filter='Engine*:*Control*:TreeFault*'
   local rc=0
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     "$here/scripts/fsfixture.sh" run 1024 -- \

@@ -14,7 +14,6 @@
 #include <chrono>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 #include <system_error>
@@ -23,6 +22,8 @@
 
 #include "offcopy/copy.h"
 #include "offcopy/engine.h"
+#include "util/mutex.h"
+#include "util/thread_annotations.h"
 
 static_assert(OFFCOPY_MECH_COUNT == offcopy::kMechanismCount);
 static_assert(OFFCOPY_MECH_CLONE == static_cast<int>(offcopy::Mechanism::clone));
@@ -43,8 +44,8 @@ static_assert(OFFCOPY_ERROR_SOURCE_CHANGED ==
 // returns all of them) that did not fit in the caller's array yet.
 struct offcopy_engine {
   std::unique_ptr<offcopy::Engine> engine;
-  std::mutex mu;
-  std::deque<offcopy::Completion> backlog;  // guarded by mu
+  offcopy::util::Mutex mu;
+  std::deque<offcopy::Completion> backlog OFFCOPY_GUARDED_BY(mu);
 };
 
 namespace {
@@ -369,7 +370,7 @@ int offcopy_engine_reap(struct offcopy_engine* engine, struct offcopy_completion
   return no_throw([&]() -> int {
     if (engine == nullptr || (out == nullptr && max > 0)) return -EINVAL;
     max = std::min<size_t>(max, 1 << 20);  // the count must fit the int result
-    std::lock_guard<std::mutex> lock(engine->mu);
+    offcopy::util::MutexLock lock(engine->mu);
     // Only ask the engine when the backlog cannot fill `out` by itself: it
     // keeps the backlog below max + max_jobs_in_flight.
     if (engine->backlog.size() < max) {

@@ -18,6 +18,9 @@
 //   uses, next_free      guarded by Scheduler::slots_mu_, except that a
 //                        worker returning the slot writes next_free before
 //                        publishing it (Scheduler::returned_).
+// None of this is annotated for clang's -Wthread-safety: an attribute here
+// cannot name the scheduler's private mutex, and most fields change hands
+// through the queue rather than under a lock.
 #ifndef OFFCOPY_ENGINE_JOB_STATE_H_
 #define OFFCOPY_ENGINE_JOB_STATE_H_
 

@@ -108,16 +108,26 @@ Result<std::unique_ptr<Scheduler>> Scheduler::start(const mech::Context& ctx,
                                                      EngineOptions options) {
   if (Status s = check_options(options); !s) return s.error();
   std::unique_ptr<Scheduler> s(new Scheduler(ctx, std::move(options)));
-  if (int r = s->wakeup_.open(); r < 0) {
+  int r = 0;
+  {
+    // No other thread can see s yet: the lock is uncontended, and taken
+    // only so that wakeup_ has no unlocked writer at all.
+    util::MutexLock lk(s->ready_mu_);
+    r = s->wakeup_.open();
+  }
+  if (r < 0) {
     Error e;
     e.code = -r;
     e.op = "eventfd";
     return e;
   }
   // On failure the destructor stops and joins the threads already started.
-  std::unique_lock lk(s->threads_mu_);
-  if (Status st = s->start_workers(s->options_.workers); !st) return st.error();
-  lk.unlock();
+  Status st = Ok{};
+  {
+    util::MutexLock lk(s->threads_mu_);
+    st = s->start_workers(s->options_.workers);
+  }
+  if (!st) return st.error();
   return s;
 }
 
@@ -144,7 +154,7 @@ Status Scheduler::set_workers(int workers) {
     e.detail = "workers must be 1..256";
     return e;
   }
-  std::lock_guard lk(threads_mu_);
+  util::MutexLock lk(threads_mu_);
   if (sealed_ || stopping_.load()) return submit_error(ESHUTDOWN, "the engine is shutting down");
   return start_workers(workers);
 }
@@ -154,7 +164,7 @@ Status Scheduler::set_workers(int workers) {
 // empty queue has nothing left to run.
 Scheduler::~Scheduler() {
   {
-    std::lock_guard lk(slots_mu_);
+    util::MutexLock lk(slots_mu_);
     stopping_.store(true);
     if (options_.shutdown == OnShutdown::cancel) {
       for (const auto& js : slots_) {
@@ -163,21 +173,28 @@ Scheduler::~Scheduler() {
     }
   }
   if (throttle_) throttle_->interrupt();
-  { std::lock_guard lk(mu_); }
+  { util::MutexLock lk(mu_); }
   work_cv_.notify_all();
   space_cv_.notify_all();
   {
-    std::lock_guard lk(threads_mu_);
+    util::MutexLock lk(threads_mu_);
     sealed_ = true;  // a callback's set_workers() starts no more now
   }
+  // Unlocked: once sealed_, nothing adds to threads_, and a worker's own
+  // set_workers() call may be waiting for threads_mu_.  (clang does not
+  // analyse destructors, so this needs no escape.)
   for (std::thread& t : threads_) t.join();
 }
+
+// The descriptor is set in start(), before the scheduler is shared, and
+// never changes; what ready_mu_ guards is its counter (signal, clear).
+int Scheduler::fd() const OFFCOPY_NO_THREAD_SAFETY_ANALYSIS { return wakeup_.fd(); }
 
 // --- Submitters' side ------------------------------------------------------
 
 bool Scheduler::has_room_locked(int64_t bytes) {
   const int64_t limit = options_.max_bytes_in_flight;
-  auto fits = [&] {
+  auto fits = [&]() OFFCOPY_REQUIRES(slots_mu_) {
     const int64_t jobs = admitted_jobs_ - seen_jobs_;
     if (jobs >= options_.max_jobs_in_flight) return false;
     if (limit == 0 || jobs == 0) return true;
@@ -198,24 +215,24 @@ bool Scheduler::has_room_locked(int64_t bytes) {
 // rather than once per completion (measured: 2.8 futex calls a file in a
 // tree copy, docs/bench/history.md).  Never more than what is in flight, all
 // of which will be released.
-void Scheduler::wait_for_room(std::unique_lock<std::mutex>& slots_lock) {
+void Scheduler::wait_for_room() {
   const int64_t in_flight = admitted_jobs_ - seen_jobs_;
   const int64_t batch = in_flight >= options_.max_jobs_in_flight
                             ? std::max(1, options_.max_jobs_in_flight / 8)
                             : 1;
   const int64_t target = seen_jobs_ + std::min(batch, in_flight);
-  slots_lock.unlock();
+  slots_mu_.unlock();
   {
-    std::unique_lock lk(mu_);
+    util::MutexLock lk(mu_);
     blocked_submitters_.fetch_add(1);
     // Registered again after every wake-up: released() resets it.
     while (!stopping_.load() && released_jobs_.load() < target) {
       if (target < wake_submitters_at_.load()) wake_submitters_at_.store(target);
-      space_cv_.wait(lk);
+      space_cv_.wait(mu_);
     }
     blocked_submitters_.fetch_sub(1);
   }
-  slots_lock.lock();
+  slots_mu_.lock();
 }
 
 // A free slot, or a new one.  There are never more than max_jobs_in_flight
@@ -245,14 +262,15 @@ Result<JobId> Scheduler::submit(::offcopy::Job job, Notify notify) {
   ::offcopy::Job retired;  // the slot's previous job, destroyed unlocked
   JobId id = 0;
   {
-    std::unique_lock lk = lock_spinning(slots_mu_);
+    lock_spinning(slots_mu_);
+    util::MutexLock lk(slots_mu_, std::adopt_lock);
     for (;;) {
       if (stopping_.load()) return submit_error(ESHUTDOWN, "the engine is shutting down");
       if (has_room_locked(bytes)) break;
       if (options_.on_full == OnFull::busy) {
         return submit_error(EBUSY, "jobs or bytes in flight at the engine's limit");
       }
-      wait_for_room(lk);
+      wait_for_room();
     }
     JobState* js = take_slot_locked();
     id = (++js->uses << slot_bits_) | js->slot;
@@ -271,7 +289,7 @@ Result<JobId> Scheduler::submit(::offcopy::Job job, Notify notify) {
 
 bool Scheduler::cancel(JobId id) {
   {
-    std::lock_guard lk(slots_mu_);
+    util::MutexLock lk(slots_mu_);
     JobState* js = find_live_locked(id);
     if (js == nullptr) return false;
     js->cancel.store(true);
@@ -284,7 +302,7 @@ bool Scheduler::cancel(JobId id) {
 int Scheduler::cancel_all() {
   int n = 0;
   {
-    std::lock_guard lk(slots_mu_);
+    util::MutexLock lk(slots_mu_);
     for (const auto& js : slots_) {
       if (js->live.load() == 0) continue;
       js->cancel.store(true);
@@ -296,14 +314,14 @@ int Scheduler::cancel_all() {
 }
 
 std::optional<Progress> Scheduler::progress(JobId id) const {
-  std::lock_guard lk(slots_mu_);
+  util::MutexLock lk(slots_mu_);
   const JobState* js = find_live_locked(id);
   if (js == nullptr) return std::nullopt;
   return js->snapshot();
 }
 
 EngineStats Scheduler::stats() const {
-  std::lock_guard lk(slots_mu_);
+  util::MutexLock lk(slots_mu_);
   EngineStats s;
   s.jobs_in_flight = admitted_jobs_ - released_jobs_.load();
   s.bytes_in_flight = admitted_bytes_.load() + learned_bytes() - released_bytes();
@@ -333,7 +351,7 @@ std::vector<Completion> Scheduler::reap() {
   std::vector<Completion> out;
   int64_t bytes = 0;
   {
-    std::lock_guard lk(ready_mu_);
+    util::MutexLock lk(ready_mu_);
     if (ready_.empty()) return out;
     out.reserve(ready_.size());
     for (Ready& r : ready_) {
@@ -354,7 +372,7 @@ void Scheduler::released(int64_t jobs) {
   const int64_t now = released_jobs_.fetch_add(jobs) + jobs;
   if (blocked_submitters_.load() == 0 || now < wake_submitters_at_.load()) return;
   {
-    std::lock_guard lk(mu_);
+    util::MutexLock lk(mu_);
     wake_submitters_at_.store(kNever);
   }
   space_cv_.notify_all();
@@ -377,7 +395,7 @@ JobState* Scheduler::take_job() {
 }
 
 JobState* Scheduler::try_pop(bool& more) {
-  std::lock_guard lk(pop_lock_);
+  util::LockGuard lk(pop_lock_);
   for (int spins = 0;; ++spins) {
     JobQueue::Empty why;
     QueueNode* n = queue_.pop(why);
@@ -405,7 +423,7 @@ JobState* Scheduler::try_pop(bool& more) {
 void Scheduler::wake_one() {
   if (idle_workers_.load() == 0) return;
   {
-    std::lock_guard lk(mu_);
+    util::MutexLock lk(mu_);
     if (idle_workers_.load(std::memory_order_relaxed) == 0 || waking_ > 0) return;
     ++waking_;
   }
@@ -419,17 +437,20 @@ JobState* Scheduler::next_job() {
   for (;;) {
     if (JobState* js = take_job()) return js;
     if (spin_for_job()) continue;
-    std::unique_lock lk(mu_);
-    idle_workers_.fetch_add(1);
     bool more = false;
-    JobState* js = try_pop(more);
-    const bool sleep = js == nullptr && !stopping_.load();
-    if (sleep) {
-      work_cv_.wait(lk);
-      if (waking_ > 0) --waking_;  // whoever leaves the wait stands for it
+    JobState* js = nullptr;
+    bool sleep = false;
+    {
+      util::MutexLock lk(mu_);
+      idle_workers_.fetch_add(1);
+      js = try_pop(more);
+      sleep = js == nullptr && !stopping_.load();
+      if (sleep) {
+        work_cv_.wait(mu_);
+        if (waking_ > 0) --waking_;  // whoever leaves the wait stands for it
+      }
+      idle_workers_.fetch_sub(1);
     }
-    idle_workers_.fetch_sub(1);
-    lk.unlock();
     if (more) wake_one();
     if (js != nullptr) return js;
     // Under OnShutdown::drain the queue is emptied before workers exit;
@@ -494,7 +515,7 @@ JobState* Scheduler::deliver(WorkerCounts& mine, JobState* js, Completion c) {
   if (polled) {
     // Under ready_mu_, which reap() takes: once progress() no longer finds
     // the job, a reap() finds its completion.
-    std::lock_guard lk(ready_mu_);
+    util::MutexLock lk(ready_mu_);
     js->live.store(0, std::memory_order_release);
     return_slot(js);
     if (ready_.empty()) wakeup_.signal();

@@ -13,14 +13,18 @@
 // progress observer, futures' continuations) runs.  Only one nesting:
 // pop_lock_ may be taken with mu_ held (a worker looking at the queue once
 // more before it sleeps); every other lock is taken alone.
+//
+// The locks are util::Mutex / SpinLock and the members they guard are
+// annotated (OFFCOPY_GUARDED_BY, OFFCOPY_REQUIRES): clang's -Wthread-safety
+// checks them (scripts/test-clang-tsa.sh).  The atomics written under a
+// lock but read without it, and the queue (lock-free for producers), are
+// not expressible as "guarded by" and are described where declared.
 #ifndef OFFCOPY_ENGINE_SCHEDULER_H_
 #define OFFCOPY_ENGINE_SCHEDULER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -32,6 +36,8 @@
 #include "engine/wakeup.h"
 #include "mech/context.h"
 #include "offcopy/engine.h"
+#include "util/mutex.h"
+#include "util/thread_annotations.h"
 
 namespace offcopy::engine {
 
@@ -47,7 +53,7 @@ class Scheduler {
   bool cancel(JobId id);
   int cancel_all();
   std::optional<Progress> progress(JobId id) const;
-  int fd() const { return wakeup_.fd(); }
+  int fd() const;
   std::vector<Completion> reap();
   EngineStats stats() const;
   Status set_workers(int workers);
@@ -60,13 +66,14 @@ class Scheduler {
   };
 
   Scheduler(const mech::Context& ctx, EngineOptions options);
-  Status start_workers(int workers);  // with threads_mu_ held
+  Status start_workers(int workers) OFFCOPY_REQUIRES(threads_mu_);
 
-  // Submitters' side; all called with slots_mu_ held.
-  bool has_room_locked(int64_t bytes);
-  void wait_for_room(std::unique_lock<std::mutex>& slots_lock);
-  JobState* take_slot_locked();
-  JobState* find_live_locked(JobId id) const;
+  // Submitters' side.
+  bool has_room_locked(int64_t bytes) OFFCOPY_REQUIRES(slots_mu_);
+  // Drops slots_mu_ while it sleeps; holds it again when it returns.
+  void wait_for_room() OFFCOPY_REQUIRES(slots_mu_) OFFCOPY_EXCLUDES(mu_);
+  JobState* take_slot_locked() OFFCOPY_REQUIRES(slots_mu_);
+  JobState* find_live_locked(JobId id) const OFFCOPY_REQUIRES(slots_mu_);
 
   // What one worker has counted, written only by that worker: plain
   // stores rather than a locked instruction per job, summed by readers.
@@ -80,18 +87,23 @@ class Scheduler {
   int64_t released_bytes() const;  // and reap()'s
   int64_t learned_bytes() const;
 
-  // Workers' side.
+  // Workers' side.  The EXCLUDES say which lock a function takes itself
+  // (taking it again while held would deadlock).
   void worker_loop(WorkerCounts& mine);
-  JobState* next_job();  // sleeps while nothing is queued; null: time to exit
-  bool spin_for_job();   // EngineOptions::idle_spin
-  JobState* take_job();  // null: nothing queued
-  JobState* try_pop(bool& more);
-  void wake_one();       // a job waits: wake an idle worker unless one is coming
+  // Sleeps while nothing is queued; null: time to exit.
+  JobState* next_job() OFFCOPY_EXCLUDES(mu_);
+  bool spin_for_job();  // EngineOptions::idle_spin
+  // The oldest queued job; null: nothing queued.
+  JobState* take_job() OFFCOPY_EXCLUDES(mu_, pop_lock_);
+  JobState* try_pop(bool& more) OFFCOPY_EXCLUDES(pop_lock_);
+  // A job waits: wake an idle worker unless one is coming.
+  void wake_one() OFFCOPY_EXCLUDES(mu_);
   void learned_total(WorkerCounts& mine, JobState& js, int64_t total);
   // Delivers c; returns the next job to run (null: time to exit).
-  JobState* deliver(WorkerCounts& mine, JobState* js, Completion c);
+  JobState* deliver(WorkerCounts& mine, JobState* js, Completion c)
+      OFFCOPY_EXCLUDES(ready_mu_, mu_, pop_lock_);
   void return_slot(JobState* js);
-  void released(int64_t jobs);
+  void released(int64_t jobs) OFFCOPY_EXCLUDES(mu_);
 
   // A copy of the caller's context (whose sys and probes must outlive the
   // engine), with chunks shrunk under a bandwidth cap.
@@ -102,23 +114,25 @@ class Scheduler {
   // slot would have to hold 2^(64 - slot_bits_) jobs).
   const int slot_bits_;
   std::unique_ptr<Throttle> throttle_;  // null without a bandwidth cap
-  WakeupFd wakeup_;  // set up before the workers start, then under ready_mu_
+  // Readable while ready_ is not empty.  Opened before the workers start;
+  // fd() reads its descriptor, which never changes, unlocked.
+  WakeupFd wakeup_ OFFCOPY_GUARDED_BY(ready_mu_);
 
   // Submitters' side.  Admission compares what was admitted with what the
   // workers had released when last looked at: the estimate is never below
   // the truth, so the limits hold, and the workers' counters are read only
   // when the estimate says "full" (or under a byte limit, every time).
-  alignas(64) mutable std::mutex slots_mu_;
+  alignas(64) mutable util::Mutex slots_mu_;
   // Every slot made so far (at most max_jobs_in_flight: a slot in use is a
   // job in flight), indexed by JobState::slot; freed with the scheduler.
-  std::vector<std::unique_ptr<JobState>> slots_;  // guarded by slots_mu_
-  JobState* free_ = nullptr;        // guarded by slots_mu_: via next_free
-  int64_t admitted_jobs_ = 0;       // guarded by slots_mu_: ever admitted
-  std::atomic<int64_t> admitted_bytes_{0};  // written under slots_mu_
-  int64_t seen_jobs_ = 0;           // guarded by slots_mu_: released_jobs_,
-  int64_t seen_bytes_ = 0;          // and released_bytes() - learned_bytes(),
-                                    // when last read
-  int64_t peak_jobs_ = 0;           // guarded by slots_mu_
+  std::vector<std::unique_ptr<JobState>> slots_ OFFCOPY_GUARDED_BY(slots_mu_);
+  JobState* free_ OFFCOPY_GUARDED_BY(slots_mu_) = nullptr;   // via next_free
+  int64_t admitted_jobs_ OFFCOPY_GUARDED_BY(slots_mu_) = 0;  // ever admitted
+  std::atomic<int64_t> admitted_bytes_{0};                   // written under slots_mu_
+  // released_jobs_, and released_bytes() - learned_bytes(), when last read.
+  int64_t seen_jobs_ OFFCOPY_GUARDED_BY(slots_mu_) = 0;
+  int64_t seen_bytes_ OFFCOPY_GUARDED_BY(slots_mu_) = 0;
+  int64_t peak_jobs_ OFFCOPY_GUARDED_BY(slots_mu_) = 0;
   std::atomic<int64_t> peak_bytes_{0};
   std::atomic<bool> stopping_{false};  // written under slots_mu_
 
@@ -136,6 +150,8 @@ class Scheduler {
 
   // One consumer of queue_ at a time.  Held for one pop; a spin lock, so
   // that its release is a plain store (a mutex's is a locked instruction).
+  // queue_ is not OFFCOPY_GUARDED_BY(pop_lock_): its producers push without
+  // any lock, and the analysis has no "guarded for some methods only".
   alignas(64) SpinLock pop_lock_;
   JobQueue queue_;
 
@@ -144,26 +160,26 @@ class Scheduler {
   // after queueing a job, a worker at blocked_submitters_ after a release
   // -- each sequentially consistent against the other side's "count myself,
   // then look at the queue (the counters)", so no wake-up is lost.
-  alignas(64) std::mutex mu_;
-  std::condition_variable work_cv_;   // a job was queued, or stopping_
-  std::condition_variable space_cv_;  // a job was released, or stopping_
+  alignas(64) util::Mutex mu_;
+  util::CondVar work_cv_;   // a job was queued, or stopping_
+  util::CondVar space_cv_;  // a job was released, or stopping_
   std::atomic<int> idle_workers_{0};
   std::atomic<int> blocked_submitters_{0};
   // The released_jobs_ count at which the earliest blocked submitter wants
   // to look again (kNever: none waiting).  Written under mu_.
   static constexpr int64_t kNever = INT64_MAX;
   std::atomic<int64_t> wake_submitters_at_{kNever};
-  int waking_ = 0;  // guarded by mu_: notified, not yet back (0 or 1)
-  std::atomic<bool> spinning_{false};  // a worker is in spin_for_job()
+  int waking_ OFFCOPY_GUARDED_BY(mu_) = 0;  // notified, not yet back (0 or 1)
+  std::atomic<bool> spinning_{false};       // a worker is in spin_for_job()
 
-  alignas(64) std::mutex ready_mu_;
-  std::vector<Ready> ready_;  // guarded by ready_mu_
+  alignas(64) util::Mutex ready_mu_;
+  std::vector<Ready> ready_ OFFCOPY_GUARDED_BY(ready_mu_);
 
   // The worker threads.  Added to by start_workers(); the destructor
   // seals the list (no more are started) and joins them unlocked.
-  std::mutex threads_mu_;
-  std::vector<std::thread> threads_;  // guarded by threads_mu_
-  bool sealed_ = false;               // guarded by threads_mu_
+  util::Mutex threads_mu_;
+  std::vector<std::thread> threads_ OFFCOPY_GUARDED_BY(threads_mu_);
+  bool sealed_ OFFCOPY_GUARDED_BY(threads_mu_) = false;
 };
 
 }  // namespace offcopy::engine

@@ -6,8 +6,10 @@
 #define OFFCOPY_ENGINE_SPIN_LOCK_H_
 
 #include <atomic>
-#include <mutex>
 #include <thread>
+
+#include "util/mutex.h"
+#include "util/thread_annotations.h"
 
 namespace offcopy::engine {
 
@@ -21,10 +23,11 @@ inline void cpu_relax() {
 
 // A lock whose release is a plain store: for a section held for a few
 // dozen instructions.  A waiter spins, then yields (the holder may have
-// been preempted).  Usable with std::lock_guard.
-class SpinLock {
+// been preempted).  Held through util::LockGuard, which the thread-safety
+// analysis follows (std::lock_guard would hide it).
+class OFFCOPY_CAPABILITY("spin lock") SpinLock {
  public:
-  void lock() {
+  void lock() OFFCOPY_ACQUIRE() {
     for (int i = 0; busy_.exchange(true, std::memory_order_acquire);) {
       while (busy_.load(std::memory_order_relaxed)) {
         if (i++ < 64) {
@@ -35,20 +38,21 @@ class SpinLock {
       }
     }
   }
-  void unlock() { busy_.store(false, std::memory_order_release); }
+  void unlock() OFFCOPY_RELEASE() { busy_.store(false, std::memory_order_release); }
 
  private:
   std::atomic<bool> busy_{false};
 };
 
-// Takes a std::mutex (which condition variables need), trying a little
-// before sleeping on it.
-inline std::unique_lock<std::mutex> lock_spinning(std::mutex& mu) {
+// Takes a mutex (which condition variables need), trying a little before
+// sleeping on it.  The caller holds it then, e.g. in a
+// util::LockGuard(mu, std::adopt_lock).
+inline void lock_spinning(util::Mutex& mu) OFFCOPY_ACQUIRE(mu) {
   for (int i = 0; i < 64; ++i) {
-    if (mu.try_lock()) return std::unique_lock<std::mutex>(mu, std::adopt_lock);
+    if (mu.try_lock()) return;
     cpu_relax();
   }
-  return std::unique_lock<std::mutex>(mu);
+  mu.lock();
 }
 
 }  // namespace offcopy::engine

@@ -16,17 +16,19 @@
 // true; interrupt() (called by Scheduler::cancel and the destructor after
 // setting flags) wakes it at once.
 //
-// Thread-safety: every member is guarded by mu_; charge() and interrupt()
-// may be called from any thread.
+// Thread-safety: the bucket is guarded by mu_ (annotated, checked by
+// clang's -Wthread-safety); charge() and interrupt() may be called from any
+// thread.
 #ifndef OFFCOPY_ENGINE_THROTTLE_H_
 #define OFFCOPY_ENGINE_THROTTLE_H_
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+
+#include "util/mutex.h"
+#include "util/thread_annotations.h"
 
 namespace offcopy::engine {
 
@@ -52,9 +54,9 @@ class Throttle {
 
   // Charges `bytes` just moved; sleeps while the bucket is in debt, until
   // `cancel` reads true.
-  void charge(int64_t bytes, const std::atomic<bool>& cancel) {
+  void charge(int64_t bytes, const std::atomic<bool>& cancel) OFFCOPY_EXCLUDES(mu_) {
     if (bytes <= 0) return;
-    std::unique_lock lk(mu_);
+    util::MutexLock lk(mu_);
     const Clock::time_point now = Clock::now();
     const double ns = static_cast<double>((now - last_).count());
     last_ = now;
@@ -68,24 +70,24 @@ class Throttle {
     while (!cancel.load(std::memory_order_relaxed)) {
       const Clock::time_point t = Clock::now();
       if (t >= deadline) break;
-      cv_.wait_until(lk, std::min(deadline, t + kSlice));
+      cv_.wait_until(mu_, std::min(deadline, t + kSlice));
     }
   }
 
   // Wakes every sleeping worker to look at its cancel flag again.  Taking
   // mu_ orders a flag set before this call with the sleeper's check.
-  void interrupt() {
-    { std::lock_guard lk(mu_); }
+  void interrupt() OFFCOPY_EXCLUDES(mu_) {
+    { util::MutexLock lk(mu_); }
     cv_.notify_all();
   }
 
  private:
   const double per_ns_;  // refill rate, bytes per nanosecond
   const double burst_;   // most credit an idle bucket holds, bytes
-  std::mutex mu_;
-  std::condition_variable cv_;
-  double tokens_ = 0;        // guarded by mu_; negative = debt
-  Clock::time_point last_;   // guarded by mu_: last refill
+  util::Mutex mu_;
+  util::CondVar cv_;
+  double tokens_ OFFCOPY_GUARDED_BY(mu_) = 0;       // negative = debt
+  Clock::time_point last_ OFFCOPY_GUARDED_BY(mu_);  // last refill
 };
 
 }  // namespace offcopy::engine

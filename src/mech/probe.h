@@ -3,19 +3,21 @@
 // holds for every file on the pair (EXDEV, EOPNOTSUPP, ENOSYS, ...), the
 // verdict is cached so later files skip the rung with the same reason.
 //
-// Thread-safety: all methods are safe to call concurrently.
+// Thread-safety: all methods are safe to call concurrently (they lock mu_,
+// which guards both maps).
 #ifndef OFFCOPY_MECH_PROBE_H_
 #define OFFCOPY_MECH_PROBE_H_
 
 #include <sys/types.h>
 
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <tuple>
 
 #include "offcopy/copy.h"
+#include "util/mutex.h"
+#include "util/thread_annotations.h"
 
 namespace offcopy::mech {
 
@@ -38,9 +40,9 @@ class ProbeCache {
 
  private:
   using Key = std::tuple<int, dev_t, dev_t>;
-  mutable std::mutex mu_;
-  std::map<Key, Verdict> pairs_;       // guarded by mu_
-  std::map<int, Verdict> process_;     // guarded by mu_
+  mutable util::Mutex mu_;
+  std::map<Key, Verdict> pairs_ OFFCOPY_GUARDED_BY(mu_);
+  std::map<int, Verdict> process_ OFFCOPY_GUARDED_BY(mu_);
 };
 
 }  // namespace offcopy::mech

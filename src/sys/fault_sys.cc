@@ -74,27 +74,27 @@ class FaultRing final : public Ring {
 }  // namespace
 
 void FaultSys::add(const Fault& f) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   faults_.push_back(f);
 }
 
 std::vector<LoggedCall> FaultSys::log() const {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   return log_;
 }
 
 int FaultSys::count(Call c) const {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   return seen_[static_cast<int>(c)];
 }
 
 int FaultSys::passed(Call c) const {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   return passed_[static_cast<int>(c)];
 }
 
 bool FaultSys::decide(Call c, int64_t* len, int64_t* ret) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   const int i = static_cast<int>(c);
   const int n = ++seen_[i];
   for (const Fault& f : faults_) {
@@ -120,7 +120,7 @@ bool FaultSys::decide(Call c, int64_t* len, int64_t* ret) {
 }
 
 int64_t FaultSys::record(Call c, int64_t ret, bool passed) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   const int i = static_cast<int>(c);
   if (passed) ++passed_[i];
   if (ret > 0) bytes_[i] += ret;

@@ -4,16 +4,18 @@
 // logs those calls so a test can assert the ladder that ran.  Every other
 // call goes to the wrapped Sys (SysWrapper).
 //
-// Thread-safety: all methods lock; one FaultSys may serve several threads.
+// Thread-safety: all methods lock mu_, which guards the faults, counts and
+// log; one FaultSys may serve several threads.
 #ifndef OFFCOPY_SYS_FAULT_SYS_H_
 #define OFFCOPY_SYS_FAULT_SYS_H_
 
 #include <array>
-#include <mutex>
 #include <vector>
 
 #include "sys/sys.h"
 #include "sys/sys_wrapper.h"
+#include "util/mutex.h"
+#include "util/thread_annotations.h"
 
 namespace offcopy::sys {
 
@@ -74,12 +76,12 @@ class FaultSys : public SysWrapper {
   template <typename F>
   int64_t io(Call c, int64_t len, F call_through);
 
-  mutable std::mutex mu_;
-  std::vector<Fault> faults_;                 // guarded by mu_
-  std::array<int, kCallCount> seen_{};        // guarded by mu_
-  std::array<int, kCallCount> passed_{};      // guarded by mu_
-  std::array<int64_t, kCallCount> bytes_{};   // guarded by mu_
-  std::vector<LoggedCall> log_;               // guarded by mu_
+  mutable util::Mutex mu_;
+  std::vector<Fault> faults_ OFFCOPY_GUARDED_BY(mu_);
+  std::array<int, kCallCount> seen_ OFFCOPY_GUARDED_BY(mu_) = {};
+  std::array<int, kCallCount> passed_ OFFCOPY_GUARDED_BY(mu_) = {};
+  std::array<int64_t, kCallCount> bytes_ OFFCOPY_GUARDED_BY(mu_) = {};
+  std::vector<LoggedCall> log_ OFFCOPY_GUARDED_BY(mu_);
 };
 
 }  // namespace offcopy::sys

@@ -9,11 +9,11 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "tree/dirs.h"
+#include "util/mutex.h"
 
 namespace offcopy::tree {
 
@@ -46,9 +46,9 @@ class HardLinks {
   std::vector<Deferred> take_deferred();
 
  private:
-  mutable std::mutex mu_;
-  std::map<InodeKey, First> firsts_;  // guarded by mu_
-  std::vector<Deferred> deferred_;    // guarded by mu_
+  mutable util::Mutex mu_;
+  std::map<InodeKey, First> firsts_ OFFCOPY_GUARDED_BY(mu_);
+  std::vector<Deferred> deferred_ OFFCOPY_GUARDED_BY(mu_);
 };
 
 }  // namespace offcopy::tree

@@ -27,13 +27,13 @@ void Reporter::warnings_locked(const std::string& dst, const std::vector<Warning
 
 void Reporter::done(EntryKind kind, const std::string& src, const std::string& dst,
                     const Report* rep) {
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   done_locked(kind, src, dst, rep);
 }
 
 void Reporter::file_copied(const std::string& src, const std::string& dst, int64_t size,
                            const Report& rep) {
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   report_.data.merge(rep);
   report_.bytes += size;
   prog_.bytes_done += size;
@@ -42,42 +42,42 @@ void Reporter::file_copied(const std::string& src, const std::string& dst, int64
 }
 
 void Reporter::snapshot(const std::string& src, const std::string& dst, const Report& rep) {
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   report_.data.merge(rep);
   done_locked(EntryKind::snapshot, src, dst, &rep);
 }
 
 void Reporter::failed(const Error& e) {
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   ++report_.errors;
   if (observer_) observer_->failed(e);
 }
 
 void Reporter::skipped(EntryKind kind, const std::string& src, const std::string& why) {
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   ++report_.skipped;
   if (observer_) observer_->skipped(kind, src, why);
 }
 
 void Reporter::warnings(const std::string& dst, const std::vector<Warning>& ws) {
   if (ws.empty()) return;
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   warnings_locked(dst, ws);
 }
 
 void Reporter::file_cancelled() {
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   ++report_.cancelled;
 }
 
 void Reporter::set_copy_threads(int n) {
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   report_.copy_threads = n;
 }
 
 bool Reporter::ask_overwrite(EntryKind kind, const std::string& src, const std::string& dst) {
   if (observer_ == nullptr) return true;
-  std::lock_guard lk(ask_mu_);
+  util::MutexLock lk(ask_mu_);
   return observer_->overwrite(kind, src, dst);
 }
 
@@ -87,7 +87,7 @@ void Reporter::tick(const std::string& current) {
   // copies' completions take too.
   const int64_t now = Clock::now().time_since_epoch().count();
   if (now < next_tick_.load(std::memory_order_relaxed)) return;
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   if (now < next_tick_.load(std::memory_order_relaxed)) return;
   next_tick_.store(now + std::chrono::duration_cast<Clock::duration>(interval_).count(),
                    std::memory_order_relaxed);
@@ -98,14 +98,14 @@ void Reporter::tick(const std::string& current) {
 
 void Reporter::progress_now() {
   if (observer_ == nullptr) return;
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   counter_.totals(&prog_.files_total, &prog_.bytes_total);
   observer_->progress(prog_);
 }
 
 void Reporter::final_tick() {
   if (observer_ == nullptr) return;
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   counter_.totals(&prog_.files_total, &prog_.bytes_total);
   if (prog_.files_total < 0) {
     counter_.stop();
@@ -117,7 +117,7 @@ void Reporter::final_tick() {
 }
 
 TreeReport Reporter::report() const {
-  std::lock_guard lk(mu_);
+  util::MutexLock lk(mu_);
   return report_;
 }
 

@@ -11,12 +11,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "offcopy/tree.h"
 #include "tree/counter.h"
+#include "util/mutex.h"
 
 namespace offcopy::tree {
 
@@ -55,17 +55,18 @@ class Reporter {
   using Clock = std::chrono::steady_clock;
 
   void done_locked(EntryKind kind, const std::string& src, const std::string& dst,
-                   const Report* rep);
-  void warnings_locked(const std::string& dst, const std::vector<Warning>& ws);
+                   const Report* rep) OFFCOPY_REQUIRES(mu_);
+  void warnings_locked(const std::string& dst, const std::vector<Warning>& ws)
+      OFFCOPY_REQUIRES(mu_);
 
   TreeObserver* const observer_;
   Counter& counter_;
   const std::chrono::milliseconds interval_;
-  mutable std::mutex mu_;
-  TreeReport report_;                  // guarded by mu_
-  TreeProgress prog_;                  // guarded by mu_
+  mutable util::Mutex mu_;
+  TreeReport report_ OFFCOPY_GUARDED_BY(mu_);
+  TreeProgress prog_ OFFCOPY_GUARDED_BY(mu_);
   std::atomic<int64_t> next_tick_{0};  // Clock ticks; written under mu_
-  std::mutex ask_mu_;                  // held while observer_->overwrite runs
+  util::Mutex ask_mu_;                 // held while observer_->overwrite runs
 };
 
 }  // namespace offcopy::tree

@@ -21,7 +21,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +40,7 @@
 #include "tree/same_file.h"
 #include "tree/snapshot.h"
 #include "tree/walkers.h"
+#include "util/mutex.h"
 
 namespace offcopy {
 namespace {
@@ -177,18 +177,18 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFin
   std::atomic<int> open_dirs{0};
 
   // The files handed to the engine and not yet completed.
-  std::mutex files_mu;
-  std::condition_variable idle;  // in_flight reached 0
-  int64_t in_flight = 0;                           // guarded by files_mu
-  std::vector<std::unique_ptr<Pending>> pendings;  // guarded by files_mu: all made
-  Pending* spare = nullptr;                        // guarded by files_mu
+  util::Mutex files_mu;
+  util::CondVar idle;  // in_flight reached 0
+  int64_t in_flight OFFCOPY_GUARDED_BY(files_mu) = 0;
+  std::vector<std::unique_ptr<Pending>> pendings OFFCOPY_GUARDED_BY(files_mu);  // all made
+  Pending* spare OFFCOPY_GUARDED_BY(files_mu) = nullptr;
   // Whether files are being cloned or copied, from the first completions
-  // (when TreeOptions::jobs is 0): see io_jobs().  Guarded by files_mu.
+  // (when TreeOptions::jobs is 0): see io_jobs().
   struct Sample {
     bool open = false;  // still deciding
     int files = 0;      // non-empty files finished
     int moved = 0;      // of them, copied mostly by data-moving rungs
-  } sample;
+  } sample OFFCOPY_GUARDED_BY(files_mu);
 
   // Last: destroyed first, so no walker runs while the rest goes.
   tree::Walkers walkers{[this](DirTask t) { read_dir(std::move(t)); }, cancelled};
@@ -493,7 +493,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFin
     if (cancelled.load()) return;
     Pending* p = nullptr;
     {
-      std::lock_guard lk(files_mu);
+      util::MutexLock lk(files_mu);
       ++in_flight;
       if (spare == nullptr) {
         pendings.push_back(std::make_unique<Pending>());
@@ -530,13 +530,13 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFin
       const Held drop{std::move(p->src_dir), std::move(p->dst_dir), std::move(p->in)};
       if (p->linked) hard_links.settle(p->key, false);
       reporter.failed(e);
-      std::lock_guard lk(files_mu);
+      util::MutexLock lk(files_mu);
       release_locked(p);
     }
   }
 
   // A file's completion is in: its record goes back to the pool.
-  void release_locked(Pending* p) {
+  void release_locked(Pending* p) OFFCOPY_REQUIRES(files_mu) {
     p->next = spare;
     spare = p;
     if (--in_flight == 0) idle.notify_all();
@@ -559,7 +559,7 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFin
     held = {};
     bool grow = false;
     {
-      std::lock_guard lk(files_mu);
+      util::MutexLock lk(files_mu);
       grow = r && sampled_locked(*r);
       if (!grow) return release_locked(&p);
     }
@@ -568,13 +568,13 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFin
     // that finish(), which waits for every file, reports the new count (it
     // could return in between: TSan's slow thread starts showed it).
     if (engine->set_workers(io_jobs()).ok()) reporter.set_copy_threads(io_jobs());
-    std::lock_guard lk(files_mu);
+    util::MutexLock lk(files_mu);
     release_locked(&p);
   }
 
   // Counts a finished file into the sample; true when the sample is full
   // and says data is being moved (once).
-  bool sampled_locked(const Report& r) {
+  bool sampled_locked(const Report& r) OFFCOPY_REQUIRES(files_mu) {
     if (!sample.open || r.total_bytes() == 0) return false;
     const int64_t data = r.total_bytes() - r.bytes(Mechanism::clone);
     ++sample.files;
@@ -587,13 +587,13 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFin
   // ---- finish
 
   void wait_idle() {
-    std::unique_lock lk(files_mu);
+    util::MutexLock lk(files_mu);
     while (in_flight > 0) {
-      idle.wait_for(lk, opt.progress_interval);
+      idle.wait_for(files_mu, opt.progress_interval);
       if (in_flight == 0) break;
-      lk.unlock();
+      files_mu.unlock();
       reporter.progress_now();
-      lk.lock();
+      files_mu.lock();
     }
   }
 
@@ -639,7 +639,10 @@ Result<std::unique_ptr<TreeCopy>> tree::TreeAccess::open(const TreeOptions& opti
   auto impl = std::make_unique<TreeCopy::Impl>(options, observer, ctx);
   EngineOptions eo;
   eo.workers = options.jobs > 0 ? options.jobs : default_jobs();
-  impl->sample.open = options.jobs <= 0 && io_jobs() > eo.workers;
+  {
+    util::MutexLock lk(impl->files_mu);
+    impl->sample.open = options.jobs <= 0 && io_jobs() > eo.workers;
+  }
   impl->reporter.set_copy_threads(eo.workers);
   // Bounded so a walk far ahead of the copies holds a bounded number of
   // paths; the walker waits (OnFull::block) when it is reached.

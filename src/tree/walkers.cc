@@ -13,7 +13,7 @@ thread_local int nested_reads = 0;
 
 Walkers::~Walkers() {
   {
-    std::lock_guard lk(mu_);
+    util::MutexLock lk(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -30,18 +30,24 @@ bool Walkers::start(int n) {
 
 void Walkers::wake() { cv_.notify_all(); }
 
+void Walkers::read_unlocked(DirTask t) {
+  mu_.unlock();
+  read_(std::move(t));  // dropped by then: finished if nothing else holds it
+  mu_.lock();
+}
+
 void Walkers::loop() {
-  std::unique_lock lk(mu_);
+  util::MutexLock lk(mu_);
   for (;;) {
-    cv_.wait(lk, [&] { return stopping_ || !tasks_.empty(); });
+    while (!stopping_ && tasks_.empty()) cv_.wait(mu_);
     if (tasks_.empty()) return;  // stopping
     if (cancelled_.load()) {
       // Dropped outside mu_: dropping finishes their directories.
       std::deque<DirTask> dropped;
       dropped.swap(tasks_);
-      lk.unlock();
+      mu_.unlock();
       dropped.clear();
-      lk.lock();
+      mu_.lock();
     }
     if (tasks_.empty()) {
       if (busy_ == 0) walked_cv_.notify_all();
@@ -51,46 +57,43 @@ void Walkers::loop() {
     tasks_.pop_front();
     if (waiting_ > 0) cv_.notify_all();
     ++busy_;
-    lk.unlock();
-    read_(std::move(t));  // dropped by then: finished if nothing else holds it
-    lk.lock();
+    read_unlocked(std::move(t));
     if (--busy_ == 0 && tasks_.empty()) walked_cv_.notify_all();
   }
 }
 
 void Walkers::enqueue(DirTask t) {
-  std::unique_lock lk(mu_);
-  while (tasks_.size() >= kQueuedDirs && !stopping_ && !cancelled_.load()) {
-    if (waiting_ + 1 < static_cast<int>(threads_.size())) {
-      ++waiting_;
-      cv_.notify_all();  // an idle walker takes the queue's head
-      cv_.wait(lk);
-      --waiting_;
-      continue;
+  {
+    util::MutexLock lk(mu_);
+    while (tasks_.size() >= kQueuedDirs && !stopping_ && !cancelled_.load()) {
+      if (waiting_ + 1 < static_cast<int>(threads_.size())) {
+        ++waiting_;
+        cv_.notify_all();  // an idle walker takes the queue's head
+        cv_.wait(mu_);
+        --waiting_;
+        continue;
+      }
+      if (nested_reads >= kNestedReads) break;
+      DirTask head = std::move(tasks_.front());
+      tasks_.pop_front();
+      if (waiting_ > 0) cv_.notify_all();
+      ++nested_reads;
+      read_unlocked(std::move(head));
+      --nested_reads;
     }
-    if (nested_reads >= kNestedReads) break;
-    DirTask head = std::move(tasks_.front());
-    tasks_.pop_front();
-    if (waiting_ > 0) cv_.notify_all();
-    lk.unlock();
-    ++nested_reads;
-    read_(std::move(head));
-    --nested_reads;
-    lk.lock();
+    tasks_.push_back(std::move(t));
   }
-  tasks_.push_back(std::move(t));
-  lk.unlock();
   cv_.notify_all();
 }
 
 void Walkers::wait_walked(std::chrono::milliseconds interval,
                           const std::function<void()>& tick) {
-  std::unique_lock lk(mu_);
+  util::MutexLock lk(mu_);
   while (!tasks_.empty() || busy_ > 0) {
-    walked_cv_.wait_for(lk, interval);
-    lk.unlock();
+    walked_cv_.wait_for(mu_, interval);
+    mu_.unlock();
     tick();
-    lk.lock();
+    mu_.lock();
   }
 }
 

@@ -15,14 +15,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "tree/dirs.h"
+#include "util/mutex.h"
 
 namespace offcopy::tree {
 
@@ -40,10 +39,11 @@ class Walkers {
   // As many threads as the system gives, up to n (a memory limit can
   // refuse a thread's stack); false when it gives none.
   bool start(int n);
-  void enqueue(DirTask t);
+  void enqueue(DirTask t) OFFCOPY_EXCLUDES(mu_);
   // Waits until every directory queued so far (and all they queue) is
   // read, calling `tick` every `interval` meanwhile.
-  void wait_walked(std::chrono::milliseconds interval, const std::function<void()>& tick);
+  void wait_walked(std::chrono::milliseconds interval, const std::function<void()>& tick)
+      OFFCOPY_EXCLUDES(mu_);
   // Wakes every waiting walker (after a cancel).
   void wake();
 
@@ -52,17 +52,19 @@ class Walkers {
   static constexpr int kNestedReads = 4;
 
   void loop();
+  // Reads `t` on this thread with mu_ released; returns with it held.
+  void read_unlocked(DirTask t) OFFCOPY_REQUIRES(mu_);
 
   const Read read_;
   const std::atomic<bool>& cancelled_;
-  std::mutex mu_;
-  std::condition_variable cv_;         // a task was queued or taken, or stopping
-  std::condition_variable walked_cv_;  // the queue ran dry with none busy
-  std::deque<DirTask> tasks_;          // guarded by mu_
-  int busy_ = 0;                       // guarded by mu_: reading a directory
-  int waiting_ = 0;                    // guarded by mu_: waiting in enqueue()
-  bool stopping_ = false;              // guarded by mu_
-  std::vector<std::thread> threads_;   // written by start() before any enqueue
+  util::Mutex mu_;
+  util::CondVar cv_;         // a task was queued or taken, or stopping
+  util::CondVar walked_cv_;  // the queue ran dry with none busy
+  std::deque<DirTask> tasks_ OFFCOPY_GUARDED_BY(mu_);
+  int busy_ OFFCOPY_GUARDED_BY(mu_) = 0;     // reading a directory
+  int waiting_ OFFCOPY_GUARDED_BY(mu_) = 0;  // waiting in enqueue()
+  bool stopping_ OFFCOPY_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;  // written by start() before any enqueue
 };
 
 }  // namespace offcopy::tree
