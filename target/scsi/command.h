@@ -1,0 +1,63 @@
+// What target/scsi takes and gives: a CDB with its data-out in, a status
+// with its sense and data-in out.  Nothing here knows of iSCSI (or of any
+// transport): target/iscsi turns PDUs into these and back.
+//
+// Thread-safety: plain values.
+#ifndef OFFCOPY_TARGET_SCSI_COMMAND_H_
+#define OFFCOPY_TARGET_SCSI_COMMAND_H_
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace offcopy::scsi {
+
+// SAM-5 status codes (the ones this target returns).
+enum class Status : uint8_t {
+  good = 0x00,
+  check_condition = 0x02,
+  busy = 0x08,
+  reservation_conflict = 0x18,
+  task_set_full = 0x28,
+};
+
+struct Command {
+  std::span<const uint8_t> cdb;       // 6 to 16 bytes as received
+  std::span<const uint8_t> data_out;  // what the initiator sent with it
+  // The initiator's expected data-in length: data-in is cut to it.
+  uint32_t allocation_limit = UINT32_MAX;
+};
+
+struct Result {
+  Status status = Status::good;
+  std::vector<uint8_t> sense;    // fixed-format sense data (SPC-4 4.5.3)
+  std::vector<uint8_t> data_in;  // at most the CDB's allocation length
+};
+
+// Big-endian fields of a CDB or parameter list, as SCSI lays them out.
+inline uint16_t be16(std::span<const uint8_t> b, size_t at) {
+  return static_cast<uint16_t>(b[at] << 8 | b[at + 1]);
+}
+inline uint32_t be32(std::span<const uint8_t> b, size_t at) {
+  return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 |
+         b[at + 3];
+}
+inline uint64_t be64(std::span<const uint8_t> b, size_t at) {
+  return uint64_t{be32(b, at)} << 32 | be32(b, at + 4);
+}
+inline void put_be16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
+  b[at] = static_cast<uint8_t>(v >> 8);
+  b[at + 1] = static_cast<uint8_t>(v);
+}
+inline void put_be32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
+  put_be16(b, at, static_cast<uint16_t>(v >> 16));
+  put_be16(b, at + 2, static_cast<uint16_t>(v));
+}
+inline void put_be64(std::vector<uint8_t>& b, size_t at, uint64_t v) {
+  put_be32(b, at, static_cast<uint32_t>(v >> 32));
+  put_be32(b, at + 4, static_cast<uint32_t>(v));
+}
+
+}  // namespace offcopy::scsi
+
+#endif  // OFFCOPY_TARGET_SCSI_COMMAND_H_
