@@ -22,15 +22,15 @@ namespace offcopy::ladder {
 
 using mech::Context;
 using mech::Control;
+using mech::kUntilEof;
+using mech::ProbeCache;
+using mech::Rung;
+using mech::RungTable;
 using mech::Segment;
 using mech::SegmentResult;
 using mech::Transfer;
-using mech::ProbeCache;
-using mech::Tunables;
 using mech::Verdict;
-using mech::kUntilEof;
-using mech::Rung;
-using mech::RungTable;
+
 namespace {
 
 Error make_error(int code, std::string op, Role role, std::string detail = {}) {

@@ -44,7 +44,7 @@ struct Slot {
 class Pipeline {
  public:
   Pipeline(Transfer& xfer, const Segment& seg)
-      : job_(xfer), ring_(xfer.state<RingState>(Mechanism::uring).ring), seg_(seg) {}
+      : xfer_(xfer), ring_(xfer.state<RingState>(Mechanism::uring).ring), seg_(seg) {}
   SegmentResult run();
 
  private:
@@ -57,7 +57,7 @@ class Pipeline {
   void stop(int err, const char* op, Role role);
   int64_t contiguous_done() const;
 
-  Transfer& job_;
+  Transfer& xfer_;
   std::unique_ptr<sys::Ring>& ring_;  // the transfer's (RingState)
   const Segment seg_;
   std::vector<Slot> slots_;
@@ -76,7 +76,7 @@ bool Pipeline::start_slot(Slot& s, uint64_t tag) {
     return false;
   }
   s.start = next_;
-  s.end = std::min(seg_.len, next_ + job_.ctx.tun.uring_buffer);
+  s.end = std::min(seg_.len, next_ + xfer_.ctx.tun.uring_buffer);
   s.done = 0;
   s.busy = true;
   next_ = s.end;
@@ -86,7 +86,7 @@ bool Pipeline::start_slot(Slot& s, uint64_t tag) {
 
 void Pipeline::queue_read(Slot& s, uint64_t tag) {
   const int64_t pos = s.start + s.done;
-  sys::RingOp op{false, job_.src_fd, s.buf.get(),
+  sys::RingOp op{false, xfer_.src_fd, s.buf.get(),
                  static_cast<uint32_t>(s.end - pos), seg_.src + pos, tag};
   if (int r = ring_->queue(op); r < 0) return stop(-r, "io_uring_get_sqe", Role::none);
   ++inflight_;
@@ -94,7 +94,7 @@ void Pipeline::queue_read(Slot& s, uint64_t tag) {
 
 void Pipeline::queue_write(Slot& s, uint64_t tag) {
   const int64_t pos = s.start + s.done + s.written;
-  sys::RingOp op{true, job_.dst_fd, s.buf.get() + s.written,
+  sys::RingOp op{true, xfer_.dst_fd, s.buf.get() + s.written,
                  static_cast<uint32_t>(s.filled - s.written), seg_.dst + pos,
                  tag | 1u << 31};
   if (int r = ring_->queue(op); r < 0) return stop(-r, "io_uring_get_sqe", Role::none);
@@ -148,7 +148,7 @@ void Pipeline::on_write(Slot& s, uint64_t tag, int64_t res) {
   if (s.written < s.filled) return queue_write(s, tag);
   s.done += s.filled;
   s.filled = 0;
-  if (err_ == 0 && !job_.keep_going(Mechanism::uring, contiguous_done())) {
+  if (err_ == 0 && !xfer_.keep_going(Mechanism::uring, contiguous_done())) {
     stop(ECANCELED, "cancel", Role::none);
   }
   if (err_ != 0) {
@@ -173,11 +173,11 @@ int64_t Pipeline::contiguous_done() const {
 }
 
 SegmentResult Pipeline::run() {
-  const unsigned depth = job_.ctx.tun.uring_depth;
+  const unsigned depth = xfer_.ctx.tun.uring_depth;
   slots_.resize(depth);
   for (Slot& s : slots_) {
     void* p = nullptr;
-    if (posix_memalign(&p, 4096, job_.ctx.tun.uring_buffer) != 0) {
+    if (posix_memalign(&p, 4096, xfer_.ctx.tun.uring_buffer) != 0) {
       SegmentResult r;
       r.err = ENOMEM;
       r.op = "posix_memalign";

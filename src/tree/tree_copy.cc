@@ -527,12 +527,22 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFin
     if (!id) {
       Error e = id.error();
       e.path = src;
-      const Held drop{std::move(p->src_dir), std::move(p->dst_dir), std::move(p->in)};
       if (p->linked) hard_links.settle(p->key, false);
       reporter.failed(e);
+      let_go(*p);
       util::MutexLock lk(files_mu);
       release_locked(p);
     }
+  }
+
+  // Lets go of a file's directories, holding no lock (the last one out
+  // closes the descriptors and finishes the directory, which reports), and
+  // before the file is released: finish() must not return while a
+  // directory is finishing.
+  static void let_go(Pending& p) {
+    p.src_dir.reset();
+    p.dst_dir.reset();
+    p.in.reset();
   }
 
   // A file's completion is in: its record goes back to the pool.
@@ -552,16 +562,10 @@ struct __attribute__((visibility("hidden"))) TreeCopy::Impl final : tree::DirFin
     } else {
       reporter.failed(r.error());
     }
-    // Let go of the directories (the last one out closes the descriptors
-    // and finishes the directory) before the file is released: finish()
-    // must not return while a directory is finishing.
-    Held held{std::move(p.src_dir), std::move(p.dst_dir), std::move(p.in)};
-    held = {};
-    bool grow = false;
+    let_go(p);
     {
       util::MutexLock lk(files_mu);
-      grow = r && sampled_locked(*r);
-      if (!grow) return release_locked(&p);
+      if (!r || !sampled_locked(*r)) return release_locked(&p);
     }
     // More copying threads; if the system has no more to give, the copy
     // goes on with those it has.  The file is released only afterwards, so
