@@ -56,10 +56,7 @@ void discard_pipe(Pipe& pipe) {
 }
 
 const char* splice_rule_out(const Transfer& xfer) {
-  if (xfer.src_stream || xfer.dst_stream || !xfer.size_known()) {
-    return "stream or size 0: read/write until EOF";
-  }
-  if (xfer.flags.sparse == Sparse::always) return "--sparse=always looks for zero blocks";
+  if (const char* why = not_for_bulk_host_copy(xfer)) return why;
   if (!xfer.dst_regular) return "destination is not a regular file";
   return nullptr;
 }

@@ -69,4 +69,12 @@ const char* not_two_regular_files(const Transfer& xfer) {
   return nullptr;
 }
 
+const char* not_for_bulk_host_copy(const Transfer& xfer) {
+  if (xfer.src_stream || xfer.dst_stream || !xfer.size_known()) {
+    return "stream or size 0: read/write until EOF";
+  }
+  if (xfer.flags.sparse == Sparse::always) return "--sparse=always looks for zero blocks";
+  return nullptr;
+}
+
 }  // namespace offcopy::mech

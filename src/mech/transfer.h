@@ -134,6 +134,10 @@ struct Transfer {
 // For the rungs that take only two regular files at offsets (clone,
 // copy_file_range): why this transfer is not that, or null.
 const char* not_two_regular_files(const Transfer& xfer);
+// For the bulk host rungs (splice, io_uring): why they cannot take this
+// transfer, or null.  A stream or a source of unknown size is read until
+// EOF, and --sparse=always needs the zero-block check: read/write does both.
+const char* not_for_bulk_host_copy(const Transfer& xfer);
 
 }  // namespace offcopy::mech
 

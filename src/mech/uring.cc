@@ -236,14 +236,6 @@ void classify_first_error(SegmentResult& r) {
   }
 }
 
-const char* uring_rule_out(const Transfer& xfer) {
-  if (xfer.src_stream || xfer.dst_stream || !xfer.size_known()) {
-    return "stream or size 0: read/write until EOF";
-  }
-  if (xfer.flags.sparse == Sparse::always) return "--sparse=always looks for zero blocks";
-  return nullptr;
-}
-
 int64_t uring_min_len(const Tunables& t) { return t.uring_min; }
 
 // Makes the ring on first use; an io_uring the process cannot have (seen
@@ -283,7 +275,7 @@ const Rung kUringRung = {
     .mech = Mechanism::uring,
     .kind = Rung::Kind::host,
     .probe = Rung::Probe::process,
-    .rule_out = uring_rule_out,
+    .rule_out = not_for_bulk_host_copy,
     .min_len = uring_min_len,
     .too_short = "range shorter than the pipeline's minimum",
     .ready = ring_ready,

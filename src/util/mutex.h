@@ -84,13 +84,12 @@ class CondVar {
     return s;
   }
 
+  // As std::condition_variable::wait_for: until now + d on the steady clock.
   template <typename Rep, typename Period>
   std::cv_status wait_for(Mutex& mu, const std::chrono::duration<Rep, Period>& d)
       OFFCOPY_REQUIRES(mu) {
-    std::unique_lock<std::mutex> lk(mu.mu_, std::adopt_lock);
-    const std::cv_status s = cv_.wait_for(lk, d);
-    lk.release();
-    return s;
+    using Steady = std::chrono::steady_clock;
+    return wait_until(mu, Steady::now() + std::chrono::ceil<Steady::duration>(d));
   }
 
   void notify_one() noexcept { cv_.notify_one(); }
