@@ -7,6 +7,8 @@
 #define OFFCOPY_TARGET_SCSI_COMMAND_H_
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -26,13 +28,25 @@ struct Command {
   std::span<const uint8_t> data_out;  // what the initiator sent with it
   // The initiator's expected data-in length: data-in is cut to it.
   uint32_t allocation_limit = UINT32_MAX;
+  // The I_T nexus (an iSCSI session) that sent it: unit attentions are
+  // kept per nexus (SAM-5 5.14).
+  uint64_t nexus = 0;
 };
 
 struct Result {
   Status status = Status::good;
   std::vector<uint8_t> sense;    // fixed-format sense data (SPC-4 4.5.3)
   std::vector<uint8_t> data_in;  // at most the CDB's allocation length
+  // The data-out the CDB asked for, when the command took data-out: the
+  // transport reports the difference from what it was sent as a residual
+  // (RFC 7143 11.4.5).  Unset: what was sent was what it wanted.
+  std::optional<uint32_t> data_out_wanted;
 };
+
+// How a command that waits for the backing file ends: called exactly
+// once, on whichever thread finished it (the caller's own for a command
+// answered at once, an I/O thread's otherwise).
+using Completion = std::function<void(Result)>;
 
 // Big-endian fields of a CDB or parameter list, as SCSI lays them out.
 inline uint16_t be16(std::span<const uint8_t> b, size_t at) {

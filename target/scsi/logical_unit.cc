@@ -1,162 +1,173 @@
+// A unit's dispatch and its unit attentions; the commands themselves are
+// in inquiry.cc (those that describe the unit) and block_io.cc (those
+// that need the backing file).
 #include "scsi/logical_unit.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <future>
 
-#include "scsi/sense.h"
+#include "scsi/cdb.h"
+#include "scsi/unit_impl.h"
 
 namespace offcopy::scsi {
-namespace {
 
-constexpr uint8_t kTestUnitReady = 0x00;
-constexpr uint8_t kInquiry = 0x12;
-constexpr uint8_t kReadCapacity10 = 0x25;
-constexpr uint8_t kServiceActionIn16 = 0x9E;
-constexpr uint8_t kReadCapacity16 = 0x10;  // its service action
+BlockLimits::BlockLimits(uint32_t block_size)
+    // 32 MiB: libiscsi's WriteSame16.Unmap writes 65536 512-byte blocks in one
+    // command, whatever this page says.
+    : max_transfer((32u << 20) / block_size),
+      granularity(std::max(1u, 4096 / block_size)),
+      // 256 MiB: libiscsi calls a count over 2^20 LBAs "insanely big".
+      max_unmap((256u << 20) / block_size),
+      max_write_same((1u << 30) / block_size) {}
 
-constexpr uint8_t kDirectAccessBlock = 0x00;  // peripheral device type
-constexpr uint8_t kVersionSpc4 = 0x06;
+LogicalUnit::Impl::Impl(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file,
+                        IoPool* pool, uint64_t blocks)
+    : id(std::move(id)),
+      options(options),
+      limits(options.block_size),
+      file(std::move(file)),
+      pool(pool),
+      blocks(blocks) {}
 
-// The CDB's length from its operation code's group (SPC-4 4.2.5.1); 0 for
-// the reserved and vendor-specific groups.
-size_t cdb_length(uint8_t opcode) {
-  switch (opcode >> 5) {
-    case 0: return 6;
-    case 1:
-    case 2: return 10;
-    case 4: return 16;
-    case 5: return 12;
-    default: return 0;
-  }
-}
-
-void put_padded(std::vector<uint8_t>& b, size_t at, size_t width, const std::string& s) {
-  for (size_t i = 0; i < width; ++i) b[at + i] = i < s.size() ? s[i] : ' ';
-}
-
-// The response cut to what the CDB's allocation length and the transport
-// allow (SPC-4 4.2.5.6: not an error).
-Result data(std::vector<uint8_t> bytes, uint32_t allocation_length, const Command& cmd) {
-  Result r;
-  bytes.resize(std::min<size_t>({bytes.size(), allocation_length, cmd.allocation_limit}));
-  r.data_in = std::move(bytes);
-  return r;
-}
-
-// FNV-1a, 64 bits: a stable hash, so a unit keeps its identity across
-// restarts (std::hash may change between builds).
-uint64_t fnv1a(const std::string& s, uint64_t seed) {
-  uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
-}  // namespace
-
-Identity identity_for(const std::string& name) {
-  Identity id;
-  const uint64_t hi = fnv1a(name, 0), lo = fnv1a(name, 0x9e3779b97f4a7c15ULL);
-  for (int i = 0; i < 8; ++i) {
-    id.naa[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
-    id.naa[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
-  }
-  // NAA 6 (IEEE Registered Extended) in the top nibble; the company id
-  // that follows is not an assigned one (offcopy has none) but it is
-  // fixed, and the rest is the name's hash.
-  id.naa[0] = static_cast<uint8_t>(0x60 | (id.naa[0] & 0x0f));
-  char serial[17];
-  std::snprintf(serial, sizeof serial, "%016llx", static_cast<unsigned long long>(hi ^ lo));
-  id.serial = serial;
-  return id;
-}
-
-Result LogicalUnit::execute(const Command& cmd) const {
-  if (cmd.cdb.empty()) return check_condition(SenseKey::illegal_request, kInvalidOpcode);
+void LogicalUnit::Impl::submit(const Command& cmd, Completion done) {
+  if (cmd.cdb.empty()) return done(check_condition(SenseKey::illegal_request, kInvalidOpcode));
   const uint8_t opcode = cmd.cdb[0];
   const size_t len = cdb_length(opcode);
-  if (len == 0) return check_condition(SenseKey::illegal_request, kInvalidOpcode);
-  if (cmd.cdb.size() < len) return invalid_field_in_cdb(0);
-  switch (opcode) {
-    case kTestUnitReady: return {};
-    case kInquiry: return inquiry(cmd);
-    case kReadCapacity10: return read_capacity_10(cmd);
-    case kServiceActionIn16:
-      if ((cmd.cdb[1] & 0x1f) == kReadCapacity16) return read_capacity_16(cmd);
-      return invalid_field_in_cdb(1, 4);  // the SERVICE ACTION field
-    default: return check_condition(SenseKey::illegal_request, kInvalidOpcode);
+  if (len == 0) return done(check_condition(SenseKey::illegal_request, kInvalidOpcode));
+  if (cmd.cdb.size() < len) return done(invalid_field_in_cdb(0));
+
+  // A unit attention goes before anything else the command could get
+  // (SAM-5 5.14); REQUEST SENSE returns it as its data.
+  const std::optional<Asc> attention = take_attention(cmd.nexus, opcode);
+  if (opcode == op::kRequestSense) return done(request_sense(cmd, attention));
+  if (attention) return done(check_condition(SenseKey::unit_attention, *attention));
+  // NACA: this target has no ACA (NormACA is 0 in INQUIRY).
+  if (cmd.cdb[len - 1] & 0x04) return done(invalid_field_in_cdb(len - 1, 2));
+
+  Plan p = plan(cmd);
+  if (!p.io) return done(std::move(p.now));
+  if (!pool) return done(p.io());
+  {
+    std::lock_guard lock(flight_mu);
+    ++in_flight;
+  }
+  pool->post([this, io = std::move(p.io), done = std::move(done)] {
+    done(io());
+    // Under the lock, so the destructor cannot return (and free this)
+    // between the count reaching 0 and the notification.
+    std::lock_guard lock(flight_mu);
+    if (--in_flight == 0) idle.notify_all();
+  });
+}
+
+Plan LogicalUnit::Impl::plan(const Command& cmd) {
+  switch (cmd.cdb[0]) {
+    case op::kTestUnitReady: return answer({});
+    case op::kInquiry: return answer(inquiry(cmd));
+    case op::kReadCapacity10: return answer(read_capacity_10(cmd));
+    case op::kModeSense6:
+    case op::kModeSense10: return answer(mode_sense(cmd));
+    case op::kRead6:
+    case op::kRead10:
+    case op::kRead12:
+    case op::kRead16: return read_write(cmd, false);
+    case op::kWrite6:
+    case op::kWrite10:
+    case op::kWrite12:
+    case op::kWrite16: return read_write(cmd, true);
+    case op::kSynchronizeCache10:
+    case op::kSynchronizeCache16: return synchronize_cache(cmd);
+    case op::kUnmap: return unmap(cmd);
+    case op::kWriteSame10:
+    case op::kWriteSame16: return write_same(cmd);
+    case op::kServiceActionIn16:
+      switch (cmd.cdb[1] & 0x1f) {
+        case op::kReadCapacity16: return answer(read_capacity_16(cmd));
+        case op::kGetLbaStatus: return get_lba_status(cmd);
+        default: return answer(invalid_field_in_cdb(1, 4));  // the SERVICE ACTION field
+      }
+    default: return answer(check_condition(SenseKey::illegal_request, kInvalidOpcode));
   }
 }
 
-Result LogicalUnit::inquiry(const Command& cmd) const {
-  const bool evpd = cmd.cdb[1] & 0x01;
-  const uint8_t page = cmd.cdb[2];
-  const uint16_t allocation = be16(cmd.cdb, 3);
-  if (cmd.cdb[1] & 0xfe) return invalid_field_in_cdb(1, 1);  // obsolete CMDDT, reserved
-  if (!evpd && page != 0) return invalid_field_in_cdb(2);
-  if (evpd) {
-    Result r = vpd_page(page);
-    if (r.status != Status::good) return r;
-    return data(std::move(r.data_in), allocation, cmd);
-  }
-  std::vector<uint8_t> b(36, 0);
-  b[0] = kDirectAccessBlock;
-  b[2] = kVersionSpc4;
-  b[3] = 0x12;  // HISUP, RESPONSE DATA FORMAT 2
-  b[4] = static_cast<uint8_t>(b.size() - 5);
-  b[7] = 0x02;  // CMDQUE: commands are queued
-  put_padded(b, 8, 8, id_.vendor);
-  put_padded(b, 16, 16, id_.product);
-  put_padded(b, 32, 4, id_.revision);
-  return data(std::move(b), allocation, cmd);
+std::optional<Asc> LogicalUnit::Impl::take_attention(uint64_t nexus, uint8_t opcode) {
+  std::lock_guard lock(mu);
+  std::deque<Asc>& pending = attentions[nexus];  // seen: a reset now tells it
+  if (opcode == op::kInquiry || opcode == op::kReportLuns || pending.empty()) return std::nullopt;
+  const Asc a = pending.front();
+  pending.pop_front();
+  return a;
 }
 
-Result LogicalUnit::vpd_page(uint8_t page) const {
-  std::vector<uint8_t> b(4, 0);
-  b[0] = kDirectAccessBlock;
-  b[1] = page;
-  switch (page) {
-    case 0x00:  // supported VPD pages, ascending
-      b.insert(b.end(), {0x00, 0x80, 0x83});
-      break;
-    case 0x80:  // unit serial number
-      b.insert(b.end(), id_.serial.begin(), id_.serial.end());
-      break;
-    case 0x83: {  // device identification: one NAA designator of the unit
-      b.insert(b.end(), {0x01, 0x03, 0x00, static_cast<uint8_t>(id_.naa.size())});
-      b.insert(b.end(), id_.naa.begin(), id_.naa.end());
-      break;
+Result LogicalUnit::Impl::request_sense(const Command& cmd, std::optional<Asc> attention) const {
+  const bool desc = cmd.cdb[1] & 0x01;
+  // With nothing pending: NO SENSE (autosense has already reported every
+  // CHECK CONDITION, so there is no other sense to keep).
+  const Result pending = attention ? check_condition(SenseKey::unit_attention, *attention)
+                                   : check_condition(SenseKey::no_sense, kNoAdditionalSense);
+  return data_in(desc ? descriptor_sense(pending.sense) : pending.sense, cmd.cdb[4], cmd);
+}
+
+LogicalUnit::LogicalUnit(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file,
+                         IoPool& pool) {
+  const uint64_t blocks = file->size() / options.block_size;
+  impl_ = std::make_unique<Impl>(std::move(id), options, std::move(file), &pool, blocks);
+}
+
+LogicalUnit::LogicalUnit(Identity id, uint32_t block_size, uint64_t blocks)
+    : impl_(std::make_unique<Impl>(std::move(id), UnitOptions{.block_size = block_size}, nullptr,
+                                   nullptr, blocks)) {}
+
+LogicalUnit::~LogicalUnit() {
+  // The pool's threads may still be running this unit's commands.
+  std::unique_lock lock(impl_->flight_mu);
+  impl_->idle.wait(lock, [this] { return impl_->in_flight == 0; });
+}
+
+void LogicalUnit::submit(const Command& cmd, Completion done) {
+  impl_->submit(cmd, std::move(done));
+}
+
+Result LogicalUnit::execute(const Command& cmd) {
+  std::promise<Result> result;
+  std::future<Result> f = result.get_future();
+  submit(cmd, [&result](Result r) { result.set_value(std::move(r)); });
+  return f.get();
+}
+
+void LogicalUnit::reset(uint64_t nexus) {
+  std::lock_guard lock(impl_->mu);
+  impl_->attentions[nexus];  // the nexus that reset is one seen, too
+  for (auto& [n, pending] : impl_->attentions) {
+    if (n == nexus) continue;
+    // A reset supersedes what was pending (SAM-5 5.14: it has the highest
+    // precedence, and the state those attentions reported is gone).
+    pending.assign(1, kPowerOnReset);
+  }
+}
+
+void LogicalUnit::forget(uint64_t nexus) {
+  std::lock_guard lock(impl_->mu);
+  impl_->attentions.erase(nexus);
+}
+
+bool LogicalUnit::refresh_capacity() {
+  if (!impl_->file) return false;
+  const uint64_t blocks = impl_->file->refresh_size() / impl_->block_size();
+  if (impl_->blocks.exchange(blocks) == blocks) return false;
+  std::lock_guard lock(impl_->mu);
+  for (auto& [n, pending] : impl_->attentions) {
+    if (std::find(pending.begin(), pending.end(), kCapacityChanged) == pending.end()) {
+      pending.push_back(kCapacityChanged);
     }
-    default:
-      return invalid_field_in_cdb(2);
   }
-  put_be16(b, 2, static_cast<uint16_t>(b.size() - 4));
-  Result r;
-  r.data_in = std::move(b);
-  return r;
+  return true;
 }
 
-Result LogicalUnit::read_capacity_10(const Command& cmd) const {
-  const uint32_t lba = be32(cmd.cdb, 2);
-  const bool pmi = cmd.cdb[8] & 0x01;
-  // Without PMI the LBA field must be zero (SBC-3 5.15.1).
-  if (!pmi && lba != 0) return invalid_field_in_cdb(2);
-  std::vector<uint8_t> b(8, 0);
-  const uint64_t last = blocks_ == 0 ? 0 : blocks_ - 1;
-  // Past 2^32 blocks READ CAPACITY (10) says "use the 16-byte form".
-  put_be32(b, 0, last > 0xfffffffeULL ? 0xffffffffU : static_cast<uint32_t>(last));
-  put_be32(b, 4, block_size_);
-  return data(std::move(b), 8, cmd);
-}
+int LogicalUnit::flush() { return impl_->file ? impl_->file->sync() : 0; }
 
-Result LogicalUnit::read_capacity_16(const Command& cmd) const {
-  const uint32_t allocation = be32(cmd.cdb, 10);
-  std::vector<uint8_t> b(32, 0);
-  put_be64(b, 0, blocks_ == 0 ? 0 : blocks_ - 1);
-  put_be32(b, 8, block_size_);
-  return data(std::move(b), allocation, cmd);
-}
+uint32_t LogicalUnit::block_size() const { return impl_->block_size(); }
+uint64_t LogicalUnit::blocks() const { return impl_->capacity(); }
+const Identity& LogicalUnit::identity() const { return impl_->id; }
 
 }  // namespace offcopy::scsi

@@ -1,26 +1,31 @@
-// One logical unit as SCSI sees it: a direct-access block device
-// (SBC-3) of `blocks` blocks of `block_size` bytes, and the commands that
-// describe it (SPC-4): INQUIRY with its VPD pages, TEST UNIT READY, READ
-// CAPACITY (10) and (16).  Any other command is refused with ILLEGAL
-// REQUEST / INVALID COMMAND OPERATION CODE, never silence.
+// One logical unit as SCSI sees it: a direct-access block device (SBC-3)
+// whose blocks are a backing file's bytes, and the commands of SPC-4 and
+// SBC-3 a block device is expected to have (docs/target.md lists them).
+// Any other command is refused with ILLEGAL REQUEST / INVALID COMMAND
+// OPERATION CODE, never silence.
 //
-// Status: the first part of issue 16.  Reads and writes of the backing
-// file, the caching and provisioning commands, and unit attentions come
-// next, with the asynchronous completion the backing I/O needs.
+// A command that needs the backing file (READ, WRITE, SYNCHRONIZE CACHE,
+// UNMAP, WRITE SAME, GET LBA STATUS) runs on an IoPool thread, so the
+// caller's event loop never waits on a disk; the rest are answered at
+// once, on the caller's thread.
 //
-// Thread-safety: execute() may be called from several threads at once
-// (the unit's description does not change).
+// Thread-safety: submit() may be called from several threads at once;
+// the unit's description does not change after open, and the unit
+// attentions pending per nexus are guarded.
 #ifndef OFFCOPY_TARGET_SCSI_LOGICAL_UNIT_H_
 #define OFFCOPY_TARGET_SCSI_LOGICAL_UNIT_H_
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <utility>
 
 #include "scsi/command.h"
 
 namespace offcopy::scsi {
+
+class BackingFile;
+class IoPool;
 
 // What INQUIRY says of a unit.
 struct Identity {
@@ -38,25 +43,60 @@ struct Identity {
 // (e.g. "TARGET-IQN,LUN"): the same name gives the same identity.
 Identity identity_for(const std::string& name);
 
+// How a unit is served (the --lun flag and the config file say it).
+struct UnitOptions {
+  uint32_t block_size = 512;  // 512 or 4096
+  bool read_only = false;     // writes get DATA PROTECT / WRITE PROTECTED
+  bool write_cache = true;    // off: every write is fdatasync'ed before GOOD
+};
+
 class LogicalUnit {
  public:
-  LogicalUnit(Identity id, uint32_t block_size, uint64_t blocks)
-      : id_(std::move(id)), block_size_(block_size), blocks_(blocks) {}
+  // A unit served from `file` (opened by BackingFile::open, its size a
+  // multiple of the block size), its I/O run on `pool`, which must
+  // outlive the unit.
+  LogicalUnit(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file,
+              IoPool& pool);
+  // A unit with no backing file (tests of the commands that describe a
+  // unit): `blocks` blocks; reads and writes get MEDIUM ERROR.
+  LogicalUnit(Identity id, uint32_t block_size, uint64_t blocks);
+  ~LogicalUnit();
 
-  Result execute(const Command& cmd) const;
+  LogicalUnit(const LogicalUnit&) = delete;
+  LogicalUnit& operator=(const LogicalUnit&) = delete;
 
-  uint32_t block_size() const { return block_size_; }
-  uint64_t blocks() const { return blocks_; }
+  // Runs `cmd` and calls `done` exactly once with its result, either
+  // before returning or later on an I/O thread.  `cmd`'s spans must stay
+  // valid until `done` has been called.
+  void submit(const Command& cmd, Completion done);
+
+  // submit() and wait: for tests and for callers with no loop.
+  Result execute(const Command& cmd);
+
+  // LUN RESET from `nexus`: every other nexus gets the unit attention
+  // POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29h/00h) on its next
+  // command (SAM-5 5.14, SPC-4 6.5.1).
+  void reset(uint64_t nexus);
+  // A nexus that ended (logout, dropped connection): its pending unit
+  // attentions go with it.
+  void forget(uint64_t nexus);
+
+  // The backing file grew (an admin extended it; SIGHUP asks): the unit
+  // takes the new size, rounded down to whole blocks, and every nexus gets
+  // CAPACITY DATA HAS CHANGED (2Ah/09h).  Returns whether it changed.
+  bool refresh_capacity();
+
+  // fdatasync of the backing file (a clean stop flushes every unit).
+  // Returns 0 or an errno.
+  int flush();
+
+  uint32_t block_size() const;
+  uint64_t blocks() const;
+  const Identity& identity() const;
 
  private:
-  Result inquiry(const Command& cmd) const;
-  Result vpd_page(uint8_t page) const;
-  Result read_capacity_10(const Command& cmd) const;
-  Result read_capacity_16(const Command& cmd) const;
-
-  const Identity id_;
-  const uint32_t block_size_;
-  const uint64_t blocks_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace offcopy::scsi

@@ -1,5 +1,7 @@
 #include "scsi/sense.h"
 
+#include <cerrno>
+
 namespace offcopy::scsi {
 
 Result check_condition(SenseKey key, Asc asc, std::optional<FieldPointer> field) {
@@ -24,6 +26,38 @@ Result check_condition(SenseKey key, Asc asc, std::optional<FieldPointer> field)
 Result invalid_field_in_cdb(uint16_t byte, std::optional<uint8_t> bit) {
   return check_condition(SenseKey::illegal_request, kInvalidFieldInCdb,
                          FieldPointer{true, byte, bit});
+}
+
+Result invalid_field_in_parameters(uint16_t byte, std::optional<uint8_t> bit) {
+  return check_condition(SenseKey::illegal_request, kInvalidFieldInParameters,
+                         FieldPointer{false, byte, bit});
+}
+
+Result sense_for_errno(int err, bool writing) {
+  switch (err) {
+    case EIO:
+      return check_condition(SenseKey::medium_error, writing ? kWriteError : kUnrecoveredReadError);
+    case ENOSPC:
+    case EDQUOT: return check_condition(SenseKey::data_protect, kSpaceAllocationFailed);
+    case EROFS: return check_condition(SenseKey::data_protect, kWriteProtected);
+    default: return check_condition(SenseKey::hardware_error, kInternalTargetFailure);
+  }
+}
+
+std::vector<uint8_t> descriptor_sense(const std::vector<uint8_t>& fixed) {
+  std::vector<uint8_t> d(8, 0);
+  d[0] = 0x72;  // current error, descriptor format
+  if (fixed.size() < 18) return d;
+  d[1] = fixed[2] & 0x0f;
+  d[2] = fixed[12];
+  d[3] = fixed[13];
+  if (fixed[15] & 0x80) {
+    // The sense key specific descriptor (SPC-4 4.5.2.4): type 2, length 6,
+    // then the same three bytes the fixed format has at 15-17.
+    d.insert(d.end(), {0x02, 0x06, 0x00, fixed[15], fixed[16], fixed[17], 0x00, 0x00});
+  }
+  d[7] = static_cast<uint8_t>(d.size() - 8);
+  return d;
 }
 
 }  // namespace offcopy::scsi

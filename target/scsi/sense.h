@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "scsi/command.h"
 
@@ -28,11 +29,25 @@ enum class SenseKey : uint8_t {
 struct Asc {
   uint8_t code, qualifier;
 };
-inline constexpr Asc kInvalidOpcode{0x20, 0x00};      // INVALID COMMAND OPERATION CODE
-inline constexpr Asc kLbaOutOfRange{0x21, 0x00};      // LOGICAL BLOCK ADDRESS OUT OF RANGE
-inline constexpr Asc kInvalidFieldInCdb{0x24, 0x00};  // INVALID FIELD IN CDB
-inline constexpr Asc kLunNotSupported{0x25, 0x00};    // LOGICAL UNIT NOT SUPPORTED
-inline constexpr Asc kInvalidFieldInParameters{0x26, 0x00};  // ... IN PARAMETER LIST
+// The names are SPC-4's, shortened.
+inline constexpr Asc kNoAdditionalSense{0x00, 0x00};              // NO ADDITIONAL SENSE INFO
+inline constexpr Asc kWriteError{0x0C, 0x00};                     // WRITE ERROR
+inline constexpr Asc kInvalidFieldInInformationUnit{0x0E, 0x03};  // ... IN COMMAND IU
+inline constexpr Asc kUnrecoveredReadError{0x11, 0x00};           // UNRECOVERED READ ERROR
+inline constexpr Asc kParameterListLength{0x1A, 0x00};            // PARAMETER LIST LENGTH ERROR
+inline constexpr Asc kInvalidOpcode{0x20, 0x00};                  // INVALID COMMAND OP CODE
+inline constexpr Asc kLbaOutOfRange{0x21, 0x00};                  // LBA OUT OF RANGE
+inline constexpr Asc kInvalidFieldInCdb{0x24, 0x00};              // INVALID FIELD IN CDB
+inline constexpr Asc kLunNotSupported{0x25, 0x00};                // LOGICAL UNIT NOT SUPPORTED
+inline constexpr Asc kInvalidFieldInParameters{0x26, 0x00};       // ... IN PARAMETER LIST
+inline constexpr Asc kWriteProtected{0x27, 0x00};                 // WRITE PROTECTED
+inline constexpr Asc kSpaceAllocationFailed{0x27, 0x07};          // ... FAILED WRITE PROTECT
+inline constexpr Asc kPowerOnReset{0x29, 0x00};                   // POWER ON, RESET, ...
+inline constexpr Asc kCapacityChanged{0x2A, 0x09};                // CAPACITY DATA HAS CHANGED
+inline constexpr Asc kSavingNotSupported{0x39, 0x00};             // SAVING PARAMETERS NOT ...
+inline constexpr Asc kInternalTargetFailure{0x44, 0x00};          // INTERNAL TARGET FAILURE
+
+inline bool operator==(Asc a, Asc b) { return a.code == b.code && a.qualifier == b.qualifier; }
 
 // Where in the CDB (or parameter list) the bad field is: the sense-key
 // specific FIELD POINTER (SPC-4 4.5.2.4.2), so an initiator can say which.
@@ -43,11 +58,26 @@ struct FieldPointer {
 };
 
 // CHECK CONDITION with fixed-format sense data.
-Result check_condition(SenseKey key, Asc asc,
-                       std::optional<FieldPointer> field = std::nullopt);
+Result check_condition(SenseKey key, Asc asc, std::optional<FieldPointer> field = std::nullopt);
 
 // ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at byte (and bit).
 Result invalid_field_in_cdb(uint16_t byte, std::optional<uint8_t> bit = std::nullopt);
+
+// ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST pointing at byte (and
+// bit) of the parameter list (C/D clear).
+Result invalid_field_in_parameters(uint16_t byte, std::optional<uint8_t> bit = std::nullopt);
+
+// What a backing file's errno becomes: EIO is a MEDIUM ERROR (UNRECOVERED
+// READ ERROR reading, WRITE ERROR writing), ENOSPC and EDQUOT are DATA
+// PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT (the thin pool is full:
+// SBC-3 4.7.3.7), EROFS is DATA PROTECT / WRITE PROTECTED, anything else a
+// HARDWARE ERROR / INTERNAL TARGET FAILURE.  Never GOOD.
+Result sense_for_errno(int err, bool writing);
+
+// Fixed-format sense data (what Result::sense holds) in the descriptor
+// format (SPC-4 4.5.2), for REQUEST SENSE with DESC set: the sense key,
+// ASC and ASCQ, and the sense-key specific bytes when SKSV is set.
+std::vector<uint8_t> descriptor_sense(const std::vector<uint8_t>& fixed);
 
 }  // namespace offcopy::scsi
 

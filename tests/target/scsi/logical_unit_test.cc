@@ -11,7 +11,7 @@
 namespace offcopy::scsi {
 namespace {
 
-Result run(const LogicalUnit& lu, std::vector<uint8_t> cdb, uint32_t limit = UINT32_MAX) {
+Result run(LogicalUnit& lu, std::vector<uint8_t> cdb, uint32_t limit = UINT32_MAX) {
   Command c;
   c.cdb = cdb;
   c.allocation_limit = limit;
@@ -49,11 +49,11 @@ TEST_F(LogicalUnitTest, TestUnitReadyIsGood) {
 TEST_F(LogicalUnitTest, StandardInquiryDescribesADirectAccessSpc4Device) {
   const Result r = run(lu_, {0x12, 0, 0, 0, 96, 0});
   ASSERT_EQ(r.status, Status::good);
-  ASSERT_EQ(r.data_in.size(), 36u);
+  ASSERT_EQ(r.data_in.size(), 96u);
   EXPECT_EQ(r.data_in[0], 0x00);         // connected, direct access block
   EXPECT_EQ(r.data_in[2], 0x06);         // SPC-4
   EXPECT_EQ(r.data_in[3] & 0x0f, 0x02);  // response data format 2
-  EXPECT_EQ(r.data_in[4], 31);           // additional length
+  EXPECT_EQ(r.data_in[4], 91);           // additional length: up to the version descriptors
   EXPECT_EQ(std::string(r.data_in.begin() + 8, r.data_in.begin() + 16), "OFFCOPY ");
   EXPECT_EQ(std::string(r.data_in.begin() + 16, r.data_in.begin() + 32), "offcopy-target  ");
 }
@@ -150,7 +150,7 @@ TEST_F(LogicalUnitTest, UnknownServiceActionPointsAtIt) {
 
 TEST_F(LogicalUnitTest, UnsupportedOrMalformedCommandsGetTheStandardSense) {
   // Not built yet (and vendor-specific): INVALID COMMAND OPERATION CODE.
-  for (uint8_t op : {0x28, 0x2A, 0x35, 0x83, 0xC0, 0xE0}) {
+  for (uint8_t op : {0x15, 0x2F, 0x55, 0x83, 0xC0, 0xE0}) {
     std::vector<uint8_t> cdb(16, 0);
     cdb[0] = op;
     expect_sense(run(lu_, cdb), SenseKey::illegal_request, kInvalidOpcode);

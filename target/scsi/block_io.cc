@@ -1,0 +1,282 @@
+// The commands that need the backing file: READ, WRITE, SYNCHRONIZE
+// CACHE, UNMAP, WRITE SAME, GET LBA STATUS (SBC-3 5).  Each is checked on
+// the caller's thread -- a bad CDB or range is answered at once -- and its
+// I/O runs on the pool.
+//
+// The order of the checks: the CDB's fields, then the transfer length
+// against the Block Limits page, then the LBA range, then write
+// protection, then the data-out.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "scsi/cdb.h"
+#include "scsi/unit_impl.h"
+
+namespace offcopy::scsi {
+namespace {
+
+// Whether [lba, lba + blocks) lies on a unit of `capacity` blocks; blocks
+// 0 is in range at any LBA up to the capacity.
+bool in_range(uint64_t lba, uint64_t blocks, uint64_t capacity) {
+  return lba <= capacity && blocks <= capacity - lba;
+}
+
+Result lba_out_of_range() { return check_condition(SenseKey::illegal_request, kLbaOutOfRange); }
+Result write_protected() { return check_condition(SenseKey::data_protect, kWriteProtected); }
+// WRITE SAME's data-out is not exactly one block.
+Result short_data_out() {
+  return check_condition(SenseKey::illegal_request, kInvalidFieldInInformationUnit);
+}
+Result status_of(int err, bool writing) {
+  return err == 0 ? Result{} : sense_for_errno(err, writing);
+}
+
+// Where a READ or WRITE CDB keeps its fields (SBC-3 5.11-5.14, 5.32-5.35).
+struct Transfer {
+  uint64_t lba;
+  uint32_t blocks;
+  uint16_t length_byte;  // for the field pointer
+  bool fua;
+};
+
+Transfer decode_transfer(std::span<const uint8_t> cdb) {
+  switch (cdb_length(cdb[0])) {
+    case 6:  // 21-bit LBA; a length of 0 means 256 blocks
+      return {uint64_t{cdb[1] & 0x1fu} << 16 | be16(cdb, 2), cdb[4] == 0 ? 256u : cdb[4], 4, false};
+    case 10: return {be32(cdb, 2), be16(cdb, 7), 7, (cdb[1] & 0x08) != 0};
+    case 12: return {be32(cdb, 2), be32(cdb, 6), 6, (cdb[1] & 0x08) != 0};
+    default: return {be64(cdb, 2), be32(cdb, 10), 10, (cdb[1] & 0x08) != 0};
+  }
+}
+
+// WRITE SAME writes its pattern this many bytes at a time (at most).
+constexpr size_t kPatternChunk = 1 << 20;
+
+
+}  // namespace
+
+Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
+  const Transfer t = decode_transfer(cmd.cdb);
+  // RDPROTECT / WRPROTECT: this unit has no protection information.
+  if (cdb_length(cmd.cdb[0]) > 6 && (cmd.cdb[1] & 0xe0)) return answer(invalid_field_in_cdb(1, 7));
+  if (t.blocks > limits.max_transfer) return answer(invalid_field_in_cdb(t.length_byte));
+  if (!in_range(t.lba, t.blocks, capacity())) return answer(lba_out_of_range());
+  if (write && options.read_only) return answer(write_protected());
+  const uint64_t offset = t.lba * block_size();
+  size_t bytes = size_t{t.blocks} * block_size();
+  Result wanted;
+  if (write) wanted.data_out_wanted = static_cast<uint32_t>(bytes);
+  if (write) {
+    // Less data-out than the CDB names: the whole blocks sent are
+    // written, and the transport reports the rest as a residual overflow
+    // (libiscsi's residual tests; what LIO and tgt do).  Part of a block
+    // is never written.
+    bytes = std::min(bytes, cmd.data_out.size() / block_size() * block_size());
+  }
+  if (bytes == 0) return answer(wanted);  // no transfer, not an error
+  if (!file) return answer(sense_for_errno(EIO, write));
+
+  if (!write) {
+    return {{}, [this, offset, bytes] {
+              // Allocated here, once, at its size, and read straight into.
+              Result r;
+              r.data_in.resize(bytes);
+              const int err = file->read(offset, r.data_in.data(), bytes);
+              if (err != 0) return sense_for_errno(err, false);
+              return r;  // moved, not copied (no conditional operator here)
+            }};
+  }
+  // FUA, or no write cache: on the disk before GOOD.  The data is written
+  // straight from the data-out (valid until the completion).
+  const bool sync = t.fua || !options.write_cache;
+  const uint8_t* data = cmd.data_out.data();
+  return {{}, [this, offset, data, bytes, sync, want = *wanted.data_out_wanted] {
+            int err = file->write(offset, data, bytes);
+            if (err == 0 && sync) err = file->sync();
+            Result r = status_of(err, true);
+            r.data_out_wanted = want;
+            return r;
+          }};
+}
+
+Plan LogicalUnit::Impl::synchronize_cache(const Command& cmd) {
+  const bool sixteen = cmd.cdb[0] == op::kSynchronizeCache16;
+  const uint64_t lba = sixteen ? be64(cmd.cdb, 2) : be32(cmd.cdb, 2);
+  const uint32_t blocks = sixteen ? be32(cmd.cdb, 10) : be16(cmd.cdb, 7);
+  // Blocks 0: to the end.  The range is checked, then the whole file is
+  // synced (fdatasync has no range).  IMMED is accepted and the sync is
+  // done before GOOD anyway.
+  if (!in_range(lba, blocks, capacity())) return answer(lba_out_of_range());
+  if (!file) return answer({});
+  return {{}, [this] { return status_of(file->sync(), true); }};
+}
+
+// UNMAP (SBC-3 5.28): an 8-byte header, then 16-byte block descriptors
+// (LBA, number of blocks), each punched as a hole.  The whole list is
+// checked before anything is punched.
+Plan LogicalUnit::Impl::unmap(const Command& cmd) {
+  if (options.read_only) return answer(write_protected());
+  // LBPU is advertised only when the file punches holes; otherwise UNMAP
+  // is not there at all (libiscsi's Unmap.VPD checks the two agree).
+  if (!thin()) return answer(check_condition(SenseKey::illegal_request, kInvalidOpcode));
+  if (cmd.cdb[1] & 0x01) return answer(invalid_field_in_cdb(1, 0));  // ANCHOR: ANC_SUP is 0
+  const uint16_t list_length = be16(cmd.cdb, 7);
+  if (list_length == 0) return answer({});  // nothing to unmap, not an error
+  const std::span<const uint8_t> list = cmd.data_out.first(
+      std::min<size_t>(list_length, cmd.data_out.size()));
+  if (list.size() < 8) {
+    return answer(check_condition(SenseKey::illegal_request, kParameterListLength));
+  }
+  const uint16_t descriptor_bytes = be16(list, 2);
+  if (descriptor_bytes > list.size() - 8) {
+    return answer(check_condition(SenseKey::illegal_request, kParameterListLength));
+  }
+  // An incomplete last descriptor is ignored (SBC-3 5.28.2).
+  const size_t count = descriptor_bytes / 16;
+  if (count > limits.max_unmap_descriptors) return answer(invalid_field_in_parameters(2));
+  std::vector<std::pair<uint64_t, uint32_t>> ranges;
+  uint64_t total = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const size_t at = 8 + 16 * i;
+    const uint64_t lba = be64(list, at);
+    const uint32_t blocks = be32(list, at + 8);
+    if (!in_range(lba, blocks, capacity())) return answer(lba_out_of_range());
+    total += blocks;
+    if (total > limits.max_unmap) return answer(invalid_field_in_parameters(at + 8));
+    if (blocks > 0) ranges.emplace_back(lba, blocks);
+  }
+  if (ranges.empty()) return answer({});
+  return {{}, [this, ranges = std::move(ranges)] {
+            const uint64_t bs = block_size();
+            int err = 0;
+            for (auto [lba, blocks] : ranges) {
+              if ((err = file->punch_hole(lba * bs, blocks * bs)) != 0) break;
+            }
+            if (err == 0 && !options.write_cache) err = file->sync();
+            return status_of(err, true);
+          }};
+}
+
+// WRITE SAME (10) and (16) (SBC-3 5.41, 5.42): one block of data-out
+// written to every block of the range; with UNMAP and a block of zeros
+// (or NDOB) the range is punched instead, since a punched block reads as
+// zeros (LBPRZ).
+Plan LogicalUnit::Impl::write_same(const Command& cmd) {
+  const bool sixteen = cmd.cdb[0] == op::kWriteSame16;
+  const uint8_t flags = cmd.cdb[1];
+  if (flags & 0xe0) return answer(invalid_field_in_cdb(1, 7));  // WRPROTECT
+  if (flags & 0x10) return answer(invalid_field_in_cdb(1, 4));  // ANCHOR: ANC_SUP is 0
+  if (flags & 0x04) return answer(invalid_field_in_cdb(1, 2));  // PBDATA: obsolete
+  if (flags & 0x02) return answer(invalid_field_in_cdb(1, 1));  // LBDATA: obsolete
+  const bool unmap_bit = flags & 0x08;
+  const bool ndob = sixteen && (flags & 0x01);  // no data-out: a block of zeros
+  const uint64_t lba = sixteen ? be64(cmd.cdb, 2) : be32(cmd.cdb, 2);
+  uint64_t blocks = sixteen ? be32(cmd.cdb, 10) : be16(cmd.cdb, 7);
+  const uint16_t length_byte = sixteen ? 10 : 7;
+  const uint64_t cap = capacity();
+  if (lba > cap) return answer(lba_out_of_range());
+  // 0 blocks: to the last LBA (WSNZ is 0 in the Block Limits page).
+  if (blocks == 0) blocks = cap - lba;
+  if (!in_range(lba, blocks, cap)) return answer(lba_out_of_range());
+  if (blocks > limits.max_write_same) return answer(invalid_field_in_cdb(length_byte));
+  if (options.read_only) return answer(write_protected());
+  const uint32_t bs = block_size();
+  // Exactly one block of data-out: less cannot be replicated, and more is
+  // refused too (libiscsi's WriteSame*.InvalidDataOutSize expects both).
+  if (!ndob && cmd.data_out.size() != bs) return answer(short_data_out());
+  if (blocks == 0) return answer({});
+  if (!file) return answer(sense_for_errno(EIO, true));
+
+  const uint64_t offset = lba * bs, bytes = blocks * bs;
+  // UNMAP on a thin unit deallocates whatever the data-out holds, as LIO
+  // does and libiscsi's WriteSame*.UnmapUntilEnd expects (it sends 0xFF
+  // blocks and reads back zeros: LBPRZ); a thick unit writes the pattern.
+  if (unmap_bit && thin()) {
+    return {{}, [this, offset, bytes] {
+              int err = file->punch_hole(offset, bytes);
+              if (err == 0 && !options.write_cache) err = file->sync();
+              return status_of(err, true);
+            }};
+  }
+  // The pattern, copied (it is one block), replicated into a buffer of up
+  // to kPatternChunk bytes on the I/O thread and written chunk by chunk.
+  std::vector<uint8_t> pattern(bs, 0);
+  if (!ndob) std::memcpy(pattern.data(), cmd.data_out.data(), bs);
+  return {{}, [this, offset, bytes, pattern = std::move(pattern)] {
+            const size_t bs = pattern.size();
+            const size_t chunk = std::min<uint64_t>(bytes, kPatternChunk / bs * bs);
+            std::vector<uint8_t> buf(chunk);
+            for (size_t at = 0; at < chunk; at += bs) std::memcpy(&buf[at], pattern.data(), bs);
+            int err = 0;
+            for (uint64_t done = 0; done < bytes && err == 0; done += chunk) {
+              err = file->write(offset + done, buf.data(), std::min<uint64_t>(chunk, bytes - done));
+            }
+            if (err == 0 && !options.write_cache) err = file->sync();
+            return status_of(err, true);
+          }};
+}
+
+// GET LBA STATUS (SBC-3 5.6): from the LBA on, runs of mapped and
+// deallocated blocks, as SEEK_DATA / SEEK_HOLE see them.  A block only
+// partly in a hole is mapped.
+Plan LogicalUnit::Impl::get_lba_status(const Command& cmd) {
+  const uint64_t lba = be64(cmd.cdb, 2);
+  const uint32_t allocation = be32(cmd.cdb, 10);
+  const uint64_t cap = capacity();
+  if (lba >= cap) return answer(lba_out_of_range());
+  // As many descriptors as the allocation length holds (at least one,
+  // cut), and no more than 64: the initiator asks again from where it ends.
+  const size_t room = allocation >= 24 ? (allocation - 8) / 16 : 1;
+  const size_t max_descriptors = std::min<size_t>(room, 64);
+  const uint32_t limit = std::min(allocation, cmd.allocation_limit);
+  auto status = [this, lba, cap, max_descriptors, limit] {
+    const uint64_t bs = block_size();
+    std::vector<uint8_t> b(8, 0);
+    uint64_t at = lba;
+    bool last_mapped = false;
+    while (at < cap && (b.size() - 8) / 16 < max_descriptors) {
+      bool mapped = true;
+      uint64_t run = (cap - at) * bs;
+      if (file) {
+        if (const int err = file->extent_at(at * bs, run, mapped, run); err != 0) {
+          return sense_for_errno(err, false);
+        }
+        if (run == 0) {  // the file shrank under the unit: say the rest is mapped
+          run = (cap - at) * bs;
+          mapped = true;
+        }
+      }
+      uint64_t n = mapped ? (run + bs - 1) / bs : run / bs;
+      if (n == 0) {  // a hole smaller than a block: the block is mapped
+        n = 1;
+        mapped = true;
+      }
+      n = std::min(n, cap - at);
+      // Runs of the same status after rounding are one descriptor.
+      const size_t last = b.size() - 16;  // the last descriptor, if there is one
+      if (b.size() > 8 && last_mapped == mapped && be32(b, last + 8) + n <= 0xffffffffULL) {
+        put_be32(b, last + 8, static_cast<uint32_t>(be32(b, last + 8) + n));
+      } else {
+        n = std::min<uint64_t>(n, 0xffffffffULL);
+        b.resize(b.size() + 16, 0);
+        put_be64(b, b.size() - 16, at);
+        put_be32(b, b.size() - 8, static_cast<uint32_t>(n));
+        b[b.size() - 4] = mapped ? 0x0 : 0x1;  // PROVISIONING STATUS: mapped, deallocated
+      }
+      last_mapped = mapped;
+      at += n;
+    }
+    put_be32(b, 0, static_cast<uint32_t>(b.size() - 4));  // PARAMETER DATA LENGTH
+    Result r;
+    b.resize(std::min<size_t>(b.size(), limit));
+    r.data_in = std::move(b);
+    return r;
+  };
+  if (!file) return answer(status());
+  return {{}, std::move(status)};
+}
+
+}  // namespace offcopy::scsi

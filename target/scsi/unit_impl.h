@@ -1,0 +1,97 @@
+// Internal to target/scsi: what a LogicalUnit is made of, shared by
+// logical_unit.cc (dispatch, unit attentions), inquiry.cc (the commands
+// that describe the unit) and block_io.cc (the commands that need the
+// backing file).  Not part of the library's API.
+#ifndef OFFCOPY_TARGET_SCSI_UNIT_IMPL_H_
+#define OFFCOPY_TARGET_SCSI_UNIT_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "scsi/backing_file.h"
+#include "scsi/command.h"
+#include "scsi/io_pool.h"
+#include "scsi/logical_unit.h"
+#include "scsi/sense.h"
+
+namespace offcopy::scsi {
+
+// What the Block Limits VPD page (0xB0) promises, in blocks, and what the
+// commands enforce: a limit advertised is a limit kept.
+struct BlockLimits {
+  explicit BlockLimits(uint32_t block_size);
+
+  uint32_t max_transfer;  // READ / WRITE: 32 MiB (a command's data is held in memory)
+  uint32_t granularity;   // optimal transfer and unmap granularity: 4 KiB
+  uint32_t max_unmap;     // LBAs per UNMAP command: 256 MiB
+  uint32_t max_unmap_descriptors = 256;
+  uint64_t max_write_same;  // WRITE SAME: 1 GiB (a pattern is written on one I/O thread)
+};
+
+// A decoded command: answered at once (`io` empty: a bad CDB, a range
+// error, a describing command), or the backing-file I/O to run on the pool.
+struct Plan {
+  Result now;
+  std::function<Result()> io;
+};
+inline Plan answer(Result r) { return Plan{std::move(r), nullptr}; }
+
+struct LogicalUnit::Impl {
+  Impl(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file, IoPool* pool,
+       uint64_t blocks);
+
+  const Identity id;
+  const UnitOptions options;
+  const BlockLimits limits;
+  const std::unique_ptr<BackingFile> file;  // null: a unit with no backing file (tests)
+  IoPool* const pool;                       // null: I/O runs on the caller's thread
+  std::atomic<uint64_t> blocks;             // refresh_capacity() changes it
+  // Commands posted to the pool and not yet completed: the destructor
+  // waits for them (they point at this).
+  std::mutex flight_mu;
+  std::condition_variable idle;
+  uint64_t in_flight = 0;  // guarded by flight_mu
+
+  std::mutex mu;
+  // Every nexus seen, with its pending unit attentions, oldest first.
+  std::map<uint64_t, std::deque<Asc>> attentions;  // guarded by mu
+
+  uint32_t block_size() const { return options.block_size; }
+  uint64_t capacity() const { return blocks.load(std::memory_order_relaxed); }
+  // Thin provisioned: UNMAP and WRITE SAME's UNMAP bit punch holes, and
+  // LBPME / LBPU / LBPWS are advertised.  Only when the file can punch.
+  bool thin() const { return file && file->can_punch() && !options.read_only; }
+
+  // logical_unit.cc
+  void submit(const Command& cmd, Completion done);
+  Plan plan(const Command& cmd);
+  // Takes the unit attention the command must report, if any, and records
+  // the nexus as seen.  INQUIRY and REPORT LUNS neither report nor clear.
+  std::optional<Asc> take_attention(uint64_t nexus, uint8_t opcode);
+  Result request_sense(const Command& cmd, std::optional<Asc> attention) const;
+
+  // inquiry.cc
+  Result inquiry(const Command& cmd) const;
+  Result vpd_page(uint8_t page) const;
+  Result read_capacity_10(const Command& cmd) const;
+  Result read_capacity_16(const Command& cmd) const;
+  Result mode_sense(const Command& cmd) const;
+
+  // block_io.cc
+  Plan read_write(const Command& cmd, bool write);
+  Plan synchronize_cache(const Command& cmd);
+  Plan unmap(const Command& cmd);
+  Plan write_same(const Command& cmd);
+  Plan get_lba_status(const Command& cmd);
+};
+
+}  // namespace offcopy::scsi
+
+#endif  // OFFCOPY_TARGET_SCSI_UNIT_IMPL_H_
