@@ -1,0 +1,745 @@
+#include "iscsi/connection.h"
+
+#include <algorithm>
+
+#include "iscsi/text.h"
+#include "scsi/sense.h"
+#include "util/log.h"
+
+namespace offcopy::iscsi {
+namespace {
+
+constexpr uint32_t kNoTag = 0xffffffff;
+constexpr uint8_t kFinal = 0x80;
+
+// The largest data transfer one command may ask for: what the units'
+// Block Limits page allows, with room to spare.  A larger one is answered
+// with a CHECK CONDITION, its data read and dropped, never buffered.
+constexpr uint32_t kMaxTransfer = 64u << 20;
+
+// Reject reasons (RFC 7143 11.17.1).
+constexpr uint8_t kRejectDataDigest = 0x02;
+constexpr uint8_t kRejectProtocolError = 0x04;
+constexpr uint8_t kRejectNotSupported = 0x05;
+constexpr uint8_t kRejectInvalidField = 0x09;
+
+// Task management functions and responses (RFC 7143 11.5, 11.6).
+enum Tmf : uint8_t {
+  kAbortTask = 1,
+  kAbortTaskSet = 2,
+  kClearAca = 3,
+  kClearTaskSet = 4,
+  kLunReset = 5,
+  kTargetWarmReset = 6,
+  kTargetColdReset = 7,
+  kTaskReassign = 8,
+};
+constexpr uint8_t kTmfComplete = 0;
+constexpr uint8_t kTmfNoTask = 1;
+constexpr uint8_t kTmfNoLun = 2;
+constexpr uint8_t kTmfReassignNotSupported = 4;
+constexpr uint8_t kTmfNotSupported = 5;
+
+// Serial number arithmetic (RFC 1982), as CmdSN and StatSN use it.
+bool sn_before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
+
+uint64_t lun_of(const Pdu& pdu) {
+  uint64_t lun = 0;
+  for (int i = 8; i < 16; ++i) lun = lun << 8 | pdu.bhs[i];
+  return lun;
+}
+
+// DATA PHASE ERROR: the Data-Out of a command broke the rules (a wrong
+// DataSN or offset); the command fails rather than writing what came.
+scsi::Result data_phase_error() {
+  return scsi::check_condition(scsi::SenseKey::aborted_command, scsi::Asc{0x4b, 0x00});
+}
+
+}  // namespace
+
+struct Connection::Task {
+  struct R2t {
+    uint32_t ttt, offset, length, received, data_sn;
+  };
+
+  uint32_t itt = 0, cmd_sn = 0;
+  std::array<uint8_t, 8> lun_bytes{};
+  uint64_t lun = 0;
+  bool reading = false, writing = false;
+  uint32_t edtl = 0;  // Expected Data Transfer Length
+  std::vector<uint8_t> cdb;
+  std::vector<uint8_t> data_out;
+  uint32_t bytes_in = 0;         // Data-Out taken, all sequences
+  uint32_t unsolicited_end = 0;  // what the initiator sends without an R2T
+  uint32_t unsolicited_next = 0;
+  uint32_t unsolicited_data_sn = 0;
+  uint32_t next_r2t_offset = 0;
+  uint32_t r2t_sn = 0;
+  std::vector<R2t> r2ts;  // outstanding
+  bool delivered = false;  // every command before it in CmdSN order is in
+  bool started = false;    // answered or handed to its unit: never twice
+  bool executing = false;
+  bool aborted = false;
+  std::optional<scsi::Result> failure;  // answered instead of running it
+  scsi::Command command;
+};
+
+struct Connection::PendingTmf {
+  Pdu response;
+  std::set<const Task*> waiting;  // aborted commands still running
+  bool close_after = false;
+};
+
+Connection::Connection(ConnectionServices services, Link& link)
+    : services_(std::move(services)),
+      link_(link),
+      login_(*services_.options, *services_.targets, services_.next_tsih()),
+      reader_(services_.options->max_recv_data_segment) {}
+
+Connection::~Connection() { closed(); }
+
+void Connection::received(const uint8_t* bytes, size_t len) {
+  last_heard_ = Clock::now();
+  while (len > 0 && !finished_ && !closed_) {
+    const size_t n = reader_.feed(bytes, len);
+    bytes += n;
+    len -= n;
+    switch (reader_.fault()) {
+      case PduReader::Fault::none:
+        break;
+      case PduReader::Fault::too_long:
+        OFFCOPY_TLOG(warning, "%s: a PDU longer than MaxRecvDataSegmentLength; dropping the connection",
+                     link_.peer_address().c_str());
+        end();
+        return;
+      case PduReader::Fault::header_digest:
+        // The PDU's boundaries cannot be trusted: at ErrorRecoveryLevel 0
+        // the connection ends.
+        OFFCOPY_TLOG(warning, "%s: header digest error; dropping the connection",
+                     link_.peer_address().c_str());
+        end();
+        return;
+      case PduReader::Fault::data_digest:
+        reject(reader_.take(), kRejectDataDigest);
+        continue;
+    }
+    if (reader_.ready()) handle(reader_.take());
+  }
+}
+
+void Connection::handle(Pdu pdu) {
+  if (!login_.complete()) {
+    if (pdu.opcode() == Opcode::login) return handle_login(pdu);
+    OFFCOPY_TLOG(warning, "%s: a PDU (opcode %#x) before login; dropping the connection",
+                 link_.peer_address().c_str(), unsigned(pdu.opcode()));
+    return end();
+  }
+  switch (pdu.opcode()) {
+    case Opcode::scsi_command:
+      if (login_.discovery()) return reject(pdu, kRejectProtocolError);
+      return handle_command(std::move(pdu));
+    case Opcode::data_out:
+      return handle_data_out(pdu);
+    case Opcode::nop_out:
+      return handle_nop_out(pdu);
+    case Opcode::text:
+      return handle_text(pdu);
+    case Opcode::logout:
+      return handle_logout(pdu);
+    case Opcode::task_management:
+      if (login_.discovery()) return reject(pdu, kRejectProtocolError);
+      return handle_task_management(pdu);
+    case Opcode::login:
+      return reject(pdu, kRejectProtocolError);  // logged in already
+    default:
+      return reject(pdu, kRejectNotSupported);  // SNACK at ERL 0, unknown opcodes
+  }
+}
+
+void Connection::handle_login(const Pdu& pdu) {
+  Pdu response = login_.respond(pdu);
+  link_.send(frame(std::move(response), Digests{}));
+  if (login_.failed()) return end();
+  if (!login_.complete()) return;
+  // The settled parameters apply from the next PDU on, both ways.
+  params_ = login_.params();
+  reader_.set_digests(params_.digests);
+  reader_.set_max_data(params_.recv_max_data);
+  stat_sn_ = login_.stat_sn();
+  exp_cmd_sn_ = login_.exp_cmd_sn();
+  max_cmd_sn_ = exp_cmd_sn_ + services_.options->queue_depth - 1;
+  nexus_ = services_.next_nexus();
+}
+
+bool Connection::cmd_sn_in_window(uint32_t sn) const {
+  return !sn_before(sn, exp_cmd_sn_) && !sn_before(max_cmd_sn_, sn) && !early_cmd_sns_.count(sn);
+}
+
+bool Connection::accept_cmd_sn(const Pdu& pdu) {
+  if (pdu.immediate()) return true;  // does not take a CmdSN
+  const uint32_t sn = pdu.field32(24);
+  // Outside the window, or a duplicate: dropped without an answer (RFC
+  // 7143 4.2.2.1; libiscsi's iSCSIcmdsn tests wait for exactly that).
+  if (!cmd_sn_in_window(sn)) {
+    OFFCOPY_TLOG(debug, "CmdSN %u outside [%u, %u]: ignored", sn, exp_cmd_sn_, max_cmd_sn_);
+    return false;
+  }
+  take_cmd_sn(sn);
+  return true;
+}
+
+void Connection::take_cmd_sn(uint32_t sn) {
+  if (sn != exp_cmd_sn_) {
+    early_cmd_sns_.insert(sn);  // held until the gap before it fills
+    return;
+  }
+  ++exp_cmd_sn_;
+  if (early_cmd_sns_.empty()) {
+    // In order, nothing held behind a gap (the usual case): only the
+    // command with this CmdSN can be waiting; handle_command delivers it.
+    return;
+  }
+  while (early_cmd_sns_.erase(exp_cmd_sn_)) ++exp_cmd_sn_;
+  // Commands that came ahead of the gap run now, in CmdSN order.
+  std::vector<std::shared_ptr<Task>> ready;
+  for (auto& [itt, t] : tasks_) {
+    if (!t->delivered && sn_before(t->cmd_sn, exp_cmd_sn_)) ready.push_back(t);
+  }
+  std::sort(ready.begin(), ready.end(),
+            [](const auto& a, const auto& b) { return sn_before(a->cmd_sn, b->cmd_sn); });
+  for (auto& t : ready) {
+    t->delivered = true;
+    try_execute(t);
+  }
+}
+
+uint32_t Connection::max_cmd_sn() {
+  // The window shrinks with the commands still running, so a session
+  // holds at most queue_depth of them; it never moves back.
+  const uint32_t depth = services_.options->queue_depth;
+  const uint32_t running = static_cast<uint32_t>(std::min<size_t>(tasks_.size(), depth));
+  const uint32_t candidate = exp_cmd_sn_ + depth - 1 - running;
+  if (sn_before(max_cmd_sn_, candidate)) max_cmd_sn_ = candidate;
+  return max_cmd_sn_;
+}
+
+void Connection::fill_sns(Pdu& pdu, bool advance_stat_sn) {
+  pdu.set_field32(24, advance_stat_sn ? stat_sn_++ : stat_sn_);
+  pdu.set_field32(28, exp_cmd_sn_);
+  pdu.set_field32(32, max_cmd_sn());
+}
+
+void Connection::handle_command(Pdu pdu) {
+  const uint32_t itt = pdu.itt();
+  if (tasks_.count(itt)) return reject(pdu, kRejectInvalidField);  // a tag in use
+  const uint32_t cmd_sn = pdu.field32(24);
+  if (!pdu.immediate() && !cmd_sn_in_window(cmd_sn)) {
+    OFFCOPY_TLOG(debug, "CmdSN %u outside [%u, %u]: ignored", cmd_sn, exp_cmd_sn_, max_cmd_sn_);
+    return;
+  }
+  auto task = std::make_shared<Task>();
+  task->itt = itt;
+  task->cmd_sn = cmd_sn;
+  std::copy(pdu.bhs.begin() + 8, pdu.bhs.begin() + 16, task->lun_bytes.begin());
+  task->lun = lun_of(pdu);
+  task->reading = pdu.bhs[1] & 0x40;
+  task->writing = pdu.bhs[1] & 0x20;
+  task->edtl = pdu.field32(20);
+  // An Extended CDB AHS (type 1) carries the bytes past the 16th.
+  size_t extra = 0;
+  if (pdu.ahs.size() >= 4 && pdu.ahs[2] == 0x01) {
+    const size_t ahs_len = size_t{pdu.ahs[0]} << 8 | pdu.ahs[1];
+    extra = std::min(ahs_len > 0 ? ahs_len - 1 : 0, pdu.ahs.size() - 4);
+  }
+  task->cdb.resize(16 + extra);
+  std::copy(pdu.bhs.begin() + 32, pdu.bhs.begin() + 48, task->cdb.begin());
+  if (extra > 0) std::copy_n(pdu.ahs.begin() + 4, extra, task->cdb.begin() + 16);
+  const uint32_t immediate = static_cast<uint32_t>(pdu.data.size());
+  if (immediate > 0 && (!task->writing || !params_.immediate_data || immediate > task->edtl ||
+                        immediate > params_.first_burst)) {
+    return reject(pdu, kRejectProtocolError);
+  }
+  if (task->writing) {
+    if (task->edtl > kMaxTransfer) {
+      task->failure = scsi::check_condition(scsi::SenseKey::illegal_request,
+                                            scsi::kInvalidFieldInCdb);
+    } else {
+      task->data_out.resize(task->edtl);
+      std::copy(pdu.data.begin(), pdu.data.end(), task->data_out.begin());
+    }
+    task->bytes_in = immediate;
+    task->unsolicited_next = immediate;
+    task->unsolicited_end =
+        params_.initial_r2t ? immediate : std::min(params_.first_burst, task->edtl);
+    task->next_r2t_offset = task->unsolicited_end;
+  }
+  task->command.cdb = task->cdb;
+  task->command.data_out = task->data_out;
+  // Data-in is cut to the EDTL here, not by the unit: what the command
+  // had beyond it is the residual overflow the initiator is told of.
+  task->command.allocation_limit = UINT32_MAX;
+  task->command.nexus = nexus_;
+  if (pdu.immediate() && tasks_.size() >= services_.options->queue_depth) {
+    // Immediate commands take no CmdSN, so the window does not bound them:
+    // past the queue depth they get TASK SET FULL (SAM-5 5.3.6).
+    scsi::Result full;
+    full.status = scsi::Status::task_set_full;
+    task->delivered = true;
+    task->writing = false;  // its data, if any comes, is dropped
+    respond(*task, full);
+    return;
+  }
+  tasks_[itt] = task;
+  if (pdu.immediate()) {
+    task->delivered = true;
+  } else {
+    // Taken once the task is in place: taking it may run the commands
+    // held behind it, this one first among them.
+    take_cmd_sn(cmd_sn);
+    if (!task->delivered && sn_before(cmd_sn, exp_cmd_sn_)) task->delivered = true;
+  }
+  send_r2ts(*task);
+  try_execute(task);
+}
+
+void Connection::handle_data_out(const Pdu& pdu) {
+  const auto it = tasks_.find(pdu.itt());
+  if (it == tasks_.end() || !it->second->writing || it->second->started) {
+    // Data for a command aborted (or answered) meanwhile: dropped.
+    OFFCOPY_TLOG(debug, "Data-Out for no waiting command (ITT %#x): dropped", pdu.itt());
+    return;
+  }
+  const std::shared_ptr<Task> task = it->second;
+  const uint32_t ttt = pdu.field32(20), data_sn = pdu.field32(36), offset = pdu.field32(40);
+  const uint32_t len = static_cast<uint32_t>(pdu.data.size());
+  bool in_order = true;
+  if (ttt == kNoTag) {
+    if (params_.initial_r2t) return reject(pdu, kRejectProtocolError);
+    in_order = data_sn == task->unsolicited_data_sn++ && offset == task->unsolicited_next &&
+               uint64_t{offset} + len <= task->unsolicited_end;
+    task->unsolicited_next += len;
+  } else {
+    auto r = std::find_if(task->r2ts.begin(), task->r2ts.end(),
+                          [ttt](const Task::R2t& x) { return x.ttt == ttt; });
+    if (r == task->r2ts.end()) return reject(pdu, kRejectInvalidField);
+    in_order = data_sn == r->data_sn++ && offset == r->offset + r->received &&
+               r->received + uint64_t{len} <= r->length;
+    r->received += len;
+    if (r->received >= r->length || !in_order) {
+      r2t_owner_.erase(r->ttt);
+      task->r2ts.erase(r);
+      if (in_order) send_r2ts(*task);
+    }
+  }
+  if (!in_order) {
+    // A wrong DataSN or offset: the command fails (iSCSIdatasn) and does
+    // not wait for data that may never come.
+    OFFCOPY_TLOG(debug, "Data-Out out of order for ITT %#x (DataSN %u, offset %u)",
+                 task->itt, data_sn, offset);
+    for (const auto& r2t : task->r2ts) r2t_owner_.erase(r2t.ttt);
+    task->r2ts.clear();
+    task->next_r2t_offset = task->edtl;
+    task->bytes_in = task->edtl;
+    task->failure = data_phase_error();
+    return try_execute(task);
+  }
+  if (!task->failure && uint64_t{offset} + len <= task->data_out.size()) {
+    std::copy(pdu.data.begin(), pdu.data.end(), task->data_out.begin() + offset);
+  }
+  task->bytes_in += len;
+  try_execute(task);
+}
+
+void Connection::send_r2ts(Task& task) {
+  while (task.writing && !task.aborted && task.r2ts.size() < params_.max_outstanding_r2t &&
+         task.next_r2t_offset < task.edtl) {
+    const uint32_t len = std::min(params_.max_burst, task.edtl - task.next_r2t_offset);
+    uint32_t ttt = next_ttt_++;
+    if (ttt == kNoTag) ttt = next_ttt_++;
+    task.r2ts.push_back({ttt, task.next_r2t_offset, len, 0, 0});
+    r2t_owner_[ttt] = task.itt;
+    Pdu r2t;
+    r2t.set_opcode(Opcode::r2t);
+    r2t.bhs[1] = kFinal;
+    std::copy(task.lun_bytes.begin(), task.lun_bytes.end(), r2t.bhs.begin() + 8);
+    r2t.set_field32(16, task.itt);
+    r2t.set_field32(20, ttt);
+    fill_sns(r2t, false);
+    r2t.set_field32(36, task.r2t_sn++);
+    r2t.set_field32(40, task.next_r2t_offset);
+    r2t.set_field32(44, len);
+    task.next_r2t_offset += len;
+    link_.send(frame(std::move(r2t), params_.digests));
+  }
+}
+
+void Connection::try_execute(const std::shared_ptr<Task>& task) {
+  if (!task->delivered || task->started || task->aborted) return;
+  if (task->writing && task->bytes_in < task->edtl) return;
+  task->started = true;
+  if (task->failure) {
+    scsi::Result r = std::move(*task->failure);
+    respond(*task, r);
+    forget(*task);
+    return;
+  }
+  execute(task);
+}
+
+void Connection::execute(const std::shared_ptr<Task>& task) {
+  const TargetConfig* target = login_.target();
+  task->executing = true;
+  // The completion may come at once, on this thread, or later on an I/O
+  // thread.  A command answered at once is responded to here, without a
+  // trip through the loop's queue; one that waited is posted back.
+  struct Slot {
+    std::atomic<int> state{0};  // 0 submitting, 1 returned, 2 done
+    scsi::Result result;
+  };
+  auto slot = std::make_shared<Slot>();
+  services_.in_flight->fetch_add(1, std::memory_order_relaxed);
+  target->luns->submit(
+      task->lun, task->command,
+      [slot, task, weak = weak_from_this(), post = services_.post,
+       in_flight = services_.in_flight](scsi::Result r) {
+        slot->result = std::move(r);
+        if (slot->state.exchange(2, std::memory_order_acq_rel) == 0) return;  // answered at once
+        post([slot, task, weak, in_flight] {
+          in_flight->fetch_sub(1, std::memory_order_relaxed);
+          if (auto self = weak.lock()) self->complete(task, std::move(slot->result));
+        });
+      });
+  if (slot->state.exchange(1, std::memory_order_acq_rel) == 2) {
+    services_.in_flight->fetch_sub(1, std::memory_order_relaxed);
+    complete(task, std::move(slot->result));
+  }
+}
+
+void Connection::complete(const std::shared_ptr<Task>& task, scsi::Result result) {
+  task->executing = false;
+  if (closed_) return;
+  if (task->aborted) {
+    // Its abort's response waited for it to end; it gets none of its own.
+    for (PendingTmf& tmf : pending_tmfs_) tmf.waiting.erase(task.get());
+    return finish_tmfs();
+  }
+  respond(*task, result);
+  forget(*task);
+}
+
+void Connection::respond(Task& task, scsi::Result& result) {
+  const bool good = result.status == scsi::Status::good && result.sense.empty();
+  const uint32_t wanted = static_cast<uint32_t>(result.data_in.size());
+  const uint32_t sent = std::min(wanted, task.reading ? task.edtl : 0u);
+  // Residuals (RFC 7143 11.4.5): data the command had beyond what the
+  // initiator expected (overflow), or less than it expected (underflow).
+  uint8_t residual_flags = 0;
+  uint32_t residual = 0;
+  const uint32_t expected = task.reading ? task.edtl : 0;
+  if (task.reading && wanted > expected) {
+    residual_flags = 0x04, residual = wanted - expected;
+  } else if (task.reading && wanted < expected) {
+    residual_flags = 0x02, residual = expected - wanted;
+  } else if (!task.reading && !task.writing && wanted > 0) {
+    residual_flags = 0x04, residual = wanted;
+  } else if (task.writing) {
+    // Data-out: what the CDB asked for against what the initiator sent.
+    const uint32_t want_out = result.data_out_wanted.value_or(task.edtl);
+    if (want_out > task.edtl) residual_flags = 0x04, residual = want_out - task.edtl;
+    if (want_out < task.edtl) residual_flags = 0x02, residual = task.edtl - want_out;
+  }
+
+  uint32_t data_sn = 0;
+  if (sent > 0) {
+    auto buffer = std::make_shared<const std::vector<uint8_t>>(std::move(result.data_in));
+    uint32_t pos = 0, burst_left = params_.max_burst;
+    while (pos < sent) {
+      const uint32_t len = std::min({params_.send_max_data, sent - pos, burst_left});
+      const bool last = pos + len == sent;
+      burst_left -= len;
+      Pdu d;
+      d.set_opcode(Opcode::data_in);
+      // F ends each burst (MaxBurstLength bounds Data-In sequences too).
+      if (last || burst_left == 0) d.bhs[1] |= kFinal;
+      d.set_field32(16, task.itt);
+      d.set_field32(20, kNoTag);
+      const bool with_status = last && good;
+      if (with_status) {
+        // Phase collapse: the status rides on the last Data-In.
+        d.bhs[1] |= 0x01 | residual_flags;
+        d.bhs[3] = static_cast<uint8_t>(result.status);
+        d.set_field32(44, residual);
+      }
+      fill_sns(d, with_status);
+      d.set_field32(36, data_sn++);
+      d.set_field32(40, pos);
+      link_.send(frame(d, buffer, pos, len, params_.digests));
+      pos += len;
+      if (burst_left == 0) burst_left = params_.max_burst;
+    }
+    if (good) return;
+  }
+  Pdu r;
+  r.set_opcode(Opcode::scsi_response);
+  r.bhs[1] = static_cast<uint8_t>(kFinal | residual_flags);
+  r.bhs[2] = 0;  // command completed at the target
+  r.bhs[3] = static_cast<uint8_t>(result.status);
+  r.set_field32(16, task.itt);
+  fill_sns(r, true);
+  r.set_field32(36, data_sn);  // ExpDataSN: the Data-In PDUs sent
+  r.set_field32(44, residual);
+  if (!result.sense.empty()) {
+    r.data.push_back(static_cast<uint8_t>(result.sense.size() >> 8));
+    r.data.push_back(static_cast<uint8_t>(result.sense.size()));
+    r.data.insert(r.data.end(), result.sense.begin(), result.sense.end());
+  }
+  link_.send(frame(std::move(r), params_.digests));
+}
+
+void Connection::forget(const Task& task) {
+  for (const auto& r2t : task.r2ts) r2t_owner_.erase(r2t.ttt);
+  tasks_.erase(task.itt);
+}
+
+void Connection::handle_nop_out(const Pdu& pdu) {
+  if (!accept_cmd_sn(pdu)) return;
+  if (pdu.itt() == kNoTag) {
+    // An answer to this target's ping (or a bare CmdSN update).
+    if (ping_ttt_ && pdu.field32(20) == *ping_ttt_) ping_ttt_.reset();
+    return;
+  }
+  Pdu in;
+  in.set_opcode(Opcode::nop_in);
+  in.bhs[1] = kFinal;
+  std::copy(pdu.bhs.begin() + 8, pdu.bhs.begin() + 16, in.bhs.begin() + 8);
+  in.set_field32(16, pdu.itt());
+  in.set_field32(20, kNoTag);
+  fill_sns(in, true);
+  in.data = pdu.data;  // the ping data comes back
+  if (in.data.size() > params_.send_max_data) in.data.resize(params_.send_max_data);
+  link_.send(frame(std::move(in), params_.digests));
+}
+
+void Connection::handle_text(const Pdu& pdu) {
+  if (!accept_cmd_sn(pdu)) return;
+  const uint32_t ttt = pdu.field32(20);
+  if (ttt == kNoTag || !text_reply_ || ttt != text_reply_->ttt || pdu.itt() != text_reply_->itt) {
+    // A new request (one that continues an answer is a bare request
+    // echoing its TTT).
+    text_reply_.reset();
+    KeyValues reply;
+    for (const auto& [key, value] : parse_text(pdu.data)) {
+      if (key != "SendTargets") {
+        reply.emplace_back(key, "NotUnderstood");
+        continue;
+      }
+      // All targets in a discovery session; in a normal one, the
+      // session's own (an empty value) or the one named.
+      const std::string address = link_.local_address() + ",1";
+      for (const TargetConfig& t : *services_.targets) {
+        const bool listed = value == "All"   ? login_.discovery()
+                            : value.empty() ? &t == login_.target()
+                                            : value == t.iqn;
+        if (!listed) continue;
+        reply.emplace_back("TargetName", t.iqn);
+        reply.emplace_back("TargetAddress", address);
+      }
+    }
+    uint32_t tag = next_ttt_++;
+    if (tag == kNoTag) tag = next_ttt_++;
+    text_reply_ = TextReply{pdu.itt(), tag, format_text(reply), 0};
+  }
+  // An answer longer than the initiator takes in one PDU goes in pieces,
+  // each but the last with C set and a TTT the next request echoes
+  // (RFC 7143 11.10-11.11).
+  TextReply& t = *text_reply_;
+  const size_t len = std::min<size_t>(t.text.size() - t.sent, params_.send_max_data);
+  const bool last = t.sent + len == t.text.size();
+  Pdu r;
+  r.set_opcode(Opcode::text_response);
+  r.bhs[1] = last ? kFinal : 0x40;
+  r.set_field32(16, pdu.itt());
+  r.set_field32(20, last ? kNoTag : t.ttt);
+  fill_sns(r, true);
+  r.data.assign(t.text.begin() + t.sent, t.text.begin() + t.sent + len);
+  t.sent += len;
+  if (last) text_reply_.reset();
+  link_.send(frame(std::move(r), params_.digests));
+}
+
+void Connection::handle_logout(const Pdu& pdu) {
+  if (!accept_cmd_sn(pdu)) return;
+  const uint8_t reason = pdu.bhs[1] & 0x7f;
+  // Closing the session or this connection (the only one) ends every
+  // command of the session: they run to their end unanswered.
+  for (auto& [itt, task] : tasks_) task->aborted = true;
+  tasks_.clear();
+  r2t_owner_.clear();
+  Pdu r;
+  r.set_opcode(Opcode::logout_response);
+  r.bhs[1] = kFinal;
+  r.bhs[2] = reason == 2 ? 2 : 0;  // connection recovery is not supported at ERL 0
+  r.set_field32(16, pdu.itt());
+  fill_sns(r, true);
+  link_.send(frame(std::move(r), params_.digests));
+  OFFCOPY_TLOG(info, "logout from %s", login_.initiator_name().c_str());
+  end();
+}
+
+void Connection::handle_task_management(const Pdu& pdu) {
+  if (!accept_cmd_sn(pdu)) return;
+  const uint8_t function = pdu.bhs[1] & 0x7f;
+  const uint64_t lun = lun_of(pdu);
+  const TargetConfig* target = login_.target();
+  PendingTmf tmf;
+  tmf.response.set_opcode(Opcode::task_management_response);
+  tmf.response.bhs[1] = kFinal;
+  tmf.response.set_field32(16, pdu.itt());
+  uint8_t response = kTmfComplete;
+
+  // Ends a command: one still reading its data goes at once; one running
+  // on a unit is waited for before the response goes out (RFC 7143
+  // 4.2.3.4: no response may follow the abort's).
+  const auto abort = [&](const std::shared_ptr<Task>& task) {
+    task->aborted = true;
+    if (task->executing) tmf.waiting.insert(task.get());
+    forget(*task);
+  };
+  const auto abort_where = [&](auto pred) {
+    std::vector<std::shared_ptr<Task>> victims;
+    for (auto& [itt, t] : tasks_) {
+      if (pred(*t)) victims.push_back(t);
+    }
+    for (auto& t : victims) abort(t);
+  };
+
+  switch (function) {
+    case kAbortTask: {
+      const auto it = tasks_.find(pdu.field32(20));
+      if (it != tasks_.end() && it->second->lun == lun) {
+        abort(it->second);
+      } else {
+        // Not here: if its CmdSN is in the window and before this
+        // request's, it is taken as received and ended (RFC 7143 11.5.1).
+        const uint32_t ref = pdu.field32(32), own = pdu.field32(24);
+        const bool in_window = !sn_before(ref, exp_cmd_sn_) && sn_before(ref, own) &&
+                               !early_cmd_sns_.count(ref);
+        if (in_window) take_cmd_sn(ref);
+        response = in_window ? kTmfComplete : kTmfNoTask;
+      }
+      break;
+    }
+    case kAbortTaskSet:
+    case kClearTaskSet:
+      abort_where([lun](const Task& t) { return t.lun == lun; });
+      break;
+    case kLunReset: {
+      scsi::LogicalUnit* unit = target->luns->find(lun);
+      if (unit == nullptr) {
+        response = kTmfNoLun;
+        break;
+      }
+      abort_where([lun](const Task& t) { return t.lun == lun; });
+      unit->reset(nexus_);
+      OFFCOPY_TLOG(info, "LUN reset of %s LUN %u by %s", target->iqn.c_str(),
+                   unsigned(scsi::lun_number(lun).value_or(0)), login_.initiator_name().c_str());
+      break;
+    }
+    case kTargetWarmReset:
+    case kTargetColdReset:
+      abort_where([](const Task&) { return true; });
+      for (const auto& [n, unit] : target->luns->units()) unit->reset(nexus_);
+      tmf.close_after = function == kTargetColdReset;
+      OFFCOPY_TLOG(info, "target %s reset of %s by %s",
+                   function == kTargetColdReset ? "cold" : "warm", target->iqn.c_str(),
+                   login_.initiator_name().c_str());
+      break;
+    case kTaskReassign:
+      response = kTmfReassignNotSupported;
+      break;
+    case kClearAca:
+    default:
+      response = kTmfNotSupported;
+      break;
+  }
+  tmf.response.bhs[2] = response;
+  pending_tmfs_.push_back(std::move(tmf));
+  finish_tmfs();
+}
+
+void Connection::finish_tmfs() {
+  while (!pending_tmfs_.empty() && pending_tmfs_.front().waiting.empty()) {
+    PendingTmf tmf = std::move(pending_tmfs_.front());
+    pending_tmfs_.erase(pending_tmfs_.begin());
+    fill_sns(tmf.response, true);
+    link_.send(frame(std::move(tmf.response), params_.digests));
+    if (tmf.close_after) return end();
+  }
+}
+
+void Connection::reject(const Pdu& pdu, uint8_t reason) {
+  OFFCOPY_TLOG(debug, "Reject (reason %#x) of opcode %#x ITT %#x", reason,
+               unsigned(pdu.opcode()), pdu.itt());
+  Pdu r;
+  r.set_opcode(Opcode::reject);
+  r.bhs[1] = kFinal;
+  r.bhs[2] = reason;
+  r.set_field32(16, kNoTag);
+  fill_sns(r, true);
+  r.data.assign(pdu.bhs.begin(), pdu.bhs.end());  // the header rejected
+  link_.send(frame(std::move(r), params_.digests));
+}
+
+void Connection::tick(Clock::time_point now) {
+  if (finished_ || closed_) return;
+  const auto interval = std::chrono::seconds(services_.options->nop_interval_s);
+  if (!login_.complete()) {
+    // A login that never finishes holds nothing for long.
+    if (now - last_heard_ > std::chrono::seconds(30)) {
+      OFFCOPY_TLOG(info, "%s: login timed out", link_.peer_address().c_str());
+      end();
+    }
+    return;
+  }
+  if (interval.count() == 0) return;
+  if (ping_ttt_) {
+    if (now - ping_sent_ > interval) {
+      OFFCOPY_TLOG(warning, "%s did not answer a NOP-In in %us; dropping the connection",
+                   login_.initiator_name().c_str(), services_.options->nop_interval_s);
+      end();
+    }
+    return;
+  }
+  if (now - last_heard_ < interval) return;
+  uint32_t ttt = next_ttt_++;
+  if (ttt == kNoTag) ttt = next_ttt_++;
+  ping_ttt_ = ttt;
+  ping_sent_ = now;
+  Pdu in;
+  in.set_opcode(Opcode::nop_in);
+  in.bhs[1] = kFinal;
+  in.set_field32(16, kNoTag);
+  in.set_field32(20, ttt);
+  fill_sns(in, false);  // a ping from the target does not advance StatSN
+  link_.send(frame(std::move(in), params_.digests));
+}
+
+void Connection::end() {
+  if (finished_) return;
+  finished_ = true;
+  link_.close_after_send();
+}
+
+void Connection::closed() {
+  if (closed_) return;
+  closed_ = true;
+  for (auto& [itt, task] : tasks_) task->aborted = true;
+  tasks_.clear();
+  r2t_owner_.clear();
+  pending_tmfs_.clear();
+  if (nexus_ != 0 && login_.target() != nullptr) {
+    for (const auto& [n, unit] : login_.target()->luns->units()) unit->forget(nexus_);
+  }
+}
+
+}  // namespace offcopy::iscsi

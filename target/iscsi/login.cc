@@ -1,0 +1,272 @@
+#include "iscsi/login.h"
+
+#include <algorithm>
+
+#include "util/log.h"
+
+namespace offcopy::iscsi {
+namespace {
+
+constexpr uint8_t kTransit = 0x80;
+constexpr uint8_t kContinue = 0x40;
+constexpr int kSecurityStage = 0;
+constexpr int kOperationalStage = 1;
+constexpr int kFullFeaturePhase = 3;
+
+// The 16 MiB - 1 ceiling of every length key (RFC 7143 13.12-13.14).
+constexpr uint64_t kMaxLength = (1u << 24) - 1;
+
+std::vector<std::string> split_list(const std::string& value) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= value.size()) {
+    const size_t comma = std::min(value.find(',', at), value.size());
+    out.push_back(value.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
+
+std::optional<bool> parse_bool(const std::string& v) {
+  if (v == "Yes") return true;
+  if (v == "No") return false;
+  return std::nullopt;
+}
+
+const char* yes_no(bool b) { return b ? "Yes" : "No"; }
+
+uint32_t be32_at(const Pdu& p, size_t at) { return p.field32(at); }
+
+}  // namespace
+
+Login::Login(const ServerOptions& options, const std::vector<TargetConfig>& targets,
+             uint16_t tsih)
+    : options_(options), targets_(targets), tsih_(tsih) {
+  params_.recv_max_data = options.max_recv_data_segment;
+}
+
+Pdu Login::refuse(const Pdu& request, LoginStatus status) {
+  failed_ = true;
+  Pdu r;
+  r.set_opcode(Opcode::login_response);
+  r.bhs[1] = request.bhs[1] & 0x0c;  // CSG as received, no transit
+  std::copy(request.bhs.begin() + 8, request.bhs.begin() + 14, r.bhs.begin() + 8);
+  r.set_field32(16, request.itt());
+  r.set_field32(24, stat_sn_++);
+  r.set_field32(28, exp_cmd_sn_);
+  r.set_field32(32, exp_cmd_sn_);
+  r.bhs[36] = status.cls;
+  r.bhs[37] = status.detail;
+  OFFCOPY_TLOG(info, "login refused (status %02x%02x) from %s", status.cls, status.detail,
+               initiator_name_.empty() ? "an unnamed initiator" : initiator_name_.c_str());
+  return r;
+}
+
+Pdu Login::respond(const Pdu& request) {
+  if (complete_ || failed_ || request.opcode() != Opcode::login) {
+    return refuse(request, kInvalidDuringLogin);
+  }
+  const uint8_t flags = request.bhs[1];
+  const bool transit = flags & kTransit;
+  const bool more = flags & kContinue;
+  const int csg = (flags >> 2) & 3, nsg = flags & 3;
+  if (first_) {
+    std::copy(request.bhs.begin() + 8, request.bhs.begin() + 14, isid_.begin());
+    exp_cmd_sn_ = be32_at(request, 24);
+    stat_sn_ = be32_at(request, 28);
+    // Version 0 is the only one there is (RFC 7143 11.12.4).
+    if (request.bhs[3] != 0) return refuse(request, kUnsupportedVersion);
+    // Adding a connection to a session: MaxConnections is 1.
+    if ((request.bhs[14] | request.bhs[15]) != 0) return refuse(request, kSessionDoesNotExist);
+  } else if (csg != stage_) {
+    return refuse(request, kInitiatorError);
+  }
+  if (csg == 2 || csg == kFullFeaturePhase || (transit && (nsg <= csg || nsg == 2)) ||
+      (transit && more)) {
+    return refuse(request, kInitiatorError);
+  }
+  stage_ = csg;
+
+  Pdu r;
+  r.set_opcode(Opcode::login_response);
+  std::copy(isid_.begin(), isid_.end(), r.bhs.begin() + 8);
+  r.set_field32(16, request.itt());
+
+  pending_text_.insert(pending_text_.end(), request.data.begin(), request.data.end());
+  if (pending_text_.size() > 64 * 1024) return refuse(request, kInitiatorError);
+  if (more) {
+    // The text goes on in the next request: an empty answer asks for it.
+    r.bhs[1] = static_cast<uint8_t>(csg << 2);
+  } else {
+    KeyValues reply;
+    LoginStatus status = kLoginOk;
+    const KeyValues offered = parse_text(pending_text_);
+    pending_text_.clear();
+    if (!answer(offered, reply, status)) return refuse(request, status);
+    if (first_ && !discovery_) {
+      // Declared once, in a normal session's first response: an initiator
+      // (UEFI's) refuses a login without it.
+      reply.emplace_back("TargetPortalGroupTag", "1");
+      if (target_ && !target_->alias.empty()) reply.emplace_back("TargetAlias", target_->alias);
+    }
+    first_ = false;
+    if (transit && nsg == kFullFeaturePhase && !answered_.count("MaxRecvDataSegmentLength")) {
+      // The target's own limit, declared whether or not the initiator
+      // declared one (a login that leaves it out is incomplete).
+      answered_.insert("MaxRecvDataSegmentLength");
+      reply.emplace_back("MaxRecvDataSegmentLength", std::to_string(params_.recv_max_data));
+    }
+    r.data = format_text(reply);
+    r.bhs[1] = static_cast<uint8_t>((transit ? kTransit : 0) | csg << 2 | (transit ? nsg : 0));
+    if (transit) {
+      stage_ = nsg;
+      complete_ = nsg == kFullFeaturePhase;
+    }
+  }
+  r.bhs[14] = static_cast<uint8_t>(complete_ ? tsih_ >> 8 : 0);
+  r.bhs[15] = static_cast<uint8_t>(complete_ ? tsih_ : 0);
+  r.set_field32(24, stat_sn_++);
+  r.set_field32(28, exp_cmd_sn_);
+  r.set_field32(32, exp_cmd_sn_ + options_.queue_depth - 1);
+  if (complete_) {
+    OFFCOPY_TLOG(info, "%s session from %s%s%s", discovery_ ? "discovery" : "normal",
+                 initiator_name_.c_str(), discovery_ ? "" : " to ",
+                 discovery_ ? "" : target_->iqn.c_str());
+  }
+  return r;
+}
+
+bool Login::answer(const KeyValues& offered, KeyValues& reply, LoginStatus& status) {
+  std::string target_name;
+  bool named_target = false;
+  for (const auto& [key, value] : offered) {
+    if (key == "InitiatorName") {
+      initiator_name_ = value;
+    } else if (key == "InitiatorAlias") {
+      // Declarative, for the log only.
+    } else if (key == "SessionType") {
+      if (value == "Discovery") {
+        discovery_ = true;
+      } else if (value == "Normal") {
+        discovery_ = false;
+      } else {
+        status = kSessionTypeNotSupported;
+        return false;
+      }
+    } else if (key == "TargetName") {
+      target_name = value;
+      named_target = true;
+    } else if (key == "AuthMethod") {
+      // No authentication yet (CHAP is issue 17): None if it is offered.
+      const auto methods = split_list(value);
+      const bool none = std::find(methods.begin(), methods.end(), "None") != methods.end();
+      reply.emplace_back(key, none ? "None" : "Reject");
+    } else if (!answer_operational(key, value, reply)) {
+      reply.emplace_back(key, "NotUnderstood");
+    }
+  }
+  if (!first_) return true;
+  if (initiator_name_.empty()) {
+    status = kMissingParameter;
+    return false;
+  }
+  if (discovery_) return true;
+  if (!named_target) {
+    status = kMissingParameter;
+    return false;
+  }
+  for (const TargetConfig& t : targets_) {
+    if (t.iqn == target_name) target_ = &t;
+  }
+  if (target_ == nullptr) {
+    status = kTargetNotFound;
+    return false;
+  }
+  return true;
+}
+
+bool Login::answer_operational(const std::string& key, const std::string& value,
+                               KeyValues& reply) {
+  const auto reject = [&] { reply.emplace_back(key, "Reject"); };
+  const auto number = [&](uint64_t lo, uint64_t hi) { return parse_number(value, lo, hi); };
+  if (key == "HeaderDigest" || key == "DataDigest") {
+    // The first value of the initiator's list this target supports.
+    for (const std::string& v : split_list(value)) {
+      if (v == "None" || v == "CRC32C") {
+        (key == "HeaderDigest" ? params_.digests.header : params_.digests.data) = v == "CRC32C";
+        reply.emplace_back(key, v);
+        return true;
+      }
+    }
+    reject();
+  } else if (key == "MaxRecvDataSegmentLength") {
+    // Declarative: what this target may send in one PDU.
+    if (const auto n = number(512, kMaxLength)) {
+      params_.send_max_data = static_cast<uint32_t>(*n);
+    } else {
+      reject();
+      return true;
+    }
+    if (answered_.insert(key).second) {
+      reply.emplace_back(key, std::to_string(params_.recv_max_data));
+    }
+  } else if (key == "InitialR2T" || key == "DataPDUInOrder" || key == "DataSequenceInOrder") {
+    // OR: this target takes either, except that it asks for InitialR2T
+    // only as configured.
+    const auto b = parse_bool(value);
+    if (!b) return reject(), true;
+    const bool ours = key == "InitialR2T" ? options_.initial_r2t : true;
+    const bool result = *b || ours;
+    if (key == "InitialR2T") params_.initial_r2t = result;
+    if (key == "DataPDUInOrder") params_.data_pdu_in_order = result;
+    if (key == "DataSequenceInOrder") params_.data_sequence_in_order = result;
+    reply.emplace_back(key, yes_no(result));
+  } else if (key == "ImmediateData" || key == "IFMarker" || key == "OFMarker") {
+    // AND.
+    const auto b = parse_bool(value);
+    if (!b) return reject(), true;
+    const bool result = *b && key == "ImmediateData" && options_.immediate_data;
+    if (key == "ImmediateData") params_.immediate_data = result;
+    reply.emplace_back(key, yes_no(result));
+  } else if (key == "FirstBurstLength" || key == "MaxBurstLength") {
+    const auto n = number(512, kMaxLength);
+    if (!n) return reject(), true;
+    const uint32_t ours = key == "FirstBurstLength" ? options_.first_burst : options_.max_burst;
+    const uint32_t result = std::min<uint32_t>(ours, static_cast<uint32_t>(*n));
+    (key == "FirstBurstLength" ? params_.first_burst : params_.max_burst) = result;
+    reply.emplace_back(key, std::to_string(result));
+  } else if (key == "MaxOutstandingR2T") {
+    const auto n = number(1, 65535);
+    if (!n) return reject(), true;
+    params_.max_outstanding_r2t =
+        std::min<uint32_t>(options_.max_outstanding_r2t, static_cast<uint32_t>(*n));
+    reply.emplace_back(key, std::to_string(params_.max_outstanding_r2t));
+  } else if (key == "ErrorRecoveryLevel") {
+    if (!number(0, 2)) return reject(), true;
+    reply.emplace_back(key, "0");  // min with this target's 0
+  } else if (key == "MaxConnections") {
+    if (!number(1, 65535)) return reject(), true;
+    reply.emplace_back(key, "1");
+  } else if (key == "DefaultTime2Wait") {
+    const auto n = number(0, 3600);
+    if (!n) return reject(), true;
+    reply.emplace_back(key, std::to_string(std::max<uint64_t>(*n, 2)));
+  } else if (key == "DefaultTime2Retain") {
+    const auto n = number(0, 3600);
+    if (!n) return reject(), true;
+    reply.emplace_back(key, std::to_string(std::min<uint64_t>(*n, 20)));
+  } else if (key == "IFMarkInt" || key == "OFMarkInt") {
+    reply.emplace_back(key, "Irrelevant");  // markers are off
+  } else if (key == "iSCSIProtocolLevel") {
+    const auto n = number(0, 31);
+    if (!n) return reject(), true;
+    reply.emplace_back(key, std::to_string(std::min<uint64_t>(*n, 1)));  // RFC 7143
+  } else if (key == "TaskReporting") {
+    reply.emplace_back(key, "RFC3720");
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace offcopy::iscsi

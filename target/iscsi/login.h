@@ -1,0 +1,108 @@
+// The login phase of one connection (RFC 7143 6.3, 13): the Login
+// Requests in, the Login Responses out, and what they settle -- the
+// session type, the target, and the operational parameters the
+// connection then runs by.
+//
+// Negotiation follows RFC 7143 13 and libiscsi/tgt in practice: for a
+// list key (the digests) the target takes the first value of the
+// initiator's list that it supports; numbers take the min (or max) the
+// key's rule names; booleans AND or OR; declarative keys are taken as
+// given; a key this target does not know is answered NotUnderstood, a
+// malformed value Reject.  The target always declares its own
+// MaxRecvDataSegmentLength, and TargetPortalGroupTag in a normal session.
+//
+// Thread-safety: belongs to one connection's thread.
+#ifndef OFFCOPY_TARGET_ISCSI_LOGIN_H_
+#define OFFCOPY_TARGET_ISCSI_LOGIN_H_
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "iscsi/pdu.h"
+#include "iscsi/server.h"
+#include "iscsi/text.h"
+
+namespace offcopy::iscsi {
+
+// What the login settled, for the rest of the connection.
+struct SessionParams {
+  Digests digests;
+  uint32_t send_max_data = 8192;   // the initiator's MaxRecvDataSegmentLength
+  uint32_t recv_max_data = 8192;   // the target's
+  bool initial_r2t = true;
+  bool immediate_data = true;
+  uint32_t first_burst = 65536;
+  uint32_t max_burst = 262144;
+  uint32_t max_outstanding_r2t = 1;
+  bool data_pdu_in_order = true;
+  bool data_sequence_in_order = true;
+};
+
+// Login status class and detail (RFC 7143 11.13.5).
+struct LoginStatus {
+  uint8_t cls = 0, detail = 0;
+};
+inline constexpr LoginStatus kLoginOk{0, 0};
+inline constexpr LoginStatus kInitiatorError{2, 0x00};
+inline constexpr LoginStatus kTargetNotFound{2, 0x03};
+inline constexpr LoginStatus kUnsupportedVersion{2, 0x05};
+inline constexpr LoginStatus kTooManyConnections{2, 0x06};
+inline constexpr LoginStatus kMissingParameter{2, 0x07};
+inline constexpr LoginStatus kSessionTypeNotSupported{2, 0x09};
+inline constexpr LoginStatus kSessionDoesNotExist{2, 0x0a};
+inline constexpr LoginStatus kInvalidDuringLogin{2, 0x0b};
+inline constexpr LoginStatus kTargetError{3, 0x00};
+
+class Login {
+ public:
+  // `targets` must outlive the login; `next_tsih` hands out session
+  // identifying handles.
+  Login(const ServerOptions& options, const std::vector<TargetConfig>& targets,
+        uint16_t tsih);
+
+  // One Login Request in, the Login Response to send.
+  Pdu respond(const Pdu& request);
+
+  // The last response moved the connection to the full feature phase.
+  bool complete() const { return complete_; }
+  // The last response refused the login: send it, then close.
+  bool failed() const { return failed_; }
+
+  const SessionParams& params() const { return params_; }
+  bool discovery() const { return discovery_; }
+  const TargetConfig* target() const { return target_; }
+  const std::string& initiator_name() const { return initiator_name_; }
+  const std::array<uint8_t, 6>& isid() const { return isid_; }
+  uint16_t tsih() const { return tsih_; }
+  // The CmdSN the first command will carry, and the next StatSN.
+  uint32_t exp_cmd_sn() const { return exp_cmd_sn_; }
+  uint32_t stat_sn() const { return stat_sn_; }
+
+ private:
+  Pdu refuse(const Pdu& request, LoginStatus status);
+  // The pairs of one stage's text, answered; false with `status` set if
+  // the login cannot go on.
+  bool answer(const KeyValues& offered, KeyValues& reply, LoginStatus& status);
+  bool answer_operational(const std::string& key, const std::string& value, KeyValues& reply);
+
+  const ServerOptions& options_;
+  const std::vector<TargetConfig>& targets_;
+  SessionParams params_;
+  std::set<std::string> answered_;  // keys negotiated already
+  std::vector<uint8_t> pending_text_;  // a request continued (C bit)
+  int stage_ = -1;  // CSG of the last request; -1 before the first
+  bool first_ = true;
+  bool complete_ = false, failed_ = false;
+  bool discovery_ = false;
+  const TargetConfig* target_ = nullptr;
+  std::string initiator_name_;
+  std::array<uint8_t, 6> isid_{};
+  uint16_t tsih_;
+  uint32_t exp_cmd_sn_ = 0, stat_sn_ = 0;
+};
+
+}  // namespace offcopy::iscsi
+
+#endif  // OFFCOPY_TARGET_ISCSI_LOGIN_H_

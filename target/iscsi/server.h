@@ -1,0 +1,72 @@
+// offcopy-target's iSCSI server: the portals it listens on, the targets
+// it serves, and the event loop that runs every connection (epoll, one
+// thread; backing-file I/O runs on the units' IoPool, so the loop never
+// waits on a disk).
+//
+// Thread-safety: run() on one thread; stop() from any thread or a signal
+// handler (it only writes to an eventfd).
+#ifndef OFFCOPY_TARGET_ISCSI_SERVER_H_
+#define OFFCOPY_TARGET_ISCSI_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scsi/lun_map.h"
+
+namespace offcopy::iscsi {
+
+// One target: its IQN and its units.
+struct TargetConfig {
+  std::string iqn;    // e.g. iqn.2026-12.org.offcopy:demo
+  std::string alias;  // TargetAlias, optional
+  std::shared_ptr<scsi::LunMap> luns;
+};
+
+struct ServerOptions {
+  // "ADDRESS:PORT" ("[::1]:3260" for IPv6); port 0 binds a free one
+  // (port() says which).
+  std::vector<std::string> listen{"0.0.0.0:3260"};
+  // The MaxRecvDataSegmentLength this target declares.
+  uint32_t max_recv_data_segment = 262144;
+  // The offers this target makes at login (RFC 7143 13).
+  uint32_t first_burst = 262144;
+  uint32_t max_burst = 1048576;
+  uint32_t max_outstanding_r2t = 16;
+  bool immediate_data = true;
+  bool initial_r2t = false;
+  // The target pings an initiator idle this long (NOP-In), and drops one
+  // that does not answer within it again; 0: never.
+  unsigned nop_interval_s = 30;
+  // Commands the target accepts ahead of the one it runs (MaxCmdSN -
+  // ExpCmdSN + 1) per session.
+  uint32_t queue_depth = 128;
+};
+
+class Server {
+ public:
+  // Binds every portal.  On failure returns null and sets `error` to a
+  // sentence naming the address and the errno's text.
+  static std::unique_ptr<Server> open(const ServerOptions& options,
+                                      std::vector<TargetConfig> targets, std::string& error);
+  ~Server();
+
+  // Serves until stop(): then stops accepting, ends the sessions (their
+  // in-flight commands finish first), and returns.
+  void run();
+  void stop();
+
+  // The port the first portal is bound to.
+  uint16_t port() const;
+
+  struct Impl;  // opaque: the loop's state, in server.cc
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace offcopy::iscsi
+
+#endif  // OFFCOPY_TARGET_ISCSI_SERVER_H_
