@@ -1,0 +1,269 @@
+// offcopy-target: serves files as the logical units of iSCSI targets
+// (docs/offcopy-target.8.scd).  This file is the process around the
+// server: it reads the flags and the config file (config.h), opens every
+// backing file before it binds a portal (a bad file serves nothing), runs
+// the server on the main thread, and handles signals on a thread of their
+// own (SIGINT/SIGTERM stop, SIGHUP re-reads the files' sizes).
+//
+// Exit status: 0 after a clean stop; 1 when a unit could not be flushed at
+// the stop; 2 when nothing could be served (usage, config, backing file,
+// bind or port-file errors).
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "iscsi/server.h"
+#include "scsi/backing_file.h"
+#include "scsi/io_pool.h"
+#include "scsi/logical_unit.h"
+#include "scsi/lun_map.h"
+#include "util/log.h"
+
+#ifndef OFFCOPY_TARGET_VERSION
+#define OFFCOPY_TARGET_VERSION "unknown"
+#endif
+
+namespace offcopy {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFlushFailed = 1;
+constexpr int kExitNotServed = 2;
+
+// A unit being served, with what the log and SIGHUP need to name it.
+struct ServedUnit {
+  std::string name;  // "IQN LUN N"
+  std::string path;
+  std::shared_ptr<scsi::LogicalUnit> unit;
+};
+
+int usage_error(const std::string& message) {
+  OFFCOPY_TLOG(error, "%s", message.c_str());
+  std::fprintf(stderr, "Try 'offcopy-target --help' for more information.\n");
+  return kExitNotServed;
+}
+
+// "64 MiB", "1.5 GiB", "512 bytes": for the log lines.
+std::string human_size(uint64_t bytes) {
+  static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  double v = static_cast<double>(bytes);
+  int u = -1;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v == static_cast<uint64_t>(v) ? "%.0f %s" : "%.1f %s", v,
+                kUnits[u]);
+  return buf;
+}
+
+// Opens every LUN's backing file and makes its unit; false (the message
+// logged) at the first that cannot be used.
+bool open_units(const config::Config& config, scsi::IoPool& pool,
+                std::vector<iscsi::TargetConfig>& targets, std::vector<ServedUnit>& served) {
+  for (const config::TargetSpec& t : config.targets) {
+    std::map<uint16_t, std::shared_ptr<scsi::LogicalUnit>> luns;
+    for (const config::LunSpec& l : t.luns) {
+      struct stat st;
+      const bool existed = ::stat(l.path.c_str(), &st) == 0;
+      std::string error;
+      std::unique_ptr<scsi::BackingFile> file = scsi::BackingFile::open(
+          l.path, scsi::BackingOptions{l.block_size, l.read_only, l.create_size}, error);
+      if (!file) {
+        OFFCOPY_TLOG(error, "%s LUN %u: %s", t.iqn.c_str(), l.lun, error.c_str());
+        return false;
+      }
+      const uint64_t size = file->size();
+      // The same name gives the same serial and NAA designator on every
+      // start; the config may replace INQUIRY's strings (not the NAA).
+      scsi::Identity id = scsi::identity_for(config::unit_name(t.iqn, l.lun));
+      if (!l.vendor.empty()) id.vendor = l.vendor;
+      if (!l.product.empty()) id.product = l.product;
+      if (!l.serial.empty()) id.serial = l.serial;
+      auto unit = std::make_shared<scsi::LogicalUnit>(
+          id, scsi::UnitOptions{l.block_size, l.read_only, l.write_cache}, std::move(file), pool);
+      OFFCOPY_TLOG(info,
+                   "%s LUN %u: %s%s, %" PRIu64 " bytes (%s), block size %u, %s, write cache %s",
+                   t.iqn.c_str(), l.lun, l.path.c_str(), existed ? "" : " (created sparse)", size,
+                   human_size(size).c_str(), l.block_size, l.read_only ? "read-only" : "read-write",
+                   l.write_cache ? "on" : "off");
+      luns.emplace(l.lun, unit);
+      served.push_back({t.iqn + " LUN " + std::to_string(l.lun), l.path, std::move(unit)});
+    }
+    targets.push_back({t.iqn, t.alias, std::make_shared<scsi::LunMap>(std::move(luns))});
+  }
+  return true;
+}
+
+iscsi::ServerOptions server_options(const config::ServerSettings& s) {
+  iscsi::ServerOptions o;
+  o.listen = s.listen;
+  o.max_recv_data_segment = s.max_recv_data_segment;
+  o.first_burst = s.first_burst;
+  o.max_burst = s.max_burst;
+  o.immediate_data = s.immediate_data;
+  o.initial_r2t = s.initial_r2t;
+  o.nop_interval_s = s.nop_interval_s;
+  o.queue_depth = s.queue_depth;
+  return o;
+}
+
+// Writes "PORT\n" to `path` through a temporary file and rename(2), so a
+// reader (a test waiting for it) never sees it half written.
+bool write_port_file(const std::string& path, uint16_t port) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string text = std::to_string(port) + "\n";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+  int err = errno;
+  if (fd >= 0 && ::close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    OFFCOPY_TLOG(error, "cannot write port file '%s': %s", path.c_str(), std::strerror(err));
+  }
+  return ok;
+}
+
+// Each portal as bound: a port 0 of the first portal becomes the port the
+// system chose (the server reports only the first portal's).
+void log_portals(const std::vector<std::string>& listen, uint16_t first_port) {
+  for (size_t i = 0; i < listen.size(); ++i) {
+    std::string p = listen[i];
+    if (i == 0 && p.ends_with(":0")) p = p.substr(0, p.size() - 1) + std::to_string(first_port);
+    OFFCOPY_TLOG(info, "listening on %s", p.c_str());
+  }
+}
+
+// The signal thread: SIGINT and SIGTERM stop the server (and end the
+// thread); SIGHUP has every unit take its file's new size.  refresh is
+// not async-signal-safe, hence a thread with sigwait() and not a handler.
+void handle_signals(const sigset_t& set, iscsi::Server& server,
+                    const std::vector<ServedUnit>& served) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      OFFCOPY_TLOG(info, "SIGHUP: re-reading the backing files' sizes");
+      for (const ServedUnit& s : served) {
+        if (s.unit->refresh_capacity()) {
+          const uint64_t bytes = s.unit->blocks() * s.unit->block_size();
+          OFFCOPY_TLOG(info, "%s: %s is now %" PRIu64 " bytes (%s)", s.name.c_str(), s.path.c_str(),
+                       bytes, human_size(bytes).c_str());
+        }
+      }
+      continue;
+    }
+    OFFCOPY_TLOG(info, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server.stop();
+    return;
+  }
+}
+
+int serve(const config::Config& config, const std::string& port_file, const sigset_t& signals) {
+  // The units' I/O threads: created after main() blocked the signals, so
+  // they inherit the mask and only the signal thread takes them.  Declared
+  // first so that it outlives the units and the server.
+  scsi::IoPool pool(config.server.io_threads);
+  std::vector<iscsi::TargetConfig> targets;
+  std::vector<ServedUnit> served;
+  if (!open_units(config, pool, targets, served)) return kExitNotServed;
+
+  std::string error;
+  std::unique_ptr<iscsi::Server> server = iscsi::Server::open(server_options(config.server),
+                                                              std::move(targets), error);
+  if (!server) {
+    OFFCOPY_TLOG(error, "%s", error.c_str());
+    return kExitNotServed;
+  }
+  log_portals(config.server.listen, server->port());
+  if (!port_file.empty() && !write_port_file(port_file, server->port())) return kExitNotServed;
+  OFFCOPY_TLOG(info, "offcopy-target %s: serving %zu LUN(s) of %zu target(s)",
+               OFFCOPY_TARGET_VERSION, served.size(), config.targets.size());
+
+  std::thread signal_thread(handle_signals, std::cref(signals), std::ref(*server),
+                            std::cref(served));
+  server->run();
+  // run() also returns if the server stops on its own: wake the signal
+  // thread then (a second stop() is harmless; an exited thread ignores it).
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+
+  // The sessions are over; what initiators wrote into the page cache goes
+  // to disk before the process says it stopped cleanly.
+  int status = kExitOk;
+  for (const ServedUnit& s : served) {
+    if (int err = s.unit->flush(); err != 0) {
+      OFFCOPY_TLOG(error, "%s: cannot flush %s: %s", s.name.c_str(), s.path.c_str(),
+                   std::strerror(err));
+      status = kExitFlushFailed;
+    }
+  }
+  if (status == kExitOk) OFFCOPY_TLOG(info, "%zu unit(s) flushed; exiting", served.size());
+  return status;
+}
+
+}  // namespace
+}  // namespace offcopy
+
+int main(int argc, char** argv) {
+  using offcopy::config::CommandLine;
+  // A peer that drops its connection is an EPIPE on one socket, not the
+  // end of the process.
+  signal(SIGPIPE, SIG_IGN);
+  // Blocked before any thread exists, so every thread inherits the mask
+  // and the signals wait for the signal thread's sigwait().
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (argc < 2) {
+    std::fputs(offcopy::config::usage().c_str(), stderr);
+    return offcopy::kExitNotServed;
+  }
+  CommandLine cl;
+  std::string error;
+  if (!offcopy::config::parse_command_line(std::vector<std::string>(argv + 1, argv + argc), cl,
+                                           error)) {
+    return offcopy::usage_error(error);
+  }
+  if (cl.action == CommandLine::Action::help) {
+    std::fputs(offcopy::config::usage().c_str(), stdout);
+    return offcopy::kExitOk;
+  }
+  if (cl.action == CommandLine::Action::version) {
+    std::printf("offcopy-target %s\n", OFFCOPY_TARGET_VERSION);
+    return offcopy::kExitOk;
+  }
+  offcopy::config::Config config;
+  if (!offcopy::config::resolve(cl, config, error)) {
+    OFFCOPY_TLOG(error, "%s", error.c_str());
+    return offcopy::kExitNotServed;
+  }
+  offcopy::tlog::set_level(config.log_level);
+  return offcopy::serve(config, cl.port_file, signals);
+}

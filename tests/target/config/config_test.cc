@@ -1,0 +1,540 @@
+// offcopy-target's command line and config file (target/config.h): what
+// each flag and key means, how they combine, and every error sentence.
+#include "config.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace offcopy::config {
+namespace {
+
+// The arguments after argv[0]; expects them to parse.
+CommandLine parsed(const std::vector<std::string>& args) {
+  CommandLine cl;
+  std::string error;
+  EXPECT_TRUE(parse_command_line(args, cl, error)) << error;
+  return cl;
+}
+
+// The error sentence parsing `args` gives.
+std::string flag_error(const std::vector<std::string>& args) {
+  CommandLine cl;
+  std::string error;
+  EXPECT_FALSE(parse_command_line(args, cl, error));
+  return error;
+}
+
+// The error sentence of `args` through resolve() (no config file).
+std::string resolve_error(const std::vector<std::string>& args) {
+  CommandLine cl = parsed(args);
+  Config config;
+  std::string error;
+  EXPECT_FALSE(resolve(cl, config, error));
+  return error;
+}
+
+Config toml_ok(const std::string& text) {
+  Config config;
+  std::string error;
+  EXPECT_TRUE(parse_config(text, "t.toml", config, error)) << error;
+  return config;
+}
+
+std::string toml_error(const std::string& text) {
+  Config config;
+  std::string error;
+  EXPECT_FALSE(parse_config(text, "t.toml", config, error));
+  return error;
+}
+
+// A config file in the test's temporary directory, removed at the end.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text)
+      : path_(::testing::TempDir() + "offcopy-target-config-" + std::to_string(getpid()) + "-" +
+              std::to_string(counter_++) + ".toml") {
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+// ---------------------------------------------------------------- sizes, names, portals
+
+TEST(ParseSize, NumbersAndSuffixes) {
+  uint64_t n = 0;
+  ASSERT_TRUE(parse_size("512", n));
+  EXPECT_EQ(n, 512u);
+  ASSERT_TRUE(parse_size("4K", n));
+  EXPECT_EQ(n, 4096u);
+  ASSERT_TRUE(parse_size("256M", n));
+  EXPECT_EQ(n, 256ull << 20);
+  ASSERT_TRUE(parse_size("1G", n));
+  EXPECT_EQ(n, 1ull << 30);
+  ASSERT_TRUE(parse_size("2t", n));
+  EXPECT_EQ(n, 2ull << 40);
+}
+
+TEST(ParseSize, RejectsMalformedZeroAndOverflow) {
+  uint64_t n = 0;
+  for (const char* bad : {"", "0", "0M", "M", "-1", "1X", "1.5G", " 1G", "1G ", "1GB",
+                          "99999999999999999999", "16777216T"}) {
+    EXPECT_FALSE(parse_size(bad, n)) << bad;
+  }
+}
+
+TEST(IscsiName, Loosely) {
+  EXPECT_TRUE(valid_iscsi_name("iqn.2026-12.org.offcopy:demo"));
+  EXPECT_TRUE(valid_iscsi_name("eui.02004567A425678D"));
+  EXPECT_TRUE(valid_iscsi_name("naa.52004567BA64678D"));
+  EXPECT_FALSE(valid_iscsi_name("demo"));
+  EXPECT_FALSE(valid_iscsi_name("iqn."));
+  EXPECT_FALSE(valid_iscsi_name("iqn.2026-12.org.offcopy:my disk"));
+  EXPECT_FALSE(valid_iscsi_name("IQN.2026-12.org.offcopy:demo"));
+  EXPECT_FALSE(valid_iscsi_name("iqn." + std::string(220, 'a')));
+}
+
+TEST(Portal, AddressesAndPorts) {
+  std::string p, why;
+  ASSERT_TRUE(parse_portal("127.0.0.1:3260", p, why));
+  EXPECT_EQ(p, "127.0.0.1:3260");
+  ASSERT_TRUE(parse_portal("127.0.0.1", p, why));
+  EXPECT_EQ(p, "127.0.0.1:3260");
+  ASSERT_TRUE(parse_portal("0.0.0.0:0", p, why));
+  EXPECT_EQ(p, "0.0.0.0:0");
+  ASSERT_TRUE(parse_portal("[::1]:3261", p, why));
+  EXPECT_EQ(p, "[::1]:3261");
+  ASSERT_TRUE(parse_portal("[::]", p, why));
+  EXPECT_EQ(p, "[::]:3260");
+  ASSERT_TRUE(parse_portal("localhost:860", p, why));
+  EXPECT_EQ(p, "localhost:860");
+}
+
+TEST(Portal, Errors) {
+  std::string p, why;
+  EXPECT_FALSE(parse_portal("::1", p, why));
+  EXPECT_EQ(why, "an IPv6 address goes in brackets, e.g. [::1]:3260");
+  EXPECT_FALSE(parse_portal("[::1", p, why));
+  EXPECT_EQ(why, "an IPv6 address in brackets needs its ']', e.g. [::1]:3260");
+  EXPECT_FALSE(parse_portal("[::1]3260", p, why));
+  EXPECT_EQ(why, "expected ':PORT' after ']'");
+  EXPECT_FALSE(parse_portal("[]:3260", p, why));
+  EXPECT_EQ(why, "no address between the brackets");
+  EXPECT_FALSE(parse_portal(":3260", p, why));
+  EXPECT_EQ(why, "no address: use 0.0.0.0:PORT for every IPv4 address");
+  for (const char* bad : {"host:", "host:70000", "host:-1", "host:http", "[::1]:"}) {
+    EXPECT_FALSE(parse_portal(bad, p, why)) << bad;
+    EXPECT_EQ(why, "the port must be a number from 0 to 65535") << bad;
+  }
+  EXPECT_FALSE(parse_portal("my host:1", p, why));
+  EXPECT_EQ(why, "not an address");
+}
+
+TEST(UnitName, IqnCommaLun) {
+  EXPECT_EQ(unit_name("iqn.2026-12.org.offcopy:demo", 7), "iqn.2026-12.org.offcopy:demo,7");
+}
+
+// ---------------------------------------------------------------- the command line
+
+TEST(CommandLine, TheIssuesExample) {
+  CommandLine cl = parsed({"--listen", "127.0.0.1:3260", "--target", "iqn.2026-12.org.offcopy:demo",
+                           "--lun", "0=/path/disk0.img", "--lun", "1=/path/disk1.img"});
+  EXPECT_EQ(cl.action, CommandLine::Action::serve);
+  EXPECT_EQ(cl.listen, std::vector<std::string>{"127.0.0.1:3260"});
+  ASSERT_EQ(cl.targets.size(), 1u);
+  EXPECT_EQ(cl.targets[0].iqn, "iqn.2026-12.org.offcopy:demo");
+  ASSERT_EQ(cl.targets[0].luns.size(), 2u);
+  EXPECT_EQ(cl.targets[0].luns[0].lun, 0);
+  EXPECT_EQ(cl.targets[0].luns[0].path, "/path/disk0.img");
+  EXPECT_EQ(cl.targets[0].luns[0].where, "--lun 0=/path/disk0.img");
+  EXPECT_EQ(cl.targets[0].luns[1].lun, 1);
+  EXPECT_EQ(cl.targets[0].luns[1].path, "/path/disk1.img");
+  EXPECT_EQ(cl.targets[0].luns[1].block_size, 512u);
+  EXPECT_FALSE(cl.targets[0].luns[1].read_only);
+  EXPECT_TRUE(cl.targets[0].luns[1].write_cache);
+}
+
+TEST(CommandLine, EachLunBelongsToTheLastTarget) {
+  CommandLine cl = parsed({"--target", "iqn.a:x", "--lun", "0=/a0", "--target", "iqn.b:y", "--lun",
+                           "0=/b0", "--lun", "16383=/b1"});
+  ASSERT_EQ(cl.targets.size(), 2u);
+  ASSERT_EQ(cl.targets[0].luns.size(), 1u);
+  EXPECT_EQ(cl.targets[0].luns[0].path, "/a0");
+  ASSERT_EQ(cl.targets[1].luns.size(), 2u);
+  EXPECT_EQ(cl.targets[1].luns[1].lun, 16383);
+}
+
+TEST(CommandLine, ValuesInlineAndListenRepeats) {
+  CommandLine cl = parsed({"--listen=127.0.0.1:0", "--listen", "[::1]", "--target=iqn.a:x",
+                           "--lun=3=/with=equals", "--io-threads=8", "--port-file=/tmp/p",
+                           "--create=64M", "--config=/etc/x.toml", "--foreground"});
+  EXPECT_EQ(cl.listen, (std::vector<std::string>{"127.0.0.1:0", "[::1]:3260"}));
+  ASSERT_EQ(cl.targets.size(), 1u);
+  EXPECT_EQ(cl.targets[0].luns[0].lun, 3);
+  EXPECT_EQ(cl.targets[0].luns[0].path, "/with=equals");
+  EXPECT_EQ(cl.io_threads, 8u);
+  EXPECT_EQ(cl.port_file, "/tmp/p");
+  EXPECT_EQ(cl.create_size, 64ull << 20);
+  EXPECT_EQ(cl.config_path, "/etc/x.toml");
+}
+
+TEST(CommandLine, VerbosityTheLastOneWins) {
+  EXPECT_FALSE(parsed({}).log_level.has_value());
+  EXPECT_EQ(parsed({"-v"}).log_level, tlog::Level::debug);
+  EXPECT_EQ(parsed({"--quiet"}).log_level, tlog::Level::error);
+  EXPECT_EQ(parsed({"-q", "--verbose"}).log_level, tlog::Level::debug);
+  EXPECT_EQ(parsed({"-v", "-q"}).log_level, tlog::Level::error);
+}
+
+TEST(CommandLine, HelpAndVersionStopThere) {
+  EXPECT_EQ(parsed({"--help", "--bogus"}).action, CommandLine::Action::help);
+  EXPECT_EQ(parsed({"-h"}).action, CommandLine::Action::help);
+  EXPECT_EQ(parsed({"--version"}).action, CommandLine::Action::version);
+  // An error before them is still an error.
+  EXPECT_EQ(flag_error({"--bogus", "--help"}), "unknown option '--bogus'");
+}
+
+TEST(CommandLine, Errors) {
+  EXPECT_EQ(flag_error({"--bogus"}), "unknown option '--bogus'");
+  EXPECT_EQ(flag_error({"-x"}), "unknown option '-x'");
+  EXPECT_EQ(flag_error({"disk.img"}), "unexpected argument 'disk.img' (options only)");
+  EXPECT_EQ(flag_error({"--target"}), "option '--target' needs a value");
+  EXPECT_EQ(flag_error({"--foreground=yes"}), "option '--foreground' takes no value");
+  EXPECT_EQ(flag_error({"--lun", "0=/x"}),
+            "--lun 0=/x: a --lun belongs to a target; give --target IQN before it");
+  for (const char* bad : {"/x", "0=", "=/x", "a=/x", "-1=/x", "0x1=/x"}) {
+    EXPECT_EQ(flag_error({"--target", "iqn.a:x", "--lun", bad}),
+              std::string("--lun ") + bad + ": expected LUN=PATH, e.g. --lun 0=/srv/disk0.img");
+  }
+  EXPECT_EQ(flag_error({"--target", "iqn.a:x", "--lun", "16384=/x"}),
+            "--lun 16384=/x: LUN 16384 is out of range (0 to 16383)");
+  EXPECT_EQ(flag_error({"--create", "lots"}),
+            "--create 'lots': not a size (a positive number of bytes, or with a K, M, G or T "
+            "suffix)");
+  EXPECT_EQ(flag_error({"--io-threads", "0"}),
+            "--io-threads '0': expected a number of threads from 1 to 1024");
+  EXPECT_EQ(flag_error({"--io-threads", "many"}),
+            "--io-threads 'many': expected a number of threads from 1 to 1024");
+  EXPECT_EQ(flag_error({"--listen", "::1"}),
+            "--listen '::1': an IPv6 address goes in brackets, e.g. [::1]:3260");
+  EXPECT_EQ(flag_error({"--config", ""}), "--config '': an empty file name");
+  EXPECT_EQ(flag_error({"--port-file="}), "--port-file '': an empty file name");
+}
+
+// ---------------------------------------------------------------- flags alone, resolved
+
+TEST(Resolve, DefaultsFromFlagsAlone) {
+  CommandLine cl = parsed({"--target", "iqn.a:x", "--lun", "0=/x"});
+  Config config;
+  std::string error;
+  ASSERT_TRUE(resolve(cl, config, error)) << error;
+  EXPECT_EQ(config.server.listen, std::vector<std::string>{"0.0.0.0:3260"});
+  EXPECT_EQ(config.server.io_threads, 4u);
+  EXPECT_EQ(config.log_level, tlog::Level::info);
+  EXPECT_EQ(config.targets[0].luns[0].create_size, 0u);
+}
+
+TEST(Resolve, CreateAppliesToEveryFlagLun) {
+  CommandLine cl = parsed({"--target", "iqn.a:x", "--lun", "0=/x", "--target", "iqn.a:y", "--lun",
+                           "5=/y", "--create", "64M"});
+  Config config;
+  std::string error;
+  ASSERT_TRUE(resolve(cl, config, error)) << error;
+  EXPECT_EQ(config.targets[0].luns[0].create_size, 64ull << 20);
+  EXPECT_EQ(config.targets[1].luns[0].create_size, 64ull << 20);
+}
+
+TEST(Resolve, Errors) {
+  EXPECT_EQ(resolve_error({}),
+            "nothing to serve: give --target IQN --lun N=PATH, or --config FILE with a "
+            "[[target]]");
+  EXPECT_EQ(resolve_error({"--target", "iqn.a:x"}),
+            "--target iqn.a:x: target 'iqn.a:x' has no LUNs (give --lun N=PATH after --target, "
+            "or [[target.lun]])");
+  EXPECT_EQ(resolve_error({"--target", "demo", "--lun", "0=/x"}),
+            "--target demo: 'demo' is not an iSCSI name: it starts with iqn., eui. or naa. and "
+            "has no spaces, e.g. iqn.2026-12.org.offcopy:demo");
+  EXPECT_EQ(resolve_error(
+                {"--target", "iqn.a:x", "--lun", "0=/x", "--target", "iqn.A:X", "--lun", "0=/y"}),
+            "--target iqn.A:X: target 'iqn.A:X' is already given at --target iqn.a:x");
+  EXPECT_EQ(resolve_error({"--target", "iqn.a:x", "--lun", "0=/x", "--lun", "0=/y"}),
+            "--lun 0=/y: LUN 0 of target 'iqn.a:x' is already given at --lun 0=/x");
+  EXPECT_EQ(resolve_error({"--target", "iqn.a:x", "--lun", "0=/x", "--create", "1000"}),
+            "--lun 0=/x: create size 1000 is not a multiple of the block size 512");
+}
+
+// ---------------------------------------------------------------- the config file
+
+const char kFullConfig[] = R"(# every key there is
+listen = ["127.0.0.1:3260", "[::1]:3261"]
+log_level = "warning"
+io_threads = 8
+max_recv_data_segment = 131072
+first_burst = 32768
+max_burst = 262144
+immediate_data = false
+initial_r2t = true
+nop_interval = 0
+queue_depth = 32
+
+[[target]]
+iqn = "iqn.2026-12.org.offcopy:demo"
+alias = "demo"
+
+  [[target.lun]]
+  lun = 0
+  path = "/srv/disk0.img"
+  create = "1G"
+  block_size = 4096
+  read_only = true
+  write_cache = false
+  vendor = "ACME"
+  product = "Disk"
+  serial = "SN-0001"
+
+  [[target.lun]]
+  lun = 1
+  path = "/srv/disk1.img"
+  create = 1048576
+
+[[target]]
+iqn = "iqn.2026-12.org.offcopy:other"
+lun = [{ lun = 7, path = "/srv/other.img" }]
+)";
+
+TEST(ConfigFile, EveryKey) {
+  Config c = toml_ok(kFullConfig);
+  EXPECT_EQ(c.server.listen, (std::vector<std::string>{"127.0.0.1:3260", "[::1]:3261"}));
+  EXPECT_EQ(c.log_level, tlog::Level::warning);
+  EXPECT_EQ(c.server.io_threads, 8u);
+  EXPECT_EQ(c.server.max_recv_data_segment, 131072u);
+  EXPECT_EQ(c.server.first_burst, 32768u);
+  EXPECT_EQ(c.server.max_burst, 262144u);
+  EXPECT_FALSE(c.server.immediate_data);
+  EXPECT_TRUE(c.server.initial_r2t);
+  EXPECT_EQ(c.server.nop_interval_s, 0u);
+  EXPECT_EQ(c.server.queue_depth, 32u);
+  ASSERT_EQ(c.targets.size(), 2u);
+  const TargetSpec& t = c.targets[0];
+  EXPECT_EQ(t.iqn, "iqn.2026-12.org.offcopy:demo");
+  EXPECT_EQ(t.alias, "demo");
+  EXPECT_EQ(t.where, "t.toml:13");  // its [[target]] line
+  ASSERT_EQ(t.luns.size(), 2u);
+  const LunSpec& l = t.luns[0];
+  EXPECT_EQ(l.lun, 0);
+  EXPECT_EQ(l.path, "/srv/disk0.img");
+  EXPECT_EQ(l.create_size, 1ull << 30);
+  EXPECT_EQ(l.block_size, 4096u);
+  EXPECT_TRUE(l.read_only);
+  EXPECT_FALSE(l.write_cache);
+  EXPECT_EQ(l.vendor, "ACME");
+  EXPECT_EQ(l.product, "Disk");
+  EXPECT_EQ(l.serial, "SN-0001");
+  EXPECT_EQ(l.where, "t.toml:17");
+  const LunSpec& l1 = t.luns[1];
+  EXPECT_EQ(l1.create_size, 1048576u);
+  EXPECT_EQ(l1.block_size, 512u);
+  EXPECT_FALSE(l1.read_only);
+  EXPECT_TRUE(l1.write_cache);
+  EXPECT_TRUE(l1.vendor.empty() && l1.product.empty() && l1.serial.empty());
+  ASSERT_EQ(c.targets[1].luns.size(), 1u);
+  EXPECT_EQ(c.targets[1].luns[0].lun, 7);
+  std::string error;
+  EXPECT_TRUE(validate(c, error)) << error;
+}
+
+TEST(ConfigFile, ListenMayBeOneString) {
+  EXPECT_EQ(toml_ok("listen = \"10.0.0.1\"\n").server.listen,
+            std::vector<std::string>{"10.0.0.1:3260"});
+}
+
+TEST(ConfigFile, UnknownKeysNameTheKeyAndLine) {
+  EXPECT_EQ(toml_error("listen = []\nport = 3260\n"),
+            "t.toml:2: unknown key 'port' (known at the top: listen, log_level, io_threads, "
+            "max_recv_data_segment, first_burst, max_burst, immediate_data, initial_r2t, "
+            "nop_interval, queue_depth, target)");
+  EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\nname = \"x\"\n"),
+            "t.toml:3: unknown key 'name' in [[target]] (known: iqn, alias, lun)");
+  EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n"
+                       "blocksize = 4096\n"),
+            "t.toml:6: unknown key 'blocksize' in [[target.lun]] (known: lun, path, create, "
+            "block_size, read_only, write_cache, vendor, product, serial)");
+  EXPECT_EQ(toml_error("[server]\nlisten = []\n"), std::string("t.toml:1: unknown key 'server' "
+                                                               "(known at the top: listen, "
+                                                               "log_level, io_threads, "
+                                                               "max_recv_data_segment, "
+                                                               "first_burst, max_burst, "
+                                                               "immediate_data, initial_r2t, "
+                                                               "nop_interval, queue_depth, "
+                                                               "target)"));
+}
+
+TEST(ConfigFile, TypesAndRanges) {
+  EXPECT_EQ(toml_error("io_threads = \"4\"\n"),
+            "t.toml:1: 'io_threads' must be an integer, not a string");
+  EXPECT_EQ(toml_error("io_threads = 0\n"), "t.toml:1: 'io_threads' must be from 1 to 1024, not 0");
+  EXPECT_EQ(toml_error("immediate_data = 1\n"),
+            "t.toml:1: 'immediate_data' must be true or false, not an integer");
+  EXPECT_EQ(toml_error("max_burst = 256\n"),
+            "t.toml:1: 'max_burst' must be from 512 to 16777215, not 256");
+  EXPECT_EQ(toml_error("queue_depth = 1.5\n"),
+            "t.toml:1: 'queue_depth' must be an integer, not a floating-point number");
+  EXPECT_EQ(toml_error("log_level = \"loud\"\n"),
+            "t.toml:1: 'log_level' must be \"error\", \"warning\", \"info\" or \"debug\", not "
+            "\"loud\"");
+  EXPECT_EQ(toml_error("listen = [\"::1\"]\n"),
+            "t.toml:1: listen '::1': an IPv6 address goes in brackets, e.g. [::1]:3260");
+  EXPECT_EQ(toml_error("listen = [3260]\n"), "t.toml:1: 'listen' must be a string, not an integer");
+  EXPECT_EQ(toml_error("target = \"iqn.a:x\"\n"),
+            "t.toml:1: 'target' must be an array of tables: write [[target]]");
+}
+
+// One [[target.lun]] holding `lines`, at line 3 of the file.
+std::string one_lun(const std::string& lines) {
+  return "[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\n" + lines;
+}
+
+TEST(ConfigFile, LunErrors) {
+  EXPECT_EQ(toml_error(one_lun("path = \"/x\"\n")),
+            "t.toml:3: this [[target.lun]] has no 'lun' (its number)");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\n")),
+            "t.toml:3: this [[target.lun]] has no 'path' (its backing file)");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"\"\n")), "t.toml:5: 'path' is empty");
+  EXPECT_EQ(toml_error(one_lun("lun = 16384\npath = \"/x\"\n")),
+            "t.toml:4: 'lun' must be from 0 to 16383, not 16384");
+  EXPECT_EQ(toml_error(one_lun("lun = -1\npath = \"/x\"\n")),
+            "t.toml:4: 'lun' must be from 0 to 16383, not -1");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"/x\"\nblock_size = 1024\n")),
+            "t.toml:6: 'block_size' must be 512 or 4096, not 1024");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"/x\"\ncreate = \"1Q\"\n")),
+            "t.toml:6: 'create' = \"1Q\" is not a size (a positive number of bytes, or with a K, "
+            "M, G or T suffix)");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"/x\"\ncreate = 0\n")),
+            "t.toml:6: 'create' must be a positive size");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"/x\"\ncreate = true\n")),
+            "t.toml:6: 'create' must be a size such as \"1G\" or a number of bytes, not a boolean");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"/x\"\nvendor = \"NINECHARS\"\n")),
+            "t.toml:6: 'vendor' must be 1 to 8 printable ASCII characters, not \"NINECHARS\"");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"/x\"\nproduct = \"\"\n")),
+            "t.toml:6: 'product' must be 1 to 16 printable ASCII characters, not \"\"");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"/x\"\nserial = \"caf\xc3\xa9\"\n")),
+            "t.toml:6: 'serial' must be 1 to 64 printable ASCII characters, not \"caf\xc3\xa9\"");
+  EXPECT_EQ(toml_error(one_lun("lun = 0\npath = \"/x\"\nread_only = \"yes\"\n")),
+            "t.toml:6: 'read_only' must be true or false, not a string");
+}
+
+TEST(ConfigFile, TargetErrors) {
+  EXPECT_EQ(toml_error("[[target]]\nalias = \"x\"\n"), "t.toml:1: this [[target]] has no 'iqn'");
+  EXPECT_EQ(toml_error("[[target]]\niqn = 5\n"),
+            "t.toml:2: 'iqn' must be a string, not an integer");
+  EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\nlun = 0\n"),
+            "t.toml:3: 'lun' must be an array of tables: write [[target.lun]]");
+}
+
+TEST(ConfigFile, SyntaxErrorsGiveLineAndColumn) {
+  std::string e = toml_error("listen = [\"127.0.0.1:3260\"\n\n[[target]]\n");
+  EXPECT_TRUE(e.starts_with("t.toml:")) << e;
+  EXPECT_EQ(toml_error("io_threads = 4\nio_threads = 5\n").substr(0, 9), "t.toml:2:");
+}
+
+TEST(ConfigFile, WholeFileChecks) {
+  Config c = toml_ok("first_burst = 65536\nmax_burst = 32768\n" + one_lun("lun=0\npath=\"/x\"\n"));
+  std::string error;
+  EXPECT_FALSE(validate(c, error));
+  EXPECT_EQ(error, "first_burst (65536) must not exceed max_burst (32768) (RFC 7143 13.14)");
+
+  c = toml_ok(one_lun("lun = 0\npath = \"/x\"\nblock_size = 4096\ncreate = \"6K\"\n"));
+  EXPECT_FALSE(validate(c, error));
+  EXPECT_EQ(error, "t.toml:3: create size 6144 is not a multiple of the block size 4096");
+
+  c = toml_ok(one_lun("lun = 2\npath = \"/x\"\n[[target.lun]]\nlun = 2\npath = \"/y\"\n"));
+  EXPECT_FALSE(validate(c, error));
+  EXPECT_EQ(error, "t.toml:6: LUN 2 of target 'iqn.a:x' is already given at t.toml:3");
+
+  c = toml_ok("[[target]]\niqn = \"iqn.a:x\"\n");
+  EXPECT_FALSE(validate(c, error));
+  EXPECT_EQ(error,
+            "t.toml:1: target 'iqn.a:x' has no LUNs (give --lun N=PATH after --target, "
+            "or [[target.lun]])");
+}
+
+TEST(ConfigFile, MissingFileNamesItAndTheErrno) {
+  Config c;
+  std::string error;
+  EXPECT_FALSE(load_config("/nonexistent/offcopy-target.toml", c, error));
+  EXPECT_EQ(error,
+            "cannot read config file '/nonexistent/offcopy-target.toml': No such file or "
+            "directory");
+}
+
+// ---------------------------------------------------------------- flags over the file
+
+TEST(Precedence, FlagsOverrideScalarsAndAddToLists) {
+  TempFile f(R"(listen = ["127.0.0.1:3260"]
+io_threads = 8
+log_level = "debug"
+[[target]]
+iqn = "iqn.a:file"
+[[target.lun]]
+lun = 0
+path = "/file0"
+create = "1M"
+)");
+  CommandLine cl = parsed({"--config", f.path(), "--listen", "127.0.0.2:3260", "--io-threads", "2",
+                           "-q", "--target", "iqn.a:flag", "--lun", "0=/flag0", "--create", "2M"});
+  Config c;
+  std::string error;
+  ASSERT_TRUE(resolve(cl, c, error)) << error;
+  EXPECT_EQ(c.server.listen, (std::vector<std::string>{"127.0.0.1:3260", "127.0.0.2:3260"}));
+  EXPECT_EQ(c.server.io_threads, 2u);
+  EXPECT_EQ(c.log_level, tlog::Level::error);
+  ASSERT_EQ(c.targets.size(), 2u);
+  EXPECT_EQ(c.targets[0].iqn, "iqn.a:file");
+  EXPECT_EQ(c.targets[0].luns[0].create_size, 1u << 20);  // --create is for flag LUNs only
+  EXPECT_EQ(c.targets[1].iqn, "iqn.a:flag");
+  EXPECT_EQ(c.targets[1].luns[0].create_size, 2u << 20);
+}
+
+TEST(Precedence, ConfigScalarsStandWithoutFlags) {
+  TempFile f(
+      "io_threads = 8\nlog_level = \"debug\"\n[[target]]\niqn = \"iqn.a:x\"\n"
+      "[[target.lun]]\nlun = 0\npath = \"/x\"\n");
+  CommandLine cl = parsed({"--config", f.path()});
+  Config c;
+  std::string error;
+  ASSERT_TRUE(resolve(cl, c, error)) << error;
+  EXPECT_EQ(c.server.io_threads, 8u);
+  EXPECT_EQ(c.log_level, tlog::Level::debug);
+  EXPECT_EQ(c.server.listen, std::vector<std::string>{"0.0.0.0:3260"});
+}
+
+TEST(Precedence, AFlagTargetMayNotRepeatAConfigTarget) {
+  TempFile f("[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n");
+  CommandLine cl = parsed({"--config", f.path(), "--target", "iqn.a:x", "--lun", "1=/y"});
+  Config c;
+  std::string error;
+  EXPECT_FALSE(resolve(cl, c, error));
+  EXPECT_EQ(error, "--target iqn.a:x: target 'iqn.a:x' is already given at " + f.path() + ":1");
+}
+
+TEST(Usage, NamesEveryFlag) {
+  std::string u = usage();
+  for (const char* flag :
+       {"--listen", "--target", "--lun", "--create", "--config", "--io-threads", "--port-file",
+        "--foreground", "--verbose", "--quiet", "--help", "--version"}) {
+    EXPECT_NE(u.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace offcopy::config
