@@ -18,6 +18,11 @@ PKGS=(
   bash-completion                           # completion/offcopy.bash: its directory, its test
   dpkg-dev fakeroot file lintian            # scripts/package.sh: the .deb, checked by lintian
   debootstrap                               # tests/install/deb_test.sh: a fresh Debian 12 to install it in
+  libtomlplusplus-dev                       # offcopy-target --config (TOML)
+  libiscsi-dev libiscsi-bin                 # the target's initiators: iscsi-test-cu, iscsi-ls, iscsi-inq, iscsi-perf
+  qemu-utils qemu-block-extra               # qemu-img convert to and from iscsi:// LUNs
+  tgt                                       # tgtd: the peer offcopy-target is measured against
+  iperf3                                    # bench: the machine's loopback TCP limit
 )
 missing=()
 for p in "${PKGS[@]}"; do
