@@ -4,7 +4,8 @@
 # ext4 (across filesystems: a host copy), within ext4 (copy_file_range) and
 # a sparse file to xfs, each with --debug so every byte is accounted for;
 # then a directory tree with -a: within btrfs, to xfs, and as a snapshot.
-# Everything is unmounted and removed afterwards.
+# Everything is unmounted and removed afterwards.  Last, offcopy-target
+# serves a LUN that real initiators use (scripts/demo-target.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/setup.sh"
@@ -14,7 +15,7 @@ if [ "$(id -u)" != 0 ]; then
   d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
   head -c $((64 << 20)) /dev/urandom >"$d/src"
   "$bin" --debug --stats "$d/src" "$d/copy" && cmp "$d/src" "$d/copy" && echo "demo: copy verified"
-  exit 0
+  exec "$here/scripts/demo-target.sh"
 fi
 "$here/scripts/fsfixture.sh" run 1024 -- bash -euc '
   declare -A M; for kv in $OFFCOPY_TEST_MOUNTS; do M[${kv%%=*}]=${kv#*=}; done
@@ -44,3 +45,4 @@ fi
   done
   echo; echo "demo: all copies verified with cmp and diff -r; sparse copy uses $(du -k "${M[xfs]}/sparse.img" | cut -f1) KiB on disk for a 1 GiB file"
 '
+"$here/scripts/demo-target.sh"

@@ -10,7 +10,8 @@
 # build-clang-tsa, turns any access the analysis cannot prove locked into
 # a compile error.  It builds the library (every file of src/) and
 # offcopy_unit_tests, then runs those tests, so the clang-built library is
-# known to work too.  Installs clang first if it is missing (as root).
+# known to work too; and offcopy-target with its tests (clang's warnings,
+# -Werror, over target/ too), which it runs as well.  Installs clang first if it is missing (as root).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 b=$here/build-clang-tsa
@@ -37,9 +38,11 @@ if ! grep -q '^CMAKE_CXX_COMPILER:.*clang++' "$b/CMakeCache.txt"; then
   echo "test-clang-tsa: $b was configured with another compiler; remove it" >&2
   exit 1
 fi
-cmake --build "$b" -j"$(nproc)" --target offcopy offcopy_unit_tests
+cmake --build "$b" -j"$(nproc)" --target offcopy offcopy_unit_tests offcopy-target \
+  offcopy_target_tests
 t1=$SECONDS
 # The property tests run their full counts in the release build
 # (scripts/test.sh); here, at -O0, a few dozen cases (35 s -> 0.2 s).
 OFFCOPY_PROPERTY_CASES=${OFFCOPY_PROPERTY_CASES:-60} "$b/tests/offcopy_unit_tests" --gtest_brief=1
+"$b/tests/offcopy_target_tests" --gtest_brief=1
 echo "test-clang-tsa: build $((t1 - t0)) s, unit tests $((SECONDS - t1)) s"

@@ -7,7 +7,9 @@
 #   -fsanitize=thread in build-tsan, running the asynchronous engine's
 #   tests, the cancellation / progress tests, and the tree copier's tests
 #   (walker pool, engine completions, observer) on loop-mounted
-#   filesystems.  Any data race reported fails the run (halt_on_error=1).
+#   filesystems; and offcopy-target's unit tests (I/O pool completions
+#   reaching connections through the loop's queue, unit attentions).
+#   Any data race reported fails the run (halt_on_error=1).
 # address: every ctest entry (unit and fault tests, fs_tests, the CLI
 #   tests, install_package) under AddressSanitizer + LeakSanitizer +
 #   UndefinedBehaviorSanitizer: a Debug build at -O1 with
@@ -35,9 +37,12 @@ esac
 run_thread() {
   cmake -S "$here" -B "$here/build-tsan" -DOFFCOPY_SANITIZE=thread \
         -DCMAKE_BUILD_TYPE=Debug -DOFFCOPY_BUILD_BENCH=OFF >/dev/null
-  cmake --build "$here/build-tsan" -j"$(nproc)" --target offcopy_unit_tests offcopy_fs_tests
+  cmake --build "$here/build-tsan" -j"$(nproc)" --target offcopy_unit_tests offcopy_fs_tests \
+    offcopy_target_tests
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     "$here/build-tsan/tests/offcopy_unit_tests" --gtest_filter='Engine*:*Control*:TreeFault*'
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    "$here/build-tsan/tests/offcopy_target_tests" --gtest_brief=1
   local rc=0
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     "$here/scripts/fsfixture.sh" run 1024 -- \

@@ -9,8 +9,6 @@ namespace {
 
 constexpr uint8_t kTransit = 0x80;
 constexpr uint8_t kContinue = 0x40;
-constexpr int kSecurityStage = 0;
-constexpr int kOperationalStage = 1;
 constexpr int kFullFeaturePhase = 3;
 
 // The 16 MiB - 1 ceiling of every length key (RFC 7143 13.12-13.14).
