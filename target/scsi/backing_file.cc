@@ -1,5 +1,7 @@
 #include "scsi/backing_file.h"
 
+#include <sys/uio.h>
+
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -150,6 +152,32 @@ int BackingFile::write(uint64_t offset, const uint8_t* buf, size_t len) {
     offset += static_cast<uint64_t>(n);
   }
   return 0;
+}
+
+int BackingFile::read_nowait(uint64_t offset, uint8_t* buf, size_t len) const {
+  iovec iov{buf, len};
+  ssize_t n;
+  do {
+    n = preadv2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno == EOPNOTSUPP ? EAGAIN : errno;
+  return static_cast<size_t>(n) == len ? 0 : EAGAIN;  // short: past EOF or not cached
+}
+
+int BackingFile::write_nowait(uint64_t offset, const uint8_t* buf, size_t len) {
+  iovec iov{const_cast<uint8_t*>(buf), len};
+  ssize_t n;
+  do {
+    n = pwritev2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EOPNOTSUPP) {
+    // This filesystem cannot say whether a buffered write would block
+    // (ext4 on 6.x kernels; xfs and btrfs can): stop asking.
+    nowait_writes_.store(false, std::memory_order_relaxed);
+    return EAGAIN;
+  }
+  if (n < 0) return errno;
+  return static_cast<size_t>(n) == len ? 0 : EAGAIN;
 }
 
 int BackingFile::sync() {

@@ -45,6 +45,15 @@ class BackingFile {
   // short write is retried until done or an error.
   int read(uint64_t offset, uint8_t* buf, size_t len) const;
   int write(uint64_t offset, const uint8_t* buf, size_t len);
+  // The same, only if it can be done without waiting for the disk
+  // (preadv2/pwritev2 with RWF_NOWAIT): 0 when all of it was done, EAGAIN
+  // when any of it would block (or the filesystem cannot say), another
+  // errno on an error.  A write that returns EAGAIN may have written a
+  // part: the caller writes the whole range again.
+  int read_nowait(uint64_t offset, uint8_t* buf, size_t len) const;
+  int write_nowait(uint64_t offset, const uint8_t* buf, size_t len);
+  // False once write_nowait found the filesystem does not support it.
+  bool can_write_nowait() const { return nowait_writes_.load(std::memory_order_relaxed); }
   int sync();                                     // fdatasync
   int punch_hole(uint64_t offset, uint64_t len);  // reads as zeros after
   // Whether [offset, ...) starts with data or a hole, and how long that
@@ -64,6 +73,7 @@ class BackingFile {
   int fd_;
   std::atomic<uint64_t> size_;  // refresh_size() may race the I/O threads
   bool can_punch_;
+  std::atomic<bool> nowait_writes_{true};
   std::atomic<uint64_t> syncs_{0};
 };
 

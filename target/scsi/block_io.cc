@@ -52,6 +52,11 @@ Transfer decode_transfer(std::span<const uint8_t> cdb) {
   }
 }
 
+// READ and WRITE up to this size try the caller's thread first, without
+// blocking (Plan::fast): a 64 KiB copy costs about what a hand-off to a
+// pool thread and back does.
+constexpr size_t kFastLimit = 64 << 10;
+
 // WRITE SAME writes its pattern this many bytes at a time (at most).
 constexpr size_t kPatternChunk = 1 << 20;
 
@@ -79,27 +84,52 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
   if (bytes == 0) return answer(wanted);  // no transfer, not an error
   if (!file) return answer(sense_for_errno(EIO, write));
 
+  // Up to this size a transfer is first tried on the caller's thread
+  // without blocking (Plan::fast): more would hold the event loop.
+  const bool small = bytes <= kFastLimit;
   if (!write) {
-    return {{}, [this, offset, bytes] {
-              // Allocated here, once, at its size, and read straight into.
-              Result r;
-              r.data_in.resize(bytes);
-              const int err = file->read(offset, r.data_in.data(), bytes);
-              if (err != 0) return sense_for_errno(err, false);
-              return r;  // moved, not copied (no conditional operator here)
-            }};
+    Plan p{{}, [this, offset, bytes] {
+             // Allocated here, once, at its size, and read straight into.
+             Result r;
+             r.data_in.resize(bytes);
+             const int err = file->read(offset, r.data_in.data(), bytes);
+             if (err != 0) return sense_for_errno(err, false);
+             return r;  // moved, not copied (no conditional operator here)
+           }, nullptr};
+    if (small) {
+      p.fast = [this, offset, bytes]() -> std::optional<Result> {
+        Result r;
+        r.data_in.resize(bytes);
+        const int err = file->read_nowait(offset, r.data_in.data(), bytes);
+        if (err == EAGAIN) return std::nullopt;
+        if (err != 0) return sense_for_errno(err, false);
+        return r;
+      };
+    }
+    return p;
   }
   // FUA, or no write cache: on the disk before GOOD.  The data is written
   // straight from the data-out (valid until the completion).
   const bool sync = t.fua || !options.write_cache;
   const uint8_t* data = cmd.data_out.data();
-  return {{}, [this, offset, data, bytes, sync, want = *wanted.data_out_wanted] {
-            int err = file->write(offset, data, bytes);
-            if (err == 0 && sync) err = file->sync();
-            Result r = status_of(err, true);
-            r.data_out_wanted = want;
-            return r;
-          }};
+  const uint32_t want = *wanted.data_out_wanted;
+  Plan p{{}, [this, offset, data, bytes, sync, want] {
+           int err = file->write(offset, data, bytes);
+           if (err == 0 && sync) err = file->sync();
+           Result r = status_of(err, true);
+           r.data_out_wanted = want;
+           return r;
+         }, nullptr};
+  if (small && !sync && file->can_write_nowait()) {
+    p.fast = [this, offset, data, bytes, want]() -> std::optional<Result> {
+      const int err = file->write_nowait(offset, data, bytes);
+      if (err == EAGAIN) return std::nullopt;
+      Result r = status_of(err, true);
+      r.data_out_wanted = want;
+      return r;
+    };
+  }
+  return p;
 }
 
 Plan LogicalUnit::Impl::synchronize_cache(const Command& cmd) {

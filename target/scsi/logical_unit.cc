@@ -47,6 +47,13 @@ void LogicalUnit::Impl::submit(const Command& cmd, Completion done) {
   Plan p = plan(cmd);
   if (!p.io) return done(std::move(p.now));
   if (!pool) return done(p.io());
+  if (p.fast) {
+    // Small I/O the page cache can serve without blocking is done here:
+    // handing it to a pool thread and back costs more than the copy
+    // (4 KiB random reads: 63k IOPS through the pool, 130k on the loop;
+    // docs/benchmarks.md).
+    if (std::optional<Result> r = p.fast()) return done(std::move(*r));
+  }
   {
     std::lock_guard lock(flight_mu);
     ++in_flight;

@@ -37,9 +37,13 @@ struct BlockLimits {
 
 // A decoded command: answered at once (`io` empty: a bad CDB, a range
 // error, a describing command), or the backing-file I/O to run on the pool.
+// `fast`, when set, is tried first on the caller's thread: it must not
+// block (RWF_NOWAIT), and gives a Result only if it finished -- data in
+// the page cache, a write the cache takes at once -- else `io` runs.
 struct Plan {
   Result now;
   std::function<Result()> io;
+  std::function<std::optional<Result>()> fast;
 };
 inline Plan answer(Result r) { return Plan{std::move(r), nullptr}; }
 

@@ -239,7 +239,7 @@ TEST(Resolve, DefaultsFromFlagsAlone) {
   std::string error;
   ASSERT_TRUE(resolve(cl, config, error)) << error;
   EXPECT_EQ(config.server.listen, std::vector<std::string>{"0.0.0.0:3260"});
-  EXPECT_EQ(config.server.io_threads, 4u);
+  EXPECT_EQ(config.server.io_threads, 2u);
   EXPECT_EQ(config.log_level, tlog::Level::info);
   EXPECT_EQ(config.targets[0].luns[0].create_size, 0u);
 }

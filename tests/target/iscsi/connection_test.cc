@@ -679,8 +679,9 @@ TEST_F(ConnectionTest, LogoutIsAnsweredThenTheConnectionCloses) {
 
 TEST_F(ConnectionTest, LogoutWhileACommandRunsSendsNothingAfterTheLogoutResponse) {
   ini_.login();
+  // 128 KiB: past the 64 KiB a unit tries at once, so it waits on the pool.
   auto hold = h_.hold_io();
-  ini_.send(ini_.command(read10(0, 8), 4096, kRead));
+  ini_.send(ini_.command(read10(0, 256), 131072, kRead));
   const Pdu req = ini_.logout(0);
   ini_.send(req);
   const Pdu r = ini_.expect(Opcode::logout_response);
@@ -694,8 +695,9 @@ TEST_F(ConnectionTest, LogoutWhileACommandRunsSendsNothingAfterTheLogoutResponse
 
 TEST_F(ConnectionTest, ClosedWhileACommandRunsDropsItsCompletion) {
   ini_.login();
+  // 128 KiB: past the 64 KiB a unit tries at once, so it waits on the pool.
   auto hold = h_.hold_io();
-  ini_.send(ini_.command(read10(0, 8), 4096, kRead));
+  ini_.send(ini_.command(read10(0, 256), 131072, kRead));
   ini_.conn().closed();
   const int sends = ini_.link.sends;
   hold->release();
@@ -740,7 +742,7 @@ TEST_F(ConnectionTest, AbortTaskEndsAWriteWaitingForData) {
 TEST_F(ConnectionTest, AbortOfARunningCommandIsAnsweredAfterItEndsAndAlone) {
   ini_.login();
   auto hold = h_.hold_io();  // the READ stays on the unit
-  const Pdu rd = ini_.command(read10(0, 8), 4096, kRead);
+  const Pdu rd = ini_.command(read10(0, 256), 131072, kRead);
   ini_.send(rd);
   const Pdu t = ini_.tmf(kAbortTask, 0, rd.itt(), rd.field32(24));
   ini_.send(t);

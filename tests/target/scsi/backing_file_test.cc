@@ -40,6 +40,35 @@ TEST(BackingFileTest, AMissingFileIsAnErrorNamingItAndTheCause) {
   EXPECT_NE(error.find("No such file or directory"), std::string::npos) << error;
 }
 
+// The non-blocking tries (Plan::fast): data the page cache holds is read
+// at once; a range past the end is "would block" (the pool reads it, as
+// zeros); a write either lands or says EAGAIN, and on a filesystem that
+// cannot tell (ext4's EOPNOTSUPP) the file stops being asked.
+TEST(BackingFileTest, NowaitReadsCachedDataAndWritesLandOrSayEagain) {
+  TempDir dir;
+  BackingOptions o;
+  o.create_size = 1 << 20;
+  std::string error;
+  auto f = open_file(dir.file("nowait.img"), o, error);
+  ASSERT_NE(f, nullptr) << error;
+  const std::vector<uint8_t> data(4096, 0x5a);
+  ASSERT_EQ(f->write(8192, data.data(), data.size()), 0);  // now in the page cache
+  std::vector<uint8_t> back(4096, 0);
+  ASSERT_EQ(f->read_nowait(8192, back.data(), back.size()), 0);
+  EXPECT_EQ(back, data);
+  EXPECT_EQ(f->read_nowait((1 << 20) - 2048, back.data(), back.size()), EAGAIN) << "short: past EOF";
+  const std::vector<uint8_t> more(4096, 0xa5);
+  const int w = f->write_nowait(16384, more.data(), more.size());
+  ASSERT_TRUE(w == 0 || w == EAGAIN) << w;
+  if (w == 0) {
+    ASSERT_EQ(f->read(16384, back.data(), back.size()), 0);
+    EXPECT_EQ(back, more);
+  }
+  if (!f->can_write_nowait()) {
+    EXPECT_EQ(w, EAGAIN);
+  }
+}
+
 TEST(BackingFileTest, CreateMakesASparseFileOfTheSize) {
   TempDir dir;
   BackingOptions o;
