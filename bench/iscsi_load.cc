@@ -14,8 +14,6 @@
 // blocks of its slice, never two commands on one block at once, checks
 // every read against what it last wrote there, and reads the whole slice
 // back at the end.  Prints one JSON line; exit 0 only if nothing failed.
-#include <iscsi/iscsi.h>
-#include <iscsi/scsi-lowlevel.h>
 #include <poll.h>
 
 #include <atomic>
@@ -27,6 +25,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
 
 namespace {
 
@@ -240,8 +241,8 @@ class Session {
     if (task->datain.size != int(block_size_) ||
         std::memcmp(task->datain.data, want.data(), block_size_) != 0) {
       if (totals_.mismatches++ < 10) {
-        std::fprintf(stderr, "iscsi-load: session %d: LBA %llu does not hold write %u\n",
-                     index_, (unsigned long long)lba, gen);
+        std::fprintf(stderr, "iscsi-load: session %d: LBA %llu does not hold write %u\n", index_,
+                     (unsigned long long)lba, gen);
       }
     }
   }
@@ -249,8 +250,8 @@ class Session {
   void read_back_all() {
     for (uint64_t b = 0; b < count_; ++b) {
       if (gen_[b] == 0) continue;
-      scsi_task* t = iscsi_read16_sync(iscsi_, lun_, first_ + b, block_size_, block_size_, 0, 0,
-                                       0, 0, 0);
+      scsi_task* t = iscsi_read16_sync(iscsi_, lun_, first_ + b, block_size_, block_size_, 0, 0, 0,
+                                       0, 0);
       if (t == nullptr || t->status != SCSI_STATUS_GOOD) {
         totals_.failures++;
       } else {
@@ -288,14 +289,22 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) usage(("missing value for " + a).c_str());
       return argv[++i];
     };
-    if (a == "--mode") o.mode = value();
-    else if (a == "--bs") o.bs = static_cast<uint32_t>(parse_size(value()));
-    else if (a == "--qd") o.qd = std::atoi(value());
-    else if (a == "--sessions") o.sessions = std::atoi(value());
-    else if (a == "--bytes") o.bytes = parse_size(value());
-    else if (a == "--seconds") o.seconds = std::atof(value());
-    else if (a.rfind("iscsi://", 0) == 0) o.url = a;
-    else usage(("unknown argument " + a).c_str());
+    if (a == "--mode")
+      o.mode = value();
+    else if (a == "--bs")
+      o.bs = static_cast<uint32_t>(parse_size(value()));
+    else if (a == "--qd")
+      o.qd = std::atoi(value());
+    else if (a == "--sessions")
+      o.sessions = std::atoi(value());
+    else if (a == "--bytes")
+      o.bytes = parse_size(value());
+    else if (a == "--seconds")
+      o.seconds = std::atof(value());
+    else if (a.rfind("iscsi://", 0) == 0)
+      o.url = a;
+    else
+      usage(("unknown argument " + a).c_str());
   }
   if (o.url.empty()) usage("no URL");
   if (o.qd < 1 || o.sessions < 1 || o.bs == 0) usage("bad --qd, --sessions or --bs");
@@ -319,7 +328,8 @@ int main(int argc, char** argv) {
     threads.emplace_back([&, i, first] { sessions[i]->run(first, slice); });
   }
   for (auto& t : threads) t.join();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "{\"mode\":\"%s\",\"bs\":%u,\"qd\":%d,\"sessions\":%d,\"seconds\":%.3f,\"bytes\":%llu,"
       "\"commands\":%llu,\"mib_per_s\":%.1f,\"iops\":%.0f,\"failures\":%llu,\"mismatches\":%llu}\n",

@@ -635,7 +635,7 @@ Serve files as the logical units of iSCSI targets.
       --config FILE        read targets, LUNs and server settings from a TOML
                              file; flags add targets and portals to it, and
                              --io-threads, -v and -q override it
-      --io-threads N       threads doing backing-file I/O (default 2)
+      --io-threads N       threads per LUN doing its backing-file I/O (default 2)
       --port-file FILE     write the first portal's bound port to FILE once
                              every portal is listening
       --foreground         run in the foreground (the only mode; for

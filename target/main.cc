@@ -72,9 +72,11 @@ std::string human_size(uint64_t bytes) {
   return buf;
 }
 
-// Opens every LUN's backing file and makes its unit; false (the message
-// logged) at the first that cannot be used.
-bool open_units(const config::Config& config, scsi::IoPool& pool,
+// Opens every LUN's backing file and makes its unit, each with I/O threads
+// of its own (`pools`, which must outlive the units), so that a LUN whose
+// disk is slow holds only its own commands; false (the message logged) at
+// the first that cannot be used.
+bool open_units(const config::Config& config, std::vector<std::unique_ptr<scsi::IoPool>>& pools,
                 std::vector<iscsi::TargetConfig>& targets, std::vector<ServedUnit>& served) {
   for (const config::TargetSpec& t : config.targets) {
     std::map<uint16_t, std::shared_ptr<scsi::LogicalUnit>> luns;
@@ -95,8 +97,10 @@ bool open_units(const config::Config& config, scsi::IoPool& pool,
       if (!l.vendor.empty()) id.vendor = l.vendor;
       if (!l.product.empty()) id.product = l.product;
       if (!l.serial.empty()) id.serial = l.serial;
+      pools.push_back(std::make_unique<scsi::IoPool>(config.server.io_threads));
       auto unit = std::make_shared<scsi::LogicalUnit>(
-          id, scsi::UnitOptions{l.block_size, l.read_only, l.write_cache}, std::move(file), pool);
+          id, scsi::UnitOptions{l.block_size, l.read_only, l.write_cache}, std::move(file),
+          *pools.back());
       OFFCOPY_TLOG(info,
                    "%s LUN %u: %s%s, %" PRIu64 " bytes (%s), block size %u, %s, write cache %s",
                    t.iqn.c_str(), l.lun, l.path.c_str(), existed ? "" : " (created sparse)", size,
@@ -185,10 +189,10 @@ int serve(const config::Config& config, const std::string& port_file, const sigs
   // The units' I/O threads: created after main() blocked the signals, so
   // they inherit the mask and only the signal thread takes them.  Declared
   // first so that it outlives the units and the server.
-  scsi::IoPool pool(config.server.io_threads);
+  std::vector<std::unique_ptr<scsi::IoPool>> pools;
   std::vector<iscsi::TargetConfig> targets;
   std::vector<ServedUnit> served;
-  if (!open_units(config, pool, targets, served)) return kExitNotServed;
+  if (!open_units(config, pools, targets, served)) return kExitNotServed;
 
   std::string error;
   std::unique_ptr<iscsi::Server> server = iscsi::Server::open(server_options(config.server),

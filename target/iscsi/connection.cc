@@ -75,7 +75,7 @@ struct Connection::Task {
   uint32_t unsolicited_data_sn = 0;
   uint32_t next_r2t_offset = 0;
   uint32_t r2t_sn = 0;
-  std::vector<R2t> r2ts;  // outstanding
+  std::vector<R2t> r2ts;   // outstanding
   bool delivered = false;  // every command before it in CmdSN order is in
   bool started = false;    // answered or handed to its unit: never twice
   bool executing = false;
@@ -105,10 +105,10 @@ void Connection::received(const uint8_t* bytes, size_t len) {
     bytes += n;
     len -= n;
     switch (reader_.fault()) {
-      case PduReader::Fault::none:
-        break;
+      case PduReader::Fault::none: break;
       case PduReader::Fault::too_long:
-        OFFCOPY_TLOG(warning, "%s: a PDU longer than MaxRecvDataSegmentLength; dropping the connection",
+        OFFCOPY_TLOG(warning,
+                     "%s: a PDU longer than MaxRecvDataSegmentLength; dropping the connection",
                      link_.peer_address().c_str());
         end();
         return;
@@ -119,9 +119,7 @@ void Connection::received(const uint8_t* bytes, size_t len) {
                      link_.peer_address().c_str());
         end();
         return;
-      case PduReader::Fault::data_digest:
-        reject(reader_.take(), kRejectDataDigest);
-        continue;
+      case PduReader::Fault::data_digest: reject(reader_.take(), kRejectDataDigest); continue;
     }
     if (reader_.ready()) handle(reader_.take());
   }
@@ -138,21 +136,15 @@ void Connection::handle(Pdu pdu) {
     case Opcode::scsi_command:
       if (login_.discovery()) return reject(pdu, kRejectProtocolError);
       return handle_command(std::move(pdu));
-    case Opcode::data_out:
-      return handle_data_out(pdu);
-    case Opcode::nop_out:
-      return handle_nop_out(pdu);
-    case Opcode::text:
-      return handle_text(pdu);
-    case Opcode::logout:
-      return handle_logout(pdu);
+    case Opcode::data_out: return handle_data_out(pdu);
+    case Opcode::nop_out: return handle_nop_out(pdu);
+    case Opcode::text: return handle_text(pdu);
+    case Opcode::logout: return handle_logout(pdu);
     case Opcode::task_management:
       if (login_.discovery()) return reject(pdu, kRejectProtocolError);
       return handle_task_management(pdu);
-    case Opcode::login:
-      return reject(pdu, kRejectProtocolError);  // logged in already
-    default:
-      return reject(pdu, kRejectNotSupported);  // SNACK at ERL 0, unknown opcodes
+    case Opcode::login: return reject(pdu, kRejectProtocolError);  // logged in already
+    default: return reject(pdu, kRejectNotSupported);  // SNACK at ERL 0, unknown opcodes
   }
 }
 
@@ -269,8 +261,8 @@ void Connection::handle_command(Pdu pdu) {
     }
     task->bytes_in = immediate;
     task->unsolicited_next = immediate;
-    task->unsolicited_end =
-        params_.initial_r2t ? immediate : std::min(params_.first_burst, task->edtl);
+    task->unsolicited_end = params_.initial_r2t ? immediate
+                                                : std::min(params_.first_burst, task->edtl);
     task->next_r2t_offset = task->unsolicited_end;
   }
   task->command.cdb = task->cdb;
@@ -334,8 +326,8 @@ void Connection::handle_data_out(const Pdu& pdu) {
   if (!in_order) {
     // A wrong DataSN or offset: the command fails (iSCSIdatasn) and does
     // not wait for data that may never come.
-    OFFCOPY_TLOG(debug, "Data-Out out of order for ITT %#x (DataSN %u, offset %u)",
-                 task->itt, data_sn, offset);
+    OFFCOPY_TLOG(debug, "Data-Out out of order for ITT %#x (DataSN %u, offset %u)", task->itt,
+                 data_sn, offset);
     for (const auto& r2t : task->r2ts) r2t_owner_.erase(r2t.ttt);
     task->r2ts.clear();
     task->next_r2t_offset = task->edtl;
@@ -398,17 +390,18 @@ void Connection::execute(const std::shared_ptr<Task>& task) {
   };
   auto slot = std::make_shared<Slot>();
   services_.in_flight->fetch_add(1, std::memory_order_relaxed);
-  target->luns->submit(
-      task->lun, task->command,
-      [slot, task, weak = weak_from_this(), post = services_.post,
-       in_flight = services_.in_flight](scsi::Result r) {
-        slot->result = std::move(r);
-        if (slot->state.exchange(2, std::memory_order_acq_rel) == 0) return;  // answered at once
-        post([slot, task, weak, in_flight] {
-          in_flight->fetch_sub(1, std::memory_order_relaxed);
-          if (auto self = weak.lock()) self->complete(task, std::move(slot->result));
-        });
-      });
+  target->luns->submit(task->lun, task->command,
+                       [slot, task, weak = weak_from_this(), post = services_.post,
+                        in_flight = services_.in_flight](scsi::Result r) {
+                         slot->result = std::move(r);
+                         if (slot->state.exchange(2, std::memory_order_acq_rel) == 0)
+                           return;  // answered at once
+                         post([slot, task, weak, in_flight] {
+                           in_flight->fetch_sub(1, std::memory_order_relaxed);
+                           if (auto self = weak.lock())
+                             self->complete(task, std::move(slot->result));
+                         });
+                       });
   if (slot->state.exchange(1, std::memory_order_acq_rel) == 2) {
     services_.in_flight->fetch_sub(1, std::memory_order_relaxed);
     complete(task, std::move(slot->result));
@@ -537,7 +530,7 @@ void Connection::handle_text(const Pdu& pdu) {
       // session's own (an empty value) or the one named.
       const std::string address = link_.local_address() + ",1";
       for (const TargetConfig& t : *services_.targets) {
-        const bool listed = value == "All"   ? login_.discovery()
+        const bool listed = value == "All"  ? login_.discovery()
                             : value.empty() ? &t == login_.target()
                                             : value == t.iqn;
         if (!listed) continue;
@@ -630,9 +623,7 @@ void Connection::handle_task_management(const Pdu& pdu) {
       break;
     }
     case kAbortTaskSet:
-    case kClearTaskSet:
-      abort_where([lun](const Task& t) { return t.lun == lun; });
-      break;
+    case kClearTaskSet: abort_where([lun](const Task& t) { return t.lun == lun; }); break;
     case kLunReset: {
       scsi::LogicalUnit* unit = target->luns->find(lun);
       if (unit == nullptr) {
@@ -654,13 +645,9 @@ void Connection::handle_task_management(const Pdu& pdu) {
                    function == kTargetColdReset ? "cold" : "warm", target->iqn.c_str(),
                    login_.initiator_name().c_str());
       break;
-    case kTaskReassign:
-      response = kTmfReassignNotSupported;
-      break;
+    case kTaskReassign: response = kTmfReassignNotSupported; break;
     case kClearAca:
-    default:
-      response = kTmfNotSupported;
-      break;
+    default: response = kTmfNotSupported; break;
   }
   tmf.response.bhs[2] = response;
   pending_tmfs_.push_back(std::move(tmf));
@@ -678,8 +665,8 @@ void Connection::finish_tmfs() {
 }
 
 void Connection::reject(const Pdu& pdu, uint8_t reason) {
-  OFFCOPY_TLOG(debug, "Reject (reason %#x) of opcode %#x ITT %#x", reason,
-               unsigned(pdu.opcode()), pdu.itt());
+  OFFCOPY_TLOG(debug, "Reject (reason %#x) of opcode %#x ITT %#x", reason, unsigned(pdu.opcode()),
+               pdu.itt());
   Pdu r;
   r.set_opcode(Opcode::reject);
   r.bhs[1] = kFinal;

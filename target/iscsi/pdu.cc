@@ -92,7 +92,8 @@ Pdu PduReader::take() {
     p.ahs.assign(buf_.begin() + kBhsLength, buf_.begin() + std::min(header, buf_.size()));
     const size_t data_at = header + (digests_.header ? 4 : 0);
     const size_t data = data_segment_length(buf_.data());
-    if (ready_ && fault_ == Fault::none && data > 0) p.data.assign(buf_.begin() + data_at, buf_.begin() + data_at + data);
+    if (ready_ && fault_ == Fault::none && data > 0)
+      p.data.assign(buf_.begin() + data_at, buf_.begin() + data_at + data);
   }
   buf_.clear();
   ready_ = false;

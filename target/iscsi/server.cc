@@ -274,7 +274,8 @@ void Server::Impl::accept_all(int listen_fd) {
     sockaddr_storage local{};
     socklen_t local_len = sizeof local;
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
-    auto link = std::make_unique<SocketLink>(*this, fd, format_address(local), format_address(peer));
+    auto link = std::make_unique<SocketLink>(*this, fd, format_address(local),
+                                             format_address(peer));
     ConnectionServices services;
     services.options = &options;
     services.targets = &targets;

@@ -111,8 +111,8 @@ class ConnectionTest : public ::testing::Test {
 // --- Digests -------------------------------------------------------------
 
 KeyValues crc_keys() {
-  return with(libiscsi_operational_keys(), {{"HeaderDigest", "CRC32C,None"},
-                                            {"DataDigest", "CRC32C,None"}});
+  return with(libiscsi_operational_keys(),
+              {{"HeaderDigest", "CRC32C,None"}, {"DataDigest", "CRC32C,None"}});
 }
 
 TEST_F(ConnectionTest, DigestsProtectEveryPduAfterLogin) {
@@ -348,8 +348,8 @@ TEST_F(ConnectionTest, WriteWithImmediateAndUnsolicitedDataThenReadBack) {
   EXPECT_TRUE(ini_.silent()) << "no R2T: all of it is unsolicited";
   uint32_t sn = 0;
   for (uint32_t off = 8192; off < 65536; off += 8192) {
-    ini_.send(ini_.data_out(cmd.itt(), kNoTag, sn++, off, slice(data, off, 8192),
-                            off + 8192 == 65536));
+    ini_.send(
+        ini_.data_out(cmd.itt(), kNoTag, sn++, off, slice(data, off, 8192), off + 8192 == 65536));
   }
   expect_good(ini_.expect(Opcode::scsi_response), cmd.itt());
   EXPECT_EQ(read_back(100, 128, 8192, 65536), data);
@@ -385,8 +385,8 @@ TEST_F(ConnectionTest, WriteSolicitedByR2tThenReadBackInBursts) {
     const uint32_t off = r.field32(40), len = r.field32(44);
     uint32_t sn = 0;
     for (uint32_t at = 0; at < len; at += 8192) {
-      ini_.send(ini_.data_out(cmd.itt(), r.field32(20), sn++, off + at,
-                              slice(data, off + at, 8192), at + 8192 == len));
+      ini_.send(ini_.data_out(cmd.itt(), r.field32(20), sn++, off + at, slice(data, off + at, 8192),
+                              at + 8192 == len));
     }
   };
   for (uint32_t i = 0; i < 2; ++i) {
@@ -433,8 +433,8 @@ TEST_F(ConnectionTest, WritePartlyUnsolicitedThenSolicited) {
   for (uint32_t i = 0; i < 3; ++i) {
     const uint32_t off = r.field32(40);
     ini_.send(ini_.data_out(cmd.itt(), r.field32(20), 0, off, slice(data, off, 8192), false));
-    ini_.send(ini_.data_out(cmd.itt(), r.field32(20), 1, off + 8192,
-                            slice(data, off + 8192, 8192), true));
+    ini_.send(ini_.data_out(cmd.itt(), r.field32(20), 1, off + 8192, slice(data, off + 8192, 8192),
+                            true));
     if (i < 2) {
       r = ini_.expect(Opcode::r2t);
       EXPECT_EQ(r.field32(36), i + 1) << "R2TSN";
@@ -508,8 +508,8 @@ TEST_F(ConnectionTest, UnknownOpcodeIsRejectedNotSupported) {
 }
 
 TEST_F(ConnectionTest, CommandWithAnIttInUseIsRejected) {
-  ini_.login(kTargetA, with(libiscsi_operational_keys(), {{"InitialR2T", "Yes"},
-                                                          {"ImmediateData", "No"}}));
+  ini_.login(kTargetA,
+             with(libiscsi_operational_keys(), {{"InitialR2T", "Yes"}, {"ImmediateData", "No"}}));
   const std::vector<uint8_t> data = pattern(512, 7);
   const Pdu w = ini_.command(write10(5, 1), 512, kWrite);
   ini_.send(w);
@@ -622,16 +622,17 @@ TEST_F(ConnectionTest, SendTargetsInNormalSessionListsItsOwnTarget) {
   EXPECT_EQ(parse_text(ini_.expect(Opcode::text_response).data),
             (KeyValues{{"TargetName", kTargetA}, {"TargetAddress", addr}}));
   ini_.send(ini_.text({{"SendTargets", kTargetB}, {"Frobnicate", "1"}}));
-  EXPECT_EQ(parse_text(ini_.expect(Opcode::text_response).data),
-            (KeyValues{{"TargetName", kTargetB},
-                       {"TargetAddress", addr},
-                       {"Frobnicate", "NotUnderstood"}}));
+  EXPECT_EQ(
+      parse_text(ini_.expect(Opcode::text_response).data),
+      (KeyValues{
+          {"TargetName", kTargetB}, {"TargetAddress", addr}, {"Frobnicate", "NotUnderstood"}}));
 }
 
 TEST(ConnectionText, SendTargetsLongerThanMaxRecvDataSegmentLengthIsContinued) {
   Harness h;
   for (int i = 0; i < 200; ++i) {
-    h.targets.push_back({"iqn.2026-12.org.offcopy:many-" + std::to_string(i), "", h.targets[1].luns});
+    h.targets.push_back(
+        {"iqn.2026-12.org.offcopy:many-" + std::to_string(i), "", h.targets[1].luns});
   }
   Initiator ini(h);
   ASSERT_EQ(status_class(ini.login_discovery()), 0);  // its MaxRecvDataSegmentLength: 8192
@@ -722,8 +723,8 @@ TEST_F(ConnectionTest, AbortTaskOfUnknownTaskOutsideTheWindowIsNoTask) {
 }
 
 TEST_F(ConnectionTest, AbortTaskEndsAWriteWaitingForData) {
-  ini_.login(kTargetA, with(libiscsi_operational_keys(), {{"InitialR2T", "Yes"},
-                                                          {"ImmediateData", "No"}}));
+  ini_.login(kTargetA,
+             with(libiscsi_operational_keys(), {{"InitialR2T", "Yes"}, {"ImmediateData", "No"}}));
   const Pdu w = ini_.command(write10(7, 1), 512, kWrite);
   ini_.send(w);
   const Pdu r2t = ini_.expect(Opcode::r2t);
@@ -774,16 +775,15 @@ TEST(ConnectionQueue, ImmediateCommandsAreBoundedByTheQueueDepth) {
   o.queue_depth = 4;
   Harness h(o);
   Initiator ini(h);
-  ini.login(kTargetA, with(libiscsi_operational_keys(), {{"InitialR2T", "Yes"},
-                                                         {"ImmediateData", "No"}}));
+  ini.login(kTargetA,
+            with(libiscsi_operational_keys(), {{"InitialR2T", "Yes"}, {"ImmediateData", "No"}}));
   int r2ts = 0, refused = 0;
   for (int i = 0; i < 20; ++i) {
     ini.send(ini.command(write10(i, 1), 512, kWrite, 0, {}, /*immediate=*/true));
   }
   while (std::optional<Pdu> p = ini.next(std::chrono::milliseconds(200))) {
     if (p->opcode() == Opcode::r2t) ++r2ts;
-    if (p->opcode() == Opcode::reject ||
-        (p->opcode() == Opcode::scsi_response && p->bhs[3] != 0)) {
+    if (p->opcode() == Opcode::reject || (p->opcode() == Opcode::scsi_response && p->bhs[3] != 0)) {
       ++refused;
     }
   }
@@ -941,10 +941,10 @@ TEST(ConnectionFuzz, RandomBytesNeverCrashOrHang) {
         break;
       }
       case 2: {  // a valid command with a few bytes changed
-        Pdu p = ini.command(rng() % 2 ? write10(rng() % 2048, 1 + rng() % 8)
-                                      : read10(rng() % 2048, 1 + rng() % 8),
-                            512 * (1 + rng() % 8), rng() % 2 ? kWrite : kRead,
-                            static_cast<uint16_t>(rng() % 3), {}, rng() % 2);
+        Pdu p = ini.command(
+            rng() % 2 ? write10(rng() % 2048, 1 + rng() % 8) : read10(rng() % 2048, 1 + rng() % 8),
+            512 * (1 + rng() % 8), rng() % 2 ? kWrite : kRead, static_cast<uint16_t>(rng() % 3), {},
+            rng() % 2);
         if ((p.bhs[1] & kWrite) && rng() % 2) p.data = random_bytes(rng, 512);
         b = serialize(p, ini.digests);
         for (int k = 0; k < 3; ++k) b[rng() % b.size()] = static_cast<uint8_t>(rng());

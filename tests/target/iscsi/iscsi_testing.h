@@ -68,8 +68,8 @@ class FakeLink : public Link {
     const size_t used = reader.feed(bytes.data(), bytes.size());
     if (reader.fault() != PduReader::Fault::none || !reader.ready() || used != bytes.size()) {
       ++bad_pdus;
-      ADD_FAILURE() << "target sent a PDU that does not parse back (fault "
-                    << int(reader.fault()) << ", " << used << " of " << bytes.size() << " bytes)";
+      ADD_FAILURE() << "target sent a PDU that does not parse back (fault " << int(reader.fault())
+                    << ", " << used << " of " << bytes.size() << " bytes)";
       return;
     }
     pdus.push_back(reader.take());
@@ -297,8 +297,12 @@ inline std::vector<uint8_t> rw10(uint8_t op, uint32_t lba, uint16_t blocks) {
   scsi::put_be16(c, 7, blocks);
   return c;
 }
-inline std::vector<uint8_t> read10(uint32_t lba, uint16_t blocks) { return rw10(0x28, lba, blocks); }
-inline std::vector<uint8_t> write10(uint32_t lba, uint16_t blocks) { return rw10(0x2a, lba, blocks); }
+inline std::vector<uint8_t> read10(uint32_t lba, uint16_t blocks) {
+  return rw10(0x28, lba, blocks);
+}
+inline std::vector<uint8_t> write10(uint32_t lba, uint16_t blocks) {
+  return rw10(0x2a, lba, blocks);
+}
 
 inline void set_lun(Pdu& p, uint16_t lun) {
   // Peripheral addressing (SAM-5 4.7.1), as Linux sends LUNs below 256.
@@ -332,7 +336,9 @@ class Initiator {
 
   Connection& conn() { return *conn_; }
 
-  void send_bytes(const std::vector<uint8_t>& bytes) { conn_->received(bytes.data(), bytes.size()); }
+  void send_bytes(const std::vector<uint8_t>& bytes) {
+    conn_->received(bytes.data(), bytes.size());
+  }
   void send(const Pdu& p) { send_bytes(serialize(p, digests)); }
 
   // The next PDU from the target: runs posted completions until one comes

@@ -56,7 +56,8 @@ TEST(BackingFileTest, NowaitReadsCachedDataAndWritesLandOrSayEagain) {
   std::vector<uint8_t> back(4096, 0);
   ASSERT_EQ(f->read_nowait(8192, back.data(), back.size()), 0);
   EXPECT_EQ(back, data);
-  EXPECT_EQ(f->read_nowait((1 << 20) - 2048, back.data(), back.size()), EAGAIN) << "short: past EOF";
+  EXPECT_EQ(f->read_nowait((1 << 20) - 2048, back.data(), back.size()), EAGAIN)
+      << "short: past EOF";
   const std::vector<uint8_t> more(4096, 0xa5);
   const int w = f->write_nowait(16384, more.data(), more.size());
   ASSERT_TRUE(w == 0 || w == EAGAIN) << w;

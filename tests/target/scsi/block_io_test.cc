@@ -1,9 +1,12 @@
 // The commands that need the backing file, on real sparse files: READ,
 // WRITE, SYNCHRONIZE CACHE, UNMAP, WRITE SAME, GET LBA STATUS, and the
 // sense each error gets.
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -461,6 +464,68 @@ TEST_F(BlockIoTest, ManyCommandsInFlightAtOnceAllCompleteWithTheirOwnData) {
     expect_good(results[i]);
     EXPECT_EQ(run(lu_, cdb10(kRead10, static_cast<uint32_t>(i * 8), 8)).data_in, data[i]) << i;
   }
+}
+
+}  // namespace
+}  // namespace offcopy::scsi
+
+namespace offcopy::scsi {
+namespace {
+
+// offcopy-target gives every unit I/O threads of its own (target/main.cc),
+// so a unit whose disk is slow holds only its own commands: here one
+// unit's pool is taken up entirely, and another unit's READ -- large
+// enough to go to a pool -- still completes.
+TEST(IoPoolTest, AUnitWhosePoolIsStuckDoesNotHoldAnotherUnit) {
+  testing::TempDir dir;
+  const auto make = [&](const char* name, IoPool& pool) {
+    BackingOptions b;
+    b.create_size = 1 << 20;
+    std::string error;
+    auto file = BackingFile::open(dir.file(name), b, error);
+    EXPECT_NE(file, nullptr) << error;
+    return std::make_unique<LogicalUnit>(identity_for(name), UnitOptions{}, std::move(file), pool);
+  };
+  IoPool slow_pool(2), other_pool(2);
+  auto slow = make("slow.img", slow_pool);
+  auto other = make("other.img", other_pool);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  for (int i = 0; i < 2; ++i) {  // every thread of the slow unit's pool, stuck
+    slow_pool.post([&] {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return released; });
+    });
+  }
+  const std::vector<uint8_t> read_128k = testing::cdb10(0x28, 0, 256);  // past the fast path
+  std::atomic<int> slow_done{0}, other_done{0};
+  Command c;
+  c.cdb = read_128k;
+  slow->submit(c, [&](Result r) {
+    EXPECT_EQ(r.status, Status::good);
+    slow_done = 1;
+  });
+  other->submit(c, [&](Result r) {
+    EXPECT_EQ(r.status, Status::good);
+    other_done = 1;
+  });
+  const auto wait_for = [](std::atomic<int>& done) {
+    for (int i = 0; i < 500 && done == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  wait_for(other_done);
+  EXPECT_EQ(other_done, 1) << "the other unit's READ waited for the stuck one";
+  EXPECT_EQ(slow_done, 0);
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  wait_for(slow_done);
+  EXPECT_EQ(slow_done, 1);
 }
 
 }  // namespace
