@@ -129,6 +129,45 @@ else
   fail "iscsi-load --mode verify: $out"
 fi
 
+# --- a misbehaving client does not disturb the others --------------------
+# While 8 sessions read and write (every byte checked), raw connections
+# send garbage, a PDU claiming a 16 MiB data segment, half a header and
+# then silence, and a login PDU with nonsense keys: each is refused or
+# dropped, and the sessions finish with nothing wrong.
+"$LOAD_BIN" --mode verify --bs 4K --qd 8 --sessions 8 --seconds 4 "$(url 1)" >"$T/load.out" 2>&1 &
+load_pid=$!
+python3 - "$PORT" <<'PY'
+import os, socket, struct, sys, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return s
+for _ in range(20):  # garbage
+    s = conn(); s.sendall(os.urandom(4096)); s.close()
+s = conn()  # a SCSI command before login, with a 16 MiB data segment
+bhs = bytearray(48); bhs[0] = 0x01; bhs[5:8] = (0xff, 0xff, 0xff)
+s.sendall(bytes(bhs)); time.sleep(0.2); s.close()
+idle = conn(); idle.sendall(b"\x43\x87" + b"\0" * 10)  # half a login header, then nothing
+s = conn()  # a login with nonsense keys
+text = b"InitiatorName=x\0TargetName=\xff\xfe\0Bogus\0"
+bhs = bytearray(48); bhs[0] = 0x43; bhs[1] = 0x81
+bhs[5:8] = len(text).to_bytes(3, "big")
+s.sendall(bytes(bhs) + text + b"\0" * (-len(text) % 4))
+s.settimeout(5)
+try:
+    s.recv(4096)
+except OSError:
+    pass
+s.close()
+time.sleep(3)
+idle.close()
+PY
+if wait $load_pid && grep -q '"mismatches":0' "$T/load.out" && kill -0 "$PID" 2>/dev/null; then
+  pass "garbage, oversized and half-sent PDUs on other connections: 8 sessions unaffected ($(grep -o '"commands":[0-9]*' "$T/load.out"))"
+else
+  fail "a misbehaving client disturbed the others: $(cat "$T/load.out")"
+fi
+
 # --- durability: what reaches fdatasync ---------------------------------
 # The target's writes and syncs while qemu-io runs, as a string: W for a
 # pwrite, S for an fdatasync, in the order the kernel saw them.  Cached
