@@ -7,33 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "scsi/sense.h"
+#include "scsi_testing.h"
 
 namespace offcopy::scsi {
 namespace {
 
-Result run(LogicalUnit& lu, std::vector<uint8_t> cdb, uint32_t limit = UINT32_MAX) {
-  Command c;
-  c.cdb = cdb;
-  c.allocation_limit = limit;
-  return lu.execute(c);
-}
-
-// Sense key, ASC, ASCQ of a CHECK CONDITION.
-void expect_sense(const Result& r, SenseKey key, Asc asc) {
-  ASSERT_EQ(r.status, Status::check_condition);
-  ASSERT_GE(r.sense.size(), 18u);
-  EXPECT_EQ(r.sense[0], 0x70);
-  EXPECT_EQ(r.sense[2] & 0x0f, static_cast<uint8_t>(key));
-  EXPECT_EQ(r.sense[12], asc.code);
-  EXPECT_EQ(r.sense[13], asc.qualifier);
-}
-
-// The sense-key specific field pointer: SKSV and C/D set, this byte.
-void expect_field(const Result& r, uint16_t byte) {
-  ASSERT_GE(r.sense.size(), 18u);
-  EXPECT_EQ(r.sense[15] & 0xc0, 0xc0);
-  EXPECT_EQ(be16(r.sense, 16), byte);
-}
+using namespace testing;  // NOLINT: the helpers of scsi_testing.h
 
 class LogicalUnitTest : public ::testing::Test {
  protected:
@@ -60,7 +39,7 @@ TEST_F(LogicalUnitTest, StandardInquiryDescribesADirectAccessSpc4Device) {
 
 TEST_F(LogicalUnitTest, InquiryIsCutToTheAllocationLengthAndTheTransport) {
   EXPECT_EQ(run(lu_, {0x12, 0, 0, 0, 5, 0}).data_in.size(), 5u);
-  EXPECT_EQ(run(lu_, {0x12, 0, 0, 0, 96, 0}, 8).data_in.size(), 8u);
+  EXPECT_EQ(run(lu_, {0x12, 0, 0, 0, 96, 0}, {}, 0, 8).data_in.size(), 8u);
   const Result none = run(lu_, {0x12, 0, 0, 0, 0, 0});
   EXPECT_EQ(none.status, Status::good);
   EXPECT_TRUE(none.data_in.empty());
