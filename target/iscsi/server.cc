@@ -197,15 +197,17 @@ class SocketLink final : public Link {
     return !(broken_ || (close_after_ && out_.empty()));
   }
 
-  bool broken() const { return broken_; }
-  void set_broken() { broken_ = true; }
-
  private:
+  // Watches for output room while PDUs wait, and stops watching input once
+  // the connection is ending (level-triggered epoll would otherwise wake
+  // the loop for bytes nobody will read).
   void want_output(bool on) {
-    if (on == epoll_out_) return;
-    epoll_out_ = on;
+    uint32_t events = close_after_ ? 0u : uint32_t{EPOLLIN};
+    if (on) events |= EPOLLOUT;
+    if (events == events_) return;
+    events_ = events;
     epoll_event ev{};
-    ev.events = on ? EPOLLIN | EPOLLOUT : EPOLLIN;
+    ev.events = events;
     ev.data.fd = fd_;
     epoll_ctl(server_.epoll_fd, EPOLL_CTL_MOD, fd_, &ev);
   }
@@ -218,7 +220,7 @@ class SocketLink final : public Link {
   size_t sent_of_front_ = 0;
   bool close_after_ = false;
   bool broken_ = false;
-  bool epoll_out_ = false;
+  uint32_t events_ = EPOLLIN;
 };
 
 Server::Impl::~Impl() {
