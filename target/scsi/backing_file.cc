@@ -1,12 +1,11 @@
 #include "scsi/backing_file.h"
 
-#include <sys/uio.h>
-
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -186,6 +185,12 @@ int BackingFile::sync() {
     if (errno != EINTR) return errno;
   }
   return 0;
+}
+
+int BackingFile::prefetch(uint64_t offset, uint64_t len) const {
+  // posix_fadvise returns its error rather than setting errno.
+  return posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(len),
+                       POSIX_FADV_WILLNEED);
 }
 
 int BackingFile::punch_hole(uint64_t offset, uint64_t len) {

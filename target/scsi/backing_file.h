@@ -56,6 +56,9 @@ class BackingFile {
   bool can_write_nowait() const { return nowait_writes_.load(std::memory_order_relaxed); }
   int sync();                                     // fdatasync
   int punch_hole(uint64_t offset, uint64_t len);  // reads as zeros after
+  // Starts reading [offset, offset + len) into the page cache and returns
+  // (POSIX_FADV_WILLNEED): PRE-FETCH.  0 or an errno.
+  int prefetch(uint64_t offset, uint64_t len) const;
   // Whether [offset, ...) starts with data or a hole, and how long that
   // run is (capped at `max_len`).  0 or an errno.
   int extent_at(uint64_t offset, uint64_t max_len, bool& mapped, uint64_t& run_len) const;

@@ -1,5 +1,6 @@
 // The commands that need the backing file: READ, WRITE, SYNCHRONIZE
-// CACHE, UNMAP, WRITE SAME, GET LBA STATUS (SBC-3 5).  Each is checked on
+// CACHE, UNMAP, WRITE SAME, GET LBA STATUS, PRE-FETCH, START STOP UNIT
+// (SBC-3 5); the ones that compare are in verify_io.cc.  Each is checked on
 // the caller's thread -- a bad CDB or range is answered at once -- and its
 // I/O runs on the pool.
 //
@@ -9,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 #include <utility>
 #include <vector>
 
@@ -18,40 +21,6 @@
 namespace offcopy::scsi {
 namespace {
 
-// Whether [lba, lba + blocks) lies on a unit of `capacity` blocks; blocks
-// 0 is in range at any LBA up to the capacity.
-bool in_range(uint64_t lba, uint64_t blocks, uint64_t capacity) {
-  return lba <= capacity && blocks <= capacity - lba;
-}
-
-Result lba_out_of_range() { return check_condition(SenseKey::illegal_request, kLbaOutOfRange); }
-Result write_protected() { return check_condition(SenseKey::data_protect, kWriteProtected); }
-// WRITE SAME's data-out is not exactly one block.
-Result short_data_out() {
-  return check_condition(SenseKey::illegal_request, kInvalidFieldInInformationUnit);
-}
-Result status_of(int err, bool writing) {
-  return err == 0 ? Result{} : sense_for_errno(err, writing);
-}
-
-// Where a READ or WRITE CDB keeps its fields (SBC-3 5.11-5.14, 5.32-5.35).
-struct Transfer {
-  uint64_t lba;
-  uint32_t blocks;
-  uint16_t length_byte;  // for the field pointer
-  bool fua;
-};
-
-Transfer decode_transfer(std::span<const uint8_t> cdb) {
-  switch (cdb_length(cdb[0])) {
-    case 6:  // 21-bit LBA; a length of 0 means 256 blocks
-      return {uint64_t{cdb[1] & 0x1fu} << 16 | be16(cdb, 2), cdb[4] == 0 ? 256u : cdb[4], 4, false};
-    case 10: return {be32(cdb, 2), be16(cdb, 7), 7, (cdb[1] & 0x08) != 0};
-    case 12: return {be32(cdb, 2), be32(cdb, 6), 6, (cdb[1] & 0x08) != 0};
-    default: return {be64(cdb, 2), be32(cdb, 10), 10, (cdb[1] & 0x08) != 0};
-  }
-}
-
 // READ and WRITE up to this size try the caller's thread first, without
 // blocking (Plan::fast): a 64 KiB copy costs about what a hand-off to a
 // pool thread and back does.
@@ -59,7 +28,6 @@ constexpr size_t kFastLimit = 64 << 10;
 
 // WRITE SAME writes its pattern this many bytes at a time (at most).
 constexpr size_t kPatternChunk = 1 << 20;
-
 
 }  // namespace
 
@@ -88,14 +56,16 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
   // without blocking (Plan::fast): more would hold the event loop.
   const bool small = bytes <= kFastLimit;
   if (!write) {
-    Plan p{{}, [this, offset, bytes] {
+    Plan p{{},
+           [this, offset, bytes] {
              // Allocated here, once, at its size, and read straight into.
              Result r;
              r.data_in.resize(bytes);
              const int err = file->read(offset, r.data_in.data(), bytes);
              if (err != 0) return sense_for_errno(err, false);
              return r;  // moved, not copied (no conditional operator here)
-           }, nullptr};
+           },
+           nullptr};
     if (small) {
       p.fast = [this, offset, bytes]() -> std::optional<Result> {
         Result r;
@@ -113,15 +83,25 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
   const bool sync = t.fua || !options.write_cache;
   const uint8_t* data = cmd.data_out.data();
   const uint32_t want = *wanted.data_out_wanted;
-  Plan p{{}, [this, offset, data, bytes, sync, want] {
-           int err = file->write(offset, data, bytes);
+  Plan p{{},
+         [this, offset, data, bytes, sync, want] {
+           int err;
+           {
+             std::shared_lock lock(rmw_lock);  // not inside a COMPARE AND WRITE
+             err = file->write(offset, data, bytes);
+           }
            if (err == 0 && sync) err = file->sync();
            Result r = status_of(err, true);
            r.data_out_wanted = want;
            return r;
-         }, nullptr};
+         },
+         nullptr};
   if (small && !sync && file->can_write_nowait()) {
     p.fast = [this, offset, data, bytes, want]() -> std::optional<Result> {
+      // A COMPARE AND WRITE or ORWRITE holds the unit: the pool waits for
+      // it, the loop thread never does.
+      std::shared_lock lock(rmw_lock, std::try_to_lock);
+      if (!lock.owns_lock()) return std::nullopt;
       const int err = file->write_nowait(offset, data, bytes);
       if (err == EAGAIN) return std::nullopt;
       Result r = status_of(err, true);
@@ -182,9 +162,11 @@ Plan LogicalUnit::Impl::unmap(const Command& cmd) {
   return {{}, [this, ranges = std::move(ranges)] {
             const uint64_t bs = block_size();
             int err = 0;
+            std::shared_lock lock(rmw_lock);
             for (auto [lba, blocks] : ranges) {
               if ((err = file->punch_hole(lba * bs, blocks * bs)) != 0) break;
             }
+            lock.unlock();
             if (err == 0 && !options.write_cache) err = file->sync();
             return status_of(err, true);
           }};
@@ -226,7 +208,9 @@ Plan LogicalUnit::Impl::write_same(const Command& cmd) {
   // blocks and reads back zeros: LBPRZ); a thick unit writes the pattern.
   if (unmap_bit && thin()) {
     return {{}, [this, offset, bytes] {
+              std::shared_lock lock(rmw_lock);
               int err = file->punch_hole(offset, bytes);
+              lock.unlock();
               if (err == 0 && !options.write_cache) err = file->sync();
               return status_of(err, true);
             }};
@@ -241,9 +225,11 @@ Plan LogicalUnit::Impl::write_same(const Command& cmd) {
             std::vector<uint8_t> buf(chunk);
             for (size_t at = 0; at < chunk; at += bs) std::memcpy(&buf[at], pattern.data(), bs);
             int err = 0;
+            std::shared_lock lock(rmw_lock);
             for (uint64_t done = 0; done < bytes && err == 0; done += chunk) {
               err = file->write(offset + done, buf.data(), std::min<uint64_t>(chunk, bytes - done));
             }
+            lock.unlock();
             if (err == 0 && !options.write_cache) err = file->sync();
             return status_of(err, true);
           }};
@@ -307,6 +293,37 @@ Plan LogicalUnit::Impl::get_lba_status(const Command& cmd) {
   };
   if (!file) return answer(status());
   return {{}, std::move(status)};
+}
+
+// PRE-FETCH (10) and (16) (SBC-3 5.9, 5.10): the range is checked, then
+// asked into the page cache (POSIX_FADV_WILLNEED), which returns once the
+// reads are started.  GOOD, never CONDITION MET: the page cache promises
+// nothing about keeping it (SBC-3 allows GOOD when the cache cannot
+// say), and libiscsi's Prefetch tests expect GOOD.  IMMED changes nothing.
+Plan LogicalUnit::Impl::prefetch(const Command& cmd) {
+  const bool sixteen = cmd.cdb[0] == op::kPrefetch16;
+  const uint64_t lba = sixteen ? be64(cmd.cdb, 2) : be32(cmd.cdb, 2);
+  const uint32_t blocks = sixteen ? be32(cmd.cdb, 10) : be16(cmd.cdb, 7);
+  if (!in_range(lba, blocks, capacity())) return answer(lba_out_of_range());
+  if (!file || blocks == 0) return answer({});
+  const uint64_t offset = lba * block_size(), bytes = uint64_t{blocks} * block_size();
+  // On the pool: WILLNEED may wait for the filesystem's mapping.
+  return {{}, [this, offset, bytes] { return status_of(file->prefetch(offset, bytes), false); }};
+}
+
+// START STOP UNIT (SBC-3 5.25) on a unit that is always ready and whose
+// medium cannot be removed: START 1 is GOOD at once; START 0 (stop) flushes
+// the cache (what a stop does, SBC-3 4.15) unless NO_FLUSH, and the unit
+// stays ready -- there is no stopped state to leave.  LOEJ (load or eject)
+// and a POWER CONDITION are refused as invalid fields: there is no medium
+// to move and no power condition to enter.  IMMED is accepted.
+Plan LogicalUnit::Impl::start_stop_unit(const Command& cmd) {
+  const uint8_t b4 = cmd.cdb[4];
+  if (b4 & 0xf0) return answer(invalid_field_in_cdb(4, 7));  // POWER CONDITION
+  if (b4 & 0x02) return answer(invalid_field_in_cdb(4, 1));  // LOEJ: not removable
+  const bool start = b4 & 0x01, no_flush = b4 & 0x04;
+  if (start || no_flush || !file) return answer({});
+  return {{}, [this] { return status_of(file->sync(), true); }};
 }
 
 }  // namespace offcopy::scsi

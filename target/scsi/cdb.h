@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "scsi/command.h"
+#include "scsi/sense.h"
 
 namespace offcopy::scsi {
 
@@ -21,24 +23,43 @@ inline constexpr uint8_t kRequestSense = 0x03;
 inline constexpr uint8_t kRead6 = 0x08;
 inline constexpr uint8_t kWrite6 = 0x0A;
 inline constexpr uint8_t kInquiry = 0x12;
+inline constexpr uint8_t kModeSelect6 = 0x15;
 inline constexpr uint8_t kModeSense6 = 0x1A;
+inline constexpr uint8_t kStartStopUnit = 0x1B;
+inline constexpr uint8_t kPreventAllowMediumRemoval = 0x1E;
 inline constexpr uint8_t kReadCapacity10 = 0x25;
 inline constexpr uint8_t kRead10 = 0x28;
 inline constexpr uint8_t kWrite10 = 0x2A;
+inline constexpr uint8_t kWriteAndVerify10 = 0x2E;
+inline constexpr uint8_t kVerify10 = 0x2F;
+inline constexpr uint8_t kPrefetch10 = 0x34;
 inline constexpr uint8_t kSynchronizeCache10 = 0x35;
+inline constexpr uint8_t kReadDefectData10 = 0x37;
 inline constexpr uint8_t kWriteSame10 = 0x41;
 inline constexpr uint8_t kUnmap = 0x42;
+inline constexpr uint8_t kModeSelect10 = 0x55;
 inline constexpr uint8_t kModeSense10 = 0x5A;
 inline constexpr uint8_t kRead16 = 0x88;
+inline constexpr uint8_t kCompareAndWrite = 0x89;
 inline constexpr uint8_t kWrite16 = 0x8A;
+inline constexpr uint8_t kOrWrite16 = 0x8B;
+inline constexpr uint8_t kWriteAndVerify16 = 0x8E;
+inline constexpr uint8_t kVerify16 = 0x8F;
+inline constexpr uint8_t kPrefetch16 = 0x90;
 inline constexpr uint8_t kSynchronizeCache16 = 0x91;
 inline constexpr uint8_t kWriteSame16 = 0x93;
 inline constexpr uint8_t kServiceActionIn16 = 0x9E;
 inline constexpr uint8_t kReadCapacity16 = 0x10;  // service actions of 0x9E
 inline constexpr uint8_t kGetLbaStatus = 0x12;
 inline constexpr uint8_t kReportLuns = 0xA0;
+inline constexpr uint8_t kMaintenanceIn = 0xA3;
+inline constexpr uint8_t kReportSupportedOpcodes = 0x0C;  // service actions of 0xA3
+inline constexpr uint8_t kReportSupportedTmfs = 0x0D;
 inline constexpr uint8_t kRead12 = 0xA8;
 inline constexpr uint8_t kWrite12 = 0xAA;
+inline constexpr uint8_t kWriteAndVerify12 = 0xAE;
+inline constexpr uint8_t kVerify12 = 0xAF;
+inline constexpr uint8_t kReadDefectData12 = 0xB7;
 }  // namespace op
 
 inline constexpr uint8_t kDirectAccessBlock = 0x00;  // peripheral device type
@@ -54,6 +75,44 @@ inline size_t cdb_length(uint8_t opcode) {
     case 4: return 16;
     case 5: return 12;
     default: return 0;
+  }
+}
+
+// Whether [lba, lba + blocks) lies on a unit of `capacity` blocks; blocks
+// 0 is in range at any LBA up to the capacity.
+inline bool in_range(uint64_t lba, uint64_t blocks, uint64_t capacity) {
+  return lba <= capacity && blocks <= capacity - lba;
+}
+
+inline Result lba_out_of_range() {
+  return check_condition(SenseKey::illegal_request, kLbaOutOfRange);
+}
+inline Result write_protected() { return check_condition(SenseKey::data_protect, kWriteProtected); }
+// WRITE SAME's data-out is not exactly one block.
+inline Result short_data_out() {
+  return check_condition(SenseKey::illegal_request, kInvalidFieldInInformationUnit);
+}
+inline Result status_of(int err, bool writing) {
+  return err == 0 ? Result{} : sense_for_errno(err, writing);
+}
+
+// Where a READ, WRITE, VERIFY, WRITE AND VERIFY or ORWRITE CDB keeps its
+// LBA and length (SBC-3 5.11-5.14, 5.27, 5.32-5.35, 5.38-5.40); `fua` is
+// byte 1 bit 3, which only READ, WRITE and ORWRITE have.
+struct Transfer {
+  uint64_t lba;
+  uint32_t blocks;
+  uint16_t length_byte;  // for the field pointer
+  bool fua;
+};
+
+inline Transfer decode_transfer(std::span<const uint8_t> cdb) {
+  switch (cdb_length(cdb[0])) {
+    case 6:  // 21-bit LBA; a length of 0 means 256 blocks
+      return {uint64_t{cdb[1] & 0x1fu} << 16 | be16(cdb, 2), cdb[4] == 0 ? 256u : cdb[4], 4, false};
+    case 10: return {be32(cdb, 2), be16(cdb, 7), 7, (cdb[1] & 0x08) != 0};
+    case 12: return {be32(cdb, 2), be32(cdb, 6), 6, (cdb[1] & 0x08) != 0};
+    default: return {be64(cdb, 2), be32(cdb, 10), 10, (cdb[1] & 0x08) != 0};
   }
 }
 

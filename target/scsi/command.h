@@ -53,8 +53,7 @@ inline uint16_t be16(std::span<const uint8_t> b, size_t at) {
   return static_cast<uint16_t>(b[at] << 8 | b[at + 1]);
 }
 inline uint32_t be32(std::span<const uint8_t> b, size_t at) {
-  return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 |
-         b[at + 3];
+  return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 | b[at + 3];
 }
 inline uint64_t be64(std::span<const uint8_t> b, size_t at) {
   return uint64_t{be32(b, at)} << 32 | be32(b, at + 4);

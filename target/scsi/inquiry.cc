@@ -103,6 +103,7 @@ Result LogicalUnit::Impl::vpd_page(uint8_t page) const {
     case 0xB0: {  // block limits (SBC-3 6.6.4)
       b.resize(64, 0);
       // WSNZ (byte 4) is 0: WRITE SAME with 0 blocks writes to the end.
+      b[5] = limits.max_compare_and_write;
       put_be16(b, 6, static_cast<uint16_t>(limits.granularity));
       put_be32(b, 8, limits.max_transfer);
       if (thin()) {
@@ -160,9 +161,28 @@ Result LogicalUnit::Impl::read_capacity_16(const Command& cmd) const {
   return data_in(std::move(b), allocation, cmd);
 }
 
+std::vector<uint8_t> LogicalUnit::Impl::mode_page(uint8_t page, uint8_t pc) const {
+  std::vector<uint8_t> b(page == kCachingPage ? 20 : 12, 0);
+  b[0] = page;
+  if (page == kCachingPage) {
+    b[1] = 0x12;
+    if (pc != kChangeable && options.write_cache) b[2] = 0x04;  // WCE; RCD 0
+  } else if (page == kControlPage) {
+    b[1] = 0x0A;
+    // QUEUE ALGORITHM MODIFIER 1: commands may be reordered; TST 0,
+    // D_SENSE 0 (fixed-format sense), QERR 0.
+    if (pc != kChangeable) b[3] = 0x10;
+  } else {  // informational exceptions control: none are reported
+    b[1] = 0x0A;
+    if (pc != kChangeable) b[2] = 0x08;  // DEXCPT
+  }
+  return b;
+}
+
 // MODE SENSE (6) and (10) (SPC-4 6.11, 6.12).  Nothing is changeable (MODE
-// SELECT is not there yet), so the changeable values are all zeros and
-// the default ones are the current ones; saved values are not kept.
+// SELECT accepts only the current values), so the changeable values are
+// all zeros and the default ones are the current ones; saved values are
+// not kept.
 Result LogicalUnit::Impl::mode_sense(const Command& cmd) const {
   const bool ten = cmd.cdb[0] == op::kModeSense10;
   const bool dbd = cmd.cdb[1] & 0x08;
@@ -209,22 +229,8 @@ Result LogicalUnit::Impl::mode_sense(const Command& cmd) const {
   }
   for (uint8_t p : kModePages) {
     if (page != kAllPages && page != p) continue;
-    const size_t at = b.size();
-    b.resize(at + 12, 0);
-    b[at] = p;
-    if (p == kCachingPage) {
-      b.resize(at + 20, 0);
-      b[at + 1] = 0x12;
-      if (pc != kChangeable && options.write_cache) b[at + 2] = 0x04;  // WCE; RCD 0
-    } else if (p == kControlPage) {
-      b[at + 1] = 0x0A;
-      // QUEUE ALGORITHM MODIFIER 1: commands may be reordered; TST 0,
-      // D_SENSE 0 (fixed-format sense), QERR 0.
-      if (pc != kChangeable) b[at + 3] = 0x10;
-    } else {  // informational exceptions control: none are reported
-      b[at + 1] = 0x0A;
-      if (pc != kChangeable) b[at + 2] = 0x08;  // DEXCPT
-    }
+    const std::vector<uint8_t> bytes = mode_page(p, pc);
+    b.insert(b.end(), bytes.begin(), bytes.end());
   }
   // MODE DATA LENGTH: the bytes after it.
   if (ten) {
@@ -232,6 +238,103 @@ Result LogicalUnit::Impl::mode_sense(const Command& cmd) const {
   } else {
     b[0] = static_cast<uint8_t>(b.size() - 1);
   }
+  return data_in(std::move(b), allocation, cmd);
+}
+
+// MODE SELECT (6) and (10) (SPC-4 6.9, 6.10).  Nothing is changeable (the
+// changeable values MODE SENSE reports are zeros), so a parameter list is
+// accepted when every page it carries says what the page already says --
+// what an initiator that reads, edits and writes back pages without
+// changing anything sends -- and a changed bit is INVALID FIELD IN
+// PARAMETER LIST pointing at it.  SP (save) is INVALID FIELD IN CDB: there
+// are no saved pages.  PF 0 (vendor-specific pages) likewise.
+Result LogicalUnit::Impl::mode_select(const Command& cmd) const {
+  const bool ten = cmd.cdb[0] == op::kModeSelect10;
+  const uint16_t length = ten ? be16(cmd.cdb, 7) : cmd.cdb[4];
+  Result wanted;
+  wanted.data_out_wanted = length;
+  auto fail = [&](Result r) {
+    r.data_out_wanted = length;
+    return r;
+  };
+  if (cmd.cdb[1] & 0x01) return fail(invalid_field_in_cdb(1, 0));  // SP
+  if (length == 0) return wanted;  // nothing to change, not an error
+  if (!(cmd.cdb[1] & 0x10)) return fail(invalid_field_in_cdb(1, 4));  // PF
+  const size_t header = ten ? 8 : 4;
+  const std::span<const uint8_t> list = cmd.data_out.first(
+      std::min<size_t>(length, cmd.data_out.size()));
+  auto length_error = [&] {
+    return fail(check_condition(SenseKey::illegal_request, kParameterListLength));
+  };
+  if (list.size() < header) return length_error();
+  // At most one block descriptor, and it must describe the unit as it is
+  // (the block size cannot be changed; 0 blocks means "all of them").
+  const size_t descriptors = ten ? be16(list, 6) : list[3];
+  const bool long_lba = ten && (list[4] & 0x01);
+  const size_t descriptor_size = long_lba ? 16 : 8;
+  if (descriptors != 0 && descriptors != descriptor_size) {
+    return fail(invalid_field_in_parameters(ten ? 6 : 3));
+  }
+  if (list.size() < header + descriptors) return length_error();
+  if (descriptors != 0) {
+    const uint64_t count = long_lba ? be64(list, header) : be32(list, header);
+    const uint32_t length_at = static_cast<uint32_t>(header + (long_lba ? 12 : 4));
+    const uint32_t size = long_lba ? be32(list, length_at) : be32(list, length_at) & 0xffffff;
+    const uint64_t cap = capacity();
+    const uint64_t shown = long_lba ? cap : std::min<uint64_t>(cap, 0xffffffffULL);
+    if (count != 0 && count != shown) return fail(invalid_field_in_parameters(header));
+    if (size != block_size()) return fail(invalid_field_in_parameters(length_at));
+  }
+  for (size_t at = header + descriptors; at < list.size();) {
+    if (list.size() - at < 2) return length_error();
+    const uint8_t code = list[at] & 0x3f;
+    // SPF: a subpage; no page here has one.
+    if (list[at] & 0x40) return fail(invalid_field_in_parameters(static_cast<uint16_t>(at), 6));
+    if (std::find(std::begin(kModePages), std::end(kModePages), code) == std::end(kModePages)) {
+      return fail(invalid_field_in_parameters(static_cast<uint16_t>(at), 5));
+    }
+    const std::vector<uint8_t> current = mode_page(code, kCurrent);
+    const std::vector<uint8_t> changeable = mode_page(code, kChangeable);
+    if (list[at + 1] != current[1]) {
+      return fail(invalid_field_in_parameters(static_cast<uint16_t>(at + 1)));
+    }
+    if (list.size() - at < current.size()) return length_error();
+    // Byte 0's PS bit is reserved in MODE SELECT; the code matched above.
+    for (size_t i = 2; i < current.size(); ++i) {
+      const uint8_t changed = (list[at + i] ^ current[i]) & ~changeable[i];
+      if (changed == 0) continue;
+      uint8_t bit = 7;
+      while (!(changed & (1u << bit))) --bit;  // the highest changed bit
+      return fail(invalid_field_in_parameters(static_cast<uint16_t>(at + i), bit));
+    }
+    at += current.size();
+  }
+  return wanted;
+}
+
+// PREVENT ALLOW MEDIUM REMOVAL (SPC-4 6.13; SBC-3 5.9) on a unit whose
+// medium cannot be removed: preventing removal (01b) is already so and
+// allowing it (00b) changes nothing, both GOOD; 10b and 11b are for
+// medium changers (obsolete here): INVALID FIELD IN CDB.
+Result LogicalUnit::Impl::prevent_allow_medium_removal(const Command& cmd) const {
+  if (cmd.cdb[4] & 0x02) return invalid_field_in_cdb(4, 1);
+  return {};
+}
+
+// READ DEFECT DATA (10) and (12) (SBC-3 5.19, 5.20): a file has no
+// defects, so an empty list in the format asked for, PLISTV and GLISTV
+// as asked (the lists are valid, and empty).  Formats 110b (vendor
+// specific) and 111b (reserved) are invalid fields.
+Result LogicalUnit::Impl::read_defect_data(const Command& cmd) const {
+  const bool twelve = cmd.cdb[0] == op::kReadDefectData12;
+  const uint8_t flags = cmd.cdb[twelve ? 1 : 2];
+  const uint8_t format = flags & 0x07;
+  if (format > 0x05) return invalid_field_in_cdb(twelve ? 1 : 2, 2);
+  const uint32_t allocation = twelve ? be32(cmd.cdb, 6) : be16(cmd.cdb, 7);
+  // Header: byte 1 PLISTV, GLISTV, the format; the DEFECT LIST LENGTH
+  // (bytes 2-3, or 4-7 in the 12-byte form after a GENERATION CODE) is 0.
+  std::vector<uint8_t> b(twelve ? 8 : 4, 0);
+  b[1] = flags & 0x1f;
   return data_in(std::move(b), allocation, cmd);
 }
 

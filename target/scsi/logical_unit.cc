@@ -1,6 +1,7 @@
-// A unit's dispatch and its unit attentions; the commands themselves are
-// in inquiry.cc (those that describe the unit) and block_io.cc (those
-// that need the backing file).
+// A unit's submission path and its unit attentions; the table of its
+// commands and their dispatch are in commands.cc, the commands themselves
+// in inquiry.cc (those that describe the unit), block_io.cc and
+// verify_io.cc (those that need the backing file).
 #include "scsi/logical_unit.h"
 
 #include <algorithm>
@@ -65,36 +66,6 @@ void LogicalUnit::Impl::submit(const Command& cmd, Completion done) {
     std::lock_guard lock(flight_mu);
     if (--in_flight == 0) idle.notify_all();
   });
-}
-
-Plan LogicalUnit::Impl::plan(const Command& cmd) {
-  switch (cmd.cdb[0]) {
-    case op::kTestUnitReady: return answer({});
-    case op::kInquiry: return answer(inquiry(cmd));
-    case op::kReadCapacity10: return answer(read_capacity_10(cmd));
-    case op::kModeSense6:
-    case op::kModeSense10: return answer(mode_sense(cmd));
-    case op::kRead6:
-    case op::kRead10:
-    case op::kRead12:
-    case op::kRead16: return read_write(cmd, false);
-    case op::kWrite6:
-    case op::kWrite10:
-    case op::kWrite12:
-    case op::kWrite16: return read_write(cmd, true);
-    case op::kSynchronizeCache10:
-    case op::kSynchronizeCache16: return synchronize_cache(cmd);
-    case op::kUnmap: return unmap(cmd);
-    case op::kWriteSame10:
-    case op::kWriteSame16: return write_same(cmd);
-    case op::kServiceActionIn16:
-      switch (cmd.cdb[1] & 0x1f) {
-        case op::kReadCapacity16: return answer(read_capacity_16(cmd));
-        case op::kGetLbaStatus: return get_lba_status(cmd);
-        default: return answer(invalid_field_in_cdb(1, 4));  // the SERVICE ACTION field
-      }
-    default: return answer(check_condition(SenseKey::illegal_request, kInvalidOpcode));
-  }
 }
 
 std::optional<Asc> LogicalUnit::Impl::take_attention(uint64_t nexus, uint8_t opcode) {

@@ -29,7 +29,7 @@ class IoPool;
 
 // What INQUIRY says of a unit.
 struct Identity {
-  std::string vendor = "OFFCOPY";         // T10 vendor id, 8 bytes (space padded)
+  std::string vendor = "OFFCOPY";          // T10 vendor id, 8 bytes (space padded)
   std::string product = "offcopy-target";  // 16 bytes
   std::string revision = "0001";           // 4 bytes
   std::string serial;                      // VPD page 0x80
@@ -55,8 +55,7 @@ class LogicalUnit {
   // A unit served from `file` (opened by BackingFile::open, its size a
   // multiple of the block size), its I/O run on `pool`, which must
   // outlive the unit.
-  LogicalUnit(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file,
-              IoPool& pool);
+  LogicalUnit(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file, IoPool& pool);
   // A unit with no backing file (tests of the commands that describe a
   // unit): `blocks` blocks; reads and writes get MEDIUM ERROR.
   LogicalUnit(Identity id, uint32_t block_size, uint64_t blocks);

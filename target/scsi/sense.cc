@@ -33,6 +33,16 @@ Result invalid_field_in_parameters(uint16_t byte, std::optional<uint8_t> bit) {
                          FieldPointer{false, byte, bit});
 }
 
+Result miscompare(uint32_t offset) {
+  Result r = check_condition(SenseKey::miscompare, kMiscompareDuringVerify);
+  r.sense[0] |= 0x80;  // VALID: the INFORMATION field means something
+  r.sense[3] = static_cast<uint8_t>(offset >> 24);
+  r.sense[4] = static_cast<uint8_t>(offset >> 16);
+  r.sense[5] = static_cast<uint8_t>(offset >> 8);
+  r.sense[6] = static_cast<uint8_t>(offset);
+  return r;
+}
+
 Result sense_for_errno(int err, bool writing) {
   switch (err) {
     case EIO:

@@ -23,6 +23,7 @@ enum class SenseKey : uint8_t {
   unit_attention = 0x6,
   data_protect = 0x7,
   aborted_command = 0xB,
+  miscompare = 0xE,
 };
 
 // Additional sense code and qualifier (SPC-4 Annex D).
@@ -35,6 +36,7 @@ inline constexpr Asc kWriteError{0x0C, 0x00};                     // WRITE ERROR
 inline constexpr Asc kInvalidFieldInInformationUnit{0x0E, 0x03};  // ... IN COMMAND IU
 inline constexpr Asc kUnrecoveredReadError{0x11, 0x00};           // UNRECOVERED READ ERROR
 inline constexpr Asc kParameterListLength{0x1A, 0x00};            // PARAMETER LIST LENGTH ERROR
+inline constexpr Asc kMiscompareDuringVerify{0x1D, 0x00};         // MISCOMPARE DURING VERIFY OP
 inline constexpr Asc kInvalidOpcode{0x20, 0x00};                  // INVALID COMMAND OP CODE
 inline constexpr Asc kLbaOutOfRange{0x21, 0x00};                  // LBA OUT OF RANGE
 inline constexpr Asc kInvalidFieldInCdb{0x24, 0x00};              // INVALID FIELD IN CDB
@@ -66,6 +68,12 @@ Result invalid_field_in_cdb(uint16_t byte, std::optional<uint8_t> bit = std::nul
 // ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST pointing at byte (and
 // bit) of the parameter list (C/D clear).
 Result invalid_field_in_parameters(uint16_t byte, std::optional<uint8_t> bit = std::nullopt);
+
+// MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION (VERIFY, WRITE AND
+// VERIFY, COMPARE AND WRITE), with VALID set and the INFORMATION field
+// holding `offset`: the byte of the data-out (or of the range compared)
+// where the first difference is (SBC-3 5.2, 5.33).
+Result miscompare(uint32_t offset);
 
 // What a backing file's errno becomes: EIO is a MEDIUM ERROR (UNRECOVERED
 // READ ERROR reading, WRITE ERROR writing), ENOSPC and EDQUOT are DATA

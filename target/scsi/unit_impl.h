@@ -5,6 +5,7 @@
 #ifndef OFFCOPY_TARGET_SCSI_UNIT_IMPL_H_
 #define OFFCOPY_TARGET_SCSI_UNIT_IMPL_H_
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -14,6 +15,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
+#include <span>
+#include <vector>
 
 #include "scsi/backing_file.h"
 #include "scsi/command.h"
@@ -33,6 +37,9 @@ struct BlockLimits {
   uint32_t max_unmap;     // LBAs per UNMAP command: 256 MiB
   uint32_t max_unmap_descriptors = 256;
   uint64_t max_write_same;  // WRITE SAME: 1 GiB (a pattern is written on one I/O thread)
+  // COMPARE AND WRITE: its NUMBER OF LOGICAL BLOCKS is one byte, so 255
+  // is the most a CDB can ask; VMware's ATS uses 1.
+  uint8_t max_compare_and_write = 255;
 };
 
 // A decoded command: answered at once (`io` empty: a bad CDB, a range
@@ -63,6 +70,14 @@ struct LogicalUnit::Impl {
   std::condition_variable idle;
   uint64_t in_flight = 0;  // guarded by flight_mu
 
+  // The commands that read, change and write blocks back (COMPARE AND
+  // WRITE, ORWRITE) must be atomic against every other write to the unit
+  // (SBC-3 5.2): they hold this exclusively, and every write (WRITE,
+  // WRITE AND VERIFY, WRITE SAME, UNMAP) holds it shared while it
+  // changes the file.  Reads do not take it.  The loop thread's fast path
+  // only ever tries it (Plan::fast must not block).
+  std::shared_mutex rmw_lock;
+
   std::mutex mu;
   // Every nexus seen, with its pending unit attentions, oldest first.
   std::map<uint64_t, std::deque<Asc>> attentions;  // guarded by mu
@@ -73,9 +88,34 @@ struct LogicalUnit::Impl {
   // LBPME / LBPU / LBPWS are advertised.  Only when the file can punch.
   bool thin() const { return file && file->can_punch() && !options.read_only; }
 
+  // One command this unit has: the one table that dispatch (plan) and
+  // REPORT SUPPORTED OPERATION CODES both read, so they cannot disagree.
+  struct CommandSpec {
+    uint8_t opcode;
+    int service_action;  // -1: the operation code has none
+    // Decodes the command; null: answered before plan() (REQUEST SENSE
+    // by submit(), REPORT LUNS by the LunMap).
+    Plan (*plan)(Impl& unit, const Command& cmd);
+    // Whether this unit has it (UNMAP only where holes can be punched);
+    // null: always.
+    bool (*available)(const Impl& unit);
+    // CDB USAGE DATA (SPC-4 6.35.3): the operation code (and service
+    // action), then a bit set for each CDB bit the device server looks at.
+    // As long as the CDB.
+    std::array<uint8_t, 16> usage;
+  };
+
   // logical_unit.cc
   void submit(const Command& cmd, Completion done);
+
+  // commands.cc
+  static std::span<const CommandSpec> commands();
+  static bool has_service_actions(uint8_t opcode);
+  // The command `opcode` (and `service_action`) names, if this unit has it.
+  const CommandSpec* find_command(uint8_t opcode, int service_action) const;
   Plan plan(const Command& cmd);
+  Result report_supported_opcodes(const Command& cmd) const;
+  Result report_supported_tmfs(const Command& cmd) const;
   // Takes the unit attention the command must report, if any, and records
   // the nexus as seen.  INQUIRY and REPORT LUNS neither report nor clear.
   std::optional<Asc> take_attention(uint64_t nexus, uint8_t opcode);
@@ -87,6 +127,12 @@ struct LogicalUnit::Impl {
   Result read_capacity_10(const Command& cmd) const;
   Result read_capacity_16(const Command& cmd) const;
   Result mode_sense(const Command& cmd) const;
+  // The bytes of one mode page (0x08, 0x0A, 0x1C) for a page control
+  // (0 current, 1 changeable, 2 default).
+  std::vector<uint8_t> mode_page(uint8_t page, uint8_t pc) const;
+  Result mode_select(const Command& cmd) const;
+  Result prevent_allow_medium_removal(const Command& cmd) const;
+  Result read_defect_data(const Command& cmd) const;
 
   // block_io.cc
   Plan read_write(const Command& cmd, bool write);
@@ -94,6 +140,14 @@ struct LogicalUnit::Impl {
   Plan unmap(const Command& cmd);
   Plan write_same(const Command& cmd);
   Plan get_lba_status(const Command& cmd);
+  Plan prefetch(const Command& cmd);
+  Plan start_stop_unit(const Command& cmd);
+
+  // verify_io.cc
+  Plan verify(const Command& cmd);
+  Plan write_and_verify(const Command& cmd);
+  Plan compare_and_write(const Command& cmd);
+  Plan or_write(const Command& cmd);
 };
 
 }  // namespace offcopy::scsi

@@ -128,8 +128,9 @@ TEST_F(LogicalUnitTest, UnknownServiceActionPointsAtIt) {
 }
 
 TEST_F(LogicalUnitTest, UnsupportedOrMalformedCommandsGetTheStandardSense) {
-  // Not built yet (and vendor-specific): INVALID COMMAND OPERATION CODE.
-  for (uint8_t op : {0x15, 0x2F, 0x55, 0x83, 0xC0, 0xE0}) {
+  // Not built (FORMAT UNIT, REASSIGN BLOCKS, WRITE BUFFER) and
+  // vendor-specific: INVALID COMMAND OPERATION CODE.
+  for (uint8_t op : {0x04, 0x07, 0x3B, 0xC0, 0xE0}) {
     std::vector<uint8_t> cdb(16, 0);
     cdb[0] = op;
     expect_sense(run(lu_, cdb), SenseKey::illegal_request, kInvalidOpcode);
