@@ -19,6 +19,7 @@ PKGS=(
   dpkg-dev fakeroot file lintian            # scripts/package.sh: the .deb, checked by lintian
   debootstrap                               # tests/install/deb_test.sh: a fresh Debian 12 to install it in
   libtomlplusplus-dev                       # offcopy-target --config (TOML)
+  libssl-dev                                # offcopy-target CHAP: MD5/SHA digests (libcrypto)
   libiscsi-dev libiscsi-bin                 # the target's initiators: iscsi-test-cu, iscsi-ls, iscsi-inq, iscsi-perf
   qemu-utils qemu-block-extra               # qemu-img convert to and from iscsi:// LUNs
   tgt                                       # tgtd: the peer offcopy-target is measured against

@@ -1,9 +1,14 @@
 #include "config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -46,8 +51,9 @@ std::optional<tlog::Level> level_named(std::string_view name) {
 
 // The options that take a value, and those that do not.
 bool takes_value(std::string_view opt) {
-  static const char* const kWithValue[] = {"--listen", "--target",     "--lun",      "--create",
-                                           "--config", "--io-threads", "--port-file"};
+  static const char* const kWithValue[] = {
+      "--listen",     "--target",    "--lun",  "--create",      "--config",
+      "--io-threads", "--port-file", "--chap", "--mutual-chap", "--allow"};
   return std::find(std::begin(kWithValue), std::end(kWithValue), opt) != std::end(kWithValue);
 }
 
@@ -84,6 +90,34 @@ bool add_flag_lun(std::string_view value, CommandLine& cl, std::string& error) {
   return true;
 }
 
+// "USER:SECRET" into the CHAP credentials (or, for --mutual-chap, the
+// target's own) of the most recent --target.  No message quotes the
+// secret: only the option and the user.
+bool add_flag_chap(std::string_view opt, const std::string& value, CommandLine& cl,
+                   std::string& error) {
+  const size_t colon = value.find(':');
+  const std::string user = value.substr(0, colon);
+  const std::string where = std::string(opt) + " " + user;
+  if (cl.targets.empty()) {
+    error = where + ": CHAP credentials belong to a target; give --target IQN before them";
+    return false;
+  }
+  if (colon == std::string::npos || colon == 0) {
+    error = std::string(opt) + ": expected USER:SECRET (the secret is not shown)";
+    return false;
+  }
+  AuthSpec& auth = cl.targets.back().auth;
+  if (opt == "--chap") {
+    auth.user = user;
+    auth.secret = value.substr(colon + 1);
+  } else {
+    auth.mutual_user = user;
+    auth.mutual_secret = value.substr(colon + 1);
+  }
+  if (auth.where.empty()) auth.where = where;
+  return true;
+}
+
 bool apply_flag(std::string_view opt, const std::string& value, CommandLine& cl,
                 std::string& error) {
   auto bad = [&](std::string_view what) {
@@ -99,6 +133,15 @@ bool apply_flag(std::string_view opt, const std::string& value, CommandLine& cl,
     cl.targets.push_back(TargetSpec{value, "", {}, "--target " + value});
   } else if (opt == "--lun") {
     return add_flag_lun(value, cl, error);
+  } else if (opt == "--chap" || opt == "--mutual-chap") {
+    return add_flag_chap(opt, value, cl, error);
+  } else if (opt == "--allow") {
+    if (cl.targets.empty()) {
+      error = "--allow " + value + ": an --allow belongs to a target; give --target IQN before it";
+      return false;
+    }
+    // The name is checked with the config's, in validate().
+    cl.targets.back().allow.push_back(value);
   } else if (opt == "--create") {
     uint64_t size = 0;
     if (!parse_size(value, size)) {
@@ -281,8 +324,14 @@ class ConfigReader {
           if (!read_lun(*lt, lun)) return false;
           target.luns.push_back(std::move(lun));
         }
+      } else if (k == "allow") {
+        if (!read_allow(n, target.allow)) return false;
+      } else if (k == "auth") {
+        const toml::table* at_ = n.as_table();
+        if (!at_) return fail(n, "'auth' must be a table: write [target.auth]");
+        if (!read_auth(*at_, target.auth)) return false;
       } else {
-        return unknown(key, " in [[target]] (known: iqn, alias, lun)");
+        return unknown(key, " in [[target]] (known: iqn, alias, allow, auth, lun)");
       }
     }
     if (!have_iqn) return fail(t, "this [[target]] has no 'iqn'");
@@ -332,6 +381,51 @@ class ConfigReader {
     return true;
   }
 
+  // allow = ["iqn....", ...]: the initiators that may log in.
+  bool read_allow(const toml::node& n, std::vector<std::string>& allow) {
+    const toml::array* arr = n.as_array();
+    if (!arr) return wrong_type("allow", n, "an array of initiator names");
+    for (auto&& item : *arr) {
+      std::string name;
+      if (!get_string("allow", item, name)) return false;
+      if (!valid_iscsi_name(name)) {
+        return fail(item, "'allow' entry '" + name +
+                              "' is not an iSCSI name (iqn., eui. or naa., no spaces)");
+      }
+      allow.push_back(std::move(name));
+    }
+    return true;
+  }
+
+  // [target.auth]: CHAP.  A wrong type is reported without the value.
+  bool read_auth(const toml::table& t, AuthSpec& auth) {
+    auth.where = at(t.source());
+    for (auto&& [key, n] : t) {
+      const std::string k(key.str());
+      std::string* field = k == "user"                 ? &auth.user
+                           : k == "secret"             ? &auth.secret
+                           : k == "secret_file"        ? &auth.secret_file
+                           : k == "mutual_user"        ? &auth.mutual_user
+                           : k == "mutual_secret"      ? &auth.mutual_secret
+                           : k == "mutual_secret_file" ? &auth.mutual_secret_file
+                                                       : nullptr;
+      if (field == nullptr) {
+        return unknown(key,
+                       " in [target.auth] (known: user, secret, secret_file, mutual_user, "
+                       "mutual_secret, mutual_secret_file)");
+      }
+      if (!get_string(k, n, *field)) return false;
+      if (field->empty()) return fail(n, "'" + k + "' is empty");
+    }
+    if (!auth.secret.empty() && !auth.secret_file.empty()) {
+      return fail(t, "[target.auth] has both 'secret' and 'secret_file': give one");
+    }
+    if (!auth.mutual_secret.empty() && !auth.mutual_secret_file.empty()) {
+      return fail(t, "[target.auth] has both 'mutual_secret' and 'mutual_secret_file': give one");
+    }
+    return true;
+  }
+
   // "1G" or a number of bytes.
   bool read_create(const toml::node& n, uint64_t& size) {
     if (auto* i = n.as_integer()) {
@@ -364,6 +458,129 @@ class ConfigReader {
   Config& config_;
   std::string& error_;
 };
+
+// A CHAP user or secret's checks; `what` names it in the message, which
+// never quotes a secret.
+bool check_secret(const AuthSpec& a, const std::string& iqn, const char* what,
+                  const std::string& secret, std::string& error) {
+  const std::string head = a.where + ": " + what + " of target '" + iqn + "'";
+  if (secret.size() < kMinSecret || secret.size() > kMaxSecret) {
+    error = head + " has " + std::to_string(secret.size()) + " bytes; a CHAP secret has " +
+            std::to_string(kMinSecret) + " to " + std::to_string(kMaxSecret) +
+            " (RFC 7143 12.1.3: at least 96 bits)";
+    return false;
+  }
+  if (secret.find('\0') != std::string::npos) {
+    error = head + " holds a NUL byte";
+    return false;
+  }
+  return true;
+}
+
+bool check_user(const AuthSpec& a, const std::string& iqn, const char* what,
+                const std::string& user, std::string& error) {
+  if (user.size() > 255 || !printable(user)) {
+    error = a.where + ": " + what + " of target '" + iqn +
+            "' must be 1 to 255 printable ASCII characters";
+    return false;
+  }
+  return true;
+}
+
+bool validate_auth(const TargetSpec& t, std::string& error) {
+  const AuthSpec& a = t.auth;
+  if (a.empty()) return true;
+  const std::string head = a.where + ": target '" + t.iqn + "'";
+  // A secret file not read yet (validate() without load_secrets()) counts
+  // as a secret; its length is checked once it is read.
+  const bool secret = !a.secret.empty() || !a.secret_file.empty();
+  const bool mutual_secret = !a.mutual_secret.empty() || !a.mutual_secret_file.empty();
+  if (a.user.empty()) {
+    error = head + (a.mutual_user.empty() ? ": a CHAP secret needs its 'user'"
+                                          : ": mutual CHAP needs one-way CHAP too: give 'user' "
+                                            "and 'secret'");
+    return false;
+  }
+  if (!secret) {
+    error = head + ": CHAP user '" + a.user + "' has no 'secret' (or 'secret_file')";
+    return false;
+  }
+  if (!check_user(a, t.iqn, "the CHAP user", a.user, error) ||
+      (!a.secret.empty() && !check_secret(a, t.iqn, "the CHAP secret", a.secret, error))) {
+    return false;
+  }
+  if (a.mutual_user.empty() == mutual_secret) {
+    error = head + (a.mutual_user.empty() ? ": a mutual_secret needs its 'mutual_user'"
+                                          : ": mutual_user '" + a.mutual_user +
+                                                "' has no 'mutual_secret' (or "
+                                                "'mutual_secret_file')");
+    return false;
+  }
+  if (a.mutual_user.empty()) return true;
+  if (!check_user(a, t.iqn, "the mutual user", a.mutual_user, error) ||
+      (!a.mutual_secret.empty() &&
+       !check_secret(a, t.iqn, "the mutual secret", a.mutual_secret, error))) {
+    return false;
+  }
+  // RFC 7143 12.1.3: a secret that authenticates an initiator must not
+  // authenticate a target (else one side can be made to answer for the other).
+  if (!a.secret.empty() && a.mutual_secret == a.secret) {
+    error = head + ": the mutual secret must differ from the CHAP secret (RFC 7143 12.1.3)";
+    return false;
+  }
+  return true;
+}
+
+// Reads a secret file: a regular file only its owner may read.
+bool read_secret_file(const std::string& where, const std::string& path, std::string& secret,
+                      std::string& error) {
+  const std::string head = where + ": secret file '" + path + "'";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    error = head + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0;
+  if (!ok) {
+    error = head + ": " + std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    error = head + " is not a regular file";
+    ok = false;
+  } else if (st.st_mode & 077) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+    error = head + " may be read by others (mode " + mode + "): chmod 600 it";
+    ok = false;
+  }
+  std::string text;
+  char buf[512];
+  while (ok) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = head + ": " + std::strerror(errno);
+      ok = false;
+    }
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > 4096) {
+      error = head + " is too long for a secret";
+      ok = false;
+    }
+  }
+  ::close(fd);
+  if (!ok) return false;
+  // An editor's final newline is not part of the secret.
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty()) {
+    error = head + " is empty";
+    return false;
+  }
+  secret = std::move(text);
+  return true;
+}
 
 // The first of luns[0, before) that has number `lun`, or null.
 const LunSpec* find_lun(const std::vector<LunSpec>& luns, uint16_t lun, size_t before) {
@@ -568,6 +785,14 @@ bool validate(const Config& config, std::string& error) {
       error = t.where + ": target '" + t.iqn + "' is already given at " + it->second->where;
       return false;
     }
+    if (!validate_auth(t, error)) return false;
+    for (const std::string& a : t.allow) {
+      if (!valid_iscsi_name(a)) {
+        error = t.where + ": allowed initiator '" + a +
+                "' is not an iSCSI name (iqn., eui. or naa., no spaces)";
+        return false;
+      }
+    }
     if (t.luns.empty()) {
       error = t.where + ": target '" + t.iqn +
               "' has no LUNs (give --lun N=PATH after --target, "
@@ -604,6 +829,20 @@ bool validate(const Config& config, std::string& error) {
   return true;
 }
 
+bool load_secrets(Config& config, std::string& error) {
+  for (TargetSpec& t : config.targets) {
+    AuthSpec& a = t.auth;
+    if (!a.secret_file.empty() && !read_secret_file(a.where, a.secret_file, a.secret, error)) {
+      return false;
+    }
+    if (!a.mutual_secret_file.empty() &&
+        !read_secret_file(a.where, a.mutual_secret_file, a.mutual_secret, error)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool resolve(const CommandLine& cl, Config& config, std::string& error) {
   if (!cl.config_path.empty() && !load_config(cl.config_path, config, error)) return false;
   for (const std::string& l : cl.listen) config.server.listen.push_back(l);
@@ -616,7 +855,7 @@ bool resolve(const CommandLine& cl, Config& config, std::string& error) {
   }
   if (cl.io_threads) config.server.io_threads = *cl.io_threads;
   if (cl.log_level) config.log_level = *cl.log_level;
-  return validate(config, error);
+  return load_secrets(config, error) && validate(config, error);
 }
 
 std::string usage() {
@@ -630,6 +869,14 @@ Serve files as the logical units of iSCSI targets.
                              may repeat
       --lun N=PATH         serve the file PATH as LUN N (0-16383) of the last
                              --target; its size is the file's
+      --chap USER:SECRET   the last --target requires CHAP: the initiator logs
+                             in as USER with SECRET (12 to 256 bytes); visible
+                             in ps: prefer secret_file in a --config file
+      --mutual-chap USER:SECRET
+                             the last --target's own name and secret, for
+                             initiators that authenticate the target too
+      --allow IQN          only this initiator may log in to the last
+                             --target; may repeat; default: any
       --create SIZE        make a missing --lun file, sparse, of SIZE bytes
                              (suffixes K, M, G, T: powers of 1024, e.g. 64M)
       --config FILE        read targets, LUNs and server settings from a TOML

@@ -42,11 +42,32 @@ struct LunSpec {
   std::string where;
 };
 
+// A target's CHAP credentials (RFC 7143 12.1.3).  A secret is given
+// inline or as a file (`*_file`, read by resolve(): it must be 0600 or
+// stricter).  Messages never quote a secret.
+struct AuthSpec {
+  std::string user, secret, secret_file;
+  std::string mutual_user, mutual_secret, mutual_secret_file;
+  std::string where;  // "FILE:LINE" of [target.auth], or "--chap USER"
+  bool empty() const {
+    return user.empty() && secret.empty() && secret_file.empty() && mutual_user.empty() &&
+           mutual_secret.empty() && mutual_secret_file.empty();
+  }
+};
+
+// RFC 7143 12.1.3: a CHAP secret has at least 96 bits; 256 bytes is a
+// sane ceiling (and more than any initiator takes).
+inline constexpr size_t kMinSecret = 12;
+inline constexpr size_t kMaxSecret = 256;
+
 struct TargetSpec {
   std::string iqn;
   std::string alias;
   std::vector<LunSpec> luns;
   std::string where;  // "FILE:LINE" or "--target IQN"
+  AuthSpec auth;
+  // The initiator names allowed to log in; empty: any.
+  std::vector<std::string> allow;
 };
 
 // The server's settings; the defaults are iscsi::ServerOptions'.
@@ -99,12 +120,18 @@ bool parse_config(std::string_view text, const std::string& name, Config& config
 bool load_config(const std::string& path, Config& config, std::string& error);
 
 // The Config to serve: the file named by --config (if any), the flags laid
-// over it, and the whole checked: something to serve, unique IQNs, unique
-// LUNs per target, sizes that fit the block size, portals that parse.
+// over it, the secret files read, and the whole checked: something to
+// serve, unique IQNs, unique LUNs per target, sizes that fit the block
+// size, portals that parse, CHAP credentials that are whole.
 bool resolve(const CommandLine& cl, Config& config, std::string& error);
 
 // Checks a whole Config (resolve() calls it).
 bool validate(const Config& config, std::string& error);
+
+// Reads each target's secret_file and mutual_secret_file into its secret
+// (resolve() calls it).  A file must be a regular file that neither group
+// nor others may read; one trailing newline is not part of the secret.
+bool load_secrets(Config& config, std::string& error);
 
 // "256M" -> 268435456: a positive decimal number of bytes with an optional
 // K, M, G or T suffix (powers of 1024, either case).  False if malformed,

@@ -109,7 +109,17 @@ bool open_units(const config::Config& config, std::vector<std::unique_ptr<scsi::
       luns.emplace(l.lun, unit);
       served.push_back({t.iqn + " LUN " + std::to_string(l.lun), l.path, std::move(unit)});
     }
-    targets.push_back({t.iqn, t.alias, std::make_shared<scsi::LunMap>(std::move(luns))});
+    iscsi::TargetAuth auth{t.auth.user, t.auth.secret, t.auth.mutual_user, t.auth.mutual_secret};
+    targets.push_back(
+        {t.iqn, t.alias, std::make_shared<scsi::LunMap>(std::move(luns)), auth, t.allow});
+    // What protects it, never the secrets themselves.
+    if (auth.chap() || !t.allow.empty()) {
+      OFFCOPY_TLOG(info, "%s: %s%s, %s", t.iqn.c_str(), auth.chap() ? "CHAP" : "no CHAP",
+                   auth.mutual() ? " (mutual offered)" : "",
+                   t.allow.empty()
+                       ? "any initiator"
+                       : (std::to_string(t.allow.size()) + " initiators allowed").c_str());
+    }
   }
   return true;
 }

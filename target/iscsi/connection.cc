@@ -527,13 +527,14 @@ void Connection::handle_text(const Pdu& pdu) {
         continue;
       }
       // All targets in a discovery session; in a normal one, the
-      // session's own (an empty value) or the one named.
+      // session's own (an empty value) or the one named.  A target whose
+      // ACL does not admit the initiator is not shown to it.
       const std::string address = link_.local_address() + ",1";
       for (const TargetConfig& t : *services_.targets) {
         const bool listed = value == "All"  ? login_.discovery()
                             : value.empty() ? &t == login_.target()
                                             : value == t.iqn;
-        if (!listed) continue;
+        if (!listed || !t.admits(login_.initiator_name())) continue;
         reply.emplace_back("TargetName", t.iqn);
         reply.emplace_back("TargetAddress", address);
       }

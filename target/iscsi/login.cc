@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "iscsi/chap.h"
 #include "util/log.h"
 
 namespace offcopy::iscsi {
@@ -13,6 +14,13 @@ constexpr int kFullFeaturePhase = 3;
 
 // The 16 MiB - 1 ceiling of every length key (RFC 7143 13.12-13.14).
 constexpr uint64_t kMaxLength = (1u << 24) - 1;
+
+// The target's CHAP challenge: RFC 1994 asks for one at least as long as
+// the digest; 32 bytes covers SHA-256 and is what libiscsi sends.
+constexpr size_t kChallengeSize = 32;
+// The longest challenge an initiator may send for mutual CHAP (RFC 7143
+// 12.1.3 caps binary values at 1024 bytes).
+constexpr size_t kMaxChallenge = 1024;
 
 std::vector<std::string> split_list(const std::string& value) {
   std::vector<std::string> out;
@@ -33,12 +41,22 @@ std::optional<bool> parse_bool(const std::string& v) {
 
 const char* yes_no(bool b) { return b ? "Yes" : "No"; }
 
+bool contains(const std::vector<std::string>& list, const std::string& v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+const std::string* find_key(const KeyValues& kv, const std::string& key) {
+  for (const auto& [k, v] : kv) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
 uint32_t be32_at(const Pdu& p, size_t at) { return p.field32(at); }
 
 }  // namespace
 
-Login::Login(const ServerOptions& options, const std::vector<TargetConfig>& targets,
-             uint16_t tsih)
+Login::Login(const ServerOptions& options, const std::vector<TargetConfig>& targets, uint16_t tsih)
     : options_(options), targets_(targets), tsih_(tsih) {
   params_.recv_max_data = options.max_recv_data_segment;
 }
@@ -100,7 +118,7 @@ Pdu Login::respond(const Pdu& request) {
     LoginStatus status = kLoginOk;
     const KeyValues offered = parse_text(pending_text_);
     pending_text_.clear();
-    if (!answer(offered, reply, status)) return refuse(request, status);
+    if (!answer(offered, transit, reply, status)) return refuse(request, status);
     if (first_ && !discovery_) {
       // Declared once, in a normal session's first response: an initiator
       // (UEFI's) refuses a login without it.
@@ -108,15 +126,20 @@ Pdu Login::respond(const Pdu& request) {
       if (target_ && !target_->alias.empty()) reply.emplace_back("TargetAlias", target_->alias);
     }
     first_ = false;
-    if (transit && nsg == kFullFeaturePhase && !answered_.count("MaxRecvDataSegmentLength")) {
+    // Until CHAP has succeeded the target stays in the security stage,
+    // whatever the initiator asked (RFC 7143 12.1.3: the exchange takes
+    // several round trips).
+    const bool pending = auth_ != Auth::none && auth_ != Auth::done;
+    const bool go = transit && !pending;
+    if (go && nsg == kFullFeaturePhase && !answered_.count("MaxRecvDataSegmentLength")) {
       // The target's own limit, declared whether or not the initiator
       // declared one (a login that leaves it out is incomplete).
       answered_.insert("MaxRecvDataSegmentLength");
       reply.emplace_back("MaxRecvDataSegmentLength", std::to_string(params_.recv_max_data));
     }
     r.data = format_text(reply);
-    r.bhs[1] = static_cast<uint8_t>((transit ? kTransit : 0) | csg << 2 | (transit ? nsg : 0));
-    if (transit) {
+    r.bhs[1] = static_cast<uint8_t>((go ? kTransit : 0) | csg << 2 | (go ? nsg : 0));
+    if (go) {
       stage_ = nsg;
       complete_ = nsg == kFullFeaturePhase;
     }
@@ -134,12 +157,16 @@ Pdu Login::respond(const Pdu& request) {
   return r;
 }
 
-bool Login::answer(const KeyValues& offered, KeyValues& reply, LoginStatus& status) {
+bool Login::answer(const KeyValues& offered, bool transit, KeyValues& reply, LoginStatus& status) {
   std::string target_name;
   bool named_target = false;
+  const std::string* methods = nullptr;
+  KeyValues chap;  // answered once the target, and so its credentials, are known
   for (const auto& [key, value] : offered) {
     if (key == "InitiatorName") {
-      initiator_name_ = value;
+      // Only the first request names the initiator: the ACL was checked
+      // against that name.
+      if (first_) initiator_name_ = value;
     } else if (key == "InitiatorAlias") {
       // Declarative, for the log only.
     } else if (key == "SessionType") {
@@ -155,36 +182,166 @@ bool Login::answer(const KeyValues& offered, KeyValues& reply, LoginStatus& stat
       target_name = value;
       named_target = true;
     } else if (key == "AuthMethod") {
-      // No authentication yet (CHAP is issue 17): None if it is offered.
-      const auto methods = split_list(value);
-      const bool none = std::find(methods.begin(), methods.end(), "None") != methods.end();
-      reply.emplace_back(key, none ? "None" : "Reject");
+      methods = &value;
+    } else if (key.starts_with("CHAP_")) {
+      chap.emplace_back(key, value);
     } else if (!answer_operational(key, value, reply)) {
       reply.emplace_back(key, "NotUnderstood");
     }
   }
-  if (!first_) return true;
-  if (initiator_name_.empty()) {
-    status = kMissingParameter;
-    return false;
+  if (first_) {
+    if (initiator_name_.empty()) {
+      status = kMissingParameter;
+      return false;
+    }
+    if (!discovery_) {
+      if (!named_target) {
+        status = kMissingParameter;
+        return false;
+      }
+      for (const TargetConfig& t : targets_) {
+        if (t.iqn == target_name) target_ = &t;
+      }
+      if (target_ == nullptr) {
+        status = kTargetNotFound;
+        return false;
+      }
+      // Both names are known: the ACL first, so that an initiator it
+      // refuses learns nothing of the target's CHAP.
+      if (!target_->admits(initiator_name_)) {
+        OFFCOPY_TLOG(warning, "%s is not in the ACL of %s", initiator_name_.c_str(),
+                     target_->iqn.c_str());
+        status = kAuthorizationFailure;
+        return false;
+      }
+      if (target_->auth.chap()) auth_ = Auth::method;
+    }
   }
-  if (discovery_) return true;
-  if (!named_target) {
-    status = kMissingParameter;
-    return false;
+  return authenticate(methods, chap, transit, reply, status);
+}
+
+bool Login::auth_failed(const char* why, LoginStatus& status) {
+  OFFCOPY_TLOG(warning, "CHAP login from %s to %s failed: %s", initiator_name_.c_str(),
+               target_->iqn.c_str(), why);
+  status = kAuthenticationFailure;
+  return false;
+}
+
+bool Login::authenticate(const std::string* methods, const KeyValues& chap, bool transit,
+                         KeyValues& reply, LoginStatus& status) {
+  if (auth_ == Auth::none) {
+    // No credentials (or a discovery session): None if it is offered.
+    if (methods) {
+      reply.emplace_back("AuthMethod", contains(split_list(*methods), "None") ? "None" : "Reject");
+    }
+    for (const auto& [key, value] : chap) reply.emplace_back(key, "NotUnderstood");
+    return true;
   }
-  for (const TargetConfig& t : targets_) {
-    if (t.iqn == target_name) target_ = &t;
+  // An initiator without credentials (libiscsi's) starts in the
+  // operational stage: refused, as is any attempt to leave security early.
+  if (stage_ != 0 && auth_ != Auth::done) {
+    return auth_failed("the initiator did not authenticate (no CHAP credentials?)", status);
   }
-  if (target_ == nullptr) {
-    status = kTargetNotFound;
-    return false;
+  switch (auth_) {
+    case Auth::method:
+      if (!methods) {
+        if (transit) return auth_failed("no AuthMethod offered", status);
+        return true;  // it may come in a later request of the stage
+      }
+      if (!contains(split_list(*methods), "CHAP")) {
+        return auth_failed("the initiator does not offer AuthMethod=CHAP", status);
+      }
+      reply.emplace_back("AuthMethod", "CHAP");
+      auth_ = Auth::algorithm;
+      // An initiator may send its CHAP_A along with the offer.
+      return chap.empty() || authenticate(nullptr, chap, transit, reply, status);
+
+    case Auth::algorithm: {
+      const std::string* a = find_key(chap, "CHAP_A");
+      if (methods || a == nullptr || chap.size() != 1) {
+        return auth_failed("expected CHAP_A alone", status);
+      }
+      // The first of the initiator's list (its order of preference) that
+      // this target computes; none is a failure (RFC 7143 12.1.3).
+      for (const std::string& v : split_list(*a)) {
+        const auto n = parse_number(v, 0, 255);
+        if (n && chap::supported(static_cast<int>(*n))) {
+          chap_algorithm_ = static_cast<int>(*n);
+          break;
+        }
+      }
+      if (chap_algorithm_ == 0) return auth_failed("no CHAP_A this target supports", status);
+      chap_challenge_.resize(kChallengeSize);
+      if (!chap::random_bytes(&chap_id_, 1) ||
+          !chap::random_bytes(chap_challenge_.data(), chap_challenge_.size())) {
+        OFFCOPY_TLOG(error, "getrandom failed: no CHAP challenge for %s", initiator_name_.c_str());
+        status = kTargetError;
+        return false;
+      }
+      reply.emplace_back("CHAP_A", std::to_string(chap_algorithm_));
+      reply.emplace_back("CHAP_I", std::to_string(chap_id_));
+      reply.emplace_back("CHAP_C", chap::encode_hex(chap_challenge_));
+      auth_ = Auth::response;
+      return true;
+    }
+
+    case Auth::response: {
+      const std::string* n = find_key(chap, "CHAP_N");
+      const std::string* r = find_key(chap, "CHAP_R");
+      const std::string* i = find_key(chap, "CHAP_I");
+      const std::string* c = find_key(chap, "CHAP_C");
+      const size_t expected_keys = 2 + (i != nullptr) + (c != nullptr);
+      if (methods || n == nullptr || r == nullptr || chap.size() != expected_keys) {
+        return auth_failed("expected CHAP_N and CHAP_R", status);
+      }
+      const TargetAuth& auth = target_->auth;
+      const auto response = chap::decode(*r);
+      // The user is compared as bytes too: no early exit on a prefix.
+      const std::vector<uint8_t> user(auth.user.begin(), auth.user.end()),
+          offered_user(n->begin(), n->end());
+      const bool user_ok = chap::equal(offered_user, user);
+      const bool response_ok = response &&
+                               chap::equal(*response, chap::response(chap_algorithm_, chap_id_,
+                                                                     auth.secret, chap_challenge_));
+      if (!user_ok) return auth_failed("unknown CHAP user", status);
+      if (!response_ok) return auth_failed("wrong CHAP response (a wrong secret?)", status);
+      if (i || c) {
+        // The initiator authenticates the target in turn.
+        if (!i || !c) return auth_failed("mutual CHAP needs both CHAP_I and CHAP_C", status);
+        if (!auth.mutual()) {
+          return auth_failed("the initiator asks for mutual CHAP; the target has no mutual_user",
+                             status);
+        }
+        const auto id = parse_number(*i, 0, 255);
+        const auto challenge = chap::decode(*c);
+        if (!id || !challenge || challenge->size() > kMaxChallenge) {
+          return auth_failed("a malformed mutual CHAP_I or CHAP_C", status);
+        }
+        // Answering our own challenge would hand the initiator the
+        // response it owes us (a reflection attack).
+        if (chap::equal(*challenge, chap_challenge_)) {
+          return auth_failed("the mutual challenge is the target's own (reflection)", status);
+        }
+        reply.emplace_back("CHAP_N", auth.mutual_user);
+        reply.emplace_back(
+            "CHAP_R", chap::encode_hex(chap::response(chap_algorithm_, static_cast<uint8_t>(*id),
+                                                      auth.mutual_secret, *challenge)));
+      }
+      OFFCOPY_TLOG(debug, "CHAP: %s authenticated to %s%s", initiator_name_.c_str(),
+                   target_->iqn.c_str(), i ? " (mutual)" : "");
+      auth_ = Auth::done;
+      return true;
+    }
+
+    case Auth::done:
+    case Auth::none:
+      if (methods || !chap.empty()) return auth_failed("CHAP keys after authentication", status);
+      return true;
   }
   return true;
 }
 
-bool Login::answer_operational(const std::string& key, const std::string& value,
-                               KeyValues& reply) {
+bool Login::answer_operational(const std::string& key, const std::string& value, KeyValues& reply) {
   const auto reject = [&] { reply.emplace_back(key, "Reject"); };
   const auto number = [&](uint64_t lo, uint64_t hi) { return parse_number(value, lo, hi); };
   if (key == "HeaderDigest" || key == "DataDigest") {
@@ -236,8 +393,8 @@ bool Login::answer_operational(const std::string& key, const std::string& value,
   } else if (key == "MaxOutstandingR2T") {
     const auto n = number(1, 65535);
     if (!n) return reject(), true;
-    params_.max_outstanding_r2t =
-        std::min<uint32_t>(options_.max_outstanding_r2t, static_cast<uint32_t>(*n));
+    params_.max_outstanding_r2t = std::min<uint32_t>(options_.max_outstanding_r2t,
+                                                     static_cast<uint32_t>(*n));
     reply.emplace_back(key, std::to_string(params_.max_outstanding_r2t));
   } else if (key == "ErrorRecoveryLevel") {
     if (!number(0, 2)) return reject(), true;

@@ -11,6 +11,14 @@
 // malformed value Reject.  The target always declares its own
 // MaxRecvDataSegmentLength, and TargetPortalGroupTag in a normal session.
 //
+// Security (RFC 7143 12.1.3): a normal session to a target with CHAP
+// credentials must take AuthMethod=CHAP and prove the secret before the
+// login leaves the security stage; the initiator may ask the target to
+// prove its own (mutual CHAP).  A target's ACL is checked as soon as both
+// names are known, before any CHAP.  Every failure is status 0x0201
+// (authentication) or 0x0202 (authorization); the log says why, and never
+// holds a secret or a response.
+//
 // Thread-safety: belongs to one connection's thread.
 #ifndef OFFCOPY_TARGET_ISCSI_LOGIN_H_
 #define OFFCOPY_TARGET_ISCSI_LOGIN_H_
@@ -29,8 +37,8 @@ namespace offcopy::iscsi {
 // What the login settled, for the rest of the connection.
 struct SessionParams {
   Digests digests;
-  uint32_t send_max_data = 8192;   // the initiator's MaxRecvDataSegmentLength
-  uint32_t recv_max_data = 8192;   // the target's
+  uint32_t send_max_data = 8192;  // the initiator's MaxRecvDataSegmentLength
+  uint32_t recv_max_data = 8192;  // the target's
   bool initial_r2t = true;
   bool immediate_data = true;
   uint32_t first_burst = 65536;
@@ -46,6 +54,8 @@ struct LoginStatus {
 };
 inline constexpr LoginStatus kLoginOk{0, 0};
 inline constexpr LoginStatus kInitiatorError{2, 0x00};
+inline constexpr LoginStatus kAuthenticationFailure{2, 0x01};
+inline constexpr LoginStatus kAuthorizationFailure{2, 0x02};
 inline constexpr LoginStatus kTargetNotFound{2, 0x03};
 inline constexpr LoginStatus kUnsupportedVersion{2, 0x05};
 inline constexpr LoginStatus kTooManyConnections{2, 0x06};
@@ -59,8 +69,7 @@ class Login {
  public:
   // `targets` must outlive the login; `next_tsih` hands out session
   // identifying handles.
-  Login(const ServerOptions& options, const std::vector<TargetConfig>& targets,
-        uint16_t tsih);
+  Login(const ServerOptions& options, const std::vector<TargetConfig>& targets, uint16_t tsih);
 
   // One Login Request in, the Login Response to send.
   Pdu respond(const Pdu& request);
@@ -84,19 +93,31 @@ class Login {
   Pdu refuse(const Pdu& request, LoginStatus status);
   // The pairs of one stage's text, answered; false with `status` set if
   // the login cannot go on.
-  bool answer(const KeyValues& offered, KeyValues& reply, LoginStatus& status);
+  bool answer(const KeyValues& offered, bool transit, KeyValues& reply, LoginStatus& status);
+  // The security stage's AuthMethod and CHAP_* keys, answered as the
+  // CHAP exchange stands; false with `status` set on a failure.
+  bool authenticate(const std::string* methods, const KeyValues& chap, bool transit,
+                    KeyValues& reply, LoginStatus& status);
+  bool auth_failed(const char* why, LoginStatus& status);
   bool answer_operational(const std::string& key, const std::string& value, KeyValues& reply);
 
   const ServerOptions& options_;
   const std::vector<TargetConfig>& targets_;
   SessionParams params_;
-  std::set<std::string> answered_;  // keys negotiated already
+  std::set<std::string> answered_;     // keys negotiated already
   std::vector<uint8_t> pending_text_;  // a request continued (C bit)
-  int stage_ = -1;  // CSG of the last request; -1 before the first
+  int stage_ = -1;                     // CSG of the last request; -1 before the first
   bool first_ = true;
   bool complete_ = false, failed_ = false;
   bool discovery_ = false;
   const TargetConfig* target_ = nullptr;
+  // Where the CHAP exchange is: not needed, or waiting for the
+  // initiator's AuthMethod, then CHAP_A, then CHAP_N/CHAP_R, then done.
+  enum class Auth { none, method, algorithm, response, done };
+  Auth auth_ = Auth::none;
+  int chap_algorithm_ = 0;
+  uint8_t chap_id_ = 0;
+  std::vector<uint8_t> chap_challenge_;
   std::string initiator_name_;
   std::array<uint8_t, 6> isid_{};
   uint16_t tsih_;

@@ -8,6 +8,8 @@
 #ifndef OFFCOPY_TARGET_ISCSI_SERVER_H_
 #define OFFCOPY_TARGET_ISCSI_SERVER_H_
 
+#include <strings.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,11 +19,34 @@
 
 namespace offcopy::iscsi {
 
+// CHAP credentials of a target (RFC 7143 12.1.3).  An empty `user`: the
+// target takes AuthMethod=None.  Otherwise an initiator must prove it
+// knows `secret`; `mutual_user`/`mutual_secret` (optional) are what the
+// target answers an initiator that asks it to prove itself in turn.
+struct TargetAuth {
+  std::string user, secret;
+  std::string mutual_user, mutual_secret;
+  bool chap() const { return !user.empty(); }
+  bool mutual() const { return !mutual_user.empty(); }
+};
+
 // One target: its IQN and its units.
 struct TargetConfig {
   std::string iqn;    // e.g. iqn.2026-12.org.offcopy:demo
   std::string alias;  // TargetAlias, optional
   std::shared_ptr<scsi::LunMap> luns;
+  TargetAuth auth;
+  // The InitiatorNames allowed to log in; empty: any.  iSCSI names
+  // compare without (ASCII) case: RFC 3722 normalizes them to lower case.
+  std::vector<std::string> allow;
+
+  bool admits(const std::string& initiator) const {
+    if (allow.empty()) return true;
+    for (const std::string& a : allow) {
+      if (strcasecmp(a.c_str(), initiator.c_str()) == 0) return true;
+    }
+    return false;
+  }
 };
 
 struct ServerOptions {

@@ -2,6 +2,7 @@
 // each flag and key means, how they combine, and every error sentence.
 #include "config.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -364,7 +365,7 @@ TEST(ConfigFile, UnknownKeysNameTheKeyAndLine) {
             "max_recv_data_segment, first_burst, max_burst, immediate_data, initial_r2t, "
             "nop_interval, queue_depth, target)");
   EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\nname = \"x\"\n"),
-            "t.toml:3: unknown key 'name' in [[target]] (known: iqn, alias, lun)");
+            "t.toml:3: unknown key 'name' in [[target]] (known: iqn, alias, allow, auth, lun)");
   EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n"
                        "blocksize = 4096\n"),
             "t.toml:6: unknown key 'blocksize' in [[target.lun]] (known: lun, path, create, "
@@ -527,11 +528,169 @@ TEST(Precedence, AFlagTargetMayNotRepeatAConfigTarget) {
   EXPECT_EQ(error, "--target iqn.a:x: target 'iqn.a:x' is already given at " + f.path() + ":1");
 }
 
+// ---------------------------------------------------------------- CHAP and the ACL
+
+constexpr char kSecret[] = "correct-horse-battery";
+constexpr char kMutual[] = "staple-of-the-target";
+
+// A target with one LUN, then `auth` (a [target.auth] body) and `extra`
+// lines of the [[target]] before it.
+std::string auth_target(const std::string& auth, const std::string& extra = "") {
+  return "[[target]]\niqn = \"iqn.a:x\"\n" + extra + "[[target.lun]]\nlun = 0\npath = \"/x\"\n" +
+         (auth.empty() ? "" : "[target.auth]\n" + auth);
+}
+
+std::string validate_error(const std::string& text) {
+  Config c = toml_ok(text);
+  std::string error;
+  EXPECT_FALSE(validate(c, error));
+  return error;
+}
+
+TEST(Auth, ConfigFileSchema) {
+  Config c = toml_ok(auth_target(std::string("user = \"alice\"\nsecret = \"") + kSecret +
+                                     "\"\nmutual_user = \"disk-x\"\nmutual_secret = \"" + kMutual +
+                                     "\"\n",
+                                 "allow = [\"iqn.2026-12.org.example:host1\", \"eui.0123\"]\n"));
+  ASSERT_EQ(c.targets.size(), 1u);
+  const TargetSpec& t = c.targets[0];
+  EXPECT_EQ(t.auth.user, "alice");
+  EXPECT_EQ(t.auth.secret, kSecret);
+  EXPECT_EQ(t.auth.mutual_user, "disk-x");
+  EXPECT_EQ(t.auth.mutual_secret, kMutual);
+  EXPECT_EQ(t.auth.where, "t.toml:7");
+  EXPECT_EQ(t.allow, (std::vector<std::string>{"iqn.2026-12.org.example:host1", "eui.0123"}));
+  std::string error;
+  EXPECT_TRUE(validate(c, error)) << error;
+}
+
+TEST(Auth, NoAuthNoAclIsUnchanged) {
+  Config c = toml_ok(auth_target(""));
+  EXPECT_TRUE(c.targets[0].auth.empty());
+  EXPECT_TRUE(c.targets[0].allow.empty());
+}
+
+TEST(Auth, ConfigFileErrors) {
+  EXPECT_EQ(toml_error(auth_target("password = \"x\"\n")),
+            "t.toml:7: unknown key 'password' in [target.auth] (known: user, secret, "
+            "secret_file, mutual_user, mutual_secret, mutual_secret_file)");
+  EXPECT_EQ(toml_error(auth_target("secret = 123456789012345\n")),
+            "t.toml:7: 'secret' must be a string, not an integer");
+  EXPECT_EQ(toml_error(auth_target("user = \"\"\n")), "t.toml:7: 'user' is empty");
+  EXPECT_EQ(toml_error(auth_target(std::string("user = \"a\"\nsecret = \"") + kSecret +
+                                   "\"\nsecret_file = \"/s\"\n")),
+            "t.toml:6: [target.auth] has both 'secret' and 'secret_file': give one");
+  EXPECT_EQ(toml_error(auth_target("", "allow = \"iqn.a:one\"\n")),
+            "t.toml:3: 'allow' must be an array of initiator names, not a string");
+  EXPECT_EQ(toml_error(auth_target("", "allow = [\"host1\"]\n")),
+            "t.toml:3: 'allow' entry 'host1' is not an iSCSI name (iqn., eui. or naa., no spaces)");
+  EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\nauth = 1\n"),
+            "t.toml:3: 'auth' must be a table: write [target.auth]");
+}
+
+TEST(Auth, ValidationNeverQuotesTheSecret) {
+  const std::string short_secret = "short-pw";  // 8 bytes: under 96 bits
+  std::string e = validate_error(
+      auth_target("user = \"alice\"\nsecret = \"" + short_secret + "\"\n"));
+  EXPECT_EQ(e,
+            "t.toml:6: the CHAP secret of target 'iqn.a:x' has 8 bytes; a CHAP secret has 12 to "
+            "256 (RFC 7143 12.1.3: at least 96 bits)");
+  EXPECT_EQ(e.find(short_secret), std::string::npos);
+  e = validate_error(auth_target("user = \"alice\"\nsecret = \"" + std::string(257, 'x') + "\"\n"));
+  EXPECT_NE(e.find("has 257 bytes"), std::string::npos) << e;
+  e = validate_error(auth_target(std::string("secret = \"") + kSecret + "\"\n"));
+  EXPECT_EQ(e, "t.toml:6: target 'iqn.a:x': a CHAP secret needs its 'user'");
+  EXPECT_EQ(validate_error(auth_target("user = \"alice\"\n")),
+            "t.toml:6: target 'iqn.a:x': CHAP user 'alice' has no 'secret' (or 'secret_file')");
+  e = validate_error(
+      auth_target(std::string("mutual_user = \"t\"\nmutual_secret = \"") + kMutual + "\"\n"));
+  EXPECT_EQ(e,
+            "t.toml:6: target 'iqn.a:x': mutual CHAP needs one-way CHAP too: give 'user' and "
+            "'secret'");
+  const std::string one_way = std::string("user = \"alice\"\nsecret = \"") + kSecret + "\"\n";
+  EXPECT_EQ(validate_error(auth_target(one_way + "mutual_user = \"t\"\n")),
+            "t.toml:6: target 'iqn.a:x': mutual_user 't' has no 'mutual_secret' (or "
+            "'mutual_secret_file')");
+  EXPECT_EQ(validate_error(auth_target(one_way + "mutual_secret = \"" + kMutual + "\"\n")),
+            "t.toml:6: target 'iqn.a:x': a mutual_secret needs its 'mutual_user'");
+  e = validate_error(
+      auth_target(one_way + "mutual_user = \"t\"\nmutual_secret = \"" + kSecret + "\"\n"));
+  EXPECT_EQ(e,
+            "t.toml:6: target 'iqn.a:x': the mutual secret must differ from the CHAP secret "
+            "(RFC 7143 12.1.3)");
+  EXPECT_EQ(e.find(kSecret), std::string::npos);
+}
+
+TEST(Auth, Flags) {
+  CommandLine cl = parsed({"--target", "iqn.a:x", "--lun", "0=/x", "--chap",
+                           std::string("alice:") + kSecret + ":with-colon", "--mutual-chap",
+                           std::string("disk-x:") + kMutual, "--allow", "iqn.a:host1", "--allow",
+                           "iqn.a:host2"});
+  ASSERT_EQ(cl.targets.size(), 1u);
+  const TargetSpec& t = cl.targets[0];
+  EXPECT_EQ(t.auth.user, "alice");
+  EXPECT_EQ(t.auth.secret, std::string(kSecret) + ":with-colon") << "the secret may hold ':'";
+  EXPECT_EQ(t.auth.mutual_user, "disk-x");
+  EXPECT_EQ(t.auth.mutual_secret, kMutual);
+  EXPECT_EQ(t.auth.where, "--chap alice");
+  EXPECT_EQ(t.allow, (std::vector<std::string>{"iqn.a:host1", "iqn.a:host2"}));
+  Config c;
+  std::string error;
+  EXPECT_TRUE(resolve(cl, c, error)) << error;
+}
+
+TEST(Auth, FlagErrorsNeverQuoteTheSecret) {
+  EXPECT_EQ(flag_error({"--chap", std::string("alice:") + kSecret}),
+            "--chap alice: CHAP credentials belong to a target; give --target IQN before them");
+  const std::string e = flag_error({"--target", "iqn.a:x", "--chap", kSecret});
+  EXPECT_EQ(e, "--chap: expected USER:SECRET (the secret is not shown)");
+  EXPECT_EQ(flag_error({"--allow", "iqn.a:h"}),
+            "--allow iqn.a:h: an --allow belongs to a target; give --target IQN before it");
+  const std::string r = resolve_error(
+      {"--target", "iqn.a:x", "--lun", "0=/x", "--chap", "alice:tooshort"});
+  EXPECT_EQ(r,
+            "--chap alice: the CHAP secret of target 'iqn.a:x' has 8 bytes; a CHAP secret has 12 "
+            "to 256 (RFC 7143 12.1.3: at least 96 bits)");
+  EXPECT_EQ(resolve_error({"--target", "iqn.a:x", "--lun", "0=/x", "--allow", "host1"}),
+            "--target iqn.a:x: allowed initiator 'host1' is not an iSCSI name (iqn., eui. or "
+            "naa., no spaces)");
+}
+
+TEST(Auth, SecretFile) {
+  TempFile secret(std::string(kSecret) + "\n");
+  ASSERT_EQ(::chmod(secret.path().c_str(), 0600), 0);
+  TempFile f(auth_target("user = \"alice\"\nsecret_file = \"" + secret.path() + "\"\n"));
+  CommandLine cl = parsed({"--config", f.path()});
+  Config c;
+  std::string error;
+  ASSERT_TRUE(resolve(cl, c, error)) << error;
+  EXPECT_EQ(c.targets[0].auth.secret, kSecret) << "the final newline is not part of it";
+
+  ASSERT_EQ(::chmod(secret.path().c_str(), 0644), 0);
+  Config c2;
+  EXPECT_FALSE(resolve(cl, c2, error));
+  EXPECT_EQ(error, f.path() + ":6: secret file '" + secret.path() +
+                       "' may be read by others (mode 0644): chmod 600 it");
+
+  TempFile missing_ref(auth_target("user = \"alice\"\nsecret_file = \"/nonexistent/s\"\n"));
+  Config c3;
+  EXPECT_FALSE(resolve(parsed({"--config", missing_ref.path()}), c3, error));
+  EXPECT_EQ(error,
+            missing_ref.path() + ":6: secret file '/nonexistent/s': No such file or directory");
+
+  TempFile short_secret("short\n");
+  ASSERT_EQ(::chmod(short_secret.path().c_str(), 0400), 0);
+  TempFile g(auth_target("user = \"alice\"\nsecret_file = \"" + short_secret.path() + "\"\n"));
+  Config c4;
+  EXPECT_FALSE(resolve(parsed({"--config", g.path()}), c4, error));
+  EXPECT_NE(error.find("has 5 bytes"), std::string::npos) << error;
+}
+
 TEST(Usage, NamesEveryFlag) {
   std::string u = usage();
-  for (const char* flag :
-       {"--listen", "--target", "--lun", "--create", "--config", "--io-threads", "--port-file",
-        "--foreground", "--verbose", "--quiet", "--help", "--version"}) {
+  for (const char* flag : {"--listen", "--target", "--lun", "--create", "--config", "--io-threads",
+                           "--port-file", "--foreground", "--verbose", "--quiet", "--help",
+                           "--version", "--chap", "--mutual-chap", "--allow"}) {
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
   }
 }

@@ -20,6 +20,8 @@ BUILD=$(realpath -- "${1:?usage: initiators_test.sh BUILD_DIR}")
 TARGET_BIN=$BUILD/offcopy-target
 LOAD_BIN=$BUILD/iscsi-load
 IQN=iqn.2026-12.org.offcopy:initiators
+IQN_CHAP=iqn.2026-12.org.offcopy:initiators-chap
+SECRET=correct-horse-battery
 missing=()
 for tool in iscsi-ls iscsi-inq iscsi-test-cu qemu-img qemu-io strace; do
   command -v "$tool" >/dev/null || missing+=("$tool")
@@ -90,7 +92,9 @@ stop_target() {
 
 url() { echo "iscsi://127.0.0.1:$PORT/$IQN/$1"; }
 
-start_target --target "$IQN" --lun 0="$T/lun0.img" --lun 1="$T/lun1.img" --create 256M
+start_target --target "$IQN" --lun 0="$T/lun0.img" --lun 1="$T/lun1.img" --create 256M \
+  --target "$IQN_CHAP" --lun 0="$T/chap.img" --chap "alice:$SECRET" \
+  --allow iqn.2026-12.org.offcopy:allowed
 
 # --- discovery and inquiry ------------------------------------------------
 out=$(timeout 20 iscsi-ls -s "iscsi://127.0.0.1:$PORT" 2>&1)
@@ -110,6 +114,36 @@ naa1=$(naa 1)
 [ -n "$naa0" ] && [ "$naa0" != "$naa1" ] &&
   pass "iscsi-inq VPD 0x83: an NAA designator per LUN, different for each" ||
   fail "iscsi-inq VPD 0x83: '$naa0' vs '$naa1'"
+
+# --- CHAP and the initiator ACL, with libiscsi's own login code ----------
+chap_url() { echo "iscsi://alice%$1@127.0.0.1:$PORT/$IQN_CHAP/0"; }
+allowed=iqn.2026-12.org.offcopy:allowed
+if timeout 20 iscsi-inq -i $allowed "$(chap_url "$SECRET")" >/dev/null 2>&1; then
+  pass "CHAP: the allowed initiator with the right secret logs in"
+else
+  fail "CHAP: the allowed initiator with the right secret was refused"
+fi
+out=$(timeout 20 iscsi-inq -i $allowed "$(chap_url wrong-secret-here)" 2>&1) &&
+  fail "CHAP: a wrong secret logged in" ||
+  { grep -qi "authentication failure" <<<"$out" && pass "CHAP: a wrong secret is an authentication failure" ||
+      fail "CHAP: a wrong secret: $out"; }
+out=$(timeout 20 iscsi-inq -i $allowed "iscsi://127.0.0.1:$PORT/$IQN_CHAP/0" 2>&1) &&
+  fail "CHAP: no credentials logged in" || pass "CHAP: no credentials, no login"
+out=$(timeout 20 iscsi-inq -i iqn.2026-12.org.offcopy:stranger "$(chap_url "$SECRET")" 2>&1) &&
+  fail "ACL: an initiator not in the list logged in" ||
+  { grep -qi "authorization failure" <<<"$out" && pass "ACL: another initiator is refused (authorization failure), even with the secret" ||
+      fail "ACL: a stranger: $out"; }
+listed=$(timeout 20 iscsi-ls "iscsi://127.0.0.1:$PORT" 2>&1)
+if grep -q "$IQN " <<<"$listed" && ! grep -q "$IQN_CHAP" <<<"$listed"; then
+  pass "discovery lists only the targets whose ACL admits the initiator"
+else
+  fail "discovery: $listed"
+fi
+if grep -q -- "$SECRET\|wrong-secret-here" "$T/target.log"; then
+  fail "a secret reached the target's log"
+else
+  pass "no secret in the target's log"
+fi
 
 # --- QEMU: 256 MiB to the LUN and back, byte for byte --------------------
 head -c 256M /dev/urandom >"$T/image.raw"
