@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "scsi/backing_file.h"
+#include "scsi/cdb.h"
 #include "scsi/command.h"
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
@@ -145,6 +146,15 @@ struct LogicalUnit::Impl {
 
   // verify_io.cc
   Plan verify(const Command& cmd);
+  // What WRITE AND VERIFY and ORWRITE check before they touch the file, in
+  // the standard's order (length, range, write protection); a Plan when
+  // the command is answered already, else the range and the whole blocks
+  // of data-out it can use.
+  struct WriteRange {
+    uint64_t offset = 0, bytes = 0;
+    uint32_t wanted = 0;  // the data-out the CDB names
+  };
+  std::optional<Plan> check_write(const Transfer& t, const Command& cmd, WriteRange& w);
   Plan write_and_verify(const Command& cmd);
   Plan compare_and_write(const Command& cmd);
   Plan or_write(const Command& cmd);

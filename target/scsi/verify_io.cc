@@ -94,6 +94,23 @@ Plan LogicalUnit::Impl::verify(const Command& cmd) {
           }};
 }
 
+std::optional<Plan> LogicalUnit::Impl::check_write(const Transfer& t, const Command& cmd,
+                                                   WriteRange& w) {
+  if (t.blocks > limits.max_transfer) return answer(invalid_field_in_cdb(t.length_byte));
+  if (!in_range(t.lba, t.blocks, capacity())) return answer(lba_out_of_range());
+  if (options.read_only) return answer(write_protected());
+  const uint32_t bs = block_size();
+  w.wanted = t.blocks * bs;
+  w.offset = t.lba * bs;
+  // Short data-out: the whole blocks sent, as WRITE takes it.
+  w.bytes = std::min<uint64_t>(w.wanted, cmd.data_out.size() / bs * bs);
+  Result wanted;
+  wanted.data_out_wanted = w.wanted;
+  if (w.bytes == 0) return answer(wanted);
+  if (!file) return answer(sense_for_errno(EIO, true));
+  return std::nullopt;
+}
+
 // WRITE AND VERIFY (10), (12), (16) (SBC-3 5.43-5.45): the blocks are
 // written, synced (the verify is of the medium, not of the page cache's
 // copy), then read back -- and with BYTCHK 1 compared with the data-out.
@@ -105,17 +122,11 @@ Plan LogicalUnit::Impl::write_and_verify(const Command& cmd) {
   if (flags & 0xe0) return answer(invalid_field_in_cdb(1, 7));  // WRPROTECT
   const uint8_t bytchk = (flags >> 1) & 0x03;
   if (bytchk > 0x01) return answer(invalid_field_in_cdb(1, 2));  // reserved values
-  if (t.blocks > limits.max_transfer) return answer(invalid_field_in_cdb(t.length_byte));
-  if (!in_range(t.lba, t.blocks, capacity())) return answer(lba_out_of_range());
-  if (options.read_only) return answer(write_protected());
+  WriteRange w;
+  if (std::optional<Plan> answered = check_write(t, cmd, w)) return std::move(*answered);
   const uint32_t bs = block_size();
-  const uint32_t want_out = t.blocks * bs;
-  const uint64_t bytes = std::min<uint64_t>(want_out, cmd.data_out.size() / bs * bs);
-  Result wanted;
-  wanted.data_out_wanted = want_out;
-  if (bytes == 0) return answer(wanted);
-  if (!file) return answer(sense_for_errno(EIO, true));
-  const uint64_t offset = t.lba * bs;
+  const uint64_t offset = w.offset, bytes = w.bytes;
+  const uint32_t want_out = w.wanted;
   const std::span<const uint8_t> data = cmd.data_out.first(bytes);
   return {{}, [this, offset, bytes, bs, data, compare = bytchk == 0x01, want_out] {
             // Held through the read-back, so that no COMPARE AND WRITE
@@ -202,17 +213,10 @@ Plan LogicalUnit::Impl::compare_and_write(const Command& cmd) {
 Plan LogicalUnit::Impl::or_write(const Command& cmd) {
   const Transfer t = decode_transfer(cmd.cdb);
   if (cmd.cdb[1] & 0xe0) return answer(invalid_field_in_cdb(1, 7));  // ORPROTECT
-  if (t.blocks > limits.max_transfer) return answer(invalid_field_in_cdb(t.length_byte));
-  if (!in_range(t.lba, t.blocks, capacity())) return answer(lba_out_of_range());
-  if (options.read_only) return answer(write_protected());
-  const uint32_t bs = block_size();
-  const uint32_t want_out = t.blocks * bs;
-  const uint64_t bytes = std::min<uint64_t>(want_out, cmd.data_out.size() / bs * bs);
-  Result wanted;
-  wanted.data_out_wanted = want_out;
-  if (bytes == 0) return answer(wanted);
-  if (!file) return answer(sense_for_errno(EIO, true));
-  const uint64_t offset = t.lba * bs;
+  WriteRange w;
+  if (std::optional<Plan> answered = check_write(t, cmd, w)) return std::move(*answered);
+  const uint64_t offset = w.offset, bytes = w.bytes;
+  const uint32_t want_out = w.wanted;
   const bool sync = t.fua || !options.write_cache;
   const std::span<const uint8_t> data = cmd.data_out.first(bytes);
   return {{}, [this, offset, bytes, data, sync, want_out] {
