@@ -318,7 +318,6 @@ void Connection::handle_data_out(const Pdu& pdu) {
                r->received + uint64_t{len} <= r->length;
     r->received += len;
     if (r->received >= r->length || !in_order) {
-      r2t_owner_.erase(r->ttt);
       task->r2ts.erase(r);
       if (in_order) send_r2ts(*task);
     }
@@ -328,7 +327,6 @@ void Connection::handle_data_out(const Pdu& pdu) {
     // not wait for data that may never come.
     OFFCOPY_TLOG(debug, "Data-Out out of order for ITT %#x (DataSN %u, offset %u)", task->itt,
                  data_sn, offset);
-    for (const auto& r2t : task->r2ts) r2t_owner_.erase(r2t.ttt);
     task->r2ts.clear();
     task->next_r2t_offset = task->edtl;
     task->bytes_in = task->edtl;
@@ -349,7 +347,6 @@ void Connection::send_r2ts(Task& task) {
     uint32_t ttt = next_ttt_++;
     if (ttt == kNoTag) ttt = next_ttt_++;
     task.r2ts.push_back({ttt, task.next_r2t_offset, len, 0, 0});
-    r2t_owner_[ttt] = task.itt;
     Pdu r2t;
     r2t.set_opcode(Opcode::r2t);
     r2t.bhs[1] = kFinal;
@@ -490,7 +487,6 @@ void Connection::respond(Task& task, scsi::Result& result) {
 }
 
 void Connection::forget(const Task& task) {
-  for (const auto& r2t : task.r2ts) r2t_owner_.erase(r2t.ttt);
   tasks_.erase(task.itt);
 }
 
@@ -568,7 +564,6 @@ void Connection::handle_logout(const Pdu& pdu) {
   // command of the session: they run to their end unanswered.
   for (auto& [itt, task] : tasks_) task->aborted = true;
   tasks_.clear();
-  r2t_owner_.clear();
   Pdu r;
   r.set_opcode(Opcode::logout_response);
   r.bhs[1] = kFinal;
@@ -723,7 +718,6 @@ void Connection::closed() {
   closed_ = true;
   for (auto& [itt, task] : tasks_) task->aborted = true;
   tasks_.clear();
-  r2t_owner_.clear();
   pending_tmfs_.clear();
   if (nexus_ != 0 && login_.target() != nullptr) {
     for (const auto& [n, unit] : login_.target()->luns->units()) unit->forget(nexus_);

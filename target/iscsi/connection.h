@@ -120,7 +120,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::set<uint32_t> early_cmd_sns_;  // in the window, ahead of ExpCmdSN
 
   std::map<uint32_t, std::shared_ptr<Task>> tasks_;  // by ITT
-  std::map<uint32_t, uint32_t> r2t_owner_;           // TTT -> ITT
   uint32_t next_ttt_ = 1;
   std::vector<PendingTmf> pending_tmfs_;
 

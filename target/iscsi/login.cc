@@ -52,8 +52,6 @@ const std::string* find_key(const KeyValues& kv, const std::string& key) {
   return nullptr;
 }
 
-uint32_t be32_at(const Pdu& p, size_t at) { return p.field32(at); }
-
 }  // namespace
 
 Login::Login(const ServerOptions& options, const std::vector<TargetConfig>& targets, uint16_t tsih)
@@ -88,8 +86,8 @@ Pdu Login::respond(const Pdu& request) {
   const int csg = (flags >> 2) & 3, nsg = flags & 3;
   if (first_) {
     std::copy(request.bhs.begin() + 8, request.bhs.begin() + 14, isid_.begin());
-    exp_cmd_sn_ = be32_at(request, 24);
-    stat_sn_ = be32_at(request, 28);
+    exp_cmd_sn_ = request.field32(24);
+    stat_sn_ = request.field32(28);
     // Version 0 is the only one there is (RFC 7143 11.12.4).
     if (request.bhs[3] != 0) return refuse(request, kUnsupportedVersion);
     // Adding a connection to a session: MaxConnections is 1.
