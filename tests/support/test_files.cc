@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -18,21 +17,6 @@
 #include <gtest/gtest.h>
 
 namespace offcopy::testing {
-
-TempDir::TempDir(const std::string& parent) {
-  std::string tmpl = parent + "/offcopy-test.XXXXXX";
-  char* p = mkdtemp(tmpl.data());
-  if (p == nullptr) {
-    ADD_FAILURE() << "mkdtemp in " << parent << ": " << strerror(errno);
-    return;
-  }
-  path_ = p;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
 
 std::string pattern(int64_t len, uint64_t seed) {
   std::string s(static_cast<size_t>(len), '\0');

@@ -10,22 +10,9 @@
 #include <vector>
 
 #include "offcopy/copy.h"
+#include "support/temp_dir.h"
 
 namespace offcopy::testing {
-
-// A fresh directory removed (recursively) by the destructor.
-class TempDir {
- public:
-  explicit TempDir(const std::string& parent = "/tmp");
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Deterministic pseudo-random bytes (seeded), so failures reproduce.
 std::string pattern(int64_t len, uint64_t seed = 1);

@@ -6,13 +6,9 @@
 #ifndef OFFCOPY_TESTS_TARGET_ISCSI_ISCSI_TESTING_H_
 #define OFFCOPY_TESTS_TARGET_ISCSI_ISCSI_TESTING_H_
 
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -35,6 +31,7 @@
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
 #include "scsi/lun_map.h"
+#include "support/temp_dir.h"
 
 namespace offcopy::iscsi::testing {
 
@@ -84,29 +81,6 @@ class FakeLink : public Link {
   bool close_requested = false;
 };
 
-// A file under /tmp, removed at the end.
-class TempFile {
- public:
-  TempFile() {
-    char tmpl[] = "/tmp/offcopy-iscsi-XXXXXX";
-    const int fd = mkstemp(tmpl);
-    if (fd >= 0) {
-      close(fd);
-      path_ = tmpl;
-      unlink(tmpl);  // BackingFile::open creates it at the size asked
-    }
-  }
-  ~TempFile() {
-    if (!path_.empty()) unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // The server's part: options, targets, the posted completions (run by the
 // test), TSIHs and nexus ids.  Targets A (LUN 0: a 1 MiB file-backed unit,
 // LUN 1: a unit with no file) and B (LUN 0: no file).
@@ -117,7 +91,7 @@ class Harness {
     scsi::BackingOptions b;
     b.block_size = 512;
     b.create_size = 2048 * 512;
-    auto file = scsi::BackingFile::open(file_.path(), b, error);
+    auto file = scsi::BackingFile::open(dir_.file("lun.img"), b, error);
     EXPECT_NE(file, nullptr) << error;
     std::map<uint16_t, std::shared_ptr<scsi::LogicalUnit>> a;
     if (file) {
@@ -197,7 +171,7 @@ class Harness {
   std::vector<std::function<void()>> posted_;
   uint16_t next_tsih_ = 0x0101;
   uint64_t next_nexus_ = 1;
-  TempFile file_;
+  offcopy::testing::TempDir dir_;  // the LUN's file
   static constexpr unsigned kPoolThreads = 2;
   scsi::IoPool pool_{kPoolThreads};
 

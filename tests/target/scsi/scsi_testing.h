@@ -1,13 +1,9 @@
-// What the target/scsi tests share: a temporary directory, units backed
-// by real files in it, CDB builders, and sense checks.
+// What the target/scsi tests share: units backed by real files in a
+// temporary directory (the project's TempDir), CDB builders, sense checks.
 #ifndef OFFCOPY_TESTS_TARGET_SCSI_SCSI_TESTING_H_
 #define OFFCOPY_TESTS_TARGET_SCSI_SCSI_TESTING_H_
 
-#include <stdlib.h>
-#include <sys/stat.h>
-
 #include <cstdint>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,29 +15,11 @@
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
 #include "scsi/sense.h"
+#include "support/temp_dir.h"
 
 namespace offcopy::scsi::testing {
 
-// A directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/offcopy-scsi-XXXXXX";
-    if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ::offcopy::testing::TempDir;  // tests/support/temp_dir.h
 
 inline Result run(LogicalUnit& lu, const std::vector<uint8_t>& cdb,
                   const std::vector<uint8_t>& data_out = {}, uint64_t nexus = 0,
