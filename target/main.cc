@@ -72,6 +72,10 @@ std::string human_size(uint64_t bytes) {
   return buf;
 }
 
+// Where a LUN's persistent reservations are kept (when an initiator asks
+// with APTPL): beside its backing file, so they move with it.
+std::string reservations_file(const std::string& backing_path) { return backing_path + ".pr"; }
+
 // Opens every LUN's backing file and makes its unit, each with I/O threads
 // of its own (`pools`, which must outlive the units), so that a LUN whose
 // disk is slow holds only its own commands; false (the message logged) at
@@ -99,8 +103,9 @@ bool open_units(const config::Config& config, std::vector<std::unique_ptr<scsi::
       if (!l.serial.empty()) id.serial = l.serial;
       pools.push_back(std::make_unique<scsi::IoPool>(config.server.io_threads));
       auto unit = std::make_shared<scsi::LogicalUnit>(
-          id, scsi::UnitOptions{l.block_size, l.read_only, l.write_cache}, std::move(file),
-          *pools.back());
+          id,
+          scsi::UnitOptions{l.block_size, l.read_only, l.write_cache, reservations_file(l.path)},
+          std::move(file), *pools.back());
       OFFCOPY_TLOG(info,
                    "%s LUN %u: %s%s, %" PRIu64 " bytes (%s), block size %u, %s, write cache %s",
                    t.iqn.c_str(), l.lun, l.path.c_str(), existed ? "" : " (created sparse)", size,

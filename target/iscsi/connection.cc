@@ -161,6 +161,12 @@ void Connection::handle_login(const Pdu& pdu) {
   exp_cmd_sn_ = login_.exp_cmd_sn();
   max_cmd_sn_ = exp_cmd_sn_ + services_.options->queue_depth - 1;
   nexus_ = services_.next_nexus();
+  initiator_port_ = login_.initiator_name() + ",i,0x";
+  for (uint8_t b : login_.isid()) {
+    static const char kHex[] = "0123456789abcdef";
+    initiator_port_ += kHex[b >> 4];
+    initiator_port_ += kHex[b & 15];
+  }
 }
 
 bool Connection::cmd_sn_in_window(uint32_t sn) const {
@@ -271,6 +277,7 @@ void Connection::handle_command(Pdu pdu) {
   // had beyond it is the residual overflow the initiator is told of.
   task->command.allocation_limit = UINT32_MAX;
   task->command.nexus = nexus_;
+  task->command.initiator_port = initiator_port_;
   if (pdu.immediate() && tasks_.size() >= services_.options->queue_depth) {
     // Immediate commands take no CmdSN, so the window does not bound them:
     // past the queue depth they get TASK SET FULL (SAM-5 5.3.6).

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "iscsi/link.h"
@@ -111,6 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   PduReader reader_;
   SessionParams params_;
   uint64_t nexus_ = 0;
+  std::string initiator_port_;  // "InitiatorName,i,0xISID": the SCSI initiator port
   bool finished_ = false;
   bool closed_ = false;
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace offcopy::scsi {
@@ -31,6 +32,10 @@ struct Command {
   // The I_T nexus (an iSCSI session) that sent it: unit attentions are
   // kept per nexus (SAM-5 5.14).
   uint64_t nexus = 0;
+  // The SCSI initiator port it came through, by name (for iSCSI,
+  // "InitiatorName,i,0xISID": RFC 7143 4.2.7.1).  Persistent reservations
+  // are held by it, so a reinstated session keeps its registrations.
+  std::string_view initiator_port;
 };
 
 struct Result {

@@ -48,6 +48,9 @@ struct UnitOptions {
   uint32_t block_size = 512;  // 512 or 4096
   bool read_only = false;     // writes get DATA PROTECT / WRITE PROTECTED
   bool write_cache = true;    // off: every write is fdatasync'ed before GOOD
+  // Where persistent reservations are kept when an initiator asks for
+  // them to survive a restart (APTPL); empty: they never do.
+  std::string reservations_file;
 };
 
 class LogicalUnit {
