@@ -37,6 +37,10 @@ constexpr uint8_t kInformationalExceptionsPage = 0x1C;
 constexpr uint8_t kAllPages = 0x3F;
 constexpr uint8_t kModePages[] = {kCachingPage, kControlPage, kInformationalExceptionsPage};
 
+// The one port, in the one port group, of this target.
+constexpr uint8_t kRelativeTargetPort = 1;
+constexpr uint8_t kTargetPortGroup = 1;
+
 enum PageControl : uint8_t { kCurrent = 0, kChangeable = 1, kDefault = 2, kSaved = 3 };
 
 }  // namespace
@@ -74,6 +78,10 @@ Result LogicalUnit::Impl::inquiry(const Command& cmd) const {
   b[2] = kVersionSpc4;
   b[3] = 0x12;  // HISUP, RESPONSE DATA FORMAT 2
   b[4] = static_cast<uint8_t>(b.size() - 5);
+  // TPGS 01b: implicit ALUA, one port group always active/optimized, so
+  // that multipath initiators (Linux's ALUA handler, ESXi) find REPORT
+  // TARGET PORT GROUPS.
+  b[5] = 0x10;
   b[7] = 0x02;  // CMDQUE: commands are queued
   put_padded(b, 8, 8, id.vendor);
   put_padded(b, 16, 16, id.product);
@@ -95,9 +103,15 @@ Result LogicalUnit::Impl::vpd_page(uint8_t page) const {
     case 0x80:  // unit serial number
       b.insert(b.end(), id.serial.begin(), id.serial.end());
       break;
-    case 0x83: {  // device identification: one NAA designator of the unit
+    case 0x83: {  // device identification (SPC-4 7.8.6)
+      // The unit: its NAA designator.
       b.insert(b.end(), {0x01, 0x03, 0x00, static_cast<uint8_t>(id.naa.size())});
       b.insert(b.end(), id.naa.begin(), id.naa.end());
+      // The port it is reached through (iSCSI, PIV): its relative target
+      // port and its target port group, as REPORT TARGET PORT GROUPS and
+      // READ FULL STATUS name them.
+      b.insert(b.end(), {0x51, 0x94, 0x00, 0x04, 0x00, 0x00, 0x00, kRelativeTargetPort});
+      b.insert(b.end(), {0x51, 0x95, 0x00, 0x04, 0x00, 0x00, 0x00, kTargetPortGroup});
       break;
     }
     case 0xB0: {  // block limits (SBC-3 6.6.4)
@@ -335,6 +349,26 @@ Result LogicalUnit::Impl::read_defect_data(const Command& cmd) const {
   // (bytes 2-3, or 4-7 in the 12-byte form after a GENERATION CODE) is 0.
   std::vector<uint8_t> b(twelve ? 8 : 4, 0);
   b[1] = flags & 0x1f;
+  return data_in(std::move(b), allocation, cmd);
+}
+
+// REPORT TARGET PORT GROUPS (SPC-4 6.27): one group, with this target's
+// one port, active/optimized -- the only state it has.
+Result LogicalUnit::Impl::report_target_port_groups(const Command& cmd) const {
+  const uint8_t format = cmd.cdb[1] >> 5;
+  const uint32_t allocation = be32(cmd.cdb, 6);
+  if (format > 1) return invalid_field_in_cdb(1, 7);
+  const bool extended = format == 1;
+  std::vector<uint8_t> b(extended ? 8 : 4, 0);
+  if (extended) b[4] = 0x10;  // FORMAT TYPE 001b; IMPLICIT TRANSITION TIME 0
+  const size_t at = b.size();
+  b.resize(at + 12, 0);
+  b[at] = 0x80;      // PREF, ASYMMETRIC ACCESS STATE 0: active/optimized
+  b[at + 1] = 0x01;  // AO_SUP: the one state supported
+  put_be16(b, at + 2, kTargetPortGroup);
+  b[at + 7] = 1;  // TARGET PORT COUNT
+  put_be16(b, at + 10, kRelativeTargetPort);
+  put_be32(b, 0, static_cast<uint32_t>(b.size() - 4));  // RETURN DATA LENGTH
   return data_in(std::move(b), allocation, cmd);
 }
 

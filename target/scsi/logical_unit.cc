@@ -9,6 +9,7 @@
 
 #include "scsi/cdb.h"
 #include "scsi/unit_impl.h"
+#include "util/log.h"
 
 namespace offcopy::scsi {
 
@@ -28,7 +29,13 @@ LogicalUnit::Impl::Impl(Identity id, UnitOptions options, std::unique_ptr<Backin
       limits(options.block_size),
       file(std::move(file)),
       pool(pool),
-      blocks(blocks) {}
+      blocks(blocks),
+      reservations(this->options.reservations_file) {
+  if (!reservations.load_error().empty()) {
+    OFFCOPY_TLOG(warning, "%s: ignored, the unit starts with no persistent reservations",
+                 reservations.load_error().c_str());
+  }
+}
 
 void LogicalUnit::Impl::submit(const Command& cmd, Completion done) {
   if (cmd.cdb.empty()) return done(check_condition(SenseKey::illegal_request, kInvalidOpcode));
@@ -39,7 +46,7 @@ void LogicalUnit::Impl::submit(const Command& cmd, Completion done) {
 
   // A unit attention goes before anything else the command could get
   // (SAM-5 5.14); REQUEST SENSE returns it as its data.
-  const std::optional<Asc> attention = take_attention(cmd.nexus, opcode);
+  const std::optional<Asc> attention = take_attention(cmd);
   if (opcode == op::kRequestSense) return done(request_sense(cmd, attention));
   if (attention) return done(check_condition(SenseKey::unit_attention, *attention));
   // NACA: this target has no ACA (NormACA is 0 in INQUIRY).
@@ -68,13 +75,44 @@ void LogicalUnit::Impl::submit(const Command& cmd, Completion done) {
   });
 }
 
-std::optional<Asc> LogicalUnit::Impl::take_attention(uint64_t nexus, uint8_t opcode) {
+std::optional<Asc> LogicalUnit::Impl::take_attention(const Command& cmd) {
   std::lock_guard lock(mu);
-  std::deque<Asc>& pending = attentions[nexus];  // seen: a reset now tells it
+  Nexus& nexus = nexuses[cmd.nexus];  // seen: a reset now tells it
+  if (nexus.port.empty()) nexus.port = cmd.initiator_port;
+  std::deque<Asc>& pending = nexus.attentions;
+  const uint8_t opcode = cmd.cdb[0];
   if (opcode == op::kInquiry || opcode == op::kReportLuns || pending.empty()) return std::nullopt;
   const Asc a = pending.front();
   pending.pop_front();
   return a;
+}
+
+void LogicalUnit::Impl::queue_attention(Nexus& nexus, Asc asc) {
+  std::deque<Asc>& pending = nexus.attentions;
+  if (std::find(pending.begin(), pending.end(), asc) != pending.end()) return;
+  // POWER ON, RESET (29h) outranks every other condition (SAM-5 5.14).
+  auto at = pending.end();
+  if (asc.code == kPowerOnReset.code) {
+    at = std::find_if(pending.begin(), pending.end(),
+                      [](Asc a) { return a.code != kPowerOnReset.code; });
+  }
+  pending.insert(at, asc);
+}
+
+Plan LogicalUnit::Impl::persistent_reserve_out(const Command& cmd) {
+  // The port is copied: the command's view of it need not outlive this
+  // call (its CDB and data-out do, until the completion).
+  return Plan{{}, [this, cmd, port = std::string(cmd.initiator_port)] {
+                std::vector<PortNotice> notices;
+                Result r = reservations.persistent_reserve_out(cmd, port, notices);
+                std::lock_guard lock(mu);
+                for (const PortNotice& n : notices) {
+                  for (auto& [id, nexus] : nexuses) {
+                    if (nexus.port == n.port) queue_attention(nexus, n.asc);
+                  }
+                }
+                return r;
+              }};
 }
 
 Result LogicalUnit::Impl::request_sense(const Command& cmd, std::optional<Asc> attention) const {
@@ -114,19 +152,20 @@ Result LogicalUnit::execute(const Command& cmd) {
 }
 
 void LogicalUnit::reset(uint64_t nexus) {
+  impl_->reservations.reset();  // a RESERVE ends; persistent reservations stay
   std::lock_guard lock(impl_->mu);
-  impl_->attentions[nexus];  // the nexus that reset is one seen, too
-  for (auto& [n, pending] : impl_->attentions) {
-    if (n == nexus) continue;
-    // A reset supersedes what was pending (SAM-5 5.14: it has the highest
-    // precedence, and the state those attentions reported is gone).
-    pending.assign(1, kPowerOnReset);
-  }
+  impl_->nexuses[nexus];  // the nexus that reset is one seen, too
+  // Every nexus is told, the one that asked as well (its other commands
+  // were aborted too; libiscsi's MultipathIO.Reset checks each path).  A
+  // reset supersedes what was pending (SAM-5 5.14: it has the highest
+  // precedence, and the state those attentions reported is gone).
+  for (auto& [n, each] : impl_->nexuses) each.attentions.assign(1, kPowerOnReset);
 }
 
 void LogicalUnit::forget(uint64_t nexus) {
+  impl_->reservations.nexus_lost(nexus);
   std::lock_guard lock(impl_->mu);
-  impl_->attentions.erase(nexus);
+  impl_->nexuses.erase(nexus);
 }
 
 bool LogicalUnit::refresh_capacity() {
@@ -134,11 +173,7 @@ bool LogicalUnit::refresh_capacity() {
   const uint64_t blocks = impl_->file->refresh_size() / impl_->block_size();
   if (impl_->blocks.exchange(blocks) == blocks) return false;
   std::lock_guard lock(impl_->mu);
-  for (auto& [n, pending] : impl_->attentions) {
-    if (std::find(pending.begin(), pending.end(), kCapacityChanged) == pending.end()) {
-      pending.push_back(kCapacityChanged);
-    }
-  }
+  for (auto& [n, nexus] : impl_->nexuses) Impl::queue_attention(nexus, kCapacityChanged);
   return true;
 }
 

@@ -75,9 +75,9 @@ class LogicalUnit {
   // submit() and wait: for tests and for callers with no loop.
   Result execute(const Command& cmd);
 
-  // LUN RESET from `nexus`: every other nexus gets the unit attention
-  // POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29h/00h) on its next
-  // command (SAM-5 5.14, SPC-4 6.5.1).
+  // LUN RESET from `nexus`: every nexus (that one too) gets the unit
+  // attention POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29h/00h) on
+  // its next command (SAM-5 5.14, SPC-4 6.5.1), and a RESERVE ends.
   void reset(uint64_t nexus);
   // A nexus that ended (logout, dropped connection): its pending unit
   // attentions go with it.

@@ -42,10 +42,15 @@ inline constexpr Asc kLbaOutOfRange{0x21, 0x00};                  // LBA OUT OF 
 inline constexpr Asc kInvalidFieldInCdb{0x24, 0x00};              // INVALID FIELD IN CDB
 inline constexpr Asc kLunNotSupported{0x25, 0x00};                // LOGICAL UNIT NOT SUPPORTED
 inline constexpr Asc kInvalidFieldInParameters{0x26, 0x00};       // ... IN PARAMETER LIST
+inline constexpr Asc kInvalidReleaseOfPersistentReservation{0x26, 0x04};
 inline constexpr Asc kWriteProtected{0x27, 0x00};                 // WRITE PROTECTED
 inline constexpr Asc kSpaceAllocationFailed{0x27, 0x07};          // ... FAILED WRITE PROTECT
 inline constexpr Asc kPowerOnReset{0x29, 0x00};                   // POWER ON, RESET, ...
+inline constexpr Asc kReservationsPreempted{0x2A, 0x03};          // RESERVATIONS PREEMPTED
+inline constexpr Asc kReservationsReleased{0x2A, 0x04};           // RESERVATIONS RELEASED
+inline constexpr Asc kRegistrationsPreempted{0x2A, 0x05};         // REGISTRATIONS PREEMPTED
 inline constexpr Asc kCapacityChanged{0x2A, 0x09};                // CAPACITY DATA HAS CHANGED
+inline constexpr Asc kCommandsClearedByAnother{0x2F, 0x00};       // COMMANDS CLEARED BY ANOTHER ...
 inline constexpr Asc kSavingNotSupported{0x39, 0x00};             // SAVING PARAMETERS NOT ...
 inline constexpr Asc kInternalTargetFailure{0x44, 0x00};          // INTERNAL TARGET FAILURE
 

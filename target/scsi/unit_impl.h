@@ -24,6 +24,7 @@
 #include "scsi/command.h"
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
+#include "scsi/reservations.h"
 #include "scsi/sense.h"
 
 namespace offcopy::scsi {
@@ -79,9 +80,19 @@ struct LogicalUnit::Impl {
   // only ever tries it (Plan::fast must not block).
   std::shared_mutex rmw_lock;
 
+  // PERSISTENT RESERVE and RESERVE/RELEASE; plan() asks it of every
+  // command.
+  Reservations reservations;
+
+  // A nexus seen: the initiator port it is (unit attentions owed to a
+  // port reach each of its nexuses), and its pending unit attentions in
+  // the order they are reported.
+  struct Nexus {
+    std::string port;
+    std::deque<Asc> attentions;
+  };
   std::mutex mu;
-  // Every nexus seen, with its pending unit attentions, oldest first.
-  std::map<uint64_t, std::deque<Asc>> attentions;  // guarded by mu
+  std::map<uint64_t, Nexus> nexuses;  // guarded by mu
 
   uint32_t block_size() const { return options.block_size; }
   uint64_t capacity() const { return blocks.load(std::memory_order_relaxed); }
@@ -104,6 +115,9 @@ struct LogicalUnit::Impl {
     // action), then a bit set for each CDB bit the device server looks at.
     // As long as the CDB.
     std::array<uint8_t, 16> usage;
+    // How reservations judge it; a command that changes something unless
+    // said otherwise, so a new command conflicts until it is classed.
+    Access access = Access::write;
   };
 
   // logical_unit.cc
@@ -119,8 +133,14 @@ struct LogicalUnit::Impl {
   Result report_supported_tmfs(const Command& cmd) const;
   // Takes the unit attention the command must report, if any, and records
   // the nexus as seen.  INQUIRY and REPORT LUNS neither report nor clear.
-  std::optional<Asc> take_attention(uint64_t nexus, uint8_t opcode);
+  std::optional<Asc> take_attention(const Command& cmd);
   Result request_sense(const Command& cmd, std::optional<Asc> attention) const;
+  // Queues `asc` for `nexus` in the standard's order (SAM-5 5.14): a
+  // reset's before the others, each at most once.  Under mu.
+  static void queue_attention(Nexus& nexus, Asc asc);
+  // PERSISTENT RESERVE OUT, run off the loop (it may write the APTPL
+  // file); the unit attentions it owes other ports are queued.
+  Plan persistent_reserve_out(const Command& cmd);
 
   // inquiry.cc
   Result inquiry(const Command& cmd) const;
@@ -134,6 +154,7 @@ struct LogicalUnit::Impl {
   Result mode_select(const Command& cmd) const;
   Result prevent_allow_medium_removal(const Command& cmd) const;
   Result read_defect_data(const Command& cmd) const;
+  Result report_target_port_groups(const Command& cmd) const;
 
   // block_io.cc
   Plan read_write(const Command& cmd, bool write);

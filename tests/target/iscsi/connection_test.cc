@@ -791,7 +791,7 @@ TEST(ConnectionQueue, ImmediateCommandsAreBoundedByTheQueueDepth) {
   EXPECT_GE(refused, 16) << "Reject (0x06) or TASK SET FULL for the rest";
 }
 
-TEST_F(ConnectionTest, LunResetGivesOtherNexusesAUnitAttention) {
+TEST_F(ConnectionTest, LunResetGivesEveryNexusAUnitAttention) {
   Initiator other(h_);
   ini_.login();
   other.login();
@@ -817,10 +817,10 @@ TEST_F(ConnectionTest, LunResetGivesOtherNexusesAUnitAttention) {
   const Pdu t3 = other.command(tur(), 0, 0);
   other.send(t3);
   expect_good(other.expect(Opcode::scsi_response), t3.itt());
-  // The nexus that reset gets none.
+  // The nexus that reset is told too (its other commands were aborted).
   const Pdu t4 = ini_.command(tur(), 0, 0);
   ini_.send(t4);
-  expect_good(ini_.expect(Opcode::scsi_response), t4.itt());
+  EXPECT_EQ(sense_of(ini_.expect(Opcode::scsi_response)), (SenseCode{0x06, 0x29, 0x00}));
 }
 
 TEST_F(ConnectionTest, LunResetOfAMissingLunIsNoLun) {

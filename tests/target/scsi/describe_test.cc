@@ -211,11 +211,12 @@ TEST(RequestSenseTest, NoSenseWhenNothingIsPending) {
   EXPECT_EQ(r.data_in[13], 0);
 }
 
-TEST(UnitAttentionTest, ResetTellsEveryOtherNexusSeenOnceAndRequestSenseClearsIt) {
+TEST(UnitAttentionTest, ResetTellsEveryNexusSeenOnceAndRequestSenseClearsIt) {
   LogicalUnit lu(identity_for("ua"), 512, 100);
   for (uint64_t nexus : {1, 2, 3}) expect_good(run(lu, kTur, {}, nexus));
   lu.reset(1);
-  // The nexus that reset sees nothing.
+  // The nexus that reset is told too, once.
+  expect_sense(run(lu, kTur, {}, 1), SenseKey::unit_attention, kPowerOnReset);
   expect_good(run(lu, kTur, {}, 1));
   // INQUIRY goes through and does not clear it.
   expect_good(run(lu, {0x12, 0, 0, 0, 36, 0}, {}, 2));

@@ -75,7 +75,12 @@ TEST_F(LogicalUnitTest, UnknownVpdPageIsAnInvalidField) {
 TEST_F(LogicalUnitTest, DeviceIdentificationHasAStableNaa6DesignatorPerUnit) {
   const Result r = run(lu_, {0x12, 1, 0x83, 0, 255, 0});
   ASSERT_EQ(r.status, Status::good);
-  ASSERT_EQ(r.data_in.size(), 4u + 4u + 16u);
+  // The unit's NAA, then the port's relative target port and port group.
+  ASSERT_EQ(r.data_in.size(), 4u + 4u + 16u + 8u + 8u);
+  EXPECT_EQ(r.data_in[25], 0x94);  // PIV, the target port, relative target port
+  EXPECT_EQ(be16(r.data_in, 30), 1);
+  EXPECT_EQ(r.data_in[33], 0x95);  // PIV, the target port, target port group
+  EXPECT_EQ(be16(r.data_in, 38), 1);
   EXPECT_EQ(r.data_in[4] & 0x0f, 0x01);  // binary
   EXPECT_EQ(r.data_in[5] & 0x0f, 0x03);  // NAA
   EXPECT_EQ(r.data_in[5] & 0x30, 0x00);  // of the logical unit
