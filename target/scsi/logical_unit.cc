@@ -162,6 +162,13 @@ void LogicalUnit::reset(uint64_t nexus) {
   for (auto& [n, each] : impl_->nexuses) each.attentions.assign(1, kPowerOnReset);
 }
 
+void LogicalUnit::commands_cleared(uint64_t nexus) {
+  std::lock_guard lock(impl_->mu);
+  for (auto& [n, each] : impl_->nexuses) {
+    if (n != nexus) Impl::queue_attention(each, kCommandsClearedByAnother);
+  }
+}
+
 void LogicalUnit::forget(uint64_t nexus) {
   impl_->reservations.nexus_lost(nexus);
   std::lock_guard lock(impl_->mu);
