@@ -22,6 +22,9 @@ namespace {
 
 constexpr uint32_t kMaxSegment = 16777215;  // 2^24 - 1, RFC 7143 13.12-13.14
 constexpr unsigned kMaxIoThreads = 1024;
+constexpr uint32_t kMaxQueueDepth = 65535;
+// A TSIH is 16 bits and 0 is reserved: no more sessions than that.
+constexpr uint32_t kMaxSessions = 65535;
 
 // A whole decimal number, nothing before or after it.
 bool parse_uint(std::string_view text, uint64_t& value) {
@@ -51,9 +54,11 @@ std::optional<tlog::Level> level_named(std::string_view name) {
 
 // The options that take a value, and those that do not.
 bool takes_value(std::string_view opt) {
-  static const char* const kWithValue[] = {
-      "--listen",     "--target",    "--lun",  "--create",      "--config",
-      "--io-threads", "--port-file", "--chap", "--mutual-chap", "--allow"};
+  static const char* const kWithValue[] = {"--listen",          "--target",      "--lun",
+                                           "--create",          "--config",      "--io-threads",
+                                           "--port-file",       "--chap",        "--mutual-chap",
+                                           "--allow",           "--queue-depth", "--max-sessions",
+                                           "--max-session-data"};
   return std::find(std::begin(kWithValue), std::end(kWithValue), opt) != std::end(kWithValue);
 }
 
@@ -160,6 +165,19 @@ bool apply_flag(std::string_view opt, const std::string& value, CommandLine& cl,
   } else if (opt == "--port-file") {
     if (value.empty()) return bad("an empty file name");
     cl.port_file = value;
+  } else if (opt == "--queue-depth" || opt == "--max-sessions") {
+    const uint32_t hi = opt == "--queue-depth" ? kMaxQueueDepth : kMaxSessions;
+    uint64_t n = 0;
+    if (!parse_uint(value, n) || n < 1 || n > hi) {
+      return bad("expected a number from 1 to " + std::to_string(hi));
+    }
+    (opt == "--queue-depth" ? cl.queue_depth : cl.max_sessions) = static_cast<uint32_t>(n);
+  } else if (opt == "--max-session-data") {
+    uint64_t size = 0;
+    if (!parse_size(value, size) || size < kMinSessionData || size > kMaxSessionData) {
+      return bad("expected a size from 1M to 1T (suffixes K, M, G, T)");
+    }
+    cl.max_session_data = size;
   }
   return true;
 }
@@ -210,7 +228,8 @@ class ConfigReader {
         return unknown(key,
                        " (known at the top: listen, log_level, io_threads, "
                        "max_recv_data_segment, first_burst, max_burst, immediate_data, "
-                       "initial_r2t, nop_interval, queue_depth, target)");
+                       "initial_r2t, max_outstanding_r2t, nop_interval, queue_depth, "
+                       "max_sessions, max_session_data, target)");
       }
     }
     return true;
@@ -272,9 +291,10 @@ class ConfigReader {
   }
 
   static bool is_server_scalar(const std::string& k) {
-    static const char* const kKeys[] = {"max_recv_data_segment", "first_burst", "max_burst",
-                                        "immediate_data",        "initial_r2t", "nop_interval",
-                                        "queue_depth",           "io_threads"};
+    static const char* const kKeys[] = {
+        "max_recv_data_segment", "first_burst",  "max_burst",       "immediate_data",
+        "initial_r2t",           "nop_interval", "queue_depth",     "io_threads",
+        "max_outstanding_r2t",   "max_sessions", "max_session_data"};
     return std::find(std::begin(kKeys), std::end(kKeys), k) != std::end(kKeys);
   }
 
@@ -287,8 +307,22 @@ class ConfigReader {
     if (k == "immediate_data") return get_bool(k, n, s.immediate_data);
     if (k == "initial_r2t") return get_bool(k, n, s.initial_r2t);
     if (k == "nop_interval") return get_int(k, n, 0, 86400, s.nop_interval_s);
-    if (k == "queue_depth") return get_int(k, n, 1, 65535, s.queue_depth);
+    if (k == "queue_depth") return get_int(k, n, 1, kMaxQueueDepth, s.queue_depth);
+    if (k == "max_outstanding_r2t") return get_int(k, n, 1, 65535, s.max_outstanding_r2t);
+    if (k == "max_sessions") return get_int(k, n, 1, kMaxSessions, s.max_sessions);
+    if (k == "max_session_data") return read_session_data(n, s.max_session_data);
     return get_int(k, n, 1, kMaxIoThreads, s.io_threads);  // "io_threads"
+  }
+
+  // "256M" or a number of bytes, from 1M to 1T.
+  bool read_session_data(const toml::node& n, uint64_t& size) {
+    uint64_t v = 0;
+    if (!get_size("max_session_data", n, v)) return false;
+    if (v < kMinSessionData || v > kMaxSessionData) {
+      return fail(n, "'max_session_data' must be from 1M to 1T, not " + std::to_string(v));
+    }
+    size = v;
+    return true;
   }
 
   // [[target]]: an array of tables.
@@ -427,21 +461,23 @@ class ConfigReader {
   }
 
   // "1G" or a number of bytes.
-  bool read_create(const toml::node& n, uint64_t& size) {
+  bool read_create(const toml::node& n, uint64_t& size) { return get_size("create", n, size); }
+
+  bool get_size(const std::string& key, const toml::node& n, uint64_t& size) {
     if (auto* i = n.as_integer()) {
-      if (i->get() <= 0) return fail(n, "'create' must be a positive size");
+      if (i->get() <= 0) return fail(n, "'" + key + "' must be a positive size");
       size = static_cast<uint64_t>(i->get());
       return true;
     }
     if (auto* s = n.as_string()) {
       if (!parse_size(s->get(), size)) {
-        return fail(n, "'create' = \"" + s->get() +
+        return fail(n, "'" + key + "' = \"" + s->get() +
                            "\" is not a size (a positive number of bytes, or with a K, M, G or "
                            "T suffix)");
       }
       return true;
     }
-    return wrong_type("create", n, "a size such as \"1G\" or a number of bytes");
+    return wrong_type(key, n, "a size such as \"1G\" or a number of bytes");
   }
 
   // INQUIRY's fields are printable ASCII of a fixed width (SPC-4 6.6.2).
@@ -767,6 +803,18 @@ bool validate(const Config& config, std::string& error) {
     error = "io_threads must be from 1 to " + std::to_string(kMaxIoThreads);
     return false;
   }
+  if (s.queue_depth < 1 || s.queue_depth > kMaxQueueDepth) {
+    error = "queue_depth must be from 1 to " + std::to_string(kMaxQueueDepth);
+    return false;
+  }
+  if (s.max_sessions < 1 || s.max_sessions > kMaxSessions) {
+    error = "max_sessions must be from 1 to " + std::to_string(kMaxSessions);
+    return false;
+  }
+  if (s.max_session_data < kMinSessionData || s.max_session_data > kMaxSessionData) {
+    error = "max_session_data must be from 1M to 1T";
+    return false;
+  }
   if (config.targets.empty()) {
     error = "nothing to serve: give --target IQN --lun N=PATH, or --config FILE with a [[target]]";
     return false;
@@ -854,6 +902,9 @@ bool resolve(const CommandLine& cl, Config& config, std::string& error) {
     config.targets.push_back(std::move(t));
   }
   if (cl.io_threads) config.server.io_threads = *cl.io_threads;
+  if (cl.queue_depth) config.server.queue_depth = *cl.queue_depth;
+  if (cl.max_sessions) config.server.max_sessions = *cl.max_sessions;
+  if (cl.max_session_data) config.server.max_session_data = *cl.max_session_data;
   if (cl.log_level) config.log_level = *cl.log_level;
   return load_secrets(config, error) && validate(config, error);
 }
@@ -881,8 +932,15 @@ Serve files as the logical units of iSCSI targets.
                              (suffixes K, M, G, T: powers of 1024, e.g. 64M)
       --config FILE        read targets, LUNs and server settings from a TOML
                              file; flags add targets and portals to it, and
-                             --io-threads, -v and -q override it
+                             the other flags override it
       --io-threads N       threads per LUN doing its backing-file I/O (default 2)
+      --queue-depth N      commands a session may have outstanding (1-65535;
+                             default 128)
+      --max-sessions N     sessions the server holds at once; more logins are
+                             refused (1-65535; default 256)
+      --max-session-data SIZE
+                             data-out buffers one session's WRITEs may hold
+                             (1M to 1T; default 256M)
       --port-file FILE     write the first portal's bound port to FILE once
                              every portal is listening
       --foreground         run in the foreground (the only mode; for

@@ -7,7 +7,8 @@
 // a Config into BackingFiles, LogicalUnits and a Server.
 //
 // Precedence: the config file is read first, then the flags are laid over
-// it.  A scalar flag (--io-threads, -v, -q) replaces the config's value;
+// it.  A scalar flag (--io-threads, --queue-depth, --max-sessions,
+// --max-session-data, -v, -q) replaces the config's value;
 // --listen and --target add to the config's lists.  --create applies to
 // the LUNs of the command line only (a config LUN has its own `create`).
 #ifndef OFFCOPY_TARGET_CONFIG_H_
@@ -24,6 +25,10 @@
 namespace offcopy::config {
 
 inline constexpr uint16_t kMaxLun = 16383;  // flat addressing's 14 bits (SAM-5 4.7.8)
+// The range of max_session_data: a command alone always gets its buffer,
+// so a small bound slows a session rather than stopping it.
+inline constexpr uint64_t kMinSessionData = 1ull << 20;
+inline constexpr uint64_t kMaxSessionData = 1ull << 40;
 inline constexpr const char* kDefaultListen = "0.0.0.0:3260";
 
 // One logical unit of a target.
@@ -79,7 +84,12 @@ struct ServerSettings {
   bool immediate_data = true;
   bool initial_r2t = false;
   unsigned nop_interval_s = 30;
+  uint32_t max_outstanding_r2t = 16;
+  // The limits of a session, and of the server's sessions (server.h says
+  // why these defaults).
   uint32_t queue_depth = 128;
+  uint32_t max_sessions = 256;
+  uint64_t max_session_data = 256ull << 20;
   // 2: on a 2-core machine, 4 KiB writes to ext4 ran at 64k IOPS with 1-2
   // threads and 40-47k with 4-8 (they queue on the inode lock;
   // docs/benchmarks.md).  More help a slow disk with many misses.
@@ -101,6 +111,9 @@ struct CommandLine {
   std::vector<TargetSpec> targets;       // --target, each with its --lun's
   std::optional<uint64_t> create_size;   // --create
   std::optional<unsigned> io_threads;    // --io-threads
+  std::optional<uint32_t> queue_depth;   // --queue-depth
+  std::optional<uint32_t> max_sessions;  // --max-sessions
+  std::optional<uint64_t> max_session_data;  // --max-session-data
   std::optional<tlog::Level> log_level;  // -v, -q (the last one wins)
   std::string port_file;                 // --port-file; empty: none
 };

@@ -1,6 +1,9 @@
 #include "iscsi/connection.h"
 
+#include <strings.h>
+
 #include <algorithm>
+#include <utility>
 
 #include "iscsi/text.h"
 #include "scsi/sense.h"
@@ -55,9 +58,28 @@ scsi::Result data_phase_error() {
   return scsi::check_condition(scsi::SenseKey::aborted_command, scsi::Asc{0x4b, 0x00});
 }
 
+// "InitiatorName,i,0xISID": the SCSI initiator port name (RFC 7143 4.2.7.1).
+std::string initiator_port_name(const std::string& initiator, const Isid& isid) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string port = initiator + ",i,0x";
+  for (uint8_t b : isid) {
+    port += kHex[b >> 4];
+    port += kHex[b & 15];
+  }
+  return port;
+}
+
 }  // namespace
 
-struct Connection::Task {
+// Commands still running on a unit that something waits for (a TMF's
+// response, a reinstating login's last response), in any session: `then`
+// runs, on the loop thread, when the last of them has ended.
+struct Drain {
+  int pending = 0;
+  std::function<void()> then;
+};
+
+struct Task {
   struct R2t {
     uint32_t ttt, offset, length, received, data_sn;
   };
@@ -65,10 +87,13 @@ struct Connection::Task {
   uint32_t itt = 0, cmd_sn = 0;
   std::array<uint8_t, 8> lun_bytes{};
   uint64_t lun = 0;
+  scsi::LogicalUnit* unit = nullptr;  // null: no unit behind the LUN
   bool reading = false, writing = false;
   uint32_t edtl = 0;  // Expected Data Transfer Length
   std::vector<uint8_t> cdb;
   std::vector<uint8_t> data_out;
+  uint32_t buffer_held = 0;      // data_out's bytes counted against the session's bound
+  bool needs_buffer = false;     // a WRITE waiting for room for its buffer: no R2T yet
   uint32_t bytes_in = 0;         // Data-Out taken, all sequences
   uint32_t unsolicited_end = 0;  // what the initiator sends without an R2T
   uint32_t unsolicited_next = 0;
@@ -81,19 +106,107 @@ struct Connection::Task {
   bool executing = false;
   bool aborted = false;
   std::optional<scsi::Result> failure;  // answered instead of running it
+  std::weak_ptr<Session> session;
+  // The initiator port the command names, kept alive for the unit.
+  std::shared_ptr<const std::string> initiator_port;
+  std::vector<std::shared_ptr<Drain>> drains;  // waiting for it to end
   scsi::Command command;
 };
 
+namespace {
+
+// `drain` waits for `task`, which is running on a unit, to end.
+void wait_for(const std::shared_ptr<Drain>& drain, Task& task) {
+  task.drains.push_back(drain);
+  ++drain->pending;
+}
+
+// `drain` waits for the aborted commands of `session` that `pred` selects
+// and that are still running on a unit.
+void wait_for_running(const Session& session, const std::function<bool(const Task&)>& pred,
+                      const std::shared_ptr<Drain>& drain) {
+  for (const std::shared_ptr<Task>& t : session.running) {
+    if (t->aborted && pred(*t)) wait_for(drain, *t);
+  }
+}
+
+// A command's completion has run on the loop: it no longer touches the
+// backing file, so whatever waited for it may go on.
+void task_ended(const std::shared_ptr<Task>& task) {
+  if (std::shared_ptr<Session> s = task->session.lock()) s->running.erase(task);
+  for (const std::shared_ptr<Drain>& d : std::exchange(task->drains, {})) {
+    if (--d->pending == 0 && d->then) d->then();
+  }
+}
+
+bool any_task(const Task&) { return true; }
+
+}  // namespace
+
+// ---------------------------------------------------------------- the registry
+
+bool Session::same_nexus(const std::string& initiator, const Isid& other_isid,
+                         const TargetConfig* other_target) const {
+  // iSCSI names compare without (ASCII) case: RFC 3722 folds them.
+  return isid == other_isid && target == other_target &&
+         strcasecmp(initiator_name.c_str(), initiator.c_str()) == 0;
+}
+
+bool SessionRegistry::exists(uint16_t tsih, const Isid& isid) const {
+  return std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& s) {
+    return s->live() && s->tsih == tsih && s->isid == isid;
+  });
+}
+
+bool SessionRegistry::has_room(const std::string& initiator, const Isid& isid,
+                               const TargetConfig* target) const {
+  size_t others = 0;
+  for (const auto& s : sessions_) {
+    if (s->live() && !s->same_nexus(initiator, isid, target)) ++others;
+  }
+  return others < max_sessions_;
+}
+
+void SessionRegistry::add(std::shared_ptr<Session> session) {
+  sweep();
+  sessions_.push_back(std::move(session));
+}
+
+std::vector<std::shared_ptr<Session>> SessionRegistry::select(
+    const std::function<bool(const Session&)>& pred) {
+  sweep();
+  std::vector<std::shared_ptr<Session>> out;
+  for (const auto& s : sessions_) {
+    if (pred(*s)) out.push_back(s);
+  }
+  return out;
+}
+
+size_t SessionRegistry::live() const {
+  return std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return s->live(); });
+}
+
+bool SessionRegistry::tsih_in_use(uint16_t tsih) const {
+  return std::any_of(sessions_.begin(), sessions_.end(),
+                     [tsih](const auto& s) { return s->live() && s->tsih == tsih; });
+}
+
+void SessionRegistry::sweep() {
+  std::erase_if(sessions_, [](const auto& s) { return !s->live() && s->running.empty(); });
+}
+
+// ---------------------------------------------------------------- the connection
+
 struct Connection::PendingTmf {
   Pdu response;
-  std::set<const Task*> waiting;  // aborted commands still running
+  std::shared_ptr<Drain> drain;  // the commands it aborted still running, in any session
   bool close_after = false;
 };
 
 Connection::Connection(ConnectionServices services, Link& link)
     : services_(std::move(services)),
       link_(link),
-      login_(*services_.options, *services_.targets, services_.next_tsih()),
+      login_(*services_.options, *services_.targets, services_.next_tsih(), services_.sessions),
       reader_(services_.options->max_recv_data_segment) {}
 
 Connection::~Connection() { closed(); }
@@ -126,8 +239,8 @@ void Connection::received(const uint8_t* bytes, size_t len) {
 }
 
 void Connection::handle(Pdu pdu) {
-  if (!login_.complete()) {
-    if (pdu.opcode() == Opcode::login) return handle_login(pdu);
+  if (!login_.complete() || login_reply_) {
+    if (!login_.complete() && pdu.opcode() == Opcode::login) return handle_login(pdu);
     OFFCOPY_TLOG(warning, "%s: a PDU (opcode %#x) before login; dropping the connection",
                  link_.peer_address().c_str(), unsigned(pdu.opcode()));
     return end();
@@ -150,9 +263,12 @@ void Connection::handle(Pdu pdu) {
 
 void Connection::handle_login(const Pdu& pdu) {
   Pdu response = login_.respond(pdu);
+  if (login_.complete()) return start_session(std::move(response));
   link_.send(frame(std::move(response), Digests{}));
-  if (login_.failed()) return end();
-  if (!login_.complete()) return;
+  if (login_.failed()) end();
+}
+
+void Connection::start_session(Pdu response) {
   // The settled parameters apply from the next PDU on, both ways.
   params_ = login_.params();
   reader_.set_digests(params_.digests);
@@ -160,13 +276,50 @@ void Connection::handle_login(const Pdu& pdu) {
   stat_sn_ = login_.stat_sn();
   exp_cmd_sn_ = login_.exp_cmd_sn();
   max_cmd_sn_ = exp_cmd_sn_ + services_.options->queue_depth - 1;
+  advertised_max_cmd_sn_ = max_cmd_sn_;  // what the Login Response says
   nexus_ = services_.next_nexus();
-  initiator_port_ = login_.initiator_name() + ",i,0x";
-  for (uint8_t b : login_.isid()) {
-    static const char kHex[] = "0123456789abcdef";
-    initiator_port_ += kHex[b >> 4];
-    initiator_port_ += kHex[b & 15];
+  initiator_port_ = std::make_shared<const std::string>(
+      initiator_port_name(login_.initiator_name(), login_.isid()));
+
+  session_ = std::make_shared<Session>();
+  session_->initiator_name = login_.initiator_name();
+  session_->isid = login_.isid();
+  session_->target = login_.target();
+  session_->tsih = login_.tsih();
+  session_->nexus = nexus_;
+  session_->connection = this;
+
+  // Session reinstatement (RFC 7143 6.3.5): a leading login with the
+  // initiator name, ISID and target of a session ends that session; its
+  // commands end without a response.  The new session starts (its last
+  // Login Response goes) only once they have left the units, so that no
+  // write of the old session lands after the new one's.  A session whose
+  // connection dropped (draining) is waited for the same way.
+  auto drain = std::make_shared<Drain>();
+  for (const auto& old : services_.sessions->select([this](const Session& s) {
+         return s.same_nexus(session_->initiator_name, session_->isid, session_->target);
+       })) {
+    if (Connection* c = old->connection) {
+      OFFCOPY_TLOG(info, "%s reinstates its session %#x", login_.initiator_name().c_str(),
+                   unsigned(old->tsih));
+      c->terminate();
+    }
+    wait_for_running(*old, any_task, drain);
   }
+  services_.sessions->add(session_);
+  login_reply_ = std::move(response);
+  if (drain->pending == 0) return send_login_reply();
+  OFFCOPY_TLOG(debug, "the login of %s waits for %d command(s) of its old session",
+               login_.initiator_name().c_str(), drain->pending);
+  drain->then = [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->send_login_reply();
+  };
+}
+
+void Connection::send_login_reply() {
+  if (!login_reply_ || closed_ || finished_) return;
+  link_.send(frame(std::move(*login_reply_), Digests{}));
+  login_reply_.reset();
 }
 
 bool Connection::cmd_sn_in_window(uint32_t sn) const {
@@ -212,6 +365,13 @@ void Connection::take_cmd_sn(uint32_t sn) {
 }
 
 uint32_t Connection::max_cmd_sn() {
+  // While the session's data-out buffers are at their bound, or WRITEs
+  // wait for room, the window does not open: the initiator sends no new
+  // command until some end (RFC 7143 4.2.2.1 lets a target hold
+  // MaxCmdSN; it never moves back).
+  if (data_out_held_ >= services_.options->max_session_data || !waiting_for_buffer_.empty()) {
+    return max_cmd_sn_;
+  }
   // The window shrinks with the commands still running, so a session
   // holds at most queue_depth of them; it never moves back.
   const uint32_t depth = services_.options->queue_depth;
@@ -224,7 +384,24 @@ uint32_t Connection::max_cmd_sn() {
 void Connection::fill_sns(Pdu& pdu, bool advance_stat_sn) {
   pdu.set_field32(24, advance_stat_sn ? stat_sn_++ : stat_sn_);
   pdu.set_field32(28, exp_cmd_sn_);
-  pdu.set_field32(32, max_cmd_sn());
+  advertised_max_cmd_sn_ = max_cmd_sn();
+  pdu.set_field32(32, advertised_max_cmd_sn_);
+}
+
+void Connection::announce_window() {
+  if (closed_ || finished_ || !login_.complete() || login_reply_) return;
+  // The initiator has room (MaxCmdSN >= ExpCmdSN): it needs no news.
+  if (!sn_before(advertised_max_cmd_sn_, exp_cmd_sn_)) return;
+  if (!sn_before(advertised_max_cmd_sn_, max_cmd_sn())) return;  // still closed
+  // A NOP-In with ITT and TTT 0xffffffff asks for no answer and takes no
+  // StatSN (RFC 7143 11.19); it carries the new MaxCmdSN.
+  Pdu in;
+  in.set_opcode(Opcode::nop_in);
+  in.bhs[1] = kFinal;
+  in.set_field32(16, kNoTag);
+  in.set_field32(20, kNoTag);
+  fill_sns(in, false);
+  link_.send(frame(std::move(in), params_.digests));
 }
 
 void Connection::handle_command(Pdu pdu) {
@@ -240,6 +417,7 @@ void Connection::handle_command(Pdu pdu) {
   task->cmd_sn = cmd_sn;
   std::copy(pdu.bhs.begin() + 8, pdu.bhs.begin() + 16, task->lun_bytes.begin());
   task->lun = lun_of(pdu);
+  task->unit = login_.target()->luns->find(task->lun);
   task->reading = pdu.bhs[1] & 0x40;
   task->writing = pdu.bhs[1] & 0x20;
   task->edtl = pdu.field32(20);
@@ -257,41 +435,28 @@ void Connection::handle_command(Pdu pdu) {
                         immediate > params_.first_burst)) {
     return reject(pdu, kRejectProtocolError);
   }
-  if (task->writing) {
-    if (task->edtl > kMaxTransfer) {
-      task->failure = scsi::check_condition(scsi::SenseKey::illegal_request,
-                                            scsi::kInvalidFieldInCdb);
-    } else {
-      task->data_out.resize(task->edtl);
-      std::copy(pdu.data.begin(), pdu.data.end(), task->data_out.begin());
-    }
-    task->bytes_in = immediate;
-    task->unsolicited_next = immediate;
-    task->unsolicited_end = params_.initial_r2t ? immediate
-                                                : std::min(params_.first_burst, task->edtl);
-    task->next_r2t_offset = task->unsolicited_end;
-  }
   task->command.cdb = task->cdb;
-  task->command.data_out = task->data_out;
   // Data-in is cut to the EDTL here, not by the unit: what the command
   // had beyond it is the residual overflow the initiator is told of.
   task->command.allocation_limit = UINT32_MAX;
   task->command.nexus = nexus_;
-  task->command.initiator_port = initiator_port_;
+  task->session = session_;
+  task->initiator_port = initiator_port_;
+  task->command.initiator_port = *task->initiator_port;
+  task->delivered = pdu.immediate();
   if (pdu.immediate() && tasks_.size() >= services_.options->queue_depth) {
     // Immediate commands take no CmdSN, so the window does not bound them:
     // past the queue depth they get TASK SET FULL (SAM-5 5.3.6).
-    scsi::Result full;
-    full.status = scsi::Status::task_set_full;
-    task->delivered = true;
-    task->writing = false;  // its data, if any comes, is dropped
-    respond(*task, full);
-    return;
+    return refuse_task_set_full(*task);
+  }
+  if (task->writing && !place_data_out(*task, pdu.data)) {
+    // No room for its buffer, and its data is already on its way.
+    if (!pdu.immediate()) take_cmd_sn(cmd_sn);
+    return refuse_task_set_full(*task);
   }
   tasks_[itt] = task;
-  if (pdu.immediate()) {
-    task->delivered = true;
-  } else {
+  if (task->needs_buffer) waiting_for_buffer_.push_back(task);
+  if (!pdu.immediate()) {
     // Taken once the task is in place: taking it may run the commands
     // held behind it, this one first among them.
     take_cmd_sn(cmd_sn);
@@ -299,6 +464,82 @@ void Connection::handle_command(Pdu pdu) {
   }
   send_r2ts(*task);
   try_execute(task);
+}
+
+// A WRITE's buffer is its whole transfer.  The session's buffers are
+// bounded by max_session_data; what a WRITE gets when they are full:
+//  - one whose data comes only when asked (no immediate data, InitialR2T
+//    Yes) waits, without a buffer or an R2T, until buffers are freed
+//    (oldest first); meanwhile the window stays shut (max_cmd_sn);
+//  - one whose data is already on its way (immediate or unsolicited)
+//    cannot wait, since that data must go somewhere: place_data_out
+//    says false and the command gets TASK SET FULL, which SAM-5 5.3
+//    gives a command the task set has no resources for while the nexus
+//    has others in it -- the case here, since a command alone always
+//    fits.  Initiators retry it (Linux lowers its queue depth).
+bool Connection::place_data_out(Task& task, const std::vector<uint8_t>& immediate) {
+  const uint32_t received = static_cast<uint32_t>(immediate.size());
+  task.bytes_in = received;
+  task.unsolicited_next = received;
+  task.unsolicited_end = params_.initial_r2t ? received : std::min(params_.first_burst, task.edtl);
+  task.next_r2t_offset = task.unsolicited_end;
+  if (task.edtl > kMaxTransfer) {
+    // Refused once its data is in; that data is read and dropped, never kept.
+    task.failure = scsi::check_condition(scsi::SenseKey::illegal_request, scsi::kInvalidFieldInCdb);
+    return true;
+  }
+  // One that cannot wait does not queue behind those that can.
+  const bool unsolicited = task.unsolicited_end > 0;
+  const bool may_pass = unsolicited || task.edtl == 0 || waiting_for_buffer_.empty();
+  if (buffer_fits(task.edtl) && may_pass) {
+    take_buffer(task);
+    std::copy(immediate.begin(), immediate.end(), task.data_out.begin());
+    return true;
+  }
+  if (unsolicited) return false;
+  task.needs_buffer = true;
+  return true;
+}
+
+bool Connection::buffer_fits(uint32_t len) const {
+  // A command alone always fits, however large (up to kMaxTransfer), so a
+  // bound below the largest transfer slows a session, never stops it.
+  return len == 0 || data_out_held_ == 0 ||
+         data_out_held_ + len <= services_.options->max_session_data;
+}
+
+void Connection::take_buffer(Task& task) {
+  task.data_out.resize(task.edtl);
+  task.command.data_out = task.data_out;
+  task.buffer_held = task.edtl;
+  data_out_held_ += task.edtl;
+  task.needs_buffer = false;
+}
+
+// Only once the unit is done with it (not while it executes).
+void Connection::drop_buffer(Task& task) {
+  if (task.buffer_held == 0) return;
+  data_out_held_ -= task.buffer_held;
+  task.buffer_held = 0;
+  task.command.data_out = {};
+  std::vector<uint8_t>().swap(task.data_out);
+}
+
+void Connection::admit_waiting_writes() {
+  while (!waiting_for_buffer_.empty() && buffer_fits(waiting_for_buffer_.front()->edtl)) {
+    const std::shared_ptr<Task> task = std::move(waiting_for_buffer_.front());
+    waiting_for_buffer_.pop_front();
+    take_buffer(*task);
+    send_r2ts(*task);
+    try_execute(task);
+  }
+}
+
+void Connection::refuse_task_set_full(Task& task) {
+  scsi::Result full;
+  full.status = scsi::Status::task_set_full;
+  task.writing = false;  // its data, if any comes, is dropped
+  respond(task, full);
 }
 
 void Connection::handle_data_out(const Pdu& pdu) {
@@ -348,8 +589,8 @@ void Connection::handle_data_out(const Pdu& pdu) {
 }
 
 void Connection::send_r2ts(Task& task) {
-  while (task.writing && !task.aborted && task.r2ts.size() < params_.max_outstanding_r2t &&
-         task.next_r2t_offset < task.edtl) {
+  while (task.writing && !task.aborted && !task.needs_buffer &&
+         task.r2ts.size() < params_.max_outstanding_r2t && task.next_r2t_offset < task.edtl) {
     const uint32_t len = std::min(params_.max_burst, task.edtl - task.next_r2t_offset);
     uint32_t ttt = next_ttt_++;
     if (ttt == kNoTag) ttt = next_ttt_++;
@@ -375,8 +616,9 @@ void Connection::try_execute(const std::shared_ptr<Task>& task) {
   task->started = true;
   if (task->failure) {
     scsi::Result r = std::move(*task->failure);
+    forget(*task);  // its buffer freed before the response, whose MaxCmdSN counts it
     respond(*task, r);
-    forget(*task);
+    admit_waiting_writes();
     return;
   }
   execute(task);
@@ -400,28 +642,40 @@ void Connection::execute(const std::shared_ptr<Task>& task) {
                          slot->result = std::move(r);
                          if (slot->state.exchange(2, std::memory_order_acq_rel) == 0)
                            return;  // answered at once
+                         // The command has ended even if its connection
+                         // has gone: what waits for it (task_ended) goes on.
                          post([slot, task, weak, in_flight] {
                            in_flight->fetch_sub(1, std::memory_order_relaxed);
                            if (auto self = weak.lock())
                              self->complete(task, std::move(slot->result));
+                           task_ended(task);
                          });
                        });
   if (slot->state.exchange(1, std::memory_order_acq_rel) == 2) {
     services_.in_flight->fetch_sub(1, std::memory_order_relaxed);
-    complete(task, std::move(slot->result));
+    return complete(task, std::move(slot->result));  // nothing had a chance to wait for it
   }
+  // On an I/O thread until its completion is posted back to this thread
+  // (so not before this returns): a reset or a reinstatement may wait
+  // for it meanwhile.
+  session_->running.insert(task);
 }
 
 void Connection::complete(const std::shared_ptr<Task>& task, scsi::Result result) {
   task->executing = false;
   if (closed_) return;
+  // The unit is done with the data-out: freed before the response, so the
+  // MaxCmdSN it carries counts the room.
+  drop_buffer(*task);
   if (task->aborted) {
-    // Its abort's response waited for it to end; it gets none of its own.
-    for (PendingTmf& tmf : pending_tmfs_) tmf.waiting.erase(task.get());
-    return finish_tmfs();
+    // Its abort's response waits for it (a Drain); it gets none of its
+    // own.  Its buffer freed may reopen a window nothing else will.
+    admit_waiting_writes();
+    return announce_window();
   }
   respond(*task, result);
   forget(*task);
+  admit_waiting_writes();
 }
 
 void Connection::respond(Task& task, scsi::Result& result) {
@@ -493,8 +747,14 @@ void Connection::respond(Task& task, scsi::Result& result) {
   link_.send(frame(std::move(r), params_.digests));
 }
 
-void Connection::forget(const Task& task) {
-  tasks_.erase(task.itt);
+void Connection::forget(Task& task) {
+  const auto it = tasks_.find(task.itt);
+  if (it != tasks_.end() && it->second.get() == &task) tasks_.erase(it);
+  if (task.needs_buffer) {
+    std::erase_if(waiting_for_buffer_, [&task](const auto& t) { return t.get() == &task; });
+    task.needs_buffer = false;
+  }
+  if (!task.executing) drop_buffer(task);
 }
 
 void Connection::handle_nop_out(const Pdu& pdu) {
@@ -569,8 +829,7 @@ void Connection::handle_logout(const Pdu& pdu) {
   const uint8_t reason = pdu.bhs[1] & 0x7f;
   // Closing the session or this connection (the only one) ends every
   // command of the session: they run to their end unanswered.
-  for (auto& [itt, task] : tasks_) task->aborted = true;
-  tasks_.clear();
+  abort_tasks(any_task);
   Pdu r;
   r.set_opcode(Opcode::logout_response);
   r.bhs[1] = kFinal;
@@ -582,83 +841,161 @@ void Connection::handle_logout(const Pdu& pdu) {
   end();
 }
 
+// Task management (SAM-5 7; RFC 7143 11.5).  What each function ends:
+//  - ABORT TASK: the one command, in this session;
+//  - ABORT TASK SET: this I_T nexus's commands on the unit;
+//  - CLEAR TASK SET: every nexus's commands on the unit (TST 0 in the
+//    Control mode page: one task set shared by all), and the other
+//    nexuses that lost commands get COMMANDS CLEARED BY ANOTHER INITIATOR;
+//  - LUN RESET: every nexus's commands on the unit, which gives the others
+//    POWER ON, RESET (29h/00h);
+//  - TARGET WARM / COLD RESET: every session's commands on every unit of
+//    the target, and a reset of each; a cold reset also ends every
+//    session of the target (RFC 7143 11.5.1), this one once the response
+//    is out.
+// Commands aborted by another nexus end without status (TAS is 0).  The
+// response waits until every command it aborted, in whichever session,
+// has left its unit (a Drain): no write lands after it.
 void Connection::handle_task_management(const Pdu& pdu) {
   if (!accept_cmd_sn(pdu)) return;
   const uint8_t function = pdu.bhs[1] & 0x7f;
   const uint64_t lun = lun_of(pdu);
-  const TargetConfig* target = login_.target();
   PendingTmf tmf;
   tmf.response.set_opcode(Opcode::task_management_response);
   tmf.response.bhs[1] = kFinal;
   tmf.response.set_field32(16, pdu.itt());
+  tmf.drain = std::make_shared<Drain>();
   uint8_t response = kTmfComplete;
-
-  // Ends a command: one still reading its data goes at once; one running
-  // on a unit is waited for before the response goes out (RFC 7143
-  // 4.2.3.4: no response may follow the abort's).
-  const auto abort = [&](const std::shared_ptr<Task>& task) {
-    task->aborted = true;
-    if (task->executing) tmf.waiting.insert(task.get());
-    forget(*task);
-  };
-  const auto abort_where = [&](auto pred) {
-    std::vector<std::shared_ptr<Task>> victims;
-    for (auto& [itt, t] : tasks_) {
-      if (pred(*t)) victims.push_back(t);
-    }
-    for (auto& t : victims) abort(t);
-  };
-
   switch (function) {
-    case kAbortTask: {
-      const auto it = tasks_.find(pdu.field32(20));
-      if (it != tasks_.end() && it->second->lun == lun) {
-        abort(it->second);
-      } else {
-        // Not here: if its CmdSN is in the window and before this
-        // request's, it is taken as received and ended (RFC 7143 11.5.1).
-        const uint32_t ref = pdu.field32(32), own = pdu.field32(24);
-        const bool in_window = !sn_before(ref, exp_cmd_sn_) && sn_before(ref, own) &&
-                               !early_cmd_sns_.count(ref);
-        if (in_window) take_cmd_sn(ref);
-        response = in_window ? kTmfComplete : kTmfNoTask;
-      }
-      break;
-    }
-    case kAbortTaskSet:
-    case kClearTaskSet: abort_where([lun](const Task& t) { return t.lun == lun; }); break;
-    case kLunReset: {
-      scsi::LogicalUnit* unit = target->luns->find(lun);
-      if (unit == nullptr) {
-        response = kTmfNoLun;
-        break;
-      }
-      abort_where([lun](const Task& t) { return t.lun == lun; });
-      unit->reset(nexus_);
-      OFFCOPY_TLOG(info, "LUN reset of %s LUN %u by %s", target->iqn.c_str(),
-                   unsigned(scsi::lun_number(lun).value_or(0)), login_.initiator_name().c_str());
-      break;
-    }
+    case kAbortTask: response = abort_task(pdu, tmf.drain); break;
+    case kAbortTaskSet: response = abort_task_set(lun, tmf.drain); break;
+    case kClearTaskSet: response = clear_task_set(lun, tmf.drain); break;
+    case kLunReset: response = lun_reset(lun, tmf.drain); break;
     case kTargetWarmReset:
     case kTargetColdReset:
-      abort_where([](const Task&) { return true; });
-      for (const auto& [n, unit] : target->luns->units()) unit->reset(nexus_);
+      target_reset(function == kTargetColdReset, tmf.drain);
       tmf.close_after = function == kTargetColdReset;
-      OFFCOPY_TLOG(info, "target %s reset of %s by %s",
-                   function == kTargetColdReset ? "cold" : "warm", target->iqn.c_str(),
-                   login_.initiator_name().c_str());
       break;
     case kTaskReassign: response = kTmfReassignNotSupported; break;
     case kClearAca:
     default: response = kTmfNotSupported; break;
   }
   tmf.response.bhs[2] = response;
+  tmf.drain->then = [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->finish_tmfs();
+  };
   pending_tmfs_.push_back(std::move(tmf));
   finish_tmfs();
 }
 
+uint8_t Connection::abort_task(const Pdu& pdu, const std::shared_ptr<Drain>& drain) {
+  const auto it = tasks_.find(pdu.field32(20));
+  if (it != tasks_.end() && it->second->lun == lun_of(pdu)) {
+    const Task* victim = it->second.get();
+    const TaskFilter just_it = [victim](const Task& t) { return &t == victim; };
+    abort_tasks(just_it);
+    wait_for_running(*session_, just_it, drain);
+    return kTmfComplete;
+  }
+  // Not here: if its CmdSN is in the window and before this request's,
+  // it is taken as received and ended (RFC 7143 11.5.1).
+  const uint32_t ref = pdu.field32(32), own = pdu.field32(24);
+  const bool in_window = !sn_before(ref, exp_cmd_sn_) && sn_before(ref, own) &&
+                         !early_cmd_sns_.count(ref);
+  if (!in_window) return kTmfNoTask;
+  take_cmd_sn(ref);
+  return kTmfComplete;
+}
+
+uint8_t Connection::abort_task_set(uint64_t lun, const std::shared_ptr<Drain>& drain) {
+  scsi::LogicalUnit* unit = login_.target()->luns->find(lun);
+  if (unit == nullptr) return kTmfNoLun;
+  const TaskFilter on_unit = [unit](const Task& t) { return t.unit == unit; };
+  abort_tasks(on_unit);
+  wait_for_running(*session_, on_unit, drain);
+  return kTmfComplete;
+}
+
+uint8_t Connection::clear_task_set(uint64_t lun, const std::shared_ptr<Drain>& drain) {
+  scsi::LogicalUnit* unit = login_.target()->luns->find(lun);
+  if (unit == nullptr) return kTmfNoLun;
+  const std::vector<uint64_t> cleared = abort_everywhere(
+      [unit](const Task& t) { return t.unit == unit; }, drain);
+  // Their initiators learn of it by COMMANDS CLEARED BY ANOTHER INITIATOR
+  // (SAM-5 5.6: with TAS 0 they end without status).
+  for (uint64_t nexus : cleared) unit->commands_cleared(nexus);
+  OFFCOPY_TLOG(info, "CLEAR TASK SET of %s LUN %u by %s: %zu other session(s) lost commands",
+               login_.target()->iqn.c_str(), unsigned(scsi::lun_number(lun).value_or(0)),
+               login_.initiator_name().c_str(), cleared.size());
+  return kTmfComplete;
+}
+
+uint8_t Connection::lun_reset(uint64_t lun, const std::shared_ptr<Drain>& drain) {
+  scsi::LogicalUnit* unit = login_.target()->luns->find(lun);
+  if (unit == nullptr) return kTmfNoLun;
+  abort_everywhere([unit](const Task& t) { return t.unit == unit; }, drain);
+  unit->reset(nexus_);
+  OFFCOPY_TLOG(info, "LUN reset of %s LUN %u by %s", login_.target()->iqn.c_str(),
+               unsigned(scsi::lun_number(lun).value_or(0)), login_.initiator_name().c_str());
+  return kTmfComplete;
+}
+
+void Connection::target_reset(bool cold, const std::shared_ptr<Drain>& drain) {
+  const TargetConfig* target = login_.target();
+  abort_everywhere(any_task, drain);
+  for (const auto& [n, unit] : target->luns->units()) unit->reset(nexus_);
+  if (cold) {
+    for (const auto& s : services_.sessions->select(
+             [target](const Session& s) { return s.target == target && s.live(); })) {
+      if (s->connection != this) s->connection->terminate();
+    }
+  }
+  OFFCOPY_TLOG(info, "target %s reset of %s by %s", cold ? "cold" : "warm", target->iqn.c_str(),
+               login_.initiator_name().c_str());
+}
+
+std::vector<uint64_t> Connection::abort_everywhere(const TaskFilter& pred,
+                                                   const std::shared_ptr<Drain>& drain) {
+  const TargetConfig* target = login_.target();
+  std::vector<uint64_t> others;
+  for (const auto& s :
+       services_.sessions->select([target](const Session& s) { return s.target == target; })) {
+    if (Connection* c = s->connection; c != nullptr && c->abort_tasks(pred) > 0 && c != this) {
+      others.push_back(s->nexus);
+      c->announce_window();  // its aborted commands get no response to carry it
+    }
+    wait_for_running(*s, pred, drain);
+  }
+  return others;
+}
+
+size_t Connection::abort_tasks(const TaskFilter& pred) {
+  std::vector<std::shared_ptr<Task>> victims;
+  for (const auto& [itt, t] : tasks_) {
+    if (pred(*t)) victims.push_back(t);
+  }
+  // All marked first, so none of them is admitted to a buffer as another
+  // one frees its own.
+  for (const auto& t : victims) t->aborted = true;
+  for (const auto& t : victims) forget(*t);
+  if (!victims.empty()) admit_waiting_writes();
+  return victims.size();
+}
+
+void Connection::terminate() {
+  abort_tasks(any_task);
+  pending_tmfs_.clear();
+  login_reply_.reset();
+  text_reply_.reset();
+  end();
+}
+
+void Connection::leave_session() {
+  if (session_ && session_->connection == this) session_->connection = nullptr;
+}
+
 void Connection::finish_tmfs() {
-  while (!pending_tmfs_.empty() && pending_tmfs_.front().waiting.empty()) {
+  while (!pending_tmfs_.empty() && pending_tmfs_.front().drain->pending == 0) {
     PendingTmf tmf = std::move(pending_tmfs_.front());
     pending_tmfs_.erase(pending_tmfs_.begin());
     fill_sns(tmf.response, true);
@@ -681,7 +1018,7 @@ void Connection::reject(const Pdu& pdu, uint8_t reason) {
 }
 
 void Connection::tick(Clock::time_point now) {
-  if (finished_ || closed_) return;
+  if (finished_ || closed_ || login_reply_) return;
   const auto interval = std::chrono::seconds(services_.options->nop_interval_s);
   if (!login_.complete()) {
     // A login that never finishes holds nothing for long.
@@ -717,15 +1054,21 @@ void Connection::tick(Clock::time_point now) {
 void Connection::end() {
   if (finished_) return;
   finished_ = true;
+  leave_session();
   link_.close_after_send();
 }
 
 void Connection::closed() {
   if (closed_) return;
   closed_ = true;
+  // Its commands end unanswered; those on a unit stay in the session's
+  // `running` (the session draining in the registry) until they end.
   for (auto& [itt, task] : tasks_) task->aborted = true;
   tasks_.clear();
+  waiting_for_buffer_.clear();
   pending_tmfs_.clear();
+  login_reply_.reset();
+  leave_session();
   if (nexus_ != 0 && login_.target() != nullptr) {
     for (const auto& [n, unit] : login_.target()->luns->units()) unit->forget(nexus_);
   }

@@ -54,8 +54,9 @@ const std::string* find_key(const KeyValues& kv, const std::string& key) {
 
 }  // namespace
 
-Login::Login(const ServerOptions& options, const std::vector<TargetConfig>& targets, uint16_t tsih)
-    : options_(options), targets_(targets), tsih_(tsih) {
+Login::Login(const ServerOptions& options, const std::vector<TargetConfig>& targets, uint16_t tsih,
+             const SessionDirectory* sessions)
+    : options_(options), targets_(targets), sessions_(sessions), tsih_(tsih) {
   params_.recv_max_data = options.max_recv_data_segment;
 }
 
@@ -91,7 +92,8 @@ Pdu Login::respond(const Pdu& request) {
     // Version 0 is the only one there is (RFC 7143 11.12.4).
     if (request.bhs[3] != 0) return refuse(request, kUnsupportedVersion);
     // Adding a connection to a session: MaxConnections is 1.
-    if ((request.bhs[14] | request.bhs[15]) != 0) return refuse(request, kSessionDoesNotExist);
+    const uint16_t tsih = static_cast<uint16_t>(request.bhs[14] << 8 | request.bhs[15]);
+    if (tsih != 0) return refuse(request, tsih_refusal(tsih));
   } else if (csg != stage_) {
     return refuse(request, kInitiatorError);
   }
@@ -117,6 +119,8 @@ Pdu Login::respond(const Pdu& request) {
     const KeyValues offered = parse_text(pending_text_);
     pending_text_.clear();
     if (!answer(offered, transit, reply, status)) return refuse(request, status);
+    // Refused as early as the names are known, before any CHAP round trip.
+    if (first_ && !has_room()) return refuse(request, kOutOfResources);
     if (first_ && !discovery_) {
       // Declared once, in a normal session's first response: an initiator
       // (UEFI's) refuses a login without it.
@@ -129,6 +133,9 @@ Pdu Login::respond(const Pdu& request) {
     // several round trips).
     const bool pending = auth_ != Auth::none && auth_ != Auth::done;
     const bool go = transit && !pending;
+    // Checked again as the session starts: other logins may have taken
+    // the room since the first request.
+    if (go && nsg == kFullFeaturePhase && !has_room()) return refuse(request, kOutOfResources);
     if (go && nsg == kFullFeaturePhase && !answered_.count("MaxRecvDataSegmentLength")) {
       // The target's own limit, declared whether or not the initiator
       // declared one (a login that leaves it out is incomplete).
@@ -153,6 +160,21 @@ Pdu Login::respond(const Pdu& request) {
                  discovery_ ? "" : target_->iqn.c_str());
   }
   return r;
+}
+
+LoginStatus Login::tsih_refusal(uint16_t tsih) const {
+  if (sessions_ != nullptr && sessions_->exists(tsih, isid_)) {
+    OFFCOPY_TLOG(info, "a second connection to session %#x: MaxConnections is 1", tsih);
+    return kTooManyConnections;
+  }
+  return kSessionDoesNotExist;
+}
+
+bool Login::has_room() const {
+  if (sessions_ == nullptr || sessions_->has_room(initiator_name_, isid_, target_)) return true;
+  OFFCOPY_TLOG(warning, "%s: no room for another session (max_sessions reached)",
+               initiator_name_.c_str());
+  return false;
 }
 
 bool Login::answer(const KeyValues& offered, bool transit, KeyValues& reply, LoginStatus& status) {

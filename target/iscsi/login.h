@@ -19,10 +19,23 @@
 // (authentication) or 0x0202 (authorization); the log says why, and never
 // holds a secret or a response.
 //
+// Sessions (RFC 7143 6.3): the leading login names a new session (TSIH
+// 0).  One with the InitiatorName, ISID and target of a session already
+// logged in reinstates it (the connection closes that session once the
+// login is complete: connection.h).  A nonzero TSIH would add a
+// connection to a session, which MaxConnections=1 does not allow: 0x0206
+// (too many connections) when the session exists, 0x020a (session does
+// not exist) when it does not.  When the server holds max_sessions
+// sessions already, a new one is refused with 0x0302 (out of resources:
+// "the target has insufficient session, connection, or other resources",
+// RFC 7143 11.13.5), both at the first request and, since other logins
+// may have finished meanwhile, at the last.
+//
 // Thread-safety: belongs to one connection's thread.
 #ifndef OFFCOPY_TARGET_ISCSI_LOGIN_H_
 #define OFFCOPY_TARGET_ISCSI_LOGIN_H_
 
+#include <array>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -33,6 +46,9 @@
 #include "iscsi/text.h"
 
 namespace offcopy::iscsi {
+
+// The initiator's part of a session identifier (RFC 7143 11.12.5).
+using Isid = std::array<uint8_t, 6>;
 
 // What the login settled, for the rest of the connection.
 struct SessionParams {
@@ -64,12 +80,30 @@ inline constexpr LoginStatus kSessionTypeNotSupported{2, 0x09};
 inline constexpr LoginStatus kSessionDoesNotExist{2, 0x0a};
 inline constexpr LoginStatus kInvalidDuringLogin{2, 0x0b};
 inline constexpr LoginStatus kTargetError{3, 0x00};
+inline constexpr LoginStatus kOutOfResources{3, 0x02};
+
+// What a login asks of the sessions the server holds.  The server's
+// registry answers (connection.h); a login without one (nullptr) knows of
+// no session and has room for any.
+class SessionDirectory {
+ public:
+  virtual ~SessionDirectory() = default;
+  // A logged-in session has this TSIH and ISID.
+  virtual bool exists(uint16_t tsih, const Isid& isid) const = 0;
+  // A new session of `initiator` with `isid` to `target` (null: a
+  // discovery session) fits under the server's limit.  One that would
+  // reinstate a session (the same three, RFC 7143 6.3.5) replaces it, so
+  // it always fits.
+  virtual bool has_room(const std::string& initiator, const Isid& isid,
+                        const TargetConfig* target) const = 0;
+};
 
 class Login {
  public:
-  // `targets` must outlive the login; `next_tsih` hands out session
-  // identifying handles.
-  Login(const ServerOptions& options, const std::vector<TargetConfig>& targets, uint16_t tsih);
+  // `targets` (and `sessions`, if any) must outlive the login; `tsih` is
+  // the session identifying handle the login gives a new session.
+  Login(const ServerOptions& options, const std::vector<TargetConfig>& targets, uint16_t tsih,
+        const SessionDirectory* sessions = nullptr);
 
   // One Login Request in, the Login Response to send.
   Pdu respond(const Pdu& request);
@@ -83,7 +117,7 @@ class Login {
   bool discovery() const { return discovery_; }
   const TargetConfig* target() const { return target_; }
   const std::string& initiator_name() const { return initiator_name_; }
-  const std::array<uint8_t, 6>& isid() const { return isid_; }
+  const Isid& isid() const { return isid_; }
   uint16_t tsih() const { return tsih_; }
   // The CmdSN the first command will carry, and the next StatSN.
   uint32_t exp_cmd_sn() const { return exp_cmd_sn_; }
@@ -100,9 +134,14 @@ class Login {
                     KeyValues& reply, LoginStatus& status);
   bool auth_failed(const char* why, LoginStatus& status);
   bool answer_operational(const std::string& key, const std::string& value, KeyValues& reply);
+  // What a nonzero TSIH in the leading login is refused with.
+  LoginStatus tsih_refusal(uint16_t tsih) const;
+  // The server has room for the session this login would make.
+  bool has_room() const;
 
   const ServerOptions& options_;
   const std::vector<TargetConfig>& targets_;
+  const SessionDirectory* sessions_;
   SessionParams params_;
   std::set<std::string> answered_;     // keys negotiated already
   std::vector<uint8_t> pending_text_;  // a request continued (C bit)
@@ -119,7 +158,7 @@ class Login {
   uint8_t chap_id_ = 0;
   std::vector<uint8_t> chap_challenge_;
   std::string initiator_name_;
-  std::array<uint8_t, 6> isid_{};
+  Isid isid_{};
   uint16_t tsih_;
   uint32_t exp_cmd_sn_ = 0, stat_sn_ = 0;
 };

@@ -108,6 +108,7 @@ struct Server::Impl {
   std::shared_ptr<PostQueue> posted = std::make_shared<PostQueue>();
   std::atomic<bool> stop_requested{false};
   std::atomic<int64_t> in_flight{0};
+  std::unique_ptr<SessionRegistry> sessions;  // made by open(), with the options
   uint16_t next_tsih = 1;
   uint64_t next_nexus = 1;
 
@@ -283,11 +284,18 @@ void Server::Impl::accept_all(int listen_fd) {
     services.targets = &targets;
     services.post = [queue = posted](std::function<void()> fn) { post(*queue, std::move(fn)); };
     services.next_tsih = [this] {
-      if (next_tsih == 0) ++next_tsih;  // 0 means "a new session"
+      // 0 means "a new session"; one in use (after 65535 logins) is
+      // skipped, unless every one is (that login is refused: no room).
+      for (int tries = 0; tries < 65536; ++tries) {
+        if (next_tsih != 0 && !sessions->tsih_in_use(next_tsih)) break;
+        ++next_tsih;
+      }
+      if (next_tsih == 0) ++next_tsih;
       return next_tsih++;
     };
     services.next_nexus = [this] { return next_nexus++; };
     services.in_flight = &in_flight;
+    services.sessions = sessions.get();
     link->attach(std::make_shared<Connection>(std::move(services), *link));
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -369,6 +377,7 @@ std::unique_ptr<Server> Server::open(const ServerOptions& options,
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->targets = std::move(targets);
+  impl->sessions = std::make_unique<SessionRegistry>(options.max_sessions);
   impl->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   impl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   impl->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

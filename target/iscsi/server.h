@@ -67,6 +67,17 @@ struct ServerOptions {
   // Commands the target accepts ahead of the one it runs (MaxCmdSN -
   // ExpCmdSN + 1) per session.
   uint32_t queue_depth = 128;
+  // Sessions (normal and discovery) the server holds at once; a login
+  // past it is refused with 0x0302, out of resources.  256: more than
+  // the hosts and paths one target server sees, and well inside the
+  // default open-file limit of 1024.
+  uint32_t max_sessions = 256;
+  // Bytes of data-out buffers the commands of one session may hold.  A
+  // WRITE's buffer is its whole transfer (up to 32 MiB), so 128 commands
+  // could otherwise hold 4 GiB.  256 MiB: the queue depth at 2 MiB each,
+  // more than Linux or ESXi send at once by default.  A command alone is
+  // always admitted, however large.
+  uint64_t max_session_data = 256ull << 20;
 };
 
 class Server {

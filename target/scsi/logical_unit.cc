@@ -164,9 +164,10 @@ void LogicalUnit::reset(uint64_t nexus) {
 
 void LogicalUnit::commands_cleared(uint64_t nexus) {
   std::lock_guard lock(impl_->mu);
-  for (auto& [n, each] : impl_->nexuses) {
-    if (n != nexus) Impl::queue_attention(each, kCommandsClearedByAnother);
-  }
+  Impl::Nexus& n = impl_->nexuses[nexus];
+  const bool reset_pending =
+      !n.attentions.empty() && n.attentions.front().code == kPowerOnReset.code;
+  if (!reset_pending) Impl::queue_attention(n, kCommandsClearedByAnother);
 }
 
 void LogicalUnit::forget(uint64_t nexus) {

@@ -79,8 +79,9 @@ class LogicalUnit {
   // attention POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29h/00h) on
   // its next command (SAM-5 5.14, SPC-4 6.5.1), and a RESERVE ends.
   void reset(uint64_t nexus);
-  // CLEAR TASK SET from `nexus` ended other nexuses' commands: each of
-  // them gets COMMANDS CLEARED BY ANOTHER INITIATOR (2Fh/00h, SAM-5 7.3).
+  // Another nexus's CLEAR TASK SET ended `nexus`'s commands: it gets
+  // COMMANDS CLEARED BY ANOTHER INITIATOR (2Fh/00h, SAM-5 5.6, TAS 0),
+  // unless a reset's attention is pending, which says more.
   void commands_cleared(uint64_t nexus);
   // A nexus that ended (logout, dropped connection): its pending unit
   // attentions go with it.

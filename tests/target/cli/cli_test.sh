@@ -103,6 +103,19 @@ check "a bad --create size" 2 "--create '64Q': not a size"
 run --config "$T/none.toml"
 check "a missing config file" 2 "$T/none.toml" "No such file or directory"
 
+run --target "$IQN" --lun 0=/x --max-sessions 0
+check "--max-sessions 0" 2 "--max-sessions '0': expected a number from 1 to 65535"
+
+run --target "$IQN" --lun 0=/x --queue-depth 70000
+check "--queue-depth past 65535" 2 "--queue-depth '70000': expected a number from 1 to 65535"
+
+run --target "$IQN" --lun 0=/x --max-session-data 4K
+check "--max-session-data below 1M" 2 "--max-session-data '4K': expected a size from 1M to 1T"
+
+printf 'max_session_data = "2T"\n' >"$T/limit.toml"
+run --config "$T/limit.toml"
+check "max_session_data past 1T names its line" 2 "$T/limit.toml:1: 'max_session_data' must be from 1M to 1T"
+
 printf 'listen = ["127.0.0.1:0"]\nport = 3260\n' >"$T/bad.toml"
 run --config "$T/bad.toml"
 check "an unknown config key names its line" 2 "$T/bad.toml:2: unknown key 'port'"
@@ -243,6 +256,20 @@ if start existing --target "$IQN" --lun "0=$T/new.img" --create 1M; then
   fi
 else
   fail "SIGINT: the server did not start (no port file)"
+fi
+
+# The limits, from the flags over the config file, are what it serves with.
+printf 'max_sessions = 8\nqueue_depth = 16\n' >"$T/limits.toml"
+if start limits --config "$T/limits.toml" --target "$IQN" --lun "0=$T/good.img" \
+     --max-sessions 4 --max-session-data 64M; then
+  if log_has limits "limits: 4 sessions; per session 16 commands and 64 MiB of data-out"
+  then pass "--max-sessions and --max-session-data over the config file's limits"
+  else cp "$T/limits.err" "$T/err"; fail "the limits served are not the ones asked for"
+  fi
+  stop_with TERM
+  [ "$rc" = 0 ] || fail "limits: SIGTERM gave status $rc"
+else
+  fail "limits: the server did not start (no port file)"
 fi
 
 # A config file says the same, with a 4096-byte block read-only LUN.

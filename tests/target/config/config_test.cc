@@ -230,6 +230,29 @@ TEST(CommandLine, Errors) {
             "--listen '::1': an IPv6 address goes in brackets, e.g. [::1]:3260");
   EXPECT_EQ(flag_error({"--config", ""}), "--config '': an empty file name");
   EXPECT_EQ(flag_error({"--port-file="}), "--port-file '': an empty file name");
+  EXPECT_EQ(flag_error({"--queue-depth", "0"}),
+            "--queue-depth '0': expected a number from 1 to 65535");
+  EXPECT_EQ(flag_error({"--queue-depth", "65536"}),
+            "--queue-depth '65536': expected a number from 1 to 65535");
+  EXPECT_EQ(flag_error({"--max-sessions", "-1"}),
+            "--max-sessions '-1': expected a number from 1 to 65535");
+  EXPECT_EQ(flag_error({"--max-sessions", "many"}),
+            "--max-sessions 'many': expected a number from 1 to 65535");
+  EXPECT_EQ(flag_error({"--max-session-data", "512K"}),
+            "--max-session-data '512K': expected a size from 1M to 1T (suffixes K, M, G, T)");
+  EXPECT_EQ(flag_error({"--max-session-data", "2T"}),
+            "--max-session-data '2T': expected a size from 1M to 1T (suffixes K, M, G, T)");
+  EXPECT_EQ(flag_error({"--max-session-data"}), "option '--max-session-data' needs a value");
+}
+
+TEST(CommandLine, Limits) {
+  const CommandLine cl = parsed(
+      {"--queue-depth", "1", "--max-sessions", "65535", "--max-session-data=1M"});
+  EXPECT_EQ(cl.queue_depth, 1u);
+  EXPECT_EQ(cl.max_sessions, 65535u);
+  EXPECT_EQ(cl.max_session_data, 1u << 20);
+  const CommandLine none = parsed({});
+  EXPECT_FALSE(none.queue_depth || none.max_sessions || none.max_session_data);
 }
 
 // ---------------------------------------------------------------- flags alone, resolved
@@ -243,6 +266,10 @@ TEST(Resolve, DefaultsFromFlagsAlone) {
   EXPECT_EQ(config.server.io_threads, 2u);
   EXPECT_EQ(config.log_level, tlog::Level::info);
   EXPECT_EQ(config.targets[0].luns[0].create_size, 0u);
+  EXPECT_EQ(config.server.queue_depth, 128u);
+  EXPECT_EQ(config.server.max_sessions, 256u);
+  EXPECT_EQ(config.server.max_session_data, 256u << 20);
+  EXPECT_EQ(config.server.max_outstanding_r2t, 16u);
 }
 
 TEST(Resolve, CreateAppliesToEveryFlagLun) {
@@ -287,6 +314,9 @@ immediate_data = false
 initial_r2t = true
 nop_interval = 0
 queue_depth = 32
+max_outstanding_r2t = 4
+max_sessions = 1000
+max_session_data = "64M"
 
 [[target]]
 iqn = "iqn.2026-12.org.offcopy:demo"
@@ -329,7 +359,10 @@ TEST(ConfigFile, EveryKey) {
   const TargetSpec& t = c.targets[0];
   EXPECT_EQ(t.iqn, "iqn.2026-12.org.offcopy:demo");
   EXPECT_EQ(t.alias, "demo");
-  EXPECT_EQ(t.where, "t.toml:13");  // its [[target]] line
+  EXPECT_EQ(c.server.max_outstanding_r2t, 4u);
+  EXPECT_EQ(c.server.max_sessions, 1000u);
+  EXPECT_EQ(c.server.max_session_data, 64ull << 20);
+  EXPECT_EQ(t.where, "t.toml:16");  // its [[target]] line
   ASSERT_EQ(t.luns.size(), 2u);
   const LunSpec& l = t.luns[0];
   EXPECT_EQ(l.lun, 0);
@@ -341,7 +374,7 @@ TEST(ConfigFile, EveryKey) {
   EXPECT_EQ(l.vendor, "ACME");
   EXPECT_EQ(l.product, "Disk");
   EXPECT_EQ(l.serial, "SN-0001");
-  EXPECT_EQ(l.where, "t.toml:17");
+  EXPECT_EQ(l.where, "t.toml:20");
   const LunSpec& l1 = t.luns[1];
   EXPECT_EQ(l1.create_size, 1048576u);
   EXPECT_EQ(l1.block_size, 512u);
@@ -363,21 +396,19 @@ TEST(ConfigFile, UnknownKeysNameTheKeyAndLine) {
   EXPECT_EQ(toml_error("listen = []\nport = 3260\n"),
             "t.toml:2: unknown key 'port' (known at the top: listen, log_level, io_threads, "
             "max_recv_data_segment, first_burst, max_burst, immediate_data, initial_r2t, "
-            "nop_interval, queue_depth, target)");
+            "max_outstanding_r2t, nop_interval, queue_depth, max_sessions, max_session_data, "
+            "target)");
   EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\nname = \"x\"\n"),
             "t.toml:3: unknown key 'name' in [[target]] (known: iqn, alias, allow, auth, lun)");
   EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n"
                        "blocksize = 4096\n"),
             "t.toml:6: unknown key 'blocksize' in [[target.lun]] (known: lun, path, create, "
             "block_size, read_only, write_cache, vendor, product, serial)");
-  EXPECT_EQ(toml_error("[server]\nlisten = []\n"), std::string("t.toml:1: unknown key 'server' "
-                                                               "(known at the top: listen, "
-                                                               "log_level, io_threads, "
-                                                               "max_recv_data_segment, "
-                                                               "first_burst, max_burst, "
-                                                               "immediate_data, initial_r2t, "
-                                                               "nop_interval, queue_depth, "
-                                                               "target)"));
+  EXPECT_EQ(toml_error("[server]\nlisten = []\n"),
+            "t.toml:1: unknown key 'server' (known at the top: listen, log_level, io_threads, "
+            "max_recv_data_segment, first_burst, max_burst, immediate_data, initial_r2t, "
+            "max_outstanding_r2t, nop_interval, queue_depth, max_sessions, max_session_data, "
+            "target)");
 }
 
 TEST(ConfigFile, TypesAndRanges) {
@@ -398,6 +429,51 @@ TEST(ConfigFile, TypesAndRanges) {
   EXPECT_EQ(toml_error("listen = [3260]\n"), "t.toml:1: 'listen' must be a string, not an integer");
   EXPECT_EQ(toml_error("target = \"iqn.a:x\"\n"),
             "t.toml:1: 'target' must be an array of tables: write [[target]]");
+}
+
+TEST(ConfigFile, LimitsAndTheirRanges) {
+  const Config c = toml_ok("max_sessions = 1\nmax_session_data = 1048576\nqueue_depth = 65535\n");
+  EXPECT_EQ(c.server.max_sessions, 1u);
+  EXPECT_EQ(c.server.max_session_data, 1u << 20);
+  EXPECT_EQ(c.server.queue_depth, 65535u);
+  EXPECT_EQ(toml_ok("max_session_data = \"1t\"\n").server.max_session_data, 1ull << 40);
+  EXPECT_EQ(toml_error("max_sessions = 0\n"),
+            "t.toml:1: 'max_sessions' must be from 1 to 65535, not 0");
+  EXPECT_EQ(toml_error("max_sessions = 65536\n"),
+            "t.toml:1: 'max_sessions' must be from 1 to 65535, not 65536");
+  EXPECT_EQ(toml_error("queue_depth = 0\n"),
+            "t.toml:1: 'queue_depth' must be from 1 to 65535, not 0");
+  EXPECT_EQ(toml_error("max_outstanding_r2t = 0\n"),
+            "t.toml:1: 'max_outstanding_r2t' must be from 1 to 65535, not 0");
+  EXPECT_EQ(toml_error("max_session_data = \"512K\"\n"),
+            "t.toml:1: 'max_session_data' must be from 1M to 1T, not 524288");
+  EXPECT_EQ(toml_error("max_session_data = \"2T\"\n"),
+            "t.toml:1: 'max_session_data' must be from 1M to 1T, not 2199023255552");
+  EXPECT_EQ(toml_error("max_session_data = \"lots\"\n"),
+            "t.toml:1: 'max_session_data' = \"lots\" is not a size (a positive number of bytes, "
+            "or with a K, M, G or T suffix)");
+  EXPECT_EQ(toml_error("max_session_data = -1\n"),
+            "t.toml:1: 'max_session_data' must be a positive size");
+  EXPECT_EQ(toml_error("max_session_data = true\n"),
+            "t.toml:1: 'max_session_data' must be a size such as \"1G\" or a number of bytes, "
+            "not a boolean");
+}
+
+TEST(ConfigFile, ValidateChecksTheLimitsOfAConfigMadeInCode) {
+  Config c = toml_ok("[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n");
+  std::string error;
+  ASSERT_TRUE(validate(c, error)) << error;
+  c.server.max_sessions = 0;
+  EXPECT_FALSE(validate(c, error));
+  EXPECT_EQ(error, "max_sessions must be from 1 to 65535");
+  c.server.max_sessions = 1;
+  c.server.queue_depth = 70000;
+  EXPECT_FALSE(validate(c, error));
+  EXPECT_EQ(error, "queue_depth must be from 1 to 65535");
+  c.server.queue_depth = 1;
+  c.server.max_session_data = 1;
+  EXPECT_FALSE(validate(c, error));
+  EXPECT_EQ(error, "max_session_data must be from 1M to 1T");
 }
 
 // One [[target.lun]] holding `lines`, at line 3 of the file.
@@ -504,6 +580,26 @@ create = "1M"
   EXPECT_EQ(c.targets[0].luns[0].create_size, 1u << 20);  // --create is for flag LUNs only
   EXPECT_EQ(c.targets[1].iqn, "iqn.a:flag");
   EXPECT_EQ(c.targets[1].luns[0].create_size, 2u << 20);
+}
+
+TEST(Precedence, LimitFlagsOverrideTheFile) {
+  TempFile f(
+      "queue_depth = 16\nmax_sessions = 8\nmax_session_data = \"64M\"\n[[target]]\n"
+      "iqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n");
+  Config kept;
+  std::string error;
+  ASSERT_TRUE(resolve(parsed({"--config", f.path()}), kept, error)) << error;
+  EXPECT_EQ(kept.server.queue_depth, 16u);
+  EXPECT_EQ(kept.server.max_sessions, 8u);
+  EXPECT_EQ(kept.server.max_session_data, 64u << 20);
+  Config c;
+  ASSERT_TRUE(resolve(parsed({"--config", f.path(), "--queue-depth", "32", "--max-sessions=2",
+                              "--max-session-data", "1G"}),
+                      c, error))
+      << error;
+  EXPECT_EQ(c.server.queue_depth, 32u);
+  EXPECT_EQ(c.server.max_sessions, 2u);
+  EXPECT_EQ(c.server.max_session_data, 1u << 30);
 }
 
 TEST(Precedence, ConfigScalarsStandWithoutFlags) {
@@ -688,9 +784,10 @@ TEST(Auth, SecretFile) {
 
 TEST(Usage, NamesEveryFlag) {
   std::string u = usage();
-  for (const char* flag : {"--listen", "--target", "--lun", "--create", "--config", "--io-threads",
-                           "--port-file", "--foreground", "--verbose", "--quiet", "--help",
-                           "--version", "--chap", "--mutual-chap", "--allow"}) {
+  for (const char* flag :
+       {"--listen", "--target", "--lun", "--create", "--config", "--io-threads", "--port-file",
+        "--foreground", "--verbose", "--quiet", "--help", "--version", "--chap", "--mutual-chap",
+        "--allow", "--queue-depth", "--max-sessions", "--max-session-data"}) {
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
   }
 }

@@ -2,7 +2,10 @@
 // 7143): digests, SCSI commands and their responses with residuals,
 // CmdSN windowing, Data-Out (immediate, unsolicited, solicited by R2T) and
 // Data-In, NOP-In/Out, Text, Logout, task management, Reject, and input
-// that breaks the rules.
+// that breaks the rules.  Several Connections sharing one Harness are
+// sessions of one server: task management across them, reinstatement,
+// a connection lost mid-command, and the limits (sessions, data-out
+// buffers per session).
 #include "iscsi/connection.h"
 
 #include <random>
@@ -827,6 +830,433 @@ TEST_F(ConnectionTest, LunResetOfAMissingLunIsNoLun) {
   ini_.login();
   ini_.send(ini_.tmf(kLunReset, 9, kNoTag, ini_.cmd_sn));
   EXPECT_EQ(ini_.expect(Opcode::task_management_response).bhs[2], 2);
+}
+
+// --- Sessions: task management across them, reinstatement, loss -------------
+
+constexpr uint8_t kAbortTaskSet = 2, kClearTaskSet = 4, kTargetWarmReset = 6, kTargetColdReset = 7;
+
+// A WRITE of `data` at `lba` with all its data immediate (so with
+// libiscsi's keys it needs no R2T).  128 KiB and more go to the I/O
+// threads, past what a unit tries on the loop.
+Pdu send_write(Initiator& ini, uint32_t lba, const std::vector<uint8_t>& data, uint16_t lun = 0) {
+  const Pdu cmd = ini.command(write10(lba, static_cast<uint16_t>(data.size() / 512)),
+                              static_cast<uint32_t>(data.size()), kWrite, lun, data);
+  ini.send(cmd);
+  return cmd;
+}
+
+// READ(10) of `blocks` at `lba`: its data (Data-In until the status).
+std::vector<uint8_t> read_blocks(Initiator& ini, uint32_t lba, uint16_t blocks) {
+  ini.send(ini.command(read10(lba, blocks), blocks * 512u, kRead));
+  std::vector<uint8_t> out;
+  for (;;) {
+    const Pdu d = ini.expect(Opcode::data_in);
+    if (d.opcode() != Opcode::data_in) break;
+    out.insert(out.end(), d.data.begin(), d.data.end());
+    if (d.bhs[1] & 0x01) break;
+  }
+  return out;
+}
+
+// A TUR's response on `ini` (the sense, for a unit attention).
+Pdu tur_response(Initiator& ini, uint16_t lun = 0) {
+  const Pdu t = ini.command(tur(), 0, 0, lun);
+  ini.send(t);
+  Pdu r = ini.expect(Opcode::scsi_response);
+  EXPECT_EQ(r.itt(), t.itt());
+  return r;
+}
+
+// A TUR on `ini` is GOOD.
+void expect_tur_good(Initiator& ini) {
+  const Pdu r = tur_response(ini);
+  expect_good(r, r.itt());
+}
+
+// No SCSI Response or Data-In for `itt` among what `ini` was sent.
+bool unanswered(Initiator& ini, uint32_t itt) {
+  ini.silent();
+  for (const Pdu& p : ini.link.pdus) {
+    if ((p.opcode() == Opcode::scsi_response || p.opcode() == Opcode::data_in) && p.itt() == itt) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST_F(ConnectionTest, ReinstatementEndsTheOldSession) {
+  ini_.login();
+  ASSERT_EQ(h_.sessions.live(), 1u);
+  Initiator again(h_);
+  again.isid = ini_.isid;  // the same initiator port: RFC 7143 6.3.5
+  const Pdu r = again.login();
+  EXPECT_EQ(status_class(r), 0);
+  EXPECT_NE(tsih_of(r), 0) << "a new session, with a TSIH of its own";
+  EXPECT_TRUE(ini_.link.close_requested) << "the old session's connection closes";
+  EXPECT_TRUE(ini_.conn().finished());
+  EXPECT_EQ(h_.sessions.live(), 1u);
+  expect_tur_good(again);
+  // A different ISID is a session of its own, not a reinstatement.
+  Initiator other(h_);
+  other.login();
+  EXPECT_FALSE(again.link.close_requested);
+  EXPECT_EQ(h_.sessions.live(), 2u);
+}
+
+TEST_F(ConnectionTest, ReinstatementWaitsForTheOldSessionsWrites) {
+  ini_.login();
+  const std::vector<uint8_t> acked = pattern(4096, 11), running = pattern(131072, 12);
+  const Pdu w1 = send_write(ini_, 16, acked);
+  expect_good(ini_.expect(Opcode::scsi_response), w1.itt());
+  auto hold = h_.hold_io();
+  const Pdu w2 = send_write(ini_, 64, running);  // on the I/O threads, held
+
+  Initiator again(h_);
+  again.isid = ini_.isid;
+  const Pdu r1 = again.login_start();
+  EXPECT_EQ(status_class(r1), 0);
+  again.send_login_finish();
+  EXPECT_TRUE(ini_.link.close_requested);
+  EXPECT_TRUE(again.silent()) << "no last Login Response while the old WRITE runs";
+  hold->release();
+  again.login_finished(again.expect(Opcode::login_response));
+  EXPECT_TRUE(unanswered(ini_, w2.itt())) << "the old session's WRITE ends unanswered";
+  // What the old session was told was written stays; the WRITE that ran
+  // ended before the new session began.
+  EXPECT_EQ(read_blocks(again, 16, 8), acked);
+  EXPECT_EQ(read_blocks(again, 64, 256), running);
+  EXPECT_TRUE(h_.drain());
+  EXPECT_EQ(h_.in_flight.load(), 0);
+}
+
+TEST_F(ConnectionTest, ALoginAfterTheConnectionDroppedWaitsForItsWrites) {
+  ini_.login();
+  auto hold = h_.hold_io();
+  const Pdu w = send_write(ini_, 128, pattern(131072, 13));
+  ini_.conn().closed();  // the network went away mid-command
+  EXPECT_EQ(h_.sessions.live(), 0u);
+  EXPECT_EQ(h_.sessions.size(), 1u) << "kept, draining, while its WRITE runs";
+  Initiator again(h_);
+  again.isid = ini_.isid;
+  again.login_start();
+  again.send_login_finish();
+  EXPECT_TRUE(again.silent());
+  hold->release();
+  again.login_finished(again.expect(Opcode::login_response));
+  EXPECT_EQ(read_blocks(again, 128, 256), pattern(131072, 13));
+  EXPECT_TRUE(unanswered(ini_, w.itt()));
+}
+
+TEST_F(ConnectionTest, ConnectionLossMidCommandLosesNoAcknowledgedWrite) {
+  ini_.login();
+  std::vector<std::vector<uint8_t>> acked;
+  for (uint32_t i = 0; i < 4; ++i) {
+    acked.push_back(pattern(8192, 20 + i));
+    const Pdu w = send_write(ini_, 256 + 16 * i, acked.back());
+    expect_good(ini_.expect(Opcode::scsi_response), w.itt());
+  }
+  auto hold = h_.hold_io();
+  for (uint32_t i = 0; i < 4; ++i) send_write(ini_, 512 + 256 * i, pattern(131072, 30 + i));
+  EXPECT_GT(h_.in_flight.load(), 0);
+  const int sends = ini_.link.sends;
+  ini_.conn().closed();
+  hold->release();
+  EXPECT_TRUE(h_.drain()) << "nothing hangs";
+  EXPECT_EQ(h_.in_flight.load(), 0);
+  EXPECT_EQ(ini_.link.sends, sends) << "nothing sent once the network is gone";
+  Initiator later(h_);
+  later.login();
+  EXPECT_EQ(h_.sessions.size(), 1u) << "the dropped session, drained, is forgotten";
+  for (uint32_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(read_blocks(later, 256 + 16 * i, 16), acked[i]) << "acknowledged WRITE " << i;
+  }
+}
+
+TEST_F(ConnectionTest, LunResetAbortsAnotherSessionsRunningWriteAndWaitsForIt) {
+  Initiator b(h_);
+  ini_.login();
+  b.login();
+  expect_tur_good(b);  // LUN 0 has seen B's nexus
+  auto hold = h_.hold_io();
+  const std::vector<uint8_t> data = pattern(131072, 40);
+  const Pdu w = send_write(b, 1024, data);
+  const Pdu reset = ini_.tmf(kLunReset, 0, kNoTag, ini_.cmd_sn);
+  ini_.send(reset);
+  EXPECT_TRUE(ini_.silent()) << "the response waits for B's WRITE to leave the unit";
+  hold->release();
+  const Pdu r = ini_.expect(Opcode::task_management_response);
+  EXPECT_EQ(r.itt(), reset.itt());
+  EXPECT_EQ(r.bhs[2], 0) << "function complete";
+  EXPECT_EQ(h_.in_flight.load(), 0) << "B's WRITE had ended before the response";
+  EXPECT_TRUE(unanswered(b, w.itt())) << "B's aborted WRITE ends without a response";
+  // It had started, so it wrote; nothing of it can land later.
+  EXPECT_EQ(sense_of(tur_response(ini_)), (SenseCode{0x06, 0x29, 0x00})) << "A is told too";
+  EXPECT_EQ(read_blocks(ini_, 1024, 256), data);
+  const Pdu ua = tur_response(b);
+  EXPECT_EQ(ua.bhs[3], 0x02);
+  EXPECT_EQ(sense_of(ua), (SenseCode{0x06, 0x29, 0x00})) << "B learns of the reset";
+  expect_tur_good(b);
+}
+
+TEST_F(ConnectionTest, LunResetAbortsAnotherSessionsWriteWaitingForData) {
+  Initiator b(h_);
+  ini_.login();
+  b.login(kTargetA,
+          with(libiscsi_operational_keys(), {{"InitialR2T", "Yes"}, {"ImmediateData", "No"}}));
+  const Pdu w = b.command(write10(2000, 1), 512, kWrite);
+  b.send(w);
+  const Pdu r2t = b.expect(Opcode::r2t);
+  ini_.send(ini_.tmf(kLunReset, 0, kNoTag, ini_.cmd_sn));
+  EXPECT_EQ(ini_.expect(Opcode::task_management_response).bhs[2], 0);
+  b.send(b.data_out(w.itt(), r2t.field32(20), 0, 0, pattern(512, 41), true));
+  EXPECT_TRUE(unanswered(b, w.itt())) << "its data dropped, no response";
+  EXPECT_EQ(sense_of(tur_response(ini_)), (SenseCode{0x06, 0x29, 0x00}));
+  EXPECT_EQ(read_blocks(ini_, 2000, 1), std::vector<uint8_t>(512, 0)) << "nothing written";
+}
+
+TEST_F(ConnectionTest, AbortTaskSetStaysWithItsNexus) {
+  Initiator b(h_);
+  ini_.login();
+  b.login();
+  auto hold = h_.hold_io();
+  const Pdu wb = send_write(b, 1536, pattern(131072, 42));
+  const Pdu wa = send_write(ini_, 1792, pattern(131072, 43));
+  ini_.send(ini_.tmf(kAbortTaskSet, 0, kNoTag, ini_.cmd_sn));
+  hold->release();
+  EXPECT_EQ(ini_.expect(Opcode::task_management_response).bhs[2], 0);
+  EXPECT_TRUE(unanswered(ini_, wa.itt())) << "A's own WRITE aborted";
+  expect_good(b.expect(Opcode::scsi_response), wb.itt());  // B's goes on
+}
+
+TEST_F(ConnectionTest, ClearTaskSetAbortsEveryNexusCommandsOnTheUnit) {
+  Initiator b(h_), c(h_);
+  ini_.login();
+  b.login();
+  c.login();
+  for (Initiator* i : {&b, &c}) expect_tur_good(*i);
+  auto hold = h_.hold_io();
+  const Pdu wb = send_write(b, 1280, pattern(131072, 44));
+  const Pdu wa = send_write(ini_, 1536, pattern(131072, 45));
+  const Pdu clear = ini_.tmf(kClearTaskSet, 0, kNoTag, ini_.cmd_sn);
+  ini_.send(clear);
+  EXPECT_TRUE(ini_.silent());
+  hold->release();
+  const Pdu r = ini_.expect(Opcode::task_management_response);
+  EXPECT_EQ(r.itt(), clear.itt());
+  EXPECT_EQ(r.bhs[2], 0);
+  EXPECT_TRUE(unanswered(ini_, wa.itt()));
+  EXPECT_TRUE(unanswered(b, wb.itt())) << "TST 0: the task set is shared";
+  EXPECT_EQ(sense_of(tur_response(b)), (SenseCode{0x06, 0x2f, 0x00}))
+      << "COMMANDS CLEARED BY ANOTHER INITIATOR";
+  expect_tur_good(b);
+  expect_tur_good(c);  // C lost nothing: no unit attention
+  expect_tur_good(ini_);
+  ini_.send(ini_.tmf(kClearTaskSet, 9, kNoTag, ini_.cmd_sn));
+  EXPECT_EQ(ini_.expect(Opcode::task_management_response).bhs[2], 2) << "LUN does not exist";
+}
+
+TEST(ConnectionSessions, AbortedCommandsOfAnotherSessionReopenItsWindow) {
+  // B's window is one command: with it running B may send nothing, and
+  // the command gets no response to carry a new MaxCmdSN.  A NOP-In does.
+  ServerOptions o;
+  o.queue_depth = 1;
+  Harness h(o);
+  Initiator a(h), b(h);
+  a.login();
+  b.login();
+  auto hold = h.hold_io();
+  send_write(b, 0, pattern(131072, 46));
+  const uint32_t next = b.cmd_sn;
+  a.send(a.tmf(kLunReset, 0, kNoTag, a.cmd_sn));
+  const Pdu nop = b.expect(Opcode::nop_in);
+  EXPECT_EQ(nop.itt(), kNoTag);
+  EXPECT_EQ(nop.field32(20), kNoTag) << "no answer wanted";
+  EXPECT_EQ(exp_cmd_sn(nop), next);
+  EXPECT_EQ(max_cmd_sn(nop), next) << "room for one command again";
+  hold->release();
+  EXPECT_EQ(a.expect(Opcode::task_management_response).bhs[2], 0);
+}
+
+TEST_F(ConnectionTest, TargetWarmResetAbortsEverySessionsCommandsAndKeepsThem) {
+  Initiator b(h_), other_target(h_);
+  ini_.login();
+  b.login();
+  other_target.login(kTargetB);
+  expect_tur_good(b);
+  auto hold = h_.hold_io();
+  const Pdu wb = send_write(b, 768, pattern(131072, 47));
+  ini_.send(ini_.tmf(kTargetWarmReset, 0, kNoTag, ini_.cmd_sn));
+  EXPECT_TRUE(ini_.silent());
+  hold->release();
+  EXPECT_EQ(ini_.expect(Opcode::task_management_response).bhs[2], 0);
+  EXPECT_TRUE(unanswered(b, wb.itt()));
+  EXPECT_FALSE(b.link.close_requested) << "a warm reset keeps the sessions";
+  EXPECT_FALSE(ini_.link.close_requested);
+  EXPECT_EQ(sense_of(tur_response(b)), (SenseCode{0x06, 0x29, 0x00}));
+  expect_tur_good(other_target);
+}
+
+TEST_F(ConnectionTest, TargetColdResetEndsEverySessionOfTheTarget) {
+  Initiator b(h_), other_target(h_);
+  ini_.login();
+  b.login();
+  other_target.login(kTargetB);
+  auto hold = h_.hold_io();
+  const Pdu wb = send_write(b, 896, pattern(131072, 48));
+  const Pdu reset = ini_.tmf(kTargetColdReset, 0, kNoTag, ini_.cmd_sn);
+  ini_.send(reset);
+  EXPECT_TRUE(b.link.close_requested) << "RFC 7143 11.5.1: every session of the target ends";
+  EXPECT_TRUE(b.conn().finished());
+  EXPECT_FALSE(ini_.link.close_requested) << "not before its response";
+  hold->release();
+  const Pdu r = ini_.expect(Opcode::task_management_response);
+  EXPECT_EQ(r.itt(), reset.itt());
+  EXPECT_EQ(r.bhs[2], 0);
+  EXPECT_TRUE(ini_.link.close_requested);
+  EXPECT_EQ(ini_.link.sent_after_close, 0);
+  EXPECT_TRUE(unanswered(b, wb.itt()));
+  EXPECT_EQ(b.link.sent_after_close, 0);
+  EXPECT_FALSE(other_target.link.close_requested) << "another target's session stays";
+  expect_tur_good(other_target);
+  EXPECT_EQ(h_.sessions.live(), 1u);
+}
+
+// --- Limits -------------------------------------------------------------------
+
+TEST(ConnectionLimits, SessionsPastMaxSessionsAreOutOfResources) {
+  ServerOptions o;
+  o.max_sessions = 2;
+  Harness h(o);
+  Initiator a(h), b(h), c(h), d(h);
+  a.login();
+  b.login_discovery();  // a discovery session counts too
+  const Pdu r = c.login_start();
+  EXPECT_EQ(status_class(r), 3);
+  EXPECT_EQ(status_detail(r), 2) << "0x0302: out of resources (RFC 7143 11.13.5)";
+  EXPECT_TRUE(c.link.close_requested);
+  // A reinstatement replaces a session: it fits.
+  d.isid = a.isid;
+  EXPECT_EQ(status_class(d.login()), 0);
+  // One ends: there is room again.
+  b.send(b.logout());
+  b.expect(Opcode::logout_response);
+  Initiator e(h);
+  EXPECT_EQ(status_class(e.login()), 0);
+  EXPECT_EQ(h.sessions.live(), 2u);
+}
+
+TEST(ConnectionLimits, RoomIsCheckedAgainAtTheEndOfTheLogin) {
+  ServerOptions o;
+  o.max_sessions = 1;
+  Harness h(o);
+  Initiator a(h), b(h);
+  EXPECT_EQ(status_class(a.login_start()), 0);
+  EXPECT_EQ(status_class(b.login_start()), 0);  // both fit so far
+  a.login_finish();
+  b.send_login_finish();
+  const Pdu r = b.expect(Opcode::login_response);
+  EXPECT_EQ(status_class(r), 3);
+  EXPECT_EQ(status_detail(r), 2);
+  EXPECT_FALSE(b.conn().logged_in());
+}
+
+// Limits on the data-out buffers a session holds: `bytes` per session, and
+// the keys that make a WRITE's data come by R2T only, or unsolicited.
+KeyValues r2t_only() {
+  return with(libiscsi_operational_keys(), {{"InitialR2T", "Yes"}, {"ImmediateData", "No"}});
+}
+
+TEST(ConnectionLimits, WritesPastTheSessionsDataBoundWaitForRoom) {
+  ServerOptions o;
+  o.max_session_data = 65536;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login(kTargetA, r2t_only());
+  const Pdu w1 = ini.command(write10(0, 96), 49152, kWrite);
+  const Pdu w2 = ini.command(write10(100, 96), 49152, kWrite);
+  ini.send(w1);
+  const Pdu r2t1 = ini.expect(Opcode::r2t);
+  const uint32_t max_before = max_cmd_sn(r2t1);
+  ini.send(w2);
+  EXPECT_TRUE(ini.silent()) << "no R2T for the second: its buffer would pass the bound";
+  EXPECT_EQ(ini.conn().data_out_held(), 49152u);
+  EXPECT_EQ(ini.conn().waiting_for_buffer(), 1u);
+  const Pdu t = ini.command(tur(), 0, 0);
+  ini.send(t);
+  const Pdu tr = ini.expect(Opcode::scsi_response);
+  expect_good(tr, t.itt());
+  EXPECT_EQ(max_cmd_sn(tr), max_before) << "the window does not open while WRITEs wait";
+
+  const std::vector<uint8_t> d1 = pattern(49152, 50), d2 = pattern(49152, 51);
+  ini.send(ini.data_out(w1.itt(), r2t1.field32(20), 0, 0, d1, true));
+  expect_good(ini.expect(Opcode::scsi_response), w1.itt());
+  const Pdu r2t2 = ini.expect(Opcode::r2t);  // room now
+  EXPECT_EQ(r2t2.itt(), w2.itt());
+  EXPECT_GT(max_cmd_sn(r2t2), max_before) << "the window opens with the room";
+  ini.send(ini.data_out(w2.itt(), r2t2.field32(20), 0, 0, d2, true));
+  expect_good(ini.expect(Opcode::scsi_response), w2.itt());
+  EXPECT_EQ(ini.conn().data_out_held(), 0u);
+  EXPECT_EQ(read_blocks(ini, 0, 96), d1);
+  EXPECT_EQ(read_blocks(ini, 100, 96), d2);
+}
+
+TEST(ConnectionLimits, AWriteWhoseDataIsOnItsWayGetsTaskSetFull) {
+  ServerOptions o;
+  o.max_session_data = 65536;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login();  // ImmediateData=Yes, InitialR2T=No: data comes unasked
+  const std::vector<uint8_t> d1 = pattern(49152, 52);
+  const Pdu w1 = ini.command(write10(0, 96), 49152, kWrite, 0, slice(d1, 0, 16384));
+  ini.send(w1);  // holds 48 KiB, the rest of its data to come
+  EXPECT_TRUE(ini.silent());
+  const Pdu w2 = ini.command(write10(200, 96), 49152, kWrite, 0, pattern(16384, 53));
+  ini.send(w2);
+  const Pdu full = ini.expect(Opcode::scsi_response);
+  EXPECT_EQ(full.itt(), w2.itt());
+  EXPECT_EQ(full.bhs[3], 0x28) << "TASK SET FULL (SAM-5 5.3)";
+  EXPECT_EQ(exp_cmd_sn(full), ini.cmd_sn) << "its CmdSN was taken";
+  // Its unsolicited data is dropped; the first WRITE goes on.
+  ini.send(ini.data_out(w2.itt(), kNoTag, 0, 16384, pattern(32768, 54), true));
+  ini.send(ini.data_out(w1.itt(), kNoTag, 0, 16384, slice(d1, 16384, 32768), true));
+  expect_good(ini.expect(Opcode::scsi_response), w1.itt());
+  EXPECT_EQ(read_blocks(ini, 0, 96), d1);
+  EXPECT_EQ(read_blocks(ini, 200, 96), std::vector<uint8_t>(49152, 0));
+  EXPECT_EQ(ini.conn().data_out_held(), 0u);
+}
+
+TEST(ConnectionLimits, AWriteAloneFitsWhateverTheBound) {
+  ServerOptions o;
+  o.max_session_data = 4096;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login();
+  const std::vector<uint8_t> data = pattern(131072, 55);
+  const Pdu w = send_write(ini, 300, data);
+  expect_good(ini.expect(Opcode::scsi_response), w.itt());
+  EXPECT_EQ(read_blocks(ini, 300, 256), data);
+}
+
+TEST(ConnectionLimits, AnAbortedWaitingWriteLeavesTheQueue) {
+  ServerOptions o;
+  o.max_session_data = 65536;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login(kTargetA, r2t_only());
+  const Pdu w1 = ini.command(write10(0, 96), 49152, kWrite);
+  const Pdu w2 = ini.command(write10(100, 96), 49152, kWrite);
+  ini.send(w1);
+  const Pdu r2t1 = ini.expect(Opcode::r2t);
+  ini.send(w2);
+  ASSERT_EQ(ini.conn().waiting_for_buffer(), 1u);
+  ini.send(ini.tmf(kAbortTask, 0, w2.itt(), w2.field32(24)));
+  EXPECT_EQ(ini.expect(Opcode::task_management_response).bhs[2], 0);
+  EXPECT_EQ(ini.conn().waiting_for_buffer(), 0u);
+  ini.send(ini.data_out(w1.itt(), r2t1.field32(20), 0, 0, pattern(49152, 56), true));
+  expect_good(ini.expect(Opcode::scsi_response), w1.itt());
+  EXPECT_TRUE(unanswered(ini, w2.itt())) << "no R2T and no response for the aborted one";
+  EXPECT_EQ(ini.conn().data_out_held(), 0u);
 }
 
 // --- Malformed input ----------------------------------------------------------

@@ -41,6 +41,8 @@ inline constexpr char kTargetB[] = "iqn.2026-12.org.offcopy:disk-b";
 inline constexpr char kInitiator[] = "iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test";
 inline constexpr char kLocalAddress[] = "192.0.2.1:3260";
 
+inline constexpr uint8_t kIsid[6] = {0x00, 0x02, 0x3d, 0x00, 0x00, 0x07};
+
 inline std::string str(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
 
 // The pairs of a login or text response, by key; a key given twice fails.
@@ -81,9 +83,10 @@ class FakeLink : public Link {
   bool close_requested = false;
 };
 
-// The server's part: options, targets, the posted completions (run by the
-// test), TSIHs and nexus ids.  Targets A (LUN 0: a 1 MiB file-backed unit,
-// LUN 1: a unit with no file) and B (LUN 0: no file).
+// The server's part: options, targets, the session registry, the posted
+// completions (run by the test), TSIHs, nexus ids and ISIDs.  Targets A
+// (LUN 0: a 1 MiB file-backed unit, LUN 1: a unit with no file) and B
+// (LUN 0: no file).
 class Harness {
  public:
   explicit Harness(ServerOptions opts = {}) : options(std::move(opts)) {
@@ -116,7 +119,17 @@ class Harness {
     s.next_tsih = [this] { return next_tsih_++; };
     s.next_nexus = [this] { return next_nexus_++; };
     s.in_flight = &in_flight;
+    s.sessions = &sessions;
     return s;
+  }
+
+  // kIsid for the first initiator, then others: each Initiator is a
+  // session of its own unless a test gives two the same ISID.
+  Isid next_isid() {
+    Isid isid;
+    std::copy(std::begin(kIsid), std::end(kIsid), isid.begin());
+    isid[5] = static_cast<uint8_t>(isid[5] + next_isid_++);
+    return isid;
   }
 
   // Runs what the I/O threads posted; how many closures ran.
@@ -171,6 +184,7 @@ class Harness {
   std::vector<std::function<void()>> posted_;
   uint16_t next_tsih_ = 0x0101;
   uint64_t next_nexus_ = 1;
+  uint8_t next_isid_ = 0;
   offcopy::testing::TempDir dir_;  // the LUN's file
   static constexpr unsigned kPoolThreads = 2;
   scsi::IoPool pool_{kPoolThreads};
@@ -178,6 +192,7 @@ class Harness {
  public:
   std::atomic<int64_t> in_flight{0};
   ServerOptions options;
+  SessionRegistry sessions{options.max_sessions};
   std::vector<TargetConfig> targets;  // destroyed first: the units wait for their I/O
 };
 
@@ -220,14 +235,13 @@ inline KeyValues with(KeyValues base, const KeyValues& changes) {
   return base;
 }
 
-inline constexpr uint8_t kIsid[6] = {0x00, 0x02, 0x3d, 0x00, 0x00, 0x07};
-
 struct LoginPdu {
   int csg = 0, nsg = 1;
   bool transit = true, more = false;
   uint32_t itt = 0x10, cmd_sn = 0x500, exp_stat_sn = 0x1000;
   uint16_t tsih = 0;
   uint8_t version_min = 0;
+  Isid isid{kIsid[0], kIsid[1], kIsid[2], kIsid[3], kIsid[4], kIsid[5]};
 };
 
 inline Pdu login_request(const LoginPdu& l, const std::vector<uint8_t>& text) {
@@ -237,7 +251,7 @@ inline Pdu login_request(const LoginPdu& l, const std::vector<uint8_t>& text) {
                                   (l.transit ? l.nsg : 0));
   p.bhs[2] = 0;              // VersionMax
   p.bhs[3] = l.version_min;  // VersionMin
-  std::copy(std::begin(kIsid), std::end(kIsid), p.bhs.begin() + 8);
+  std::copy(l.isid.begin(), l.isid.end(), p.bhs.begin() + 8);
   p.bhs[14] = static_cast<uint8_t>(l.tsih >> 8);
   p.bhs[15] = static_cast<uint8_t>(l.tsih);
   p.set_field32(16, l.itt);
@@ -300,7 +314,7 @@ inline std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
 class Initiator {
  public:
   explicit Initiator(Harness& h)
-      : harness_(h), conn_(std::make_shared<Connection>(h.services(), link)) {}
+      : isid(h.next_isid()), harness_(h), conn_(std::make_shared<Connection>(h.services(), link)) {}
   ~Initiator() {
     // Commands still on the units end unanswered; their completions are
     // dropped with the connection.
@@ -356,18 +370,36 @@ class Initiator {
   // final response.
   Pdu login(const std::string& target = kTargetA,
             const KeyValues& operational = libiscsi_operational_keys()) {
+    Pdu r1 = login_start(target);
+    EXPECT_EQ(status_class(r1), 0) << "detail " << int(status_detail(r1));
+    return login_finish(operational);
+  }
+  // The security stage of login() alone (its response), and the rest.
+  Pdu login_start(const std::string& target = kTargetA) {
     LoginPdu l;
+    l.isid = isid;
     l.itt = next_itt++;
     l.cmd_sn = cmd_sn;
     l.exp_stat_sn = exp_stat_sn;
     send(login_request(l, security_keys(target)));
-    Pdu r1 = expect(Opcode::login_response);
-    EXPECT_EQ(status_class(r1), 0) << "detail " << int(status_detail(r1));
+    return expect(Opcode::login_response);
+  }
+  Pdu login_finish(const KeyValues& operational = libiscsi_operational_keys()) {
+    send_login_finish(operational);
+    return login_finished(expect(Opcode::login_response));
+  }
+  // The operational stage's request alone, and what its response settles.
+  void send_login_finish(const KeyValues& operational = libiscsi_operational_keys()) {
+    LoginPdu l;
+    l.isid = isid;
+    l.itt = next_itt - 1;
+    l.cmd_sn = cmd_sn;
     l.csg = 1;
     l.nsg = 3;
     l.exp_stat_sn = exp_stat_sn;
     send(login_request(l, operational));
-    Pdu r2 = expect(Opcode::login_response);
+  }
+  Pdu login_finished(const Pdu& r2) {
     EXPECT_EQ(status_class(r2), 0) << "detail " << int(status_detail(r2));
     EXPECT_TRUE(conn_->logged_in());
     cmd_sn = exp_cmd_sn(r2);
@@ -381,6 +413,7 @@ class Initiator {
   // A discovery session, straight from the security stage.
   Pdu login_discovery() {
     LoginPdu l;
+    l.isid = isid;
     l.itt = next_itt++;
     l.cmd_sn = cmd_sn;
     l.exp_stat_sn = exp_stat_sn;
@@ -468,6 +501,7 @@ class Initiator {
     return p;
   }
 
+  Isid isid;  // the Harness's next: a session of its own
   FakeLink link;
   Digests digests;  // what this initiator's PDUs carry
   uint32_t cmd_sn = 0x500;

@@ -202,6 +202,25 @@ TEST_F(LoginTest, NonzeroTsihIsSessionDoesNotExist) {
   EXPECT_EQ(exp_cmd_sn(r), 0x500u);
 }
 
+TEST_F(LoginTest, NonzeroTsihOfALiveSessionIsTooManyConnections) {
+  // MaxConnections is 1: a session's second connection is refused (RFC
+  // 7143 11.13.5, 0x0206); a TSIH no session has is 0x020a.
+  Initiator first(h_);
+  const uint16_t tsih = tsih_of(first.login());
+  ASSERT_NE(tsih, 0);
+  LoginPdu l;
+  l.isid = first.isid;
+  l.tsih = tsih;
+  expect_refused(first_response(security_keys(), l), 2, 0x06);
+  Initiator other(h_);
+  l.tsih = static_cast<uint16_t>(tsih + 1);
+  other.send(login_request(l, security_keys()));
+  const Pdu r = other.expect(Opcode::login_response);
+  EXPECT_EQ(status_class(r), 2);
+  EXPECT_EQ(status_detail(r), 0x0a);
+  EXPECT_FALSE(first.link.close_requested) << "the session itself goes on";
+}
+
 TEST_F(LoginTest, UnknownSessionTypeIsRefused) {
   const Pdu r = first_response(with(security_keys(), {{"SessionType", "Bogus"}}));
   expect_refused(r, 2, 0x09);

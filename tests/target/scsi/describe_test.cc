@@ -234,17 +234,18 @@ TEST(UnitAttentionTest, ResetTellsEveryNexusSeenOnceAndRequestSenseClearsIt) {
   expect_good(run(lu, kTur, {}, 9));
 }
 
-TEST(UnitAttentionTest, ClearedCommandsAreToldToTheOtherNexusesAfterAReset) {
+TEST(UnitAttentionTest, CommandsClearedByAnotherIsToldOnceUnlessAResetSaysMore) {
   LogicalUnit lu(identity_for("ua"), 512, 100);
   for (uint64_t nexus : {1, 2}) expect_good(run(lu, kTur, {}, nexus));
-  lu.commands_cleared(1);
+  lu.commands_cleared(2);
+  lu.commands_cleared(2);  // once, however often
   expect_good(run(lu, kTur, {}, 1));
-  lu.commands_cleared(1);  // once, however often
-  lu.reset(3);
-  // A reset outranks it (SAM-5 5.14), and both are reported, in order.
-  expect_sense(run(lu, kTur, {}, 2), SenseKey::unit_attention, kPowerOnReset);
-  lu.commands_cleared(1);
   expect_sense(run(lu, kTur, {}, 2), SenseKey::unit_attention, kCommandsClearedByAnother);
+  expect_good(run(lu, kTur, {}, 2));
+  // After a reset (SAM-5 5.14: it outranks the rest), nothing is added.
+  lu.reset(1);
+  lu.commands_cleared(2);
+  expect_sense(run(lu, kTur, {}, 2), SenseKey::unit_attention, kPowerOnReset);
   expect_good(run(lu, kTur, {}, 2));
 }
 
