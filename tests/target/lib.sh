@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# Shared by the target's shell tests (sourced): reading libiscsi's
+# conformance suite, iscsi-test-cu.
+#
+# iscsi-test-cu (CUnit, basic mode) prints "Suite: NAME", then for each test
+# "  Test: NAME ...", what the test logs, and its result, "passed" or
+# "FAILED", right after the "..." or at the start of a later line.  A test
+# that cannot run says "[SKIPPED] why" (once or several times) and then
+# passes: CUnit counts it as passed.  Test names repeat across suites
+# (Simple, Truncate, ...), so a test is SUITE.NAME here.  Between tests the
+# suite's cleanup probes PERSISTENT RESERVE IN and, on a target without it,
+# logs "[SKIPPED] PERSISTENT RESERVE IN is not implemented." after the
+# previous test's result: a note that belongs to no test, so only the notes
+# between a test's "..." and its result count.  That holds whether or not
+# the target implements PERSISTENT RESERVE: with it, the probe says
+# nothing, and a Pr*/Prout*/Reserve6 test counts as skipped only if it logs
+# a [SKIPPED] of its own.
+
+# cu_results FILE: one line per test, "passed|skipped|failed SUITE.NAME".
+cu_results() {
+  awk '
+    /^Suite: / { suite = $2 }
+    {
+      line = $0
+      if (match(line, /Test: [^ ]+ \.\.\./)) {
+        name = substr(line, RSTART + 6, RLENGTH - 10)
+        line = substr(line, RSTART + RLENGTH)
+        open = 1
+        skipped = 0
+      }
+      if (!open) next
+      # The result opens its line (or what follows the "..."): a note
+      # on the same line comes after it.
+      result = match(line, /^(passed|FAILED)/) ? substr(line, 1, RLENGTH) : ""
+      if (result == "" && index(line, "[SKIPPED]") > 0) skipped = 1
+      if (result != "") {
+        print (result == "FAILED" ? "failed" : skipped ? "skipped" : "passed"), suite "." name
+        open = 0
+      }
+    }' "$1"
+}
+
+# cu_counts FILE: "RAN PASSED FAILED SKIPPED" -- RAN and FAILED from the
+# suite's own summary ("?" if it did not get that far), PASSED the tests
+# that passed without skipping, SKIPPED those that skipped; a test that
+# skipped and failed counts as failed.  RAN = PASSED + FAILED + SKIPPED
+# when the suite ran to its end.
+cu_counts() {
+  local ran failed
+  ran=$(awk '/^ *tests / {print $3}' "$1")
+  failed=$(awk '/^ *tests / {print $5}' "$1")
+  cu_results "$1" | awk -v ran="${ran:-?}" -v failed="$failed" '
+    { n[$1]++ }
+    END { printf "%s %d %s %d\n", ran, n["passed"], failed != "" ? failed : n["failed"] + 0, n["skipped"] }'
+}
+
+# cu_failed FILE: the failed tests, "SUITE.NAME" a line.
+cu_failed() {
+  cu_results "$1" | awk '$1 == "failed" {print $2}'
+}
