@@ -25,6 +25,8 @@ constexpr unsigned kMaxIoThreads = 1024;
 constexpr uint32_t kMaxQueueDepth = 65535;
 // A TSIH is 16 bits and 0 is reserved: no more sessions than that.
 constexpr uint32_t kMaxSessions = 65535;
+// Each is a socket: more than that would not be a limit.
+constexpr uint32_t kMaxLoginsInProgress = 65535;
 
 // A whole decimal number, nothing before or after it.
 bool parse_uint(std::string_view text, uint64_t& value) {
@@ -54,11 +56,20 @@ std::optional<tlog::Level> level_named(std::string_view name) {
 
 // The options that take a value, and those that do not.
 bool takes_value(std::string_view opt) {
-  static const char* const kWithValue[] = {"--listen",          "--target",      "--lun",
-                                           "--create",          "--config",      "--io-threads",
-                                           "--port-file",       "--chap",        "--mutual-chap",
-                                           "--allow",           "--queue-depth", "--max-sessions",
-                                           "--max-session-data"};
+  static const char* const kWithValue[] = {"--listen",
+                                           "--target",
+                                           "--lun",
+                                           "--create",
+                                           "--config",
+                                           "--io-threads",
+                                           "--port-file",
+                                           "--chap",
+                                           "--mutual-chap",
+                                           "--allow",
+                                           "--queue-depth",
+                                           "--max-sessions",
+                                           "--max-session-data",
+                                           "--max-logins-in-progress"};
   return std::find(std::begin(kWithValue), std::end(kWithValue), opt) != std::end(kWithValue);
 }
 
@@ -165,13 +176,19 @@ bool apply_flag(std::string_view opt, const std::string& value, CommandLine& cl,
   } else if (opt == "--port-file") {
     if (value.empty()) return bad("an empty file name");
     cl.port_file = value;
-  } else if (opt == "--queue-depth" || opt == "--max-sessions") {
-    const uint32_t hi = opt == "--queue-depth" ? kMaxQueueDepth : kMaxSessions;
+  } else if (opt == "--queue-depth" || opt == "--max-sessions" ||
+             opt == "--max-logins-in-progress") {
+    const uint32_t hi = opt == "--queue-depth"    ? kMaxQueueDepth
+                        : opt == "--max-sessions" ? kMaxSessions
+                                                  : kMaxLoginsInProgress;
     uint64_t n = 0;
     if (!parse_uint(value, n) || n < 1 || n > hi) {
       return bad("expected a number from 1 to " + std::to_string(hi));
     }
-    (opt == "--queue-depth" ? cl.queue_depth : cl.max_sessions) = static_cast<uint32_t>(n);
+    std::optional<uint32_t>& field = opt == "--queue-depth"    ? cl.queue_depth
+                                     : opt == "--max-sessions" ? cl.max_sessions
+                                                               : cl.max_logins_in_progress;
+    field = static_cast<uint32_t>(n);
   } else if (opt == "--max-session-data") {
     uint64_t size = 0;
     if (!parse_size(value, size) || size < kMinSessionData || size > kMaxSessionData) {
@@ -229,7 +246,7 @@ class ConfigReader {
                        " (known at the top: listen, log_level, io_threads, "
                        "max_recv_data_segment, first_burst, max_burst, immediate_data, "
                        "initial_r2t, max_outstanding_r2t, nop_interval, queue_depth, "
-                       "max_sessions, max_session_data, target)");
+                       "max_sessions, max_session_data, max_logins_in_progress, target)");
       }
     }
     return true;
@@ -292,9 +309,9 @@ class ConfigReader {
 
   static bool is_server_scalar(const std::string& k) {
     static const char* const kKeys[] = {
-        "max_recv_data_segment", "first_burst",  "max_burst",       "immediate_data",
-        "initial_r2t",           "nop_interval", "queue_depth",     "io_threads",
-        "max_outstanding_r2t",   "max_sessions", "max_session_data"};
+        "max_recv_data_segment", "first_burst",  "max_burst",        "immediate_data",
+        "initial_r2t",           "nop_interval", "queue_depth",      "io_threads",
+        "max_outstanding_r2t",   "max_sessions", "max_session_data", "max_logins_in_progress"};
     return std::find(std::begin(kKeys), std::end(kKeys), k) != std::end(kKeys);
   }
 
@@ -311,6 +328,8 @@ class ConfigReader {
     if (k == "max_outstanding_r2t") return get_int(k, n, 1, 65535, s.max_outstanding_r2t);
     if (k == "max_sessions") return get_int(k, n, 1, kMaxSessions, s.max_sessions);
     if (k == "max_session_data") return read_session_data(n, s.max_session_data);
+    if (k == "max_logins_in_progress")
+      return get_int(k, n, 1, kMaxLoginsInProgress, s.max_logins_in_progress);
     return get_int(k, n, 1, kMaxIoThreads, s.io_threads);  // "io_threads"
   }
 
@@ -815,6 +834,10 @@ bool validate(const Config& config, std::string& error) {
     error = "max_session_data must be from 1M to 1T";
     return false;
   }
+  if (s.max_logins_in_progress < 1 || s.max_logins_in_progress > kMaxLoginsInProgress) {
+    error = "max_logins_in_progress must be from 1 to " + std::to_string(kMaxLoginsInProgress);
+    return false;
+  }
   if (config.targets.empty()) {
     error = "nothing to serve: give --target IQN --lun N=PATH, or --config FILE with a [[target]]";
     return false;
@@ -905,6 +928,9 @@ bool resolve(const CommandLine& cl, Config& config, std::string& error) {
   if (cl.queue_depth) config.server.queue_depth = *cl.queue_depth;
   if (cl.max_sessions) config.server.max_sessions = *cl.max_sessions;
   if (cl.max_session_data) config.server.max_session_data = *cl.max_session_data;
+  if (cl.max_logins_in_progress) {
+    config.server.max_logins_in_progress = *cl.max_logins_in_progress;
+  }
   if (cl.log_level) config.log_level = *cl.log_level;
   return load_secrets(config, error) && validate(config, error);
 }
@@ -939,8 +965,12 @@ Serve files as the logical units of iSCSI targets.
       --max-sessions N     sessions the server holds at once; more logins are
                              refused (1-65535; default 256)
       --max-session-data SIZE
-                             data-out buffers one session's WRITEs may hold
-                             (1M to 1T; default 256M)
+                             data-out and data-in buffers one session may
+                             hold (1M to 1T; default 256M)
+      --max-logins-in-progress N
+                             connections still logging in the server holds
+                             at once; more are closed when accepted
+                             (1-65535; default 64)
       --port-file FILE     write the first portal's bound port to FILE once
                              every portal is listening
       --foreground         run in the foreground (the only mode; for

@@ -8,7 +8,8 @@
 //
 // Precedence: the config file is read first, then the flags are laid over
 // it.  A scalar flag (--io-threads, --queue-depth, --max-sessions,
-// --max-session-data, -v, -q) replaces the config's value;
+// --max-session-data, --max-logins-in-progress, -v, -q) replaces the
+// config's value;
 // --listen and --target add to the config's lists.  --create applies to
 // the LUNs of the command line only (a config LUN has its own `create`).
 #ifndef OFFCOPY_TARGET_CONFIG_H_
@@ -90,6 +91,7 @@ struct ServerSettings {
   uint32_t queue_depth = 128;
   uint32_t max_sessions = 256;
   uint64_t max_session_data = 256ull << 20;
+  uint32_t max_logins_in_progress = 64;
   // 2: on a 2-core machine, 4 KiB writes to ext4 ran at 64k IOPS with 1-2
   // threads and 40-47k with 4-8 (they queue on the inode lock;
   // docs/benchmarks.md).  More help a slow disk with many misses.
@@ -114,6 +116,7 @@ struct CommandLine {
   std::optional<uint32_t> queue_depth;   // --queue-depth
   std::optional<uint32_t> max_sessions;  // --max-sessions
   std::optional<uint64_t> max_session_data;  // --max-session-data
+  std::optional<uint32_t> max_logins_in_progress;  // --max-logins-in-progress
   std::optional<tlog::Level> log_level;  // -v, -q (the last one wins)
   std::string port_file;                 // --port-file; empty: none
 };

@@ -142,6 +142,7 @@ iscsi::ServerOptions server_options(const config::ServerSettings& s) {
   o.queue_depth = s.queue_depth;
   o.max_sessions = s.max_sessions;
   o.max_session_data = s.max_session_data;
+  o.max_logins_in_progress = s.max_logins_in_progress;
   return o;
 }
 
@@ -223,9 +224,11 @@ int serve(const config::Config& config, const std::string& port_file, const sigs
   if (!port_file.empty() && !write_port_file(port_file, server->port())) return kExitNotServed;
   OFFCOPY_TLOG(info, "offcopy-target %s: serving %zu LUN(s) of %zu target(s)",
                OFFCOPY_TARGET_VERSION, served.size(), config.targets.size());
-  OFFCOPY_TLOG(info, "limits: %u sessions; per session %u commands and %s of data-out",
-               config.server.max_sessions, config.server.queue_depth,
-               human_size(config.server.max_session_data).c_str());
+  OFFCOPY_TLOG(info,
+               "limits: %u sessions, %u logins in progress; per session %u commands and %s "
+               "of buffers",
+               config.server.max_sessions, config.server.max_logins_in_progress,
+               config.server.queue_depth, human_size(config.server.max_session_data).c_str());
 
   std::thread signal_thread(handle_signals, std::cref(signals), std::ref(*server),
                             std::cref(served));

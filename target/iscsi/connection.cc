@@ -93,7 +93,9 @@ struct Task {
   std::vector<uint8_t> cdb;
   std::vector<uint8_t> data_out;
   uint32_t buffer_held = 0;      // data_out's bytes counted against the session's bound
-  bool needs_buffer = false;     // a WRITE waiting for room for its buffer: no R2T yet
+  uint32_t data_in_room = 0;     // what its data-in may need: its EDTL when it reads
+  uint32_t data_in_held = 0;     // that room, counted until its Data-In is framed
+  bool needs_room = false;       // waiting for room for its buffers: not run, no R2T yet
   uint32_t bytes_in = 0;         // Data-Out taken, all sequences
   uint32_t unsolicited_end = 0;  // what the initiator sends without an R2T
   uint32_t unsolicited_next = 0;
@@ -113,7 +115,46 @@ struct Task {
   scsi::Command command;
 };
 
+// What a session's buffers hold, counted against max_session_data: the
+// data-out of its WRITEs, the data-in room of its READs while they run,
+// then the Data-In itself until it has left through the Link.  The
+// connection adds and removes what its commands hold; a HeldData gives its
+// bytes back when the last PDU holding it is destroyed (written to the
+// socket, or dropped with the link), which may be after the connection
+// has gone.  Used on the loop thread only: PDUs are sent and dropped there.
+struct BufferRoom {
+  uint64_t held = 0;
+  // Set while the connection waits for room (commands wait, or the window
+  // is held shut): the next release wakes it, once.
+  bool watched = false;
+  std::function<void()> wake;  // posts room_released() to the connection
+
+  void release(uint64_t bytes) {
+    held -= bytes;
+    if (watched && wake) {
+      watched = false;
+      wake();  // posted, never run here: a Link is in the middle of its queue
+    }
+  }
+};
+
+struct HeldData {
+  HeldData(std::shared_ptr<BufferRoom> r, uint64_t n) : room(std::move(r)), bytes(n) {
+    room->held += bytes;
+  }
+  ~HeldData() { room->release(bytes); }
+  HeldData(const HeldData&) = delete;
+  HeldData& operator=(const HeldData&) = delete;
+
+  std::shared_ptr<BufferRoom> room;
+  uint64_t bytes;
+};
+
 namespace {
+
+// The bytes a command counts against its session's bound while it is
+// admitted: its whole data-out buffer, and room for its data-in.
+uint64_t room_needed(const Task& t) { return uint64_t{t.writing ? t.edtl : 0u} + t.data_in_room; }
 
 // `drain` waits for `task`, which is running on a unit, to end.
 void wait_for(const std::shared_ptr<Drain>& drain, Task& task) {
@@ -207,9 +248,12 @@ Connection::Connection(ConnectionServices services, Link& link)
     : services_(std::move(services)),
       link_(link),
       login_(*services_.options, *services_.targets, services_.next_tsih(), services_.sessions),
-      reader_(services_.options->max_recv_data_segment) {}
+      reader_(services_.options->max_recv_data_segment),
+      room_(std::make_shared<BufferRoom>()) {}
 
 Connection::~Connection() { closed(); }
+
+uint64_t Connection::buffers_held() const { return room_->held; }
 
 void Connection::received(const uint8_t* bytes, size_t len) {
   last_heard_ = Clock::now();
@@ -288,6 +332,13 @@ void Connection::start_session(Pdu response) {
   session_->tsih = login_.tsih();
   session_->nexus = nexus_;
   session_->connection = this;
+  // Data-In leaving through the Link gives its room back from there, on
+  // this thread but in the middle of the Link's queue: posted.
+  room_->wake = [post = services_.post, weak = weak_from_this()] {
+    post([weak] {
+      if (auto self = weak.lock()) self->room_released();
+    });
+  };
 
   // Session reinstatement (RFC 7143 6.3.5): a leading login with the
   // initiator name, ISID and target of a session ends that session; its
@@ -365,11 +416,13 @@ void Connection::take_cmd_sn(uint32_t sn) {
 }
 
 uint32_t Connection::max_cmd_sn() {
-  // While the session's data-out buffers are at their bound, or WRITEs
-  // wait for room, the window does not open: the initiator sends no new
-  // command until some end (RFC 7143 4.2.2.1 lets a target hold
-  // MaxCmdSN; it never moves back).
-  if (data_out_held_ >= services_.options->max_session_data || !waiting_for_buffer_.empty()) {
+  // While the session's buffers are at their bound, or commands wait for
+  // room, the window does not open: the initiator sends no new command
+  // until room is freed (RFC 7143 4.2.2.1 lets a target hold MaxCmdSN; it
+  // never moves back).  Room freed by Data-In leaving wakes the connection
+  // (room_released) to say so when nothing else will.
+  if (room_->held >= services_.options->max_session_data || !waiting_for_room_.empty()) {
+    room_->watched = true;
     return max_cmd_sn_;
   }
   // The window shrinks with the commands still running, so a session
@@ -421,6 +474,9 @@ void Connection::handle_command(Pdu pdu) {
   task->reading = pdu.bhs[1] & 0x40;
   task->writing = pdu.bhs[1] & 0x20;
   task->edtl = pdu.field32(20);
+  // Its data-in is at most its EDTL (the rest is cut, an overflow), and no
+  // command has more than kMaxTransfer.
+  task->data_in_room = task->reading ? std::min(task->edtl, kMaxTransfer) : 0;
   // An Extended CDB AHS (type 1) carries the bytes past the 16th.
   size_t extra = 0;
   if (pdu.ahs.size() >= 4 && pdu.ahs[2] == 0x01) {
@@ -449,13 +505,16 @@ void Connection::handle_command(Pdu pdu) {
     // past the queue depth they get TASK SET FULL (SAM-5 5.3.6).
     return refuse_task_set_full(*task);
   }
-  if (task->writing && !place_data_out(*task, pdu.data)) {
+  if (!place_buffers(*task, pdu.data)) {
     // No room for its buffer, and its data is already on its way.
     if (!pdu.immediate()) take_cmd_sn(cmd_sn);
     return refuse_task_set_full(*task);
   }
   tasks_[itt] = task;
-  if (task->needs_buffer) waiting_for_buffer_.push_back(task);
+  if (task->needs_room) {
+    waiting_for_room_.push_back(task);
+    room_->watched = true;
+  }
   if (!pdu.immediate()) {
     // Taken once the task is in place: taking it may run the commands
     // held behind it, this one first among them.
@@ -466,73 +525,111 @@ void Connection::handle_command(Pdu pdu) {
   try_execute(task);
 }
 
-// A WRITE's buffer is its whole transfer.  The session's buffers are
-// bounded by max_session_data; what a WRITE gets when they are full:
-//  - one whose data comes only when asked (no immediate data, InitialR2T
-//    Yes) waits, without a buffer or an R2T, until buffers are freed
-//    (oldest first); meanwhile the window stays shut (max_cmd_sn);
-//  - one whose data is already on its way (immediate or unsolicited)
-//    cannot wait, since that data must go somewhere: place_data_out
+// The session's buffers are bounded by max_session_data.  A WRITE's
+// buffer is its whole transfer, taken when it arrives; a READ (any command
+// that reads) takes room for its data-in, its EDTL, before it runs, and
+// holds it until its Data-In has left through the Link (respond gives the
+// room over to a HeldData), so that an initiator that does not read its
+// socket cannot make the target queue data-in without bound.  What a
+// command gets when the buffers are full:
+//  - one whose data-out comes only when asked (no immediate data,
+//    InitialR2T Yes), or that has none (a READ), waits, without a buffer,
+//    an R2T or running, until room is freed (oldest first); meanwhile the
+//    window stays shut (max_cmd_sn);
+//  - one whose data-out is already on its way (immediate or unsolicited)
+//    cannot wait, since that data must go somewhere: place_buffers
 //    says false and the command gets TASK SET FULL, which SAM-5 5.3
 //    gives a command the task set has no resources for while the nexus
 //    has others in it -- the case here, since a command alone always
 //    fits.  Initiators retry it (Linux lowers its queue depth).
-bool Connection::place_data_out(Task& task, const std::vector<uint8_t>& immediate) {
-  const uint32_t received = static_cast<uint32_t>(immediate.size());
-  task.bytes_in = received;
-  task.unsolicited_next = received;
-  task.unsolicited_end = params_.initial_r2t ? received : std::min(params_.first_burst, task.edtl);
-  task.next_r2t_offset = task.unsolicited_end;
-  if (task.edtl > kMaxTransfer) {
-    // Refused once its data is in; that data is read and dropped, never kept.
-    task.failure = scsi::check_condition(scsi::SenseKey::illegal_request, scsi::kInvalidFieldInCdb);
-    return true;
+bool Connection::place_buffers(Task& task, const std::vector<uint8_t>& immediate) {
+  bool unsolicited = false;
+  if (task.writing) {
+    const uint32_t received = static_cast<uint32_t>(immediate.size());
+    task.bytes_in = received;
+    task.unsolicited_next = received;
+    task.unsolicited_end = params_.initial_r2t ? received
+                                               : std::min(params_.first_burst, task.edtl);
+    task.next_r2t_offset = task.unsolicited_end;
+    if (task.edtl > kMaxTransfer) {
+      // Refused once its data is in; that data is read and dropped, never kept.
+      task.failure = scsi::check_condition(scsi::SenseKey::illegal_request,
+                                           scsi::kInvalidFieldInCdb);
+      return true;
+    }
+    unsolicited = task.unsolicited_end > 0;
   }
+  const uint64_t need = room_needed(task);
+  if (need == 0) return true;
   // One that cannot wait does not queue behind those that can.
-  const bool unsolicited = task.unsolicited_end > 0;
-  const bool may_pass = unsolicited || task.edtl == 0 || waiting_for_buffer_.empty();
-  if (buffer_fits(task.edtl) && may_pass) {
-    take_buffer(task);
+  if (room_fits(need) && (unsolicited || waiting_for_room_.empty())) {
+    take_room(task);
     std::copy(immediate.begin(), immediate.end(), task.data_out.begin());
     return true;
   }
   if (unsolicited) return false;
-  task.needs_buffer = true;
+  task.needs_room = true;
   return true;
 }
 
-bool Connection::buffer_fits(uint32_t len) const {
-  // A command alone always fits, however large (up to kMaxTransfer), so a
-  // bound below the largest transfer slows a session, never stops it.
-  return len == 0 || data_out_held_ == 0 ||
-         data_out_held_ + len <= services_.options->max_session_data;
+bool Connection::room_fits(uint64_t len) const {
+  // A command alone always fits, however large (up to kMaxTransfer each
+  // way), so a bound below the largest transfer slows a session, never
+  // stops it.
+  return len == 0 || room_->held == 0 || room_->held + len <= services_.options->max_session_data;
 }
 
-void Connection::take_buffer(Task& task) {
-  task.data_out.resize(task.edtl);
-  task.command.data_out = task.data_out;
-  task.buffer_held = task.edtl;
-  data_out_held_ += task.edtl;
-  task.needs_buffer = false;
+void Connection::take_room(Task& task) {
+  if (task.writing) {
+    task.data_out.resize(task.edtl);
+    task.command.data_out = task.data_out;
+    task.buffer_held = task.edtl;
+    room_->held += task.edtl;
+  }
+  task.data_in_held = task.data_in_room;
+  room_->held += task.data_in_held;
+  task.needs_room = false;
 }
 
 // Only once the unit is done with it (not while it executes).
 void Connection::drop_buffer(Task& task) {
   if (task.buffer_held == 0) return;
-  data_out_held_ -= task.buffer_held;
+  room_->held -= task.buffer_held;
   task.buffer_held = 0;
   task.command.data_out = {};
   std::vector<uint8_t>().swap(task.data_out);
 }
 
-void Connection::admit_waiting_writes() {
-  while (!waiting_for_buffer_.empty() && buffer_fits(waiting_for_buffer_.front()->edtl)) {
-    const std::shared_ptr<Task> task = std::move(waiting_for_buffer_.front());
-    waiting_for_buffer_.pop_front();
-    take_buffer(*task);
+// Once the unit is done (it allocates the data-in as it runs), and when
+// respond has framed the data-in: from there a HeldData counts what is sent.
+void Connection::drop_data_in(Task& task) {
+  room_->held -= task.data_in_held;
+  task.data_in_held = 0;
+}
+
+void Connection::admit_waiting() {
+  // Flat: a command admitted here may end at once and free room, whose
+  // own admit_waiting returns and leaves the rest to this loop.
+  if (admitting_) return;
+  admitting_ = true;
+  while (!waiting_for_room_.empty() && !closed_) {
+    if (!room_fits(room_needed(*waiting_for_room_.front()))) {
+      room_->watched = true;  // Data-In leaving may make the room
+      break;
+    }
+    const std::shared_ptr<Task> task = std::move(waiting_for_room_.front());
+    waiting_for_room_.pop_front();
+    take_room(*task);
     send_r2ts(*task);
     try_execute(task);
   }
+  admitting_ = false;
+}
+
+void Connection::room_released() {
+  if (closed_ || finished_) return;
+  admit_waiting();
+  announce_window();
 }
 
 void Connection::refuse_task_set_full(Task& task) {
@@ -589,7 +686,7 @@ void Connection::handle_data_out(const Pdu& pdu) {
 }
 
 void Connection::send_r2ts(Task& task) {
-  while (task.writing && !task.aborted && !task.needs_buffer &&
+  while (task.writing && !task.aborted && !task.needs_room &&
          task.r2ts.size() < params_.max_outstanding_r2t && task.next_r2t_offset < task.edtl) {
     const uint32_t len = std::min(params_.max_burst, task.edtl - task.next_r2t_offset);
     uint32_t ttt = next_ttt_++;
@@ -611,14 +708,14 @@ void Connection::send_r2ts(Task& task) {
 }
 
 void Connection::try_execute(const std::shared_ptr<Task>& task) {
-  if (!task->delivered || task->started || task->aborted) return;
+  if (!task->delivered || task->started || task->aborted || task->needs_room) return;
   if (task->writing && task->bytes_in < task->edtl) return;
   task->started = true;
   if (task->failure) {
     scsi::Result r = std::move(*task->failure);
     forget(*task);  // its buffer freed before the response, whose MaxCmdSN counts it
     respond(*task, r);
-    admit_waiting_writes();
+    admit_waiting();
     return;
   }
   execute(task);
@@ -665,17 +762,19 @@ void Connection::complete(const std::shared_ptr<Task>& task, scsi::Result result
   task->executing = false;
   if (closed_) return;
   // The unit is done with the data-out: freed before the response, so the
-  // MaxCmdSN it carries counts the room.
+  // MaxCmdSN it carries counts the room.  The data-in room becomes what
+  // is sent, in respond.
   drop_buffer(*task);
   if (task->aborted) {
     // Its abort's response waits for it (a Drain); it gets none of its
-    // own.  Its buffer freed may reopen a window nothing else will.
-    admit_waiting_writes();
+    // own.  Its buffers freed may reopen a window nothing else will.
+    drop_data_in(*task);
+    admit_waiting();
     return announce_window();
   }
   respond(*task, result);
   forget(*task);
-  admit_waiting_writes();
+  admit_waiting();
 }
 
 void Connection::respond(Task& task, scsi::Result& result) {
@@ -701,8 +800,17 @@ void Connection::respond(Task& task, scsi::Result& result) {
   }
 
   uint32_t data_sn = 0;
+  // The data-in's room gives way to the bytes sent, held (HeldData) until
+  // the last Data-In has left through the Link.
+  drop_data_in(task);
   if (sent > 0) {
+    if (result.data_in.size() > sent) {
+      // An overflow: only what is sent stays in memory while it waits.
+      result.data_in.resize(sent);
+      result.data_in.shrink_to_fit();
+    }
     auto buffer = std::make_shared<const std::vector<uint8_t>>(std::move(result.data_in));
+    auto held = std::make_shared<HeldData>(room_, sent);
     uint32_t pos = 0, burst_left = params_.max_burst;
     while (pos < sent) {
       const uint32_t len = std::min({params_.send_max_data, sent - pos, burst_left});
@@ -724,7 +832,9 @@ void Connection::respond(Task& task, scsi::Result& result) {
       fill_sns(d, with_status);
       d.set_field32(36, data_sn++);
       d.set_field32(40, pos);
-      link_.send(frame(d, buffer, pos, len, params_.digests));
+      OutPdu out = frame(d, buffer, pos, len, params_.digests);
+      out.held = held;
+      link_.send(std::move(out));
       pos += len;
       if (burst_left == 0) burst_left = params_.max_burst;
     }
@@ -750,11 +860,14 @@ void Connection::respond(Task& task, scsi::Result& result) {
 void Connection::forget(Task& task) {
   const auto it = tasks_.find(task.itt);
   if (it != tasks_.end() && it->second.get() == &task) tasks_.erase(it);
-  if (task.needs_buffer) {
-    std::erase_if(waiting_for_buffer_, [&task](const auto& t) { return t.get() == &task; });
-    task.needs_buffer = false;
+  if (task.needs_room) {
+    std::erase_if(waiting_for_room_, [&task](const auto& t) { return t.get() == &task; });
+    task.needs_room = false;
   }
-  if (!task.executing) drop_buffer(task);
+  if (!task.executing) {
+    drop_buffer(task);
+    drop_data_in(task);
+  }
 }
 
 void Connection::handle_nop_out(const Pdu& pdu) {
@@ -978,7 +1091,7 @@ size_t Connection::abort_tasks(const TaskFilter& pred) {
   // one frees its own.
   for (const auto& t : victims) t->aborted = true;
   for (const auto& t : victims) forget(*t);
-  if (!victims.empty()) admit_waiting_writes();
+  if (!victims.empty()) admit_waiting();
   return victims.size();
 }
 
@@ -1021,8 +1134,9 @@ void Connection::tick(Clock::time_point now) {
   if (finished_ || closed_ || login_reply_) return;
   const auto interval = std::chrono::seconds(services_.options->nop_interval_s);
   if (!login_.complete()) {
-    // A login that never finishes holds nothing for long.
-    if (now - last_heard_ > std::chrono::seconds(30)) {
+    // A login that never finishes holds nothing for long: timed from the
+    // connection's start, so one trickled a byte at a time ends too.
+    if (now - started_ > std::chrono::seconds(30)) {
       OFFCOPY_TLOG(info, "%s: login timed out", link_.peer_address().c_str());
       end();
     }
@@ -1065,7 +1179,7 @@ void Connection::closed() {
   // `running` (the session draining in the registry) until they end.
   for (auto& [itt, task] : tasks_) task->aborted = true;
   tasks_.clear();
-  waiting_for_buffer_.clear();
+  waiting_for_room_.clear();
   pending_tmfs_.clear();
   login_reply_.reset();
   leave_session();

@@ -21,10 +21,12 @@
 // after the response that said it was aborted.
 //
 // Limits: a session holds at most queue_depth commands (the CmdSN
-// window) and max_session_data bytes of data-out buffers (a WRITE past it
-// waits for room, or gets TASK SET FULL when its data is already coming:
-// place_data_out in connection.cc says why); the registry refuses a login
-// past max_sessions (login.h).
+// window) and max_session_data bytes of buffers: the data-out of its
+// WRITEs and the data-in of its READs, the latter counted from the
+// moment a READ is admitted until its Data-In has left through the Link
+// (a command past the bound waits for room, or gets TASK SET FULL when its
+// data-out is already coming: place_buffers in connection.cc says why);
+// the registry refuses a login past max_sessions (login.h).
 //
 // Thread-safety: everything but the completions' hop runs on one thread
 // (the server's loop), the registry included.
@@ -52,8 +54,9 @@
 namespace offcopy::iscsi {
 
 class Connection;
-struct Task;   // one SCSI command of a session (connection.cc)
-struct Drain;  // a wait for commands on the units to end (connection.cc)
+struct Task;        // one SCSI command of a session (connection.cc)
+struct Drain;       // a wait for commands on the units to end (connection.cc)
+struct BufferRoom;  // a session's count of buffer bytes held (connection.cc)
 
 // One session as the server knows it: named by the initiator's name, its
 // ISID and the target (RFC 7143 4.4.1); its TSIH given by this target.
@@ -145,10 +148,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool finished() const { return finished_; }
   bool logged_in() const { return login_.complete(); }
 
-  // Bytes of data-out buffers its commands hold, and commands waiting for
-  // room to take theirs (tests).
-  uint64_t data_out_held() const { return data_out_held_; }
-  size_t waiting_for_buffer() const { return waiting_for_buffer_.size(); }
+  // Bytes counted against max_session_data now: the data-out buffers of
+  // its commands, the data-in room of its READs, and the Data-In still
+  // queued on the Link; and the commands waiting for room (tests).
+  uint64_t buffers_held() const;
+  size_t waiting_for_room() const { return waiting_for_room_.size(); }
 
  private:
   struct PendingTmf;
@@ -181,12 +185,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // no other PDU is on its way to say so.
   void announce_window();
 
-  // Data-out buffers, bounded per session by max_session_data.
-  bool place_data_out(Task& task, const std::vector<uint8_t>& immediate);
-  bool buffer_fits(uint32_t len) const;
-  void take_buffer(Task& task);
-  void drop_buffer(Task& task);
-  void admit_waiting_writes();
+  // Buffers (data-out, and room for data-in), bounded per session by
+  // max_session_data.
+  bool place_buffers(Task& task, const std::vector<uint8_t>& immediate);
+  bool room_fits(uint64_t len) const;
+  void take_room(Task& task);
+  void drop_buffer(Task& task);   // its data-out
+  void drop_data_in(Task& task);  // its data-in room
+  void admit_waiting();
+  // Data-In that held room has left (posted by a HeldData's end).
+  void room_released();
   void refuse_task_set_full(Task& task);
 
   void send_r2ts(Task& task);
@@ -244,8 +252,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint32_t next_ttt_ = 1;
   std::vector<PendingTmf> pending_tmfs_;
 
-  uint64_t data_out_held_ = 0;
-  std::deque<std::shared_ptr<Task>> waiting_for_buffer_;  // oldest first
+  // Shared with the HeldData of Data-In queued on the Link, which may
+  // outlive the connection.
+  std::shared_ptr<BufferRoom> room_;
+  std::deque<std::shared_ptr<Task>> waiting_for_room_;  // oldest first
+  bool admitting_ = false;                              // in admit_waiting
 
   // A Text answer being sent in pieces.
   struct TextReply {
@@ -255,6 +266,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   std::optional<TextReply> text_reply_;
 
+  const Clock::time_point started_ = Clock::now();
   Clock::time_point last_heard_ = Clock::now();
   std::optional<uint32_t> ping_ttt_;  // a NOP-In the initiator has not answered
   Clock::time_point ping_sent_{};

@@ -11,10 +11,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cinttypes>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -29,6 +34,38 @@ namespace {
 // the others, so one busy session does not starve the rest.
 constexpr size_t kReadBudget = 1 << 20;
 constexpr size_t kReadChunk = 256 << 10;
+
+// Output backpressure.  What a connection queues for its peer is of two
+// kinds.  The Data-In of READs is counted against the session's
+// max_session_data until it has been written (connection.cc): a READ past
+// that waits, and the CmdSN window with it, so it needs no other bound.
+// Everything else -- SCSI Responses, R2Ts, NOP-In echoes, Text and Reject
+// PDUs -- is small, and a peer that reads its socket keeps it at a few KiB
+// (128 responses are 6 KiB), but nothing in the protocol bounds it: a
+// peer that sends TEST UNIT READYs or NOP-Out pings and never reads makes
+// it grow with every PDU.  So past ServerOptions::output_high_water (4
+// MiB: a thousand times what a well-behaved peer has queued, and more
+// than any one echo or Text answer unless the initiator declared a 16 MiB
+// MaxRecvDataSegmentLength) the link stops reading the socket; the peer's
+// own sends then stop in TCP.  It reads again once the queue is down to a
+// quarter of it, so a peer that reads slowly is not paused and resumed at
+// every PDU.  Each queued PDU also counts its own bookkeeping
+// (sizeof(OutPdu)), so a flood of tiny PDUs is measured by the memory it
+// takes.
+constexpr size_t kLowWaterDivisor = 4;
+
+// A peer that takes none of what is queued for it for twice nop_interval
+// is dropped, whatever it sends: one that does not read does not answer
+// the NOP-In either, and one that keeps sending (bare NOP-Outs, say) to
+// look alive would otherwise keep its session's buffers forever.  Once
+// the connection has ended (a logout, a refused login, a NOP-In
+// unanswered) it waits to close only for what can be delivered: at most
+// this long (or twice nop_interval, if shorter) without progress.
+constexpr auto kCloseGrace = std::chrono::seconds(10);
+
+// Connections refused past max_logins_in_progress are logged at most this
+// often, with their count: a flood of them does not flood the log.
+constexpr auto kRefusalLogInterval = std::chrono::seconds(10);
 
 std::string format_address(const sockaddr_storage& sa) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -97,6 +134,8 @@ struct PostQueue {
 };
 
 struct Server::Impl {
+  using Clock = Connection::Clock;
+
   ServerOptions options;
   std::vector<TargetConfig> targets;
   int epoll_fd = -1;
@@ -113,37 +152,74 @@ struct Server::Impl {
   uint64_t next_nexus = 1;
 
   std::unordered_map<int, std::unique_ptr<SocketLink>> links;
-  std::set<SocketLink*> dirty;  // links with PDUs queued to write
+  std::set<SocketLink*> dirty;           // links with PDUs queued to write
+  Clock::time_point now = Clock::now();  // as of the last epoll_wait
+
+  // Links whose connection has not logged in yet (max_logins_in_progress).
+  uint32_t logging_in = 0;
+  uint64_t refusals_unlogged = 0;
+  Clock::time_point last_refusal_log{};
+
+  // ServerStats, written on the loop thread only.
+  struct {
+    std::atomic<size_t> connections{0}, logging_in{0}, paused{0};
+    std::atomic<uint64_t> queued{0}, peak_queued{0}, peak_unaccounted{0};
+    std::atomic<uint64_t> refused{0}, stalled{0};
+  } stats;
 
   ~Impl();
   static void post(PostQueue& queue, std::function<void()> fn);
   void accept_all(int listen_fd);
+  void refuse(int fd);
+  void log_refusals();
   void run_posted();
   void flush_dirty();
   void drop(SocketLink* link);
+  void tick();
   void loop_once(int timeout_ms);
 };
 
 // A Connection's Link on a non-blocking TCP socket.  PDUs queue here and
 // leave in one writev per batch, their data segments read from the
-// buffers they were framed over.
+// buffers they were framed over.  It stops reading the socket while too
+// much is queued for a peer that does not read (kLowWaterDivisor says why).
 class SocketLink final : public Link {
  public:
   SocketLink(Server::Impl& server, int fd, std::string local, std::string peer)
-      : server_(server), fd_(fd), local_(std::move(local)), peer_(std::move(peer)) {}
+      : server_(server), fd_(fd), local_(std::move(local)), peer_(std::move(peer)) {
+    server_.stats.connections.fetch_add(1, std::memory_order_relaxed);
+    ++server_.logging_in;
+    server_.stats.logging_in.store(server_.logging_in, std::memory_order_relaxed);
+  }
   ~SocketLink() override {
     if (connection_) connection_->closed();
     connection_.reset();
+    // What was never sent: its held room goes back (posted, or dropped
+    // with the server's queue).
+    out_.clear();
+    server_.stats.queued.fetch_sub(queued_, std::memory_order_relaxed);
+    if (paused_) server_.stats.paused.fetch_sub(1, std::memory_order_relaxed);
+    set_logged_in();
+    server_.stats.connections.fetch_sub(1, std::memory_order_relaxed);
     ::close(fd_);
   }
 
   void send(OutPdu pdu) override {
     if (broken_) return;
+    if (out_.empty()) last_progress_ = server_.now;  // the peer has taken all so far
+    queued_ += pdu.wire_length();
+    unaccounted_ += unaccounted_cost(pdu);
+    server_.stats.queued.fetch_add(pdu.wire_length(), std::memory_order_relaxed);
+    note_peak(server_.stats.peak_queued, queued_);
+    note_peak(server_.stats.peak_unaccounted, unaccounted_);
     out_.push_back(std::move(pdu));
     server_.dirty.insert(this);
+    if (!paused_ && unaccounted_ > server_.options.output_high_water) set_paused(true);
   }
   void close_after_send() override {
     close_after_ = true;
+    if (out_.empty()) last_progress_ = server_.now;
+    update_events();
     server_.dirty.insert(this);
   }
   std::string local_address() const override { return local_; }
@@ -152,6 +228,28 @@ class SocketLink final : public Link {
   int fd() const { return fd_; }
   Connection& connection() { return *connection_; }
   void attach(std::shared_ptr<Connection> c) { connection_ = std::move(c); }
+
+  // Whether the loop reads the socket: not while too much is queued, and
+  // not once the connection has ended.
+  bool reading() const { return !paused_ && !close_after_ && !connection_->finished(); }
+  bool paused() const { return paused_; }
+
+  // Counted against max_logins_in_progress until the login is done.
+  void note_login() {
+    if (logging_in_ && connection_->logged_in()) set_logged_in();
+  }
+
+  // The peer has taken nothing queued for it for longer than it may
+  // (kCloseGrace says how long): how long it has been, for the log.
+  std::optional<std::chrono::seconds> stalled(Server::Impl::Clock::time_point now,
+                                              unsigned nop_interval_s) const {
+    if (out_.empty() || (!close_after_ && nop_interval_s == 0)) return std::nullopt;
+    auto limit = std::chrono::seconds(2ull * nop_interval_s);
+    if (close_after_ && (nop_interval_s == 0 || limit > kCloseGrace)) limit = kCloseGrace;
+    const auto idle = std::chrono::duration_cast<std::chrono::seconds>(now - last_progress_);
+    if (idle <= limit) return std::nullopt;
+    return idle;
+  }
 
   // Writes what is queued; false when the link is done (closed after
   // send, or broken).
@@ -187,10 +285,11 @@ class SocketLink final : public Link {
         broken_ = true;
         break;
       }
+      if (w > 0) last_progress_ = server_.now;
       size_t done = static_cast<size_t>(w) + sent_of_front_;
       while (!out_.empty() && done >= out_.front().wire_length()) {
         done -= out_.front().wire_length();
-        out_.pop_front();
+        forget_front();
       }
       sent_of_front_ = done;
     }
@@ -199,12 +298,58 @@ class SocketLink final : public Link {
   }
 
  private:
-  // Watches for output room while PDUs wait, and stops watching input once
-  // the connection is ending (level-triggered epoll would otherwise wake
-  // the loop for bytes nobody will read).
+  // What a queued PDU counts toward the high water mark: its bookkeeping
+  // and its bytes, less a data segment its session counts already.
+  static size_t unaccounted_cost(const OutPdu& p) {
+    return sizeof(OutPdu) + p.head.size() + p.tail_length + (p.held ? 0 : p.data_length);
+  }
+  static void note_peak(std::atomic<uint64_t>& peak, uint64_t v) {
+    if (v > peak.load(std::memory_order_relaxed)) peak.store(v, std::memory_order_relaxed);
+  }
+
+  void forget_front() {
+    const OutPdu& p = out_.front();
+    queued_ -= p.wire_length();
+    unaccounted_ -= unaccounted_cost(p);
+    server_.stats.queued.fetch_sub(p.wire_length(), std::memory_order_relaxed);
+    out_.pop_front();  // a HeldData's last PDU gives its session the room back
+    if (paused_ && unaccounted_ <= server_.options.output_high_water / kLowWaterDivisor) {
+      set_paused(false);
+    }
+  }
+
+  void set_paused(bool on) {
+    paused_ = on;
+    if (on) {
+      server_.stats.paused.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      server_.stats.paused.fetch_sub(1, std::memory_order_relaxed);
+    }
+    OFFCOPY_TLOG(debug, "%s: %s reading (%zu bytes queued for it)", peer_.c_str(),
+                 on ? "stopped" : "resumed", queued_);
+    update_events();
+  }
+
+  void set_logged_in() {
+    if (!logging_in_) return;
+    logging_in_ = false;
+    --server_.logging_in;
+    server_.stats.logging_in.store(server_.logging_in, std::memory_order_relaxed);
+  }
+
   void want_output(bool on) {
-    uint32_t events = close_after_ ? 0u : uint32_t{EPOLLIN};
-    if (on) events |= EPOLLOUT;
+    want_output_ = on;
+    update_events();
+  }
+
+  // Input is watched while the loop reads it (EPOLLRDHUP too while
+  // paused, so a peer that hangs up then is still seen); none once the
+  // connection is ending (level-triggered epoll would otherwise wake the
+  // loop for bytes nobody will read).  Output room while PDUs wait.
+  void update_events() {
+    uint32_t events = 0;
+    if (!close_after_) events = paused_ ? uint32_t{EPOLLRDHUP} : uint32_t{EPOLLIN | EPOLLRDHUP};
+    if (want_output_) events |= EPOLLOUT;
     if (events == events_) return;
     events_ = events;
     epoll_event ev{};
@@ -219,9 +364,15 @@ class SocketLink final : public Link {
   std::shared_ptr<Connection> connection_;
   std::deque<OutPdu> out_;
   size_t sent_of_front_ = 0;
+  size_t queued_ = 0;       // wire bytes in out_
+  size_t unaccounted_ = 0;  // what the high water mark bounds (unaccounted_cost)
+  Server::Impl::Clock::time_point last_progress_{};  // the peer last took bytes
   bool close_after_ = false;
   bool broken_ = false;
-  uint32_t events_ = EPOLLIN;
+  bool paused_ = false;
+  bool want_output_ = false;
+  bool logging_in_ = true;
+  uint32_t events_ = EPOLLIN | EPOLLRDHUP;
 };
 
 Server::Impl::~Impl() {
@@ -272,6 +423,10 @@ void Server::Impl::accept_all(int listen_fd) {
       if (errno != EAGAIN) OFFCOPY_TLOG(warning, "accept: %s", std::strerror(errno));
       return;
     }
+    if (logging_in >= options.max_logins_in_progress) {
+      refuse(fd);
+      continue;
+    }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sockaddr_storage local{};
@@ -298,12 +453,32 @@ void Server::Impl::accept_all(int listen_fd) {
     services.sessions = sessions.get();
     link->attach(std::make_shared<Connection>(std::move(services), *link));
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.fd = fd;
     epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
     OFFCOPY_TLOG(debug, "connection from %s", link->peer_address().c_str());
     links.emplace(fd, std::move(link));
   }
+}
+
+// Past max_logins_in_progress a connection is closed as soon as it is
+// accepted (left in the backlog, it would keep being reported readable).
+void Server::Impl::refuse(int fd) {
+  ::close(fd);
+  stats.refused.fetch_add(1, std::memory_order_relaxed);
+  ++refusals_unlogged;
+  log_refusals();
+}
+
+void Server::Impl::log_refusals() {
+  if (refusals_unlogged == 0 || now - last_refusal_log < kRefusalLogInterval) return;
+  OFFCOPY_TLOG(info,
+               "%" PRIu64
+               " connection(s) closed at once: %u logins in progress "
+               "(max_logins_in_progress)",
+               refusals_unlogged, logging_in);
+  refusals_unlogged = 0;
+  last_refusal_log = now;
 }
 
 void Server::Impl::flush_dirty() {
@@ -321,9 +496,29 @@ void Server::Impl::drop(SocketLink* link) {
   links.erase(link->fd());
 }
 
+// Once a second: NOP-In pings and login timeouts (Connection::tick), peers
+// that take none of their output, the refusals' log.
+void Server::Impl::tick() {
+  std::vector<std::pair<SocketLink*, std::chrono::seconds>> stalled;
+  for (auto& [lfd, link] : links) {
+    link->connection().tick(now);
+    if (auto idle = link->stalled(now, options.nop_interval_s)) {
+      stalled.emplace_back(link.get(), *idle);
+    }
+  }
+  for (const auto& [link, idle] : stalled) {
+    OFFCOPY_TLOG(warning, "%s took nothing the target sent for %llds; dropping the connection",
+                 link->peer_address().c_str(), static_cast<long long>(idle.count()));
+    stats.stalled.fetch_add(1, std::memory_order_relaxed);
+    drop(link);
+  }
+  log_refusals();
+}
+
 void Server::Impl::loop_once(int timeout_ms) {
   epoll_event events[64];
   const int n = epoll_wait(epoll_fd, events, 64, timeout_ms);
+  now = Clock::now();
   for (int i = 0; i < n; ++i) {
     const int fd = events[i].data.fd;
     if (fd == wake_fd) {
@@ -334,10 +529,7 @@ void Server::Impl::loop_once(int timeout_ms) {
       uint64_t expirations;
       ssize_t ignored = ::read(timer_fd, &expirations, sizeof expirations);
       (void)ignored;
-      const auto now = Connection::Clock::now();
-      for (auto& [lfd, link] : links) {
-        link->connection().tick(now);
-      }
+      tick();
       continue;
     }
     if (std::find(listen_fds.begin(), listen_fds.end(), fd) != listen_fds.end()) {
@@ -347,12 +539,23 @@ void Server::Impl::loop_once(int timeout_ms) {
     const auto it = links.find(fd);
     if (it == links.end()) continue;
     SocketLink* link = it->second.get();
-    if (events[i].events & EPOLLOUT) dirty.insert(link);
-    if (!(events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
+    const uint32_t ev = events[i].events;
+    if (ev & EPOLLOUT) dirty.insert(link);
+    if (!link->reading()) {
+      // Not read (its output backed up, or the connection ending): a peer
+      // that hangs up is dropped here, since no read will see its EOF.
+      // (A paused peer that only shut its side for writing is gone too:
+      // an EOF read is a drop as well.)
+      if (ev & (EPOLLHUP | EPOLLERR | (link->paused() ? uint32_t{EPOLLRDHUP} : 0u))) drop(link);
+      continue;
+    }
+    if (!(ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))) continue;
     static thread_local std::vector<uint8_t> buf(kReadChunk);
     size_t budget = kReadBudget;
     bool gone = false;
-    while (budget > 0 && !link->connection().finished()) {
+    // Stops as soon as the link pauses: what one chunk's PDUs queue is
+    // all a paused peer gets past the high water mark.
+    while (budget > 0 && link->reading()) {
       const ssize_t r = ::read(fd, buf.data(), buf.size());
       if (r > 0) {
         link->connection().received(buf.data(), static_cast<size_t>(r));
@@ -368,6 +571,7 @@ void Server::Impl::loop_once(int timeout_ms) {
       drop(link);
       continue;
     }
+    link->note_login();
   }
   flush_dirty();
 }
@@ -430,6 +634,20 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
 uint16_t Server::port() const { return impl_->port; }
+
+ServerStats Server::stats() const {
+  const auto& s = impl_->stats;
+  ServerStats out;
+  out.connections = s.connections.load(std::memory_order_relaxed);
+  out.logging_in = s.logging_in.load(std::memory_order_relaxed);
+  out.paused = s.paused.load(std::memory_order_relaxed);
+  out.queued_bytes = s.queued.load(std::memory_order_relaxed);
+  out.peak_queued_bytes = s.peak_queued.load(std::memory_order_relaxed);
+  out.peak_unaccounted_bytes = s.peak_unaccounted.load(std::memory_order_relaxed);
+  out.refused = s.refused.load(std::memory_order_relaxed);
+  out.stalled = s.stalled.load(std::memory_order_relaxed);
+  return out;
+}
 
 void Server::stop() {
   impl_->stop_requested.store(true);

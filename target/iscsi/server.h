@@ -1,10 +1,13 @@
 // offcopy-target's iSCSI server: the portals it listens on, the targets
 // it serves, and the event loop that runs every connection (epoll, one
 // thread; backing-file I/O runs on the units' IoPool, so the loop never
-// waits on a disk).
+// waits on a disk).  It stops reading a connection whose peer does not
+// read what is queued for it, drops one that takes nothing for twice
+// nop_interval, and closes connections past max_logins_in_progress as it
+// accepts them (server.cc).
 //
 // Thread-safety: run() on one thread; stop() from any thread or a signal
-// handler (it only writes to an eventfd).
+// handler (it only writes to an eventfd); stats() from any thread.
 #ifndef OFFCOPY_TARGET_ISCSI_SERVER_H_
 #define OFFCOPY_TARGET_ISCSI_SERVER_H_
 
@@ -72,12 +75,42 @@ struct ServerOptions {
   // the hosts and paths one target server sees, and well inside the
   // default open-file limit of 1024.
   uint32_t max_sessions = 256;
-  // Bytes of data-out buffers the commands of one session may hold.  A
-  // WRITE's buffer is its whole transfer (up to 32 MiB), so 128 commands
-  // could otherwise hold 4 GiB.  256 MiB: the queue depth at 2 MiB each,
-  // more than Linux or ESXi send at once by default.  A command alone is
-  // always admitted, however large.
+  // Bytes of data-out and data-in buffers the commands of one session may
+  // hold: a WRITE's buffer is its whole transfer (up to 32 MiB), and a
+  // READ's data-in is counted from when it runs until its Data-In has
+  // been written to the socket, so 128 commands could otherwise hold 4
+  // GiB.  256 MiB: the queue depth at 2 MiB each, more than Linux or ESXi
+  // send at once by default.  A command alone is always admitted, however
+  // large.
   uint64_t max_session_data = 256ull << 20;
+  // Connections accepted whose login has not finished (each holds a
+  // socket until it does, or until the 30 s login timeout); a connection
+  // past it is closed as soon as it is accepted.  64: logins take a few
+  // round trips, so even many initiators reconnecting at once rarely have
+  // that many under way, and max_sessions + 64 sockets stay well inside
+  // the default open-file limit of 1024.
+  uint32_t max_logins_in_progress = 64;
+  // Bytes of PDUs a connection may have queued for a peer that does not
+  // read them, beyond the Data-In that max_session_data already counts
+  // (responses, R2Ts, NOP-In echoes, Text, Rejects).  Past it the server
+  // stops reading that connection until the queue is down to a quarter
+  // (server.cc says why 4 MiB).  Not a flag: tests lower it.
+  size_t output_high_water = 4u << 20;
+};
+
+// What the server holds now (tests, and what an operator may one day be
+// shown); read from any thread.
+struct ServerStats {
+  size_t connections = 0;          // open
+  size_t logging_in = 0;           // of those, not logged in yet
+  size_t paused = 0;               // of those, not read: their peer does not read its output
+  uint64_t queued_bytes = 0;       // PDU bytes queued on every connection
+  uint64_t peak_queued_bytes = 0;  // the most any one connection has had queued
+  // The same, less Data-In (which max_session_data counts): what the
+  // high water mark bounds.
+  uint64_t peak_unaccounted_bytes = 0;
+  uint64_t refused = 0;  // connections closed at once past max_logins_in_progress
+  uint64_t stalled = 0;  // connections dropped for taking none of their output
 };
 
 class Server {
@@ -95,6 +128,8 @@ class Server {
 
   // The port the first portal is bound to.
   uint16_t port() const;
+
+  ServerStats stats() const;
 
   struct Impl;  // opaque: the loop's state, in server.cc
 

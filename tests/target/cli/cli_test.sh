@@ -112,6 +112,13 @@ check "--queue-depth past 65535" 2 "--queue-depth '70000': expected a number fro
 run --target "$IQN" --lun 0=/x --max-session-data 4K
 check "--max-session-data below 1M" 2 "--max-session-data '4K': expected a size from 1M to 1T"
 
+run --target "$IQN" --lun 0=/x --max-logins-in-progress 0
+check "--max-logins-in-progress 0" 2 "--max-logins-in-progress '0': expected a number from 1 to 65535"
+
+printf 'max_logins_in_progress = 0\n' >"$T/logins.toml"
+run --config "$T/logins.toml"
+check "max_logins_in_progress 0 names its line" 2 "$T/logins.toml:1: 'max_logins_in_progress' must be from 1 to 65535, not 0"
+
 printf 'max_session_data = "2T"\n' >"$T/limit.toml"
 run --config "$T/limit.toml"
 check "max_session_data past 1T names its line" 2 "$T/limit.toml:1: 'max_session_data' must be from 1M to 1T"
@@ -259,11 +266,11 @@ else
 fi
 
 # The limits, from the flags over the config file, are what it serves with.
-printf 'max_sessions = 8\nqueue_depth = 16\n' >"$T/limits.toml"
+printf 'max_sessions = 8\nqueue_depth = 16\nmax_logins_in_progress = 9\n' >"$T/limits.toml"
 if start limits --config "$T/limits.toml" --target "$IQN" --lun "0=$T/good.img" \
-     --max-sessions 4 --max-session-data 64M; then
-  if log_has limits "limits: 4 sessions; per session 16 commands and 64 MiB of data-out"
-  then pass "--max-sessions and --max-session-data over the config file's limits"
+     --max-sessions 4 --max-session-data 64M --max-logins-in-progress 3; then
+  if log_has limits "limits: 4 sessions, 3 logins in progress; per session 16 commands and 64 MiB of buffers"
+  then pass "--max-sessions, --max-session-data and --max-logins-in-progress over the config file's limits"
   else cp "$T/limits.err" "$T/err"; fail "the limits served are not the ones asked for"
   fi
   stop_with TERM

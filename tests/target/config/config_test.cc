@@ -243,16 +243,22 @@ TEST(CommandLine, Errors) {
   EXPECT_EQ(flag_error({"--max-session-data", "2T"}),
             "--max-session-data '2T': expected a size from 1M to 1T (suffixes K, M, G, T)");
   EXPECT_EQ(flag_error({"--max-session-data"}), "option '--max-session-data' needs a value");
+  EXPECT_EQ(flag_error({"--max-logins-in-progress", "0"}),
+            "--max-logins-in-progress '0': expected a number from 1 to 65535");
+  EXPECT_EQ(flag_error({"--max-logins-in-progress", "65536"}),
+            "--max-logins-in-progress '65536': expected a number from 1 to 65535");
 }
 
 TEST(CommandLine, Limits) {
-  const CommandLine cl = parsed(
-      {"--queue-depth", "1", "--max-sessions", "65535", "--max-session-data=1M"});
+  const CommandLine cl = parsed({"--queue-depth", "1", "--max-sessions", "65535",
+                                 "--max-session-data=1M", "--max-logins-in-progress", "7"});
   EXPECT_EQ(cl.queue_depth, 1u);
   EXPECT_EQ(cl.max_sessions, 65535u);
   EXPECT_EQ(cl.max_session_data, 1u << 20);
+  EXPECT_EQ(cl.max_logins_in_progress, 7u);
   const CommandLine none = parsed({});
-  EXPECT_FALSE(none.queue_depth || none.max_sessions || none.max_session_data);
+  EXPECT_FALSE(none.queue_depth || none.max_sessions || none.max_session_data ||
+               none.max_logins_in_progress);
 }
 
 // ---------------------------------------------------------------- flags alone, resolved
@@ -269,6 +275,7 @@ TEST(Resolve, DefaultsFromFlagsAlone) {
   EXPECT_EQ(config.server.queue_depth, 128u);
   EXPECT_EQ(config.server.max_sessions, 256u);
   EXPECT_EQ(config.server.max_session_data, 256u << 20);
+  EXPECT_EQ(config.server.max_logins_in_progress, 64u);
   EXPECT_EQ(config.server.max_outstanding_r2t, 16u);
 }
 
@@ -317,6 +324,7 @@ queue_depth = 32
 max_outstanding_r2t = 4
 max_sessions = 1000
 max_session_data = "64M"
+max_logins_in_progress = 12
 
 [[target]]
 iqn = "iqn.2026-12.org.offcopy:demo"
@@ -362,7 +370,8 @@ TEST(ConfigFile, EveryKey) {
   EXPECT_EQ(c.server.max_outstanding_r2t, 4u);
   EXPECT_EQ(c.server.max_sessions, 1000u);
   EXPECT_EQ(c.server.max_session_data, 64ull << 20);
-  EXPECT_EQ(t.where, "t.toml:16");  // its [[target]] line
+  EXPECT_EQ(c.server.max_logins_in_progress, 12u);
+  EXPECT_EQ(t.where, "t.toml:17");  // its [[target]] line
   ASSERT_EQ(t.luns.size(), 2u);
   const LunSpec& l = t.luns[0];
   EXPECT_EQ(l.lun, 0);
@@ -374,7 +383,7 @@ TEST(ConfigFile, EveryKey) {
   EXPECT_EQ(l.vendor, "ACME");
   EXPECT_EQ(l.product, "Disk");
   EXPECT_EQ(l.serial, "SN-0001");
-  EXPECT_EQ(l.where, "t.toml:20");
+  EXPECT_EQ(l.where, "t.toml:21");
   const LunSpec& l1 = t.luns[1];
   EXPECT_EQ(l1.create_size, 1048576u);
   EXPECT_EQ(l1.block_size, 512u);
@@ -397,7 +406,7 @@ TEST(ConfigFile, UnknownKeysNameTheKeyAndLine) {
             "t.toml:2: unknown key 'port' (known at the top: listen, log_level, io_threads, "
             "max_recv_data_segment, first_burst, max_burst, immediate_data, initial_r2t, "
             "max_outstanding_r2t, nop_interval, queue_depth, max_sessions, max_session_data, "
-            "target)");
+            "max_logins_in_progress, target)");
   EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\nname = \"x\"\n"),
             "t.toml:3: unknown key 'name' in [[target]] (known: iqn, alias, allow, auth, lun)");
   EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n"
@@ -408,7 +417,7 @@ TEST(ConfigFile, UnknownKeysNameTheKeyAndLine) {
             "t.toml:1: unknown key 'server' (known at the top: listen, log_level, io_threads, "
             "max_recv_data_segment, first_burst, max_burst, immediate_data, initial_r2t, "
             "max_outstanding_r2t, nop_interval, queue_depth, max_sessions, max_session_data, "
-            "target)");
+            "max_logins_in_progress, target)");
 }
 
 TEST(ConfigFile, TypesAndRanges) {
@@ -443,6 +452,9 @@ TEST(ConfigFile, LimitsAndTheirRanges) {
             "t.toml:1: 'max_sessions' must be from 1 to 65535, not 65536");
   EXPECT_EQ(toml_error("queue_depth = 0\n"),
             "t.toml:1: 'queue_depth' must be from 1 to 65535, not 0");
+  EXPECT_EQ(toml_ok("max_logins_in_progress = 65535\n").server.max_logins_in_progress, 65535u);
+  EXPECT_EQ(toml_error("max_logins_in_progress = 0\n"),
+            "t.toml:1: 'max_logins_in_progress' must be from 1 to 65535, not 0");
   EXPECT_EQ(toml_error("max_outstanding_r2t = 0\n"),
             "t.toml:1: 'max_outstanding_r2t' must be from 1 to 65535, not 0");
   EXPECT_EQ(toml_error("max_session_data = \"512K\"\n"),
@@ -474,6 +486,10 @@ TEST(ConfigFile, ValidateChecksTheLimitsOfAConfigMadeInCode) {
   c.server.max_session_data = 1;
   EXPECT_FALSE(validate(c, error));
   EXPECT_EQ(error, "max_session_data must be from 1M to 1T");
+  c.server.max_session_data = 1u << 20;
+  c.server.max_logins_in_progress = 0;
+  EXPECT_FALSE(validate(c, error));
+  EXPECT_EQ(error, "max_logins_in_progress must be from 1 to 65535");
 }
 
 // One [[target.lun]] holding `lines`, at line 3 of the file.
@@ -584,7 +600,8 @@ create = "1M"
 
 TEST(Precedence, LimitFlagsOverrideTheFile) {
   TempFile f(
-      "queue_depth = 16\nmax_sessions = 8\nmax_session_data = \"64M\"\n[[target]]\n"
+      "queue_depth = 16\nmax_sessions = 8\nmax_session_data = \"64M\"\n"
+      "max_logins_in_progress = 5\n[[target]]\n"
       "iqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n");
   Config kept;
   std::string error;
@@ -592,14 +609,16 @@ TEST(Precedence, LimitFlagsOverrideTheFile) {
   EXPECT_EQ(kept.server.queue_depth, 16u);
   EXPECT_EQ(kept.server.max_sessions, 8u);
   EXPECT_EQ(kept.server.max_session_data, 64u << 20);
+  EXPECT_EQ(kept.server.max_logins_in_progress, 5u);
   Config c;
   ASSERT_TRUE(resolve(parsed({"--config", f.path(), "--queue-depth", "32", "--max-sessions=2",
-                              "--max-session-data", "1G"}),
+                              "--max-session-data", "1G", "--max-logins-in-progress", "3"}),
                       c, error))
       << error;
   EXPECT_EQ(c.server.queue_depth, 32u);
   EXPECT_EQ(c.server.max_sessions, 2u);
   EXPECT_EQ(c.server.max_session_data, 1u << 30);
+  EXPECT_EQ(c.server.max_logins_in_progress, 3u);
 }
 
 TEST(Precedence, ConfigScalarsStandWithoutFlags) {

@@ -4,8 +4,9 @@
 // Data-In, NOP-In/Out, Text, Logout, task management, Reject, and input
 // that breaks the rules.  Several Connections sharing one Harness are
 // sessions of one server: task management across them, reinstatement,
-// a connection lost mid-command, and the limits (sessions, data-out
-// buffers per session).
+// a connection lost mid-command, and the limits (sessions, the data-out
+// and data-in buffers of a session, Data-In counted until the Link has
+// sent it).
 #include "iscsi/connection.h"
 
 #include <random>
@@ -1180,8 +1181,8 @@ TEST(ConnectionLimits, WritesPastTheSessionsDataBoundWaitForRoom) {
   const uint32_t max_before = max_cmd_sn(r2t1);
   ini.send(w2);
   EXPECT_TRUE(ini.silent()) << "no R2T for the second: its buffer would pass the bound";
-  EXPECT_EQ(ini.conn().data_out_held(), 49152u);
-  EXPECT_EQ(ini.conn().waiting_for_buffer(), 1u);
+  EXPECT_EQ(ini.conn().buffers_held(), 49152u);
+  EXPECT_EQ(ini.conn().waiting_for_room(), 1u);
   const Pdu t = ini.command(tur(), 0, 0);
   ini.send(t);
   const Pdu tr = ini.expect(Opcode::scsi_response);
@@ -1196,7 +1197,7 @@ TEST(ConnectionLimits, WritesPastTheSessionsDataBoundWaitForRoom) {
   EXPECT_GT(max_cmd_sn(r2t2), max_before) << "the window opens with the room";
   ini.send(ini.data_out(w2.itt(), r2t2.field32(20), 0, 0, d2, true));
   expect_good(ini.expect(Opcode::scsi_response), w2.itt());
-  EXPECT_EQ(ini.conn().data_out_held(), 0u);
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
   EXPECT_EQ(read_blocks(ini, 0, 96), d1);
   EXPECT_EQ(read_blocks(ini, 100, 96), d2);
 }
@@ -1223,7 +1224,7 @@ TEST(ConnectionLimits, AWriteWhoseDataIsOnItsWayGetsTaskSetFull) {
   expect_good(ini.expect(Opcode::scsi_response), w1.itt());
   EXPECT_EQ(read_blocks(ini, 0, 96), d1);
   EXPECT_EQ(read_blocks(ini, 200, 96), std::vector<uint8_t>(49152, 0));
-  EXPECT_EQ(ini.conn().data_out_held(), 0u);
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
 }
 
 TEST(ConnectionLimits, AWriteAloneFitsWhateverTheBound) {
@@ -1249,14 +1250,218 @@ TEST(ConnectionLimits, AnAbortedWaitingWriteLeavesTheQueue) {
   ini.send(w1);
   const Pdu r2t1 = ini.expect(Opcode::r2t);
   ini.send(w2);
-  ASSERT_EQ(ini.conn().waiting_for_buffer(), 1u);
+  ASSERT_EQ(ini.conn().waiting_for_room(), 1u);
   ini.send(ini.tmf(kAbortTask, 0, w2.itt(), w2.field32(24)));
   EXPECT_EQ(ini.expect(Opcode::task_management_response).bhs[2], 0);
-  EXPECT_EQ(ini.conn().waiting_for_buffer(), 0u);
+  EXPECT_EQ(ini.conn().waiting_for_room(), 0u);
   ini.send(ini.data_out(w1.itt(), r2t1.field32(20), 0, 0, pattern(49152, 56), true));
   expect_good(ini.expect(Opcode::scsi_response), w1.itt());
   EXPECT_TRUE(unanswered(ini, w2.itt())) << "no R2T and no response for the aborted one";
-  EXPECT_EQ(ini.conn().data_out_held(), 0u);
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
+}
+
+// --- Data-in against the session's bound ---------------------------------------
+
+// A READ's Data-In for `itt`, gathered until the one with the status.
+struct ReadReply {
+  std::vector<uint8_t> data;
+  Pdu last;  // the Data-In with the status
+};
+ReadReply gather_read(Initiator& ini, uint32_t itt) {
+  ReadReply r;
+  for (;;) {
+    const Pdu d = ini.expect(Opcode::data_in);
+    if (d.opcode() != Opcode::data_in) break;
+    EXPECT_EQ(d.itt(), itt);
+    r.data.insert(r.data.end(), d.data.begin(), d.data.end());
+    if (d.bhs[1] & 0x01) {
+      r.last = d;
+      break;
+    }
+  }
+  return r;
+}
+
+// Writes `n` bytes of pattern(seed) at LBA 0 of LUN 0 (128 KiB a WRITE),
+// so READs have something to find; returns them.
+std::vector<uint8_t> fill_lun(Initiator& ini, size_t n, uint32_t seed) {
+  const std::vector<uint8_t> all = pattern(n, seed);
+  for (size_t at = 0; at < n; at += 131072) {
+    const size_t len = std::min<size_t>(131072, n - at);
+    const Pdu w = send_write(ini, static_cast<uint32_t>(at / 512), slice(all, at, len));
+    expect_good(ini.expect(Opcode::scsi_response), w.itt());
+  }
+  return all;
+}
+
+TEST(ConnectionLimits, ReadsPastTheSessionsBoundWaitUntilDataInHasLeft) {
+  ServerOptions o;
+  o.max_session_data = 65536;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login();
+  const std::vector<uint8_t> disk = fill_lun(ini, 131072, 60);
+  ini.link.keep_output = true;  // the socket takes nothing from here on
+  const Pdu r1 = ini.command(read10(0, 96), 49152, kRead);
+  const Pdu r2 = ini.command(read10(100, 96), 49152, kRead);
+  ini.send(r1);
+  const ReadReply a = gather_read(ini, r1.itt());
+  EXPECT_EQ(a.data, slice(disk, 0, 49152));
+  EXPECT_EQ(ini.conn().buffers_held(), 49152u) << "its Data-In is counted until it has left";
+  const uint32_t max_before = max_cmd_sn(a.last);
+  ini.send(r2);
+  EXPECT_TRUE(ini.silent()) << "the second READ waits: its data-in would pass the bound";
+  EXPECT_EQ(ini.conn().waiting_for_room(), 1u);
+  EXPECT_EQ(ini.conn().buffers_held(), 49152u) << "a waiting READ holds nothing";
+  const Pdu t = ini.command(tur(), 0, 0);
+  ini.send(t);
+  const Pdu tr = ini.expect(Opcode::scsi_response);
+  expect_good(tr, t.itt());
+  EXPECT_EQ(max_cmd_sn(tr), max_before) << "the window does not open while a READ waits";
+
+  ini.link.release_output();  // the first READ's Data-In has left
+  const ReadReply b = gather_read(ini, r2.itt());
+  EXPECT_EQ(b.data, slice(disk, 100 * 512, 49152)) << "it ran once there was room";
+  EXPECT_GT(max_cmd_sn(b.last), max_before) << "the window opens with the room";
+  EXPECT_EQ(ini.conn().waiting_for_room(), 0u);
+  ini.link.release_output();
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
+}
+
+TEST(ConnectionLimits, AReadAloneFitsWhateverTheBound) {
+  ServerOptions o;
+  o.max_session_data = 4096;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login();
+  const std::vector<uint8_t> disk = fill_lun(ini, 131072, 61);
+  ini.link.keep_output = true;
+  const Pdu r = ini.command(read10(0, 256), 131072, kRead);
+  ini.send(r);
+  EXPECT_EQ(gather_read(ini, r.itt()).data, disk);
+  EXPECT_EQ(ini.conn().buffers_held(), 131072u);
+  ini.link.release_output();
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
+  // And again, alone once more.
+  const Pdu again = ini.command(read10(0, 256), 131072, kRead);
+  ini.send(again);
+  EXPECT_EQ(gather_read(ini, again.itt()).data, disk);
+}
+
+TEST(ConnectionLimits, AReadHoldsOnlyTheDataInItSends) {
+  ServerOptions o;
+  o.max_session_data = 1 << 20;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login();
+  ini.link.keep_output = true;
+  // 64 KiB asked for by the CDB, 4 KiB expected: the overflow is dropped
+  // at once, not queued.
+  const Pdu r = ini.command(read10(0, 128), 4096, kRead);
+  ini.send(r);
+  const ReadReply reply = gather_read(ini, r.itt());
+  EXPECT_EQ(reply.data.size(), 4096u);
+  EXPECT_EQ(reply.last.bhs[1] & 0x04, 0x04) << "overflow";
+  EXPECT_EQ(ini.conn().buffers_held(), 4096u);
+  // A failed READ holds nothing once answered.
+  const Pdu past = ini.command(read10(4000, 8), 4096, kRead);
+  ini.send(past);
+  const Pdu cc = ini.expect(Opcode::scsi_response);
+  EXPECT_EQ(cc.bhs[3], 0x02) << "CHECK CONDITION";
+  EXPECT_EQ(ini.conn().buffers_held(), 4096u);
+  ini.link.release_output();
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
+}
+
+TEST(ConnectionLimits, AnAbortedWaitingReadLeavesTheQueue) {
+  ServerOptions o;
+  o.max_session_data = 65536;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login();
+  ini.link.keep_output = true;
+  const Pdu r1 = ini.command(read10(0, 96), 49152, kRead);
+  const Pdu r2 = ini.command(read10(100, 96), 49152, kRead);
+  ini.send(r1);
+  gather_read(ini, r1.itt());
+  ini.send(r2);
+  ASSERT_EQ(ini.conn().waiting_for_room(), 1u);
+  ini.send(ini.tmf(kAbortTask, 0, r2.itt(), r2.field32(24)));
+  EXPECT_EQ(ini.expect(Opcode::task_management_response).bhs[2], 0);
+  EXPECT_EQ(ini.conn().waiting_for_room(), 0u);
+  ini.link.release_output();
+  EXPECT_TRUE(unanswered(ini, r2.itt())) << "the aborted READ never runs";
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
+  expect_tur_good(ini);
+}
+
+TEST(ConnectionLimits, AClientThatNeverReadsHoldsAtMostTheBound) {
+  constexpr uint32_t kBound = 262144, kRead64k = 65536;
+  constexpr int kReads = 100;  // inside the window of 128
+  ServerOptions o;
+  o.max_session_data = kBound;
+  Harness h(o);
+  Initiator ini(h);
+  ini.login();
+  const std::vector<uint8_t> disk = fill_lun(ini, 1 << 20, 62);
+  ini.link.keep_output = true;
+  std::map<uint32_t, uint32_t> lba_of;  // by ITT
+  for (int i = 0; i < kReads; ++i) {
+    const uint32_t lba = (i % 16) * 128;
+    const Pdu r = ini.command(read10(lba, 128), kRead64k, kRead);
+    lba_of[r.itt()] = lba;
+    ini.send(r);
+  }
+  ini.silent(std::chrono::milliseconds(200));
+  // What the session holds is its bound's worth of Data-In and their
+  // headers; the rest wait, holding nothing.
+  EXPECT_LE(ini.link.kept_bytes, kBound + 4 * 1024u);
+  EXPECT_LE(ini.conn().buffers_held(), kBound);
+  EXPECT_EQ(ini.conn().waiting_for_room(), size_t(kReads - kBound / kRead64k));
+  uint32_t last_max = 0;  // MaxCmdSN never moves back
+
+  // The peer reads, a little at a time: every READ is answered, with its
+  // data, and the queue never holds more than the bound.
+  std::map<uint32_t, std::vector<uint8_t>> data;
+  int answered = 0;
+  for (int round = 0; round < 10 * kReads && answered < kReads; ++round) {
+    ini.link.release_output();
+    ini.silent(std::chrono::milliseconds(5));
+    while (!ini.link.pdus.empty()) {
+      const Pdu p = *ini.next();
+      ASSERT_EQ(p.opcode(), Opcode::data_in);
+      auto& d = data[p.itt()];
+      d.insert(d.end(), p.data.begin(), p.data.end());
+      if (p.bhs[1] & 0x01) {
+        ++answered;
+        EXPECT_EQ(p.bhs[3], 0) << "GOOD";
+      }
+      EXPECT_GE(max_cmd_sn(p), last_max);
+      last_max = max_cmd_sn(p);
+    }
+  }
+  EXPECT_EQ(answered, kReads);
+  EXPECT_LE(ini.link.peak_kept_bytes, kBound + 4 * 1024u);
+  for (const auto& [itt, lba] : lba_of) {
+    EXPECT_EQ(data[itt], slice(disk, lba * 512, kRead64k)) << "ITT " << itt;
+  }
+  ini.link.release_output();
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
+  EXPECT_EQ(ini.conn().waiting_for_room(), 0u);
+}
+
+TEST(ConnectionLimits, DataInMayLeaveAfterItsConnectionHasClosed) {
+  Harness h;
+  Initiator ini(h);
+  ini.login();
+  ini.link.keep_output = true;
+  const Pdu r = ini.command(read10(0, 8), 4096, kRead);
+  ini.send(r);
+  gather_read(ini, r.itt());
+  ini.conn().closed();
+  ini.link.release_output();  // its room goes back to a closed connection
+  h.run_posted();
+  EXPECT_EQ(ini.conn().buffers_held(), 0u);
 }
 
 // --- Malformed input ----------------------------------------------------------

@@ -6,6 +6,7 @@
 #ifndef OFFCOPY_TESTS_TARGET_ISCSI_ISCSI_TESTING_H_
 #define OFFCOPY_TESTS_TARGET_ISCSI_ISCSI_TESTING_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -56,6 +57,10 @@ inline std::map<std::string, std::string> keys_of(const Pdu& p) {
 
 // A Link that parses each PDU sent back (with the digests the test says
 // are on), so a bad digest or framing from the target is a test failure.
+// Each PDU is dropped once parsed, as a socket that took it at once
+// would -- unless `keep_output` is set: then the PDUs stay queued (what
+// their data holds of the session's bound with them), as on a socket whose
+// peer does not read, until release_output().
 class FakeLink : public Link {
  public:
   void send(OutPdu out) override {
@@ -72,6 +77,16 @@ class FakeLink : public Link {
       return;
     }
     pdus.push_back(reader.take());
+    if (keep_output) {
+      kept_bytes += out.wire_length();
+      peak_kept_bytes = std::max(peak_kept_bytes, kept_bytes);
+      kept.push_back(std::move(out));
+    }
+  }
+  // The PDUs kept leave, as if the peer had read them.
+  void release_output() {
+    kept.clear();
+    kept_bytes = 0;
   }
   void close_after_send() override { close_requested = true; }
   std::string local_address() const override { return kLocalAddress; }
@@ -79,6 +94,9 @@ class FakeLink : public Link {
 
   Digests digests;  // what the PDUs from the target carry
   std::deque<Pdu> pdus;
+  bool keep_output = false;
+  std::deque<OutPdu> kept;
+  size_t kept_bytes = 0, peak_kept_bytes = 0;
   int sends = 0, bad_pdus = 0, sent_after_close = 0;
   bool close_requested = false;
 };

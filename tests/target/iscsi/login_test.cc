@@ -343,5 +343,18 @@ TEST_F(LoginTest, LoginThatNeverEndsTimesOut) {
   EXPECT_TRUE(ini_.link.close_requested);
 }
 
+TEST_F(LoginTest, ALoginTrickledAByteAtATimeStillTimesOut) {
+  const auto t0 = Connection::Clock::now();
+  const std::vector<uint8_t> bytes = serialize(login_request(LoginPdu{}, security_keys()), {});
+  // One byte every 2 s: the connection is never silent, the login never done.
+  for (size_t i = 0; i < 15 && !ini_.link.close_requested; ++i) {
+    ini_.conn().received(&bytes[i], 1);
+    ini_.conn().tick(t0 + std::chrono::seconds(2 * i));
+  }
+  EXPECT_FALSE(ini_.link.close_requested) << "30 s have not passed";
+  ini_.conn().tick(t0 + std::chrono::seconds(31));
+  EXPECT_TRUE(ini_.link.close_requested);
+}
+
 }  // namespace
 }  // namespace offcopy::iscsi::testing
