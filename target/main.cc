@@ -73,8 +73,14 @@ std::string human_size(uint64_t bytes) {
 }
 
 // Where a LUN's persistent reservations are kept (when an initiator asks
-// with APTPL): beside its backing file, so they move with it.
-std::string reservations_file(const std::string& backing_path) { return backing_path + ".pr"; }
+// with APTPL): beside its backing file, so they move with it.  None for a
+// block device: beside /dev/sdX is devtmpfs, gone at the next boot, and
+// PTPL_C must not promise what a reboot loses.
+std::string reservations_file(const std::string& backing_path) {
+  struct stat st;
+  if (::stat(backing_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  return backing_path + ".pr";
+}
 
 // Opens every LUN's backing file and makes its unit, each with I/O threads
 // of its own (`pools`, which must outlive the units), so that a LUN whose

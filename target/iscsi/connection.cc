@@ -18,7 +18,7 @@ constexpr uint8_t kFinal = 0x80;
 // The largest data transfer one command may ask for: what the units'
 // Block Limits page allows, with room to spare.  A larger one is answered
 // with a CHECK CONDITION, its data read and dropped, never buffered.
-constexpr uint32_t kMaxTransfer = 64u << 20;
+constexpr uint32_t kMaxTransfer = 32u << 20;
 
 // Reject reasons (RFC 7143 11.17.1).
 constexpr uint8_t kRejectDataDigest = 0x02;
@@ -772,8 +772,11 @@ void Connection::complete(const std::shared_ptr<Task>& task, scsi::Result result
     admit_waiting();
     return announce_window();
   }
-  respond(*task, result);
+  // Forgotten first: the MaxCmdSN its response carries counts it gone,
+  // or a session of queue depth 1 would see its window shut after every
+  // command, with nothing to reopen it.
   forget(*task);
+  respond(*task, result);
   admit_waiting();
 }
 
@@ -960,8 +963,8 @@ void Connection::handle_logout(const Pdu& pdu) {
 //  - CLEAR TASK SET: every nexus's commands on the unit (TST 0 in the
 //    Control mode page: one task set shared by all), and the other
 //    nexuses that lost commands get COMMANDS CLEARED BY ANOTHER INITIATOR;
-//  - LUN RESET: every nexus's commands on the unit, which gives the others
-//    POWER ON, RESET (29h/00h);
+//  - LUN RESET: every nexus's commands on the unit, and every nexus (this
+//    one too) gets POWER ON, RESET (29h/00h);
 //  - TARGET WARM / COLD RESET: every session's commands on every unit of
 //    the target, and a reset of each; a cold reset also ends every
 //    session of the target (RFC 7143 11.5.1), this one once the response
@@ -1168,8 +1171,18 @@ void Connection::tick(Clock::time_point now) {
 void Connection::end() {
   if (finished_) return;
   finished_ = true;
+  // Its commands will get no response now: aborted, so that a reset or a
+  // reinstatement waits for those still on a unit; and its nexus is gone
+  // (a RESERVE ends) now, not when the peer has taken the last PDUs.
+  abort_tasks(any_task);
   leave_session();
+  forget_nexus();
   link_.close_after_send();
+}
+
+void Connection::forget_nexus() {
+  if (nexus_ == 0 || login_.target() == nullptr) return;
+  for (const auto& [n, unit] : login_.target()->luns->units()) unit->forget(nexus_);
 }
 
 void Connection::closed() {
@@ -1183,9 +1196,7 @@ void Connection::closed() {
   pending_tmfs_.clear();
   login_reply_.reset();
   leave_session();
-  if (nexus_ != 0 && login_.target() != nullptr) {
-    for (const auto& [n, unit] : login_.target()->luns->units()) unit->forget(nexus_);
-  }
+  forget_nexus();
 }
 
 }  // namespace offcopy::iscsi

@@ -224,6 +224,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // its commands end unanswered, and the connection closes.
   void terminate();
   void leave_session();
+  // The units forget this session's I_T nexus: its unit attentions, its
+  // RESERVE.
+  void forget_nexus();
 
   void reject(const Pdu& pdu, uint8_t reason);
   void end();  // send what is queued, then close

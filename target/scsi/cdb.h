@@ -70,6 +70,10 @@ inline constexpr uint8_t kReadDefectData12 = 0xB7;
 }  // namespace op
 
 inline constexpr uint8_t kDirectAccessBlock = 0x00;  // peripheral device type
+// The one target port this target has, in its one target port group:
+// VPD 0x83, REPORT TARGET PORT GROUPS and READ FULL STATUS name them.
+inline constexpr uint8_t kRelativeTargetPort = 1;
+inline constexpr uint8_t kTargetPortGroup = 1;
 inline constexpr uint8_t kVersionSpc4 = 0x06;
 
 // The CDB's length from its operation code's group (SPC-4 4.2.5.1); 0 for

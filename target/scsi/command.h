@@ -35,6 +35,7 @@ struct Command {
   // The SCSI initiator port it came through, by name (for iSCSI,
   // "InitiatorName,i,0xISID": RFC 7143 4.2.7.1).  Persistent reservations
   // are held by it, so a reinstated session keeps its registrations.
+  // Valid, like the spans, until the command's completion has run.
   std::string_view initiator_port;
 };
 

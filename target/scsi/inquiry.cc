@@ -37,10 +37,6 @@ constexpr uint8_t kInformationalExceptionsPage = 0x1C;
 constexpr uint8_t kAllPages = 0x3F;
 constexpr uint8_t kModePages[] = {kCachingPage, kControlPage, kInformationalExceptionsPage};
 
-// The one port, in the one port group, of this target.
-constexpr uint8_t kRelativeTargetPort = 1;
-constexpr uint8_t kTargetPortGroup = 1;
-
 enum PageControl : uint8_t { kCurrent = 0, kChangeable = 1, kDefault = 2, kSaved = 3 };
 
 }  // namespace

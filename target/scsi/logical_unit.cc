@@ -62,23 +62,43 @@ void LogicalUnit::Impl::submit(const Command& cmd, Completion done) {
     // docs/benchmarks.md).
     if (std::optional<Result> r = p.fast()) return done(std::move(*r));
   }
+  uint64_t ticket;
   {
     std::lock_guard lock(flight_mu);
     ++in_flight;
+    ticket = next_ticket++;
+    running_tickets.insert(ticket);
   }
-  pool->post([this, io = std::move(p.io), done = std::move(done)] {
-    done(io());
+  pool->post([this, io = std::move(p.io), done = std::move(done), ticket,
+              drain = p.drain_earlier] {
+    Result r = io();
+    if (drain) {
+      // The pool is first in, first out: every earlier command has been
+      // taken by a thread, so this waits for no command behind it.
+      std::unique_lock lock(flight_mu);
+      idle.wait(lock, [&] { return *running_tickets.begin() == ticket; });
+    }
+    done(std::move(r));
     // Under the lock, so the destructor cannot return (and free this)
     // between the count reaching 0 and the notification.
     std::lock_guard lock(flight_mu);
-    if (--in_flight == 0) idle.notify_all();
+    running_tickets.erase(ticket);
+    --in_flight;
+    idle.notify_all();
   });
 }
 
 std::optional<Asc> LogicalUnit::Impl::take_attention(const Command& cmd) {
   std::lock_guard lock(mu);
   Nexus& nexus = nexuses[cmd.nexus];  // seen: a reset now tells it
-  if (nexus.port.empty()) nexus.port = cmd.initiator_port;
+  if (nexus.port.empty() && !cmd.initiator_port.empty()) {
+    nexus.port = cmd.initiator_port;
+    const auto owed = port_attentions.find(nexus.port);
+    if (owed != port_attentions.end()) {
+      for (Asc a : owed->second) queue_attention(nexus, a);
+      port_attentions.erase(owed);
+    }
+  }
   std::deque<Asc>& pending = nexus.attentions;
   const uint8_t opcode = cmd.cdb[0];
   if (opcode == op::kInquiry || opcode == op::kReportLuns || pending.empty()) return std::nullopt;
@@ -100,19 +120,32 @@ void LogicalUnit::Impl::queue_attention(Nexus& nexus, Asc asc) {
 }
 
 Plan LogicalUnit::Impl::persistent_reserve_out(const Command& cmd) {
-  // The port is copied: the command's view of it need not outlive this
-  // call (its CDB and data-out do, until the completion).
-  return Plan{{}, [this, cmd, port = std::string(cmd.initiator_port)] {
+  constexpr uint8_t kPreemptAndAbort = 5;
+  return Plan{{},
+              [this, cmd] {
                 std::vector<PortNotice> notices;
-                Result r = reservations.persistent_reserve_out(cmd, port, notices);
+                Result r = reservations.persistent_reserve_out(cmd, notices);
                 std::lock_guard lock(mu);
                 for (const PortNotice& n : notices) {
+                  bool told = false;
                   for (auto& [id, nexus] : nexuses) {
-                    if (nexus.port == n.port) queue_attention(nexus, n.asc);
+                    if (nexus.port != n.port) continue;
+                    queue_attention(nexus, n.asc);
+                    told = true;
+                  }
+                  // A registrant with no nexus here now (reconnecting, or
+                  // not yet seen by this unit) is told when it comes.
+                  if (!told) {
+                    std::deque<Asc>& owed = port_attentions[n.port];
+                    if (std::find(owed.begin(), owed.end(), n.asc) == owed.end()) {
+                      owed.push_back(n.asc);
+                    }
                   }
                 }
                 return r;
-              }};
+              },
+              nullptr,
+              (cmd.cdb[1] & 0x1f) == kPreemptAndAbort};
 }
 
 Result LogicalUnit::Impl::request_sense(const Command& cmd, std::optional<Asc> attention) const {

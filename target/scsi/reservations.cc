@@ -1,13 +1,13 @@
 #include "scsi/reservations.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "scsi/cdb.h"
@@ -28,7 +28,10 @@ enum Type : uint8_t { kWriteExclusive = 1, kExclusiveAccess = 3, kWriteExclusive
 
 constexpr uint8_t kLogicalUnitScope = 0;
 constexpr uint32_t kBasicParameterListLength = 24;
-constexpr uint16_t kRelativeTargetPort = 1;  // the one port this target has
+// Registrations kept at most: each initiator port (each ISID) may register
+// once, and every change rewrites the APTPL file, so they are bounded
+// like every other resource a network client can make the target hold.
+constexpr size_t kMaxRegistrants = 1024;
 constexpr char kFileHeader[] = "offcopy-target persistent reservations 1";
 
 bool valid_type(uint8_t t) {
@@ -70,6 +73,18 @@ std::vector<uint8_t> transport_id(std::string_view port) {
   return id;
 }
 
+// fsync of the directory holding `path`: a rename or unlink in it is
+// durable once this returns 0.
+int sync_directory(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const int err = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
 }  // namespace
 
 Reservations::Reservations(std::string file) : file_(std::move(file)) {
@@ -102,8 +117,10 @@ uint64_t Reservations::holder_key(const State& s) {
 bool Reservations::conflicts(const Command& cmd, Access access) const {
   if (access == Access::free) return false;
   std::lock_guard lock(mu_);
-  // RESERVE leaves others only the commands that pass everything.
-  if (spc2_holder_) return *spc2_holder_ != cmd.nexus;
+  // RESERVE leaves others only the commands that pass everything, and
+  // nobody PERSISTENT RESERVE.
+  if (spc2_holder_) return access == Access::persistent || *spc2_holder_ != cmd.nexus;
+  if (access == Access::persistent) return false;
   if (!state_.type || access == Access::query) return false;
   const std::string_view port = cmd.initiator_port;
   if (holds(state_, port)) return false;
@@ -166,8 +183,9 @@ Result Reservations::persistent_reserve_in(const Command& cmd) const {
   return data_in(std::move(b), allocation, cmd);
 }
 
-Result Reservations::persistent_reserve_out(const Command& cmd, std::string_view port,
+Result Reservations::persistent_reserve_out(const Command& cmd,
                                             std::vector<PortNotice>& notices) {
+  const std::string_view port = cmd.initiator_port;
   const uint8_t action = cmd.cdb[1] & 0x1f;
   const uint8_t scope = cmd.cdb[2] >> 4, type = cmd.cdb[2] & 0x0f;
   // REGISTER AND MOVE (7) is not built; nothing past it exists.
@@ -179,8 +197,14 @@ Result Reservations::persistent_reserve_out(const Command& cmd, std::string_view
   const std::span<const uint8_t> p = cmd.data_out;
   if (p[20] & 0x08) return invalid_field_in_parameters(20, 3);  // SPEC_I_PT: SIP_C is 0
 
-  std::lock_guard lock(mu_);
-  State s = state_;
+  std::lock_guard change(change_mu_);
+  State s;
+  {
+    std::lock_guard lock(mu_);
+    // A RESERVE taken since the command was judged.
+    if (spc2_holder_) return reservation_conflict();
+    s = state_;
+  }
   std::vector<PortNotice> owed;
   if (action == kRegister || action == kRegisterAndIgnoreExistingKey) {
     Result r = register_key(s, cmd, port, action == kRegisterAndIgnoreExistingKey, owed);
@@ -207,14 +231,9 @@ Result Reservations::persistent_reserve_out(const Command& cmd, std::string_view
         if (scope != kLogicalUnitScope || type != *s.type) {
           return check_condition(SenseKey::illegal_request, kInvalidReleaseOfPersistentReservation);
         }
-        const bool tell = registrants_have_access(*s.type);
+        if (registrants_have_access(*s.type)) tell_released(s, port, owed);
         s.type.reset();
         s.holder.clear();
-        if (tell) {
-          for (const Registrant& r : s.registrants) {
-            if (r.port != port) owed.push_back({r.port, kReservationsReleased});
-          }
-        }
         break;
       }
       case kClear:
@@ -237,10 +256,13 @@ Result Reservations::persistent_reserve_out(const Command& cmd, std::string_view
 
   // Kept only once it is where APTPL says it must survive a restart.
   if (s.aptpl || state_.aptpl) {
-    const int err = s.aptpl ? save(s) : (::unlink(file_.c_str()) == 0 || errno == ENOENT ? 0 : errno);
+    const int err = s.aptpl ? save(s) : remove_file();
     if (err != 0) return sense_for_errno(err, true);
   }
-  state_ = std::move(s);
+  {
+    std::lock_guard lock(mu_);
+    state_ = std::move(s);
+  }
   notices.insert(notices.end(), owed.begin(), owed.end());
   return Result{};
 }
@@ -256,6 +278,9 @@ Result Reservations::register_key(State& s, const Command& cmd, std::string_view
   if (me == s.registrants.end()) {
     if (!ignore_key && key != 0) return reservation_conflict();
     if (new_key == 0) return Result{};  // unregistering what is not registered
+    if (s.registrants.size() >= kMaxRegistrants) {
+      return check_condition(SenseKey::illegal_request, kInsufficientRegistrationResources);
+    }
     s.registrants.push_back({std::string(port), new_key});
   } else {
     if (!ignore_key && key != me->key) return reservation_conflict();
@@ -281,11 +306,15 @@ void Reservations::unregister(State& s, std::string_view port, std::vector<PortN
   if (s.holder != port) return;
   // The holder's reservation goes with its registration; the
   // registrants-only types tell the registrants who had access through it.
-  const bool tell = registrants_have_access(*s.type);
+  if (registrants_have_access(*s.type)) tell_released(s, port, notices);
   s.type.reset();
   s.holder.clear();
-  if (tell) {
-    for (const Registrant& r : s.registrants) notices.push_back({r.port, kReservationsReleased});
+}
+
+void Reservations::tell_released(const State& s, std::string_view port,
+                                 std::vector<PortNotice>& notices) {
+  for (const Registrant& r : s.registrants) {
+    if (r.port != port) notices.push_back({r.port, kReservationsReleased});
   }
 }
 
@@ -311,11 +340,7 @@ Result Reservations::preempt(State& s, const Command& cmd, std::string_view port
     s.type = type;
     s.holder = all_registrants(type) ? "" : std::string(port);
     // The others still registered lost the reservation they knew.
-    if (before != type) {
-      for (const Registrant& r : s.registrants) {
-        if (r.port != port) notices.push_back({r.port, kReservationsReleased});
-      }
-    }
+    if (before != type) tell_released(s, port, notices);
   };
 
   if (s.type) {
@@ -342,6 +367,8 @@ Result Reservations::reserve(const Command& cmd) {
   if (cmd.cdb[1] & 0x10) return invalid_field_in_cdb(1, 4);        // 3RDPTY: not supported
   if (ten && (cmd.cdb[1] & 0x02)) return invalid_field_in_cdb(1, 1);  // LONGID
   if (!ten && (cmd.cdb[1] & 0x01)) return invalid_field_in_cdb(1, 0);  // obsolete extents
+  // After any PERSISTENT RESERVE OUT running now: it may be registering.
+  std::lock_guard change(change_mu_);
   std::lock_guard lock(mu_);
   // While anyone is registered, RESERVE and RELEASE conflict (CRH 0,
   // SPC-4 5.13.3).
@@ -352,6 +379,7 @@ Result Reservations::reserve(const Command& cmd) {
 }
 
 Result Reservations::release(const Command& cmd) {
+  std::lock_guard change(change_mu_);
   std::lock_guard lock(mu_);
   if (!state_.registrants.empty()) return reservation_conflict();
   // Another nexus's reservation, or none: nothing to release, GOOD.
@@ -395,22 +423,31 @@ int Reservations::save(const State& s) const {
     ::unlink(tmp.c_str());
     return err;
   }
-  const size_t slash = file_.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : file_.substr(0, slash + 1);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return 0;
+  return sync_directory(file_);
+}
+
+int Reservations::remove_file() const {
+  if (::unlink(file_.c_str()) != 0) return errno == ENOENT ? 0 : errno;
+  return sync_directory(file_);  // else a crash could bring it back
 }
 
 void Reservations::load() {
-  std::ifstream in(file_);
-  if (!in) {
+  const int fd = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     if (errno != ENOENT) load_error_ = file_ + ": " + std::strerror(errno);
     return;
   }
+  std::string text;
+  char buf[4096];
+  ssize_t got;
+  while ((got = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(got));
+  const int read_errno = got < 0 ? errno : 0;
+  ::close(fd);
+  if (read_errno != 0) {
+    load_error_ = file_ + ": " + std::strerror(read_errno);
+    return;
+  }
+  std::istringstream in(text);
   State s;
   s.aptpl = true;
   std::string line;

@@ -12,9 +12,10 @@
 // any reset.
 //
 // Not built: REGISTER AND MOVE and SPEC_I_PT (registering other ports by
-// TransportID); PREEMPT AND ABORT preempts, but the commands of the
-// preempted nexuses that are already running finish.  REPORT
-// CAPABILITIES says so (SIP_C 0; the service action is refused).
+// TransportID; REPORT CAPABILITIES says SIP_C 0, the service action is
+// refused).  PREEMPT AND ABORT lets the preempted nexuses' running
+// commands finish rather than aborting them, and answers only once they
+// have (Plan::drain_earlier): after its GOOD none of them can write.
 //
 // Thread-safety: every member may be called from any thread.
 #ifndef OFFCOPY_TARGET_SCSI_RESERVATIONS_H_
@@ -38,8 +39,12 @@ enum class Access : uint8_t {
   // MAINTENANCE IN reports, and RESERVE/RELEASE, which judge themselves.
   free,
   // Passes a persistent reservation, not another nexus's RESERVE: TEST
-  // UNIT READY, READ CAPACITY, PERSISTENT RESERVE IN and OUT.
+  // UNIT READY, READ CAPACITY.
   query,
+  // PERSISTENT RESERVE IN and OUT: they judge persistent reservations
+  // themselves, and conflict with any RESERVE, even their own nexus's
+  // (SPC-4 5.13.3).
+  persistent,
   // Reads the medium or the unit's settings: passes Write Exclusive.
   read,
   // Changes the medium or the unit's state: passes only for the holder
@@ -72,9 +77,8 @@ class Reservations {
   Result persistent_reserve_in(const Command& cmd) const;
   // PERSISTENT RESERVE OUT; `notices` gets the unit attentions it owes
   // other initiator ports.  Writes the APTPL file when asked to (blocks:
-  // run it off the event loop).
-  Result persistent_reserve_out(const Command& cmd, std::string_view port,
-                                std::vector<PortNotice>& notices);
+  // run it off the event loop; conflicts() does not wait for it).
+  Result persistent_reserve_out(const Command& cmd, std::vector<PortNotice>& notices);
 
   // RESERVE (6/10) and RELEASE (6/10), SPC-2 7.21-7.24.
   Result reserve(const Command& cmd);
@@ -118,14 +122,27 @@ class Reservations {
                  std::vector<PortNotice>& notices);
   void unregister(State& s, std::string_view port, std::vector<PortNotice>& notices);
 
-  // The APTPL file, written whole and renamed into place; 0 or an errno.
+  // Tells every registrant but `port` that the reservation it had
+  // access through is gone (RESERVATIONS RELEASED).
+  static void tell_released(const State& s, std::string_view port,
+                            std::vector<PortNotice>& notices);
+
+  // The APTPL file, written whole and renamed into place, or removed;
+  // 0 or an errno.
   int save(const State& s) const;
+  int remove_file() const;
   void load();
 
   const std::string file_;
   std::string load_error_;
+  // Taken first by every command that changes reservations, and held
+  // while the APTPL file is written, so they run one at a time; mu_ is
+  // held only to read or swap the state, never across a disk write, so
+  // the commands that only ask (conflicts(), on the event loop) never
+  // wait for one.
+  std::mutex change_mu_;
   mutable std::mutex mu_;
-  State state_;                          // guarded by mu_
+  State state_;                          // guarded by mu_; replaced under change_mu_ too
   std::optional<uint64_t> spc2_holder_;  // the nexus holding a RESERVE; guarded by mu_
 };
 

@@ -53,6 +53,7 @@ inline constexpr Asc kCapacityChanged{0x2A, 0x09};                // CAPACITY DA
 inline constexpr Asc kCommandsClearedByAnother{0x2F, 0x00};       // COMMANDS CLEARED BY ANOTHER ...
 inline constexpr Asc kSavingNotSupported{0x39, 0x00};             // SAVING PARAMETERS NOT ...
 inline constexpr Asc kInternalTargetFailure{0x44, 0x00};          // INTERNAL TARGET FAILURE
+inline constexpr Asc kInsufficientRegistrationResources{0x55, 0x04};
 
 inline bool operator==(Asc a, Asc b) { return a.code == b.code && a.qualifier == b.qualifier; }
 

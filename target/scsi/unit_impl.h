@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <vector>
@@ -53,6 +54,11 @@ struct Plan {
   Result now;
   std::function<Result()> io;
   std::function<std::optional<Result>()> fast;
+  // Once `io` has run, and before its completion, wait until every
+  // command submitted to the pool before it has ended: PREEMPT AND ABORT
+  // answers GOOD only when no command the preempted nexuses had running
+  // can still write (the ones after it conflict).
+  bool drain_earlier = false;
 };
 inline Plan answer(Result r) { return Plan{std::move(r), nullptr}; }
 
@@ -69,8 +75,12 @@ struct LogicalUnit::Impl {
   // Commands posted to the pool and not yet completed: the destructor
   // waits for them (they point at this).
   std::mutex flight_mu;
-  std::condition_variable idle;
-  uint64_t in_flight = 0;  // guarded by flight_mu
+  std::condition_variable idle;  // notified as each command ends
+  uint64_t in_flight = 0;        // guarded by flight_mu
+  // Each command posted to the pool gets the next ticket; those still
+  // running, for drain_earlier.  Guarded by flight_mu.
+  uint64_t next_ticket = 0;
+  std::set<uint64_t> running_tickets;
 
   // The commands that read, change and write blocks back (COMPARE AND
   // WRITE, ORWRITE) must be atomic against every other write to the unit
@@ -93,6 +103,10 @@ struct LogicalUnit::Impl {
   };
   std::mutex mu;
   std::map<uint64_t, Nexus> nexuses;  // guarded by mu
+  // Unit attentions owed to an initiator port none of whose nexuses this
+  // unit knows now, for its next one (persistent reservations belong to
+  // ports, which outlive sessions).  Guarded by mu.
+  std::map<std::string, std::deque<Asc>> port_attentions;
 
   uint32_t block_size() const { return options.block_size; }
   uint64_t capacity() const { return blocks.load(std::memory_order_relaxed); }

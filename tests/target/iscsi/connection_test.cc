@@ -931,6 +931,25 @@ TEST_F(ConnectionTest, ReinstatementWaitsForTheOldSessionsWrites) {
   EXPECT_EQ(h_.in_flight.load(), 0);
 }
 
+TEST_F(ConnectionTest, AReinstatementWaitsForASessionEndedByAProtocolError) {
+  ini_.login();
+  auto hold = h_.hold_io();
+  const Pdu w = send_write(ini_, 256, pattern(131072, 14));
+  // A header digest error or an oversized PDU ends the connection; the
+  // peer has not taken the last PDUs yet, so it is not closed.
+  ini_.send(ini_.nop_out(0x77, kNoTag, std::vector<uint8_t>(1 << 20, 0)));
+  EXPECT_TRUE(ini_.link.close_requested);
+  Initiator again(h_);
+  again.isid = ini_.isid;
+  again.login_start();
+  again.send_login_finish();
+  EXPECT_TRUE(again.silent()) << "the ended session's WRITE is still on the unit";
+  hold->release();
+  again.login_finished(again.expect(Opcode::login_response));
+  EXPECT_TRUE(unanswered(ini_, w.itt()));
+  EXPECT_EQ(read_blocks(again, 256, 256), pattern(131072, 14));
+}
+
 TEST_F(ConnectionTest, ALoginAfterTheConnectionDroppedWaitsForItsWrites) {
   ini_.login();
   auto hold = h_.hold_io();
@@ -1145,6 +1164,23 @@ TEST(ConnectionLimits, SessionsPastMaxSessionsAreOutOfResources) {
   Initiator e(h);
   EXPECT_EQ(status_class(e.login()), 0);
   EXPECT_EQ(h.sessions.live(), 2u);
+}
+
+TEST(ConnectionLimits, AQueueDepthOfOneReopensTheWindowWithEachResponse) {
+  ServerOptions o;
+  o.queue_depth = 1;
+  Harness h(o);
+  Initiator a(h);
+  a.login();
+  for (int i = 0; i < 3; ++i) {
+    const Pdu t = a.command(tur(), 0, 0);
+    a.send(t);
+    const Pdu r = a.expect(Opcode::scsi_response);
+    EXPECT_EQ(r.itt(), t.itt());
+    // MaxCmdSN >= ExpCmdSN: the initiator may send the next one now.
+    EXPECT_LT(static_cast<int32_t>(r.field32(28) - r.field32(32)), 1)
+        << "ExpCmdSN " << r.field32(28) << ", MaxCmdSN " << r.field32(32);
+  }
 }
 
 TEST(ConnectionLimits, RoomIsCheckedAgainAtTheEndOfTheLogin) {

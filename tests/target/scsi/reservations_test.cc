@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -268,6 +270,38 @@ TEST_F(ReservationsTest, PreemptTakesTheReservationAndTellsThePreempted) {
   EXPECT_TRUE(can_read(kA)) << "Write Exclusive now";
 }
 
+TEST(ReservationsDrainTest, PreemptAndAbortAnswersOnlyOnceThePreemptedWritesHaveEnded) {
+  FileUnit f(65536);  // 32 MiB: room for a WRITE the I/O threads take a while over
+  LogicalUnit& lu_ = f.unit();
+  expect_good(prout(lu_, kA, kRegister, 0, 0xa));
+  expect_good(prout(lu_, kB, kRegister, 0, 0xb));
+  expect_good(prout(lu_, kA, kReserve, 0xa, 0, kWe));
+  // A's large WRITE runs on the I/O threads when B preempts A.
+  std::mutex mu;
+  std::vector<std::string> order;
+  const std::vector<uint8_t> big(32768 * 512, 0x77);
+  const std::vector<uint8_t> write = cdb10(0x2A, 0, 32768);
+  const std::vector<uint8_t> cdb = prout_cdb(5, kWe);
+  const std::vector<uint8_t> params = prout_params(0xb, 0xa);
+  std::promise<void> both;
+  int left = 2;
+  auto ended = [&](const char* what) {
+    std::lock_guard lock(mu);
+    order.push_back(what);
+    if (--left == 0) both.set_value();
+  };
+  Command w{write, big, UINT32_MAX, kA.id, kA.port};
+  Command p{cdb, params, UINT32_MAX, kB.id, kB.port};
+  lu_.submit(w, [&](Result r) { expect_good(r); ended("write"); });
+  lu_.submit(p, [&](Result r) { expect_good(r); ended("preempt"); });
+  both.get_future().wait();
+  EXPECT_EQ(order, (std::vector<std::string>{"write", "preempt"}));
+  expect_sense(send(lu_, kA, kTur), SenseKey::unit_attention, kRegistrationsPreempted);
+  EXPECT_EQ(send(lu_, kA, cdb10(0x2A, 0, 1), std::vector<uint8_t>(512)).status,
+            Status::reservation_conflict);
+  EXPECT_EQ(keys(lu_), (std::vector<uint64_t>{0xb}));
+}
+
 TEST_F(ReservationsTest, PreemptOfAKeyNobodyHasConflictsAndKeyZeroIsInvalid) {
   expect_good(prout(lu_, kA, kRegister, 0, 0xa));
   EXPECT_EQ(prout(lu_, kA, kPreempt, 0xa, 0x77).status, Status::reservation_conflict);
@@ -279,6 +313,30 @@ TEST_F(ReservationsTest, PreemptOfAKeyNobodyHasConflictsAndKeyZeroIsInvalid) {
   expect_good(prout(lu_, kB, kRegister, 0, 0xb));
   expect_good(prout(lu_, kB, kPreempt, 0xb, 0xa));
   EXPECT_EQ(keys(lu_), (std::vector<uint64_t>{0xb}));
+}
+
+TEST_F(ReservationsTest, APreemptedPortWithNoNexusHereIsToldWhenItComes) {
+  expect_good(prout(lu_, kA, kRegister, 0, 0xa));
+  expect_good(prout(lu_, kB, kRegister, 0, 0xb));
+  lu_.forget(kA.id);  // A's session ended; its registration stays
+  expect_good(prout(lu_, kB, kPreempt, 0xb, 0xa));
+  // A reconnects: a new nexus of the same port.
+  const Nexus again{7, kA.port};
+  expect_sense(send(lu_, again, kTur), SenseKey::unit_attention, kRegistrationsPreempted);
+  expect_good(send(lu_, again, kTur));
+}
+
+TEST_F(ReservationsTest, RegistrationsAreBounded) {
+  size_t registered = 0;
+  Result r;
+  for (uint64_t i = 1; i <= 2000; ++i) {
+    const Nexus n{100 + i, "iqn.2026-12.org.example:many,i,0x" + std::to_string(i)};
+    r = prout(lu_, n, kRegister, 0, i);
+    if (r.status != Status::good) break;
+    ++registered;
+  }
+  EXPECT_EQ(registered, 1024u);
+  expect_sense(r, SenseKey::illegal_request, kInsufficientRegistrationResources);
 }
 
 TEST_F(ReservationsTest, ClearRemovesEverythingAndTellsTheOthers) {
@@ -346,6 +404,10 @@ TEST_F(ReservationsTest, ReserveSixHoldsTheUnitForOneNexusUntilReleasedResetOrGo
   EXPECT_EQ(send(lu_, kB, {0x16, 0, 0, 0, 0, 0}).status, Status::reservation_conflict);
   EXPECT_EQ(send(lu_, kB, kTur).status, Status::reservation_conflict);
   EXPECT_EQ(prin(lu_, kB, 0).status, Status::reservation_conflict);
+  // PERSISTENT RESERVE conflicts with a RESERVE even from its holder
+  // (SPC-4 5.13.3): the two kinds never mix.
+  EXPECT_EQ(prin(lu_, kA, 0).status, Status::reservation_conflict);
+  EXPECT_EQ(prout(lu_, kA, kRegister, 0, 0xa).status, Status::reservation_conflict);
   expect_good(send(lu_, kB, kInquiry));
   expect_good(send(lu_, kB, {0x17, 0, 0, 0, 0, 0}));  // not B's: nothing
   EXPECT_FALSE(can_write(kB));
