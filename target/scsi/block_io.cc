@@ -37,7 +37,7 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
   if (cdb_length(cmd.cdb[0]) > 6 && (cmd.cdb[1] & 0xe0)) return answer(invalid_field_in_cdb(1, 7));
   if (t.blocks > limits.max_transfer) return answer(invalid_field_in_cdb(t.length_byte));
   if (!in_range(t.lba, t.blocks, capacity())) return answer(lba_out_of_range());
-  if (write && options.read_only) return answer(write_protected());
+  if (write && writes_refused()) return answer(write_refusal());
   const uint64_t offset = t.lba * block_size();
   size_t bytes = size_t{t.blocks} * block_size();
   Result wanted;
@@ -80,7 +80,7 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
   }
   // FUA, or no write cache: on the disk before GOOD.  The data is written
   // straight from the data-out (valid until the completion).
-  const bool sync = t.fua || !options.write_cache;
+  const bool sync = t.fua || !write_cache;
   const uint8_t* data = cmd.data_out.data();
   const uint32_t want = *wanted.data_out_wanted;
   Plan p{{},
@@ -128,7 +128,7 @@ Plan LogicalUnit::Impl::synchronize_cache(const Command& cmd) {
 // (LBA, number of blocks), each punched as a hole.  The whole list is
 // checked before anything is punched.
 Plan LogicalUnit::Impl::unmap(const Command& cmd) {
-  if (options.read_only) return answer(write_protected());
+  if (writes_refused()) return answer(write_refusal());
   // LBPU is advertised only when the file punches holes; otherwise UNMAP
   // is not there at all (libiscsi's Unmap.VPD checks the two agree).
   if (!thin()) return answer(check_condition(SenseKey::illegal_request, kInvalidOpcode));
@@ -167,7 +167,7 @@ Plan LogicalUnit::Impl::unmap(const Command& cmd) {
               if ((err = file->punch_hole(lba * bs, blocks * bs)) != 0) break;
             }
             lock.unlock();
-            if (err == 0 && !options.write_cache) err = file->sync();
+            if (err == 0 && !write_cache) err = file->sync();
             return status_of(err, true);
           }};
 }
@@ -194,7 +194,7 @@ Plan LogicalUnit::Impl::write_same(const Command& cmd) {
   if (blocks == 0) blocks = cap - lba;
   if (!in_range(lba, blocks, cap)) return answer(lba_out_of_range());
   if (blocks > limits.max_write_same) return answer(invalid_field_in_cdb(length_byte));
-  if (options.read_only) return answer(write_protected());
+  if (writes_refused()) return answer(write_refusal());
   const uint32_t bs = block_size();
   // Exactly one block of data-out: less cannot be replicated, and more is
   // refused too (libiscsi's WriteSame*.InvalidDataOutSize expects both).
@@ -211,7 +211,7 @@ Plan LogicalUnit::Impl::write_same(const Command& cmd) {
               std::shared_lock lock(rmw_lock);
               int err = file->punch_hole(offset, bytes);
               lock.unlock();
-              if (err == 0 && !options.write_cache) err = file->sync();
+              if (err == 0 && !write_cache) err = file->sync();
               return status_of(err, true);
             }};
   }
@@ -230,7 +230,7 @@ Plan LogicalUnit::Impl::write_same(const Command& cmd) {
               err = file->write(offset + done, buf.data(), std::min<uint64_t>(chunk, bytes - done));
             }
             lock.unlock();
-            if (err == 0 && !options.write_cache) err = file->sync();
+            if (err == 0 && !write_cache) err = file->sync();
             return status_of(err, true);
           }};
 }

@@ -176,12 +176,16 @@ std::vector<uint8_t> LogicalUnit::Impl::mode_page(uint8_t page, uint8_t pc) cons
   b[0] = page;
   if (page == kCachingPage) {
     b[1] = 0x12;
-    if (pc != kChangeable && options.write_cache) b[2] = 0x04;  // WCE; RCD 0
+    // WCE, changeable; RCD 0.
+    const bool wce = pc == kChangeable || (pc == kDefault ? options.write_cache : write_cache.load());
+    if (wce) b[2] = 0x04;
   } else if (page == kControlPage) {
     b[1] = 0x0A;
     // QUEUE ALGORITHM MODIFIER 1: commands may be reordered; TST 0,
     // D_SENSE 0 (fixed-format sense), QERR 0.
     if (pc != kChangeable) b[3] = 0x10;
+    // SWP, changeable: software write protection, off by default.
+    if (pc == kChangeable || (pc == kCurrent && software_write_protect)) b[4] = 0x08;
   } else {  // informational exceptions control: none are reported
     b[1] = 0x0A;
     if (pc != kChangeable) b[2] = 0x08;  // DEXCPT
@@ -189,10 +193,9 @@ std::vector<uint8_t> LogicalUnit::Impl::mode_page(uint8_t page, uint8_t pc) cons
   return b;
 }
 
-// MODE SENSE (6) and (10) (SPC-4 6.11, 6.12).  Nothing is changeable (MODE
-// SELECT accepts only the current values), so the changeable values are
-// all zeros and the default ones are the current ones; saved values are
-// not kept.
+// MODE SENSE (6) and (10) (SPC-4 6.11, 6.12).  WCE and SWP are
+// changeable (MODE SELECT); the default values are the config's; saved
+// values are not kept.
 Result LogicalUnit::Impl::mode_sense(const Command& cmd) const {
   const bool ten = cmd.cdb[0] == op::kModeSense10;
   const bool dbd = cmd.cdb[1] & 0x08;
@@ -217,7 +220,7 @@ Result LogicalUnit::Impl::mode_sense(const Command& cmd) const {
   std::vector<uint8_t> b(header, 0);
   // Device-specific parameter (SBC-3 6.5.1): WP, and DPOFUA since DPO and
   // FUA are accepted.
-  b[ten ? 3 : 2] = (options.read_only ? 0x80 : 0x00) | 0x10;
+  b[ten ? 3 : 2] = (writes_refused() ? 0x80 : 0x00) | 0x10;
   if (!dbd) {
     const uint64_t blocks = capacity();
     if (llbaa) {
@@ -251,14 +254,15 @@ Result LogicalUnit::Impl::mode_sense(const Command& cmd) const {
   return data_in(std::move(b), allocation, cmd);
 }
 
-// MODE SELECT (6) and (10) (SPC-4 6.9, 6.10).  Nothing is changeable (the
-// changeable values MODE SENSE reports are zeros), so a parameter list is
-// accepted when every page it carries says what the page already says --
-// what an initiator that reads, edits and writes back pages without
-// changing anything sends -- and a changed bit is INVALID FIELD IN
-// PARAMETER LIST pointing at it.  SP (save) is INVALID FIELD IN CDB: there
-// are no saved pages.  PF 0 (vendor-specific pages) likewise.
-Result LogicalUnit::Impl::mode_select(const Command& cmd) const {
+// MODE SELECT (6) and (10) (SPC-4 6.9, 6.10).  Only WCE and SWP change:
+// a parameter list is accepted when every other bit of every page it
+// carries says what the page already says -- what an initiator that
+// reads, edits and writes back pages sends -- and any other changed bit
+// is INVALID FIELD IN PARAMETER LIST pointing at it, nothing applied.
+// What changed, the other nexuses learn by MODE PARAMETERS CHANGED
+// (SPC-4 6.9.1).  SP (save) is INVALID FIELD IN CDB: there are no saved
+// pages.  PF 0 (vendor-specific pages) likewise.
+Result LogicalUnit::Impl::mode_select(const Command& cmd) {
   const bool ten = cmd.cdb[0] == op::kModeSelect10;
   const uint16_t length = ten ? be16(cmd.cdb, 7) : cmd.cdb[4];
   Result wanted;
@@ -295,6 +299,7 @@ Result LogicalUnit::Impl::mode_select(const Command& cmd) const {
     if (count != 0 && count != shown) return fail(invalid_field_in_parameters(header));
     if (size != block_size()) return fail(invalid_field_in_parameters(length_at));
   }
+  std::vector<size_t> pages;  // where each page starts: applied once all are checked
   for (size_t at = header + descriptors; at < list.size();) {
     if (list.size() - at < 2) return length_error();
     const uint8_t code = list[at] & 0x3f;
@@ -317,7 +322,23 @@ Result LogicalUnit::Impl::mode_select(const Command& cmd) const {
       while (!(changed & (1u << bit))) --bit;  // the highest changed bit
       return fail(invalid_field_in_parameters(static_cast<uint16_t>(at + i), bit));
     }
+    pages.push_back(at);
     at += current.size();
+  }
+  bool changed = false;
+  for (size_t at : pages) {
+    if ((list[at] & 0x3f) == kCachingPage) {
+      changed |= write_cache.exchange((list[at + 2] & 0x04) != 0) != ((list[at + 2] & 0x04) != 0);
+    } else if ((list[at] & 0x3f) == kControlPage) {
+      const bool swp = list[at + 4] & 0x08;
+      changed |= software_write_protect.exchange(swp) != swp;
+    }
+  }
+  if (changed) {
+    std::lock_guard lock(mu);
+    for (auto& [n, nexus] : nexuses) {
+      if (n != cmd.nexus) queue_attention(nexus, kModeParametersChanged);
+    }
   }
   return wanted;
 }

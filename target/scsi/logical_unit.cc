@@ -30,6 +30,7 @@ LogicalUnit::Impl::Impl(Identity id, UnitOptions options, std::unique_ptr<Backin
       file(std::move(file)),
       pool(pool),
       blocks(blocks),
+      write_cache(this->options.write_cache),
       reservations(this->options.reservations_file) {
   if (!reservations.load_error().empty()) {
     OFFCOPY_TLOG(warning, "%s: ignored, the unit starts with no persistent reservations",

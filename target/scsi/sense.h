@@ -44,8 +44,10 @@ inline constexpr Asc kLunNotSupported{0x25, 0x00};                // LOGICAL UNI
 inline constexpr Asc kInvalidFieldInParameters{0x26, 0x00};       // ... IN PARAMETER LIST
 inline constexpr Asc kInvalidReleaseOfPersistentReservation{0x26, 0x04};
 inline constexpr Asc kWriteProtected{0x27, 0x00};                 // WRITE PROTECTED
+inline constexpr Asc kSoftwareWriteProtected{0x27, 0x02};         // LU SOFTWARE WRITE PROTECTED
 inline constexpr Asc kSpaceAllocationFailed{0x27, 0x07};          // ... FAILED WRITE PROTECT
 inline constexpr Asc kPowerOnReset{0x29, 0x00};                   // POWER ON, RESET, ...
+inline constexpr Asc kModeParametersChanged{0x2A, 0x01};          // MODE PARAMETERS CHANGED
 inline constexpr Asc kReservationsPreempted{0x2A, 0x03};          // RESERVATIONS PREEMPTED
 inline constexpr Asc kReservationsReleased{0x2A, 0x04};           // RESERVATIONS RELEASED
 inline constexpr Asc kRegistrationsPreempted{0x2A, 0x05};         // REGISTRATIONS PREEMPTED

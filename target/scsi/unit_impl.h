@@ -72,6 +72,11 @@ struct LogicalUnit::Impl {
   const std::unique_ptr<BackingFile> file;  // null: a unit with no backing file (tests)
   IoPool* const pool;                       // null: I/O runs on the caller's thread
   std::atomic<uint64_t> blocks;             // refresh_capacity() changes it
+  // What MODE SELECT changes (not saved: a restart is a power on, and the
+  // config's values come back): the write cache (caching page WCE), and
+  // software write protection (control page SWP).
+  std::atomic<bool> write_cache;
+  std::atomic<bool> software_write_protect{false};
   // Commands posted to the pool and not yet completed: the destructor
   // waits for them (they point at this).
   std::mutex flight_mu;
@@ -113,6 +118,13 @@ struct LogicalUnit::Impl {
   // Thin provisioned: UNMAP and WRITE SAME's UNMAP bit punch holes, and
   // LBPME / LBPU / LBPWS are advertised.  Only when the file can punch.
   bool thin() const { return file && file->can_punch() && !options.read_only; }
+  // Whether writes are refused now, and with which sense: a read-only
+  // unit's WRITE PROTECTED, or SWP's LOGICAL UNIT SOFTWARE WRITE PROTECTED.
+  bool writes_refused() const { return options.read_only || software_write_protect; }
+  Result write_refusal() const {
+    return options.read_only ? write_protected()
+                             : check_condition(SenseKey::data_protect, kSoftwareWriteProtected);
+  }
 
   // One command this unit has: the one table that dispatch (plan) and
   // REPORT SUPPORTED OPERATION CODES both read, so they cannot disagree.
@@ -165,7 +177,7 @@ struct LogicalUnit::Impl {
   // The bytes of one mode page (0x08, 0x0A, 0x1C) for a page control
   // (0 current, 1 changeable, 2 default).
   std::vector<uint8_t> mode_page(uint8_t page, uint8_t pc) const;
-  Result mode_select(const Command& cmd) const;
+  Result mode_select(const Command& cmd);
   Result prevent_allow_medium_removal(const Command& cmd) const;
   Result read_defect_data(const Command& cmd) const;
   Result report_target_port_groups(const Command& cmd) const;

@@ -98,7 +98,7 @@ std::optional<Plan> LogicalUnit::Impl::check_write(const Transfer& t, const Comm
                                                    WriteRange& w) {
   if (t.blocks > limits.max_transfer) return answer(invalid_field_in_cdb(t.length_byte));
   if (!in_range(t.lba, t.blocks, capacity())) return answer(lba_out_of_range());
-  if (options.read_only) return answer(write_protected());
+  if (writes_refused()) return answer(write_refusal());
   const uint32_t bs = block_size();
   w.wanted = t.blocks * bs;
   w.offset = t.lba * bs;
@@ -160,7 +160,7 @@ Plan LogicalUnit::Impl::compare_and_write(const Command& cmd) {
   const uint8_t blocks = cmd.cdb[13];
   if (blocks > limits.max_compare_and_write) return answer(invalid_field_in_cdb(13));
   if (!in_range(lba, blocks, capacity())) return answer(lba_out_of_range());
-  if (options.read_only) return answer(write_protected());
+  if (writes_refused()) return answer(write_refusal());
   const uint32_t bs = block_size();
   const uint64_t bytes = uint64_t{blocks} * bs;
   Result wanted;
@@ -181,7 +181,7 @@ Plan LogicalUnit::Impl::compare_and_write(const Command& cmd) {
   if (blocks == 0) return answer(wanted);
   if (!file) return answer(sense_for_errno(EIO, false));
   const uint64_t offset = lba * bs;
-  const bool sync = (flags & 0x08) || !options.write_cache;  // FUA
+  const bool sync = (flags & 0x08) || !write_cache;  // FUA
   const std::span<const uint8_t> data = cmd.data_out;
   const uint32_t want_out = *wanted.data_out_wanted;
   return {{}, [this, offset, bytes, bs, data, sync, want_out] {
@@ -217,7 +217,7 @@ Plan LogicalUnit::Impl::or_write(const Command& cmd) {
   if (std::optional<Plan> answered = check_write(t, cmd, w)) return std::move(*answered);
   const uint64_t offset = w.offset, bytes = w.bytes;
   const uint32_t want_out = w.wanted;
-  const bool sync = t.fua || !options.write_cache;
+  const bool sync = t.fua || !write_cache;
   const std::span<const uint8_t> data = cmd.data_out.first(bytes);
   return {{}, [this, offset, bytes, data, sync, want_out] {
             std::vector<uint8_t> buf(bytes);

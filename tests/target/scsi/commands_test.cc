@@ -192,15 +192,8 @@ TEST_F(CommandsTest, ModeSelectTakesBackTheCurrentPagesAndRefusesChanges) {
   const Result r = run(lu_, mode_select6(static_cast<uint8_t>(list.size())), list);
   expect_good(r);
   EXPECT_EQ(r.data_out_wanted, list.size());
-  // The caching page is at 4 + 8: turning WCE off changes a bit no one may.
-  ASSERT_EQ(list[12], 0x08);
-  std::vector<uint8_t> changed = list;
-  changed[14] &= ~0x04;
-  const Result wce = run(lu_, mode_select6(static_cast<uint8_t>(list.size())), changed);
-  expect_sense(wce, SenseKey::illegal_request, kInvalidFieldInParameters);
-  expect_field(wce, 14, false);
-  EXPECT_EQ(wce.sense[15] & 0x0f, 0x08 | 2);
-  // The same through MODE SELECT (10), no block descriptor.
+  // The same through MODE SELECT (10), no block descriptor; a bit that is
+  // not changeable (the control page's QERR) is refused where it is.
   sense = run(lu_, {0x5A, 0x08, 0x0A, 0, 0, 0, 0, 0, 255, 0});
   expect_good(sense);
   list = sense.data_in;
@@ -210,6 +203,48 @@ TEST_F(CommandsTest, ModeSelectTakesBackTheCurrentPagesAndRefusesChanges) {
   const Result qerr = run(lu_, mode_select10(static_cast<uint16_t>(list.size())), list);
   expect_sense(qerr, SenseKey::illegal_request, kInvalidFieldInParameters);
   expect_field(qerr, 11, false);
+  EXPECT_EQ(qerr.sense[15] & 0x0f, 0x08 | 2);
+}
+
+TEST_F(CommandsTest, ModeSelectTurnsTheWriteCacheAndSoftwareWriteProtectOnAndOff) {
+  const std::vector<uint8_t> tur = {0, 0, 0, 0, 0, 0};
+  expect_good(run(lu_, tur, {}, /*nexus=*/2));  // another nexus the unit has seen
+  // Changeable: WCE in the caching page, SWP in the control page.
+  const Result changeable = run(lu_, {0x1A, 0x08, 0x40 | 0x3F, 0, 255, 0});
+  ASSERT_GE(changeable.data_in.size(), 4u + 20u + 12u);
+  EXPECT_EQ(changeable.data_in[4 + 2], 0x04) << "WCE";
+  EXPECT_EQ(changeable.data_in[4 + 20 + 4], 0x08) << "SWP";
+
+  // WCE off: every write is synced, as with write_cache = false.
+  Result sense = run(lu_, {0x1A, 0x08, 0x08, 0, 255, 0});
+  std::vector<uint8_t> list = sense.data_in;
+  list[0] = 0;
+  list[4 + 2] &= ~0x04;
+  expect_good(run(lu_, mode_select6(static_cast<uint8_t>(list.size())), list));
+  EXPECT_EQ(run(lu_, {0x1A, 0x08, 0x08, 0, 255, 0}).data_in[4 + 2] & 0x04, 0);
+  EXPECT_EQ(run(lu_, {0x1A, 0x08, 0x88, 0, 255, 0}).data_in[4 + 2] & 0x04, 0x04)
+      << "the default is still the config's";
+  const uint64_t syncs = f_.file().syncs();
+  expect_good(run(lu_, cdb10(0x2A, 0, 1), std::vector<uint8_t>(512, 1)));
+  EXPECT_EQ(f_.file().syncs(), syncs + 1);
+  // The other nexus is told, once; the one that changed it is not.
+  expect_sense(run(lu_, tur, {}, 2), SenseKey::unit_attention, kModeParametersChanged);
+  expect_good(run(lu_, tur, {}, 2));
+  expect_good(run(lu_, tur));
+
+  // SWP on: writes are refused, reads are not, WP shows in the header.
+  sense = run(lu_, {0x1A, 0x08, 0x0A, 0, 255, 0});
+  list = sense.data_in;
+  list[0] = 0;
+  list[4 + 4] |= 0x08;
+  expect_good(run(lu_, mode_select6(static_cast<uint8_t>(list.size())), list));
+  EXPECT_EQ(run(lu_, {0x1A, 0x08, 0x0A, 0, 255, 0}).data_in[2] & 0x80, 0x80) << "WP";
+  const Result w = run(lu_, cdb10(0x2A, 0, 1), std::vector<uint8_t>(512, 2));
+  expect_sense(w, SenseKey::data_protect, kSoftwareWriteProtected);
+  expect_good(run(lu_, cdb10(0x28, 0, 1)));
+  list[4 + 4] &= ~0x08;
+  expect_good(run(lu_, mode_select6(static_cast<uint8_t>(list.size())), list));
+  expect_good(run(lu_, cdb10(0x2A, 0, 1), std::vector<uint8_t>(512, 3)));
 }
 
 TEST_F(CommandsTest, ModeSelectChecksItsCdbAndItsList) {
