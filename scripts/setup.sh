@@ -24,6 +24,7 @@ PKGS=(
   qemu-utils qemu-block-extra               # qemu-img convert to and from iscsi:// LUNs
   tgt                                       # tgtd: the peer offcopy-target is measured against
   iperf3                                    # bench: the machine's loopback TCP limit
+  clang libclang-rt-14-dev                  # scripts/test-clang-tsa.sh; scripts/fuzz.sh (libFuzzer)
 )
 missing=()
 for p in "${PKGS[@]}"; do

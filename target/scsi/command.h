@@ -27,7 +27,9 @@ enum class Status : uint8_t {
 struct Command {
   std::span<const uint8_t> cdb;       // 6 to 16 bytes as received
   std::span<const uint8_t> data_out;  // what the initiator sent with it
-  // The initiator's expected data-in length: data-in is cut to it.
+  // The initiator's expected data-in length: the data-in of a command
+  // with an allocation length is cut to it too.  A READ's is not: its
+  // blocks are what it has, and the transport reports the overflow.
   uint32_t allocation_limit = UINT32_MAX;
   // The I_T nexus (an iSCSI session) that sent it: unit attentions are
   // kept per nexus (SAM-5 5.14).
