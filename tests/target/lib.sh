@@ -1,6 +1,54 @@
 # shellcheck shell=bash
-# Shared by the target's shell tests (sourced): reading libiscsi's
-# conformance suite, iscsi-test-cu.
+# Shared by the target's shell tests (sourced): starting and stopping
+# offcopy-target, and reading libiscsi's conformance suite, iscsi-test-cu.
+# The starting and stopping use the script's $T (its temporary
+# directory), $TARGET_BIN and its own pass/fail functions.
+
+# start_target ARGS...: offcopy-target in the background on a free port of
+# 127.0.0.1 (its log in $T/target.log), with ARGS; sets $PID and $PORT.
+# If it does not start, says so with its log and exits 1.
+start_target() {
+  rm -f "$T/port"
+  "$TARGET_BIN" --listen 127.0.0.1:0 --port-file "$T/port" "$@" \
+    >"$T/target.log" 2>&1 </dev/null &
+  PID=$!
+  for _ in $(seq 100); do
+    [ -s "$T/port" ] && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ ! -s "$T/port" ]; then
+    echo "$(basename "$0" .sh): the target did not start:"
+    sed 's/^/     /' "$T/target.log"
+    exit 1
+  fi
+  # shellcheck disable=SC2034 # PORT is the caller's
+  PORT=$(cat "$T/port")
+}
+
+# stop_target [SECONDS]: SIGTERM, which must end it with status 0 within
+# SECONDS (10): it flushes every LUN first.
+stop_target() {
+  local limit=$((${1:-10} * 10)) waited=0
+  kill -TERM "$PID"
+  while kill -0 "$PID" 2>/dev/null && [ $waited -lt "$limit" ]; do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  if kill -0 "$PID" 2>/dev/null; then
+    fail "the target did not stop within ${1:-10} s of SIGTERM"
+    kill -KILL "$PID"
+  fi
+  wait "$PID"
+  local rc=$?
+  PID=
+  [ $rc = 0 ] && pass "SIGTERM: the target flushed and exited 0" || fail "SIGTERM: exit status $rc"
+}
+
+# free_port: a TCP port of 127.0.0.1 that is free now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 #
 # iscsi-test-cu (CUnit, basic mode) prints "Suite: NAME", then for each test
 # "  Test: NAME ...", what the test logs, and its result, "passed" or

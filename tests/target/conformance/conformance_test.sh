@@ -93,9 +93,6 @@ fail() {
   failed=$((failed + 1))
   echo "FAIL $1"
 }
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 wait_port() {  # wait_port PORT: true once something listens on it (10 s at most)
   for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -131,20 +128,8 @@ truncate -s $SIZE "$T/offcopy.img" "$T/offcopy-ro.img"
 # LUN 1 is write-protected, for the one test that needs that (ReadOnly).
 printf '[[target]]\niqn = "%s"\n[[target.lun]]\nlun = 0\npath = "%s"\n[[target.lun]]\nlun = 1\npath = "%s"\nread_only = true\n' \
   "$IQN" "$T/offcopy.img" "$T/offcopy-ro.img" >"$T/target.toml"
-"$TARGET_BIN" --listen 127.0.0.1:0 --port-file "$T/port" --config "$T/target.toml" \
-  >"$T/target.log" 2>&1 </dev/null &
-PID=$!
-for _ in $(seq 100); do
-  [ -s "$T/port" ] && break
-  kill -0 "$PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ ! -s "$T/port" ]; then
-  echo "conformance: offcopy-target did not start:"
-  sed 's/^/     /' "$T/target.log"
-  exit 1
-fi
-URL="iscsi://127.0.0.1:$(cat "$T/port")/$IQN/0"
+start_target --config "$T/target.toml"
+URL="iscsi://127.0.0.1:$PORT/$IQN/0"
 cu offcopy-target iSCSI "$URL"
 if [ $cu_rc != 124 ] && [ "$cu_ran" != "?" ] && [ "$cu_failed" = 0 ]; then
   pass "offcopy-target: iscsi-test-cu iSCSI family: $cu_ran tests, 0 failed"
@@ -161,7 +146,7 @@ else
 fi
 # The SCSI family's ReadOnly test skips on a writable LUN: it runs here on
 # the write-protected one (every write command must get WRITE PROTECTED).
-RO_URL="iscsi://127.0.0.1:$(cat "$T/port")/$IQN/1"
+RO_URL="iscsi://127.0.0.1:$PORT/$IQN/1"
 timeout 300 iscsi-test-cu -d -t SCSI.ReadOnly "$RO_URL" >"$T/cu-readonly.txt" 2>&1
 read -r ro_ran ro_p ro_failed ro_s <<<"$(cu_counts "$T/cu-readonly.txt")"
 if [ "$ro_ran" != "?" ] && [ "$ro_ran" -gt 0 ] && [ "$ro_failed" = 0 ] && [ "$ro_s" = 0 ]; then
@@ -176,20 +161,7 @@ else
   fail "offcopy-target does not answer after the suite (alive: $(kill -0 "$PID" 2>/dev/null && echo yes || echo no))"
   tail -20 "$T/target.log" | sed 's/^/     /'
 fi
-kill -TERM "$PID"
-waited=0
-while kill -0 "$PID" 2>/dev/null && [ $waited -lt 100 ]; do
-  sleep 0.1
-  waited=$((waited + 1))
-done
-if kill -0 "$PID" 2>/dev/null; then
-  fail "offcopy-target did not stop within 10 s of SIGTERM"
-  kill -KILL "$PID"
-fi
-wait "$PID"
-rc=$?
-PID=
-[ $rc = 0 ] && pass "offcopy-target: SIGTERM, exit 0" || fail "offcopy-target: SIGTERM, exit status $rc"
+stop_target
 t_offcopy=$((SECONDS - t0))
 
 # --- tgtd ---------------------------------------------------------------

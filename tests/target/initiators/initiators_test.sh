@@ -17,6 +17,8 @@ set -u
 
 BUILD=$(realpath -- "${1:?usage: initiators_test.sh BUILD_DIR}")
 TARGET_BIN=$BUILD/offcopy-target
+# shellcheck source=../lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 LOAD_BIN=$BUILD/iscsi-load
 IQN=iqn.2026-12.org.offcopy:initiators
 IQN_CHAP=iqn.2026-12.org.offcopy:initiators-chap
@@ -50,43 +52,6 @@ pass() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() {
   failed=$((failed + 1))
   echo "FAIL $1"
-}
-
-# start_target ARGS...: serves in the background on a free port; $PORT, $PID.
-start_target() {
-  rm -f "$T/port"
-  "$TARGET_BIN" --listen 127.0.0.1:0 --port-file "$T/port" "$@" \
-    >"$T/target.log" 2>&1 </dev/null &
-  PID=$!
-  for _ in $(seq 100); do
-    [ -s "$T/port" ] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ ! -s "$T/port" ]; then
-    echo "initiators: the target did not start:"
-    sed 's/^/     /' "$T/target.log"
-    exit 1
-  fi
-  PORT=$(cat "$T/port")
-}
-
-# stop_target: SIGTERM, which must end it with status 0 within 10 s.
-stop_target() {
-  kill -TERM "$PID"
-  local waited=0
-  while kill -0 "$PID" 2>/dev/null && [ $waited -lt 100 ]; do
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  if kill -0 "$PID" 2>/dev/null; then
-    fail "the target did not stop within 10 s of SIGTERM"
-    kill -KILL "$PID"
-  fi
-  wait "$PID"
-  local rc=$?
-  PID=
-  [ $rc = 0 ] && pass "SIGTERM: the target flushed and exited 0" || fail "SIGTERM: exit status $rc"
 }
 
 url() { echo "iscsi://127.0.0.1:$PORT/$IQN/$1"; }

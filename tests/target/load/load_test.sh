@@ -47,6 +47,8 @@ set -u
 BUILD=$(realpath -- "${1:?usage: load_test.sh BUILD_DIR}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 TARGET_BIN=$BUILD/offcopy-target
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 LOAD_BIN=$BUILD/iscsi-load
 IQN=iqn.2026-12.org.offcopy:load
 SECONDS_TOTAL=${OFFCOPY_LOAD_SECONDS:-60}
@@ -100,21 +102,8 @@ ge() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.arg
 hwm_mib() { awk '/^VmHWM:/ {printf "%d", $2 / 1024}' "/proc/$PID/status"; }
 
 printf 'nop_interval = %d\n' $NOP_INTERVAL >"$T/target.toml"
-"$TARGET_BIN" --config "$T/target.toml" --listen 127.0.0.1:0 --port-file "$T/port" \
-  --target "$IQN" --lun 0="$T/lun0.img" --lun 1="$T/lun1.img" --create 512M \
-  >"$T/target.log" 2>&1 </dev/null &
-PID=$!
-for _ in $(seq 100); do
-  [ -s "$T/port" ] && break
-  kill -0 "$PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ ! -s "$T/port" ]; then
-  echo "load: the target did not start:"
-  sed 's/^/     /' "$T/target.log"
-  exit 1
-fi
-PORT=$(cat "$T/port")
+start_target --config "$T/target.toml" \
+  --target "$IQN" --lun 0="$T/lun0.img" --lun 1="$T/lun1.img" --create 512M
 url() { echo "iscsi://127.0.0.1:$PORT/$IQN/$1"; }
 
 # load LUN OUT: the well-behaved load for $PHASE seconds; its JSON in OUT.
@@ -238,20 +227,7 @@ else
   fail "the target does not answer afterwards (alive: $(kill -0 "$PID" 2>/dev/null && echo yes || echo no))"
   tail -20 "$T/target.log" | sed 's/^/     /'
 fi
-kill -TERM "$PID"
-waited=0
-while kill -0 "$PID" 2>/dev/null && [ $waited -lt 300 ]; do
-  sleep 0.1
-  waited=$((waited + 1))
-done
-if kill -0 "$PID" 2>/dev/null; then
-  fail "the target did not stop within 30 s of SIGTERM"
-  kill -KILL "$PID"
-fi
-wait "$PID"
-rc=$?
-PID=
-[ $rc = 0 ] && pass "SIGTERM: the target flushed and exited 0" || fail "SIGTERM: exit status $rc"
+stop_target 30
 
 echo "load: $passed passed, $failed failed"
 [ $failed = 0 ]
