@@ -190,14 +190,19 @@ bool Login::answer(const KeyValues& offered, bool transit, KeyValues& reply, Log
     } else if (key == "InitiatorAlias") {
       // Declarative, for the log only.
     } else if (key == "SessionType") {
-      if (value == "Discovery") {
-        discovery_ = true;
-      } else if (value == "Normal") {
-        discovery_ = false;
-      } else {
+      if (value != "Discovery" && value != "Normal") {
         status = kSessionTypeNotSupported;
         return false;
       }
+      // Only the first request says what the session is (the target and
+      // its ACL were settled on it): a later one may repeat it, not change
+      // it -- a discovery login turned normal would have no target.
+      const bool discovery = value == "Discovery";
+      if (!first_ && discovery != discovery_) {
+        status = kInitiatorError;
+        return false;
+      }
+      discovery_ = discovery;
     } else if (key == "TargetName") {
       target_name = value;
       named_target = true;

@@ -334,6 +334,26 @@ TEST_F(LoginTest, LoginAfterFullFeaturePhaseIsRejected) {
   EXPECT_TRUE(ini_.conn().logged_in());
 }
 
+TEST_F(LoginTest, ASessionTypeChangedAfterTheFirstRequestIsRefused) {
+  // Found by fuzz_iscsi_pdu: a discovery login that said Normal in its
+  // operational stage completed as a normal session with no target, and
+  // its first SCSI command would have had no LUNs to look in.
+  KeyValues first = security_keys();
+  for (auto& [k, v] : first) {
+    if (k == "SessionType") v = "Discovery";
+  }
+  ini_.send(login_request(LoginPdu{}, first));
+  EXPECT_EQ(status_class(ini_.expect(Opcode::login_response)), 0);
+  LoginPdu op;
+  op.csg = 1;
+  op.nsg = 3;
+  op.transit = true;
+  ini_.send(login_request(op, KeyValues{{"SessionType", "Normal"}}));
+  const Pdu r = ini_.expect(Opcode::login_response);
+  EXPECT_EQ(status_class(r), 2) << "initiator error";
+  EXPECT_FALSE(ini_.conn().logged_in());
+}
+
 TEST_F(LoginTest, LoginThatNeverEndsTimesOut) {
   ini_.send(login_request(LoginPdu{}, security_keys()));
   ini_.expect(Opcode::login_response);
