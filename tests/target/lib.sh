@@ -2,7 +2,25 @@
 # Shared by the target's shell tests (sourced): starting and stopping
 # offcopy-target, and reading libiscsi's conformance suite, iscsi-test-cu.
 # The starting and stopping use the script's $T (its temporary
-# directory), $TARGET_BIN and its own pass/fail functions.
+# directory) and $TARGET_BIN.
+
+# pass WHAT / fail WHAT: a check's result, counted in $passed, $failed.
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL $1"
+}
+
+# kill_now PID...: the processes gone, whatever they were doing (a trap's
+# cleanup: a test that fails stops its servers too).
+kill_now() {
+  for p in "$@"; do
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+}
 
 # start_target ARGS...: offcopy-target in the background on a free port of
 # 127.0.0.1 (its log in $T/target.log), with ARGS; sets $PID and $PORT.

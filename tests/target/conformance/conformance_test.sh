@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # libiscsi's conformance suite, iscsi-test-cu, against offcopy-target and
 # against tgtd on the same machine in the same run, one table of both.
 #
@@ -78,21 +79,11 @@ T=$(mktemp -d /tmp/offcopy-conformance.XXXXXX)
 PID=
 TGTD_PID=
 cleanup() {
-  for p in $PID $TGTD_PID; do
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
+  kill_now $PID $TGTD_PID
   rm -rf "$T"
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1"
-}
 wait_port() {  # wait_port PORT: true once something listens on it (10 s at most)
   for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # offcopy-target under real initiators, on 127.0.0.1: libiscsi's iscsi-ls
 # and iscsi-inq, QEMU's iSCSI driver (qemu-img convert both ways, qemu-io
 # for the write cache and FUA), and many concurrent sessions doing random
@@ -38,21 +39,11 @@ fi
 T=$(mktemp -d /tmp/offcopy-initiators.XXXXXX)
 PID=
 cleanup() {
-  if [ -n "$PID" ]; then
-    kill -KILL "$PID" 2>/dev/null
-    wait "$PID" 2>/dev/null
-  fi
+  kill_now $PID
   rm -rf "$T"
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1"
-}
 
 url() { echo "iscsi://127.0.0.1:$PORT/$IQN/$1"; }
 

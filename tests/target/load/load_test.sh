@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # offcopy-target under load, with misbehaving clients beside it (issue 17):
 # 64 sessions x 32 commands in flight, random 4-64 KiB reads and writes of
 # their own slices of a LUN, 2% of the commands aborted (ABORT TASK) soon
@@ -80,21 +81,11 @@ T=$(mktemp -d "$dir/offcopy-load.XXXXXX")
 PID=
 BAD_PID=
 cleanup() {
-  for p in $BAD_PID $PID; do
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
+  kill_now $BAD_PID $PID
   rm -rf "$T"
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1"
-}
 # json FILE EXPR: a value of the JSON object in FILE (EXPR in Python, on j).
 json() { python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 # ge A B: A >= B, as numbers.
