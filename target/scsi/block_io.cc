@@ -63,6 +63,7 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
              r.data_in.resize(bytes);
              const int err = file->read(offset, r.data_in.data(), bytes);
              if (err != 0) return sense_for_errno(err, false);
+             counters.bytes_read.fetch_add(bytes, std::memory_order_relaxed);
              return r;  // moved, not copied (no conditional operator here)
            },
            nullptr};
@@ -73,6 +74,7 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
         const int err = file->read_nowait(offset, r.data_in.data(), bytes);
         if (err == EAGAIN) return std::nullopt;
         if (err != 0) return sense_for_errno(err, false);
+        counters.bytes_read.fetch_add(bytes, std::memory_order_relaxed);
         return r;
       };
     }
@@ -91,6 +93,7 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
              err = file->write(offset, data, bytes);
            }
            if (err == 0 && sync) err = file->sync();
+           if (err == 0) counters.bytes_written.fetch_add(bytes, std::memory_order_relaxed);
            Result r = status_of(err, true);
            r.data_out_wanted = want;
            return r;
@@ -104,6 +107,7 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
       if (!lock.owns_lock()) return std::nullopt;
       const int err = file->write_nowait(offset, data, bytes);
       if (err == EAGAIN) return std::nullopt;
+      if (err == 0) counters.bytes_written.fetch_add(bytes, std::memory_order_relaxed);
       Result r = status_of(err, true);
       r.data_out_wanted = want;
       return r;

@@ -221,6 +221,14 @@ bool LogicalUnit::refresh_capacity() {
 
 int LogicalUnit::flush() { return impl_->file ? impl_->file->sync() : 0; }
 
+UnitStats LogicalUnit::stats() const {
+  const Impl::Counters& c = impl_->counters;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  return {c.bytes_read.load(kRelaxed),         c.bytes_written.load(kRelaxed),
+          c.copies.load(kRelaxed),             c.bytes_cloned.load(kRelaxed),
+          c.bytes_kernel_copied.load(kRelaxed), c.bytes_host_copied.load(kRelaxed)};
+}
+
 uint32_t LogicalUnit::block_size() const { return impl_->block_size(); }
 uint64_t LogicalUnit::blocks() const { return impl_->capacity(); }
 const Identity& LogicalUnit::identity() const { return impl_->id; }

@@ -53,6 +53,19 @@ struct UnitOptions {
   std::string reservations_file;
 };
 
+// What a unit has done since the target started: `offcopy-target status`
+// shows it, so that an admin can see a copy was offloaded, and how.
+struct UnitStats {
+  uint64_t bytes_read = 0;     // data-in of READ commands
+  uint64_t bytes_written = 0;  // data-out of WRITE commands written
+  // What third-party copies (EXTENDED COPY, WRITE USING TOKEN) wrote into
+  // this unit, by how the bytes moved.
+  uint64_t copies = 0;             // copy operations that ended, whatever their end
+  uint64_t bytes_cloned = 0;       // reflinked: extents shared, nothing moved
+  uint64_t bytes_kernel_copied = 0;  // copy_file_range: moved by the kernel
+  uint64_t bytes_host_copied = 0;    // read and written through this process
+};
+
 class LogicalUnit {
  public:
   // A unit served from `file` (opened by BackingFile::open, its size a
@@ -95,6 +108,8 @@ class LogicalUnit {
   // fdatasync of the backing file (a clean stop flushes every unit).
   // Returns 0 or an errno.
   int flush();
+
+  UnitStats stats() const;
 
   uint32_t block_size() const;
   uint64_t blocks() const;

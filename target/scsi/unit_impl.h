@@ -95,6 +95,13 @@ struct LogicalUnit::Impl {
   // only ever tries it (Plan::fast must not block).
   std::shared_mutex rmw_lock;
 
+  // What stats() reports; counted as commands end.
+  struct Counters {
+    std::atomic<uint64_t> bytes_read{0}, bytes_written{0}, copies{0};
+    std::atomic<uint64_t> bytes_cloned{0}, bytes_kernel_copied{0}, bytes_host_copied{0};
+  };
+  Counters counters;
+
   // PERSISTENT RESERVE and RESERVE/RELEASE; plan() asks it of every
   // command.
   Reservations reservations;
