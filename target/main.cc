@@ -27,6 +27,7 @@
 #include "config.h"
 #include "iscsi/server.h"
 #include "scsi/backing_file.h"
+#include "scsi/copy_engine.h"
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
 #include "scsi/lun_map.h"
@@ -87,7 +88,8 @@ std::string reservations_file(const std::string& backing_path) {
 // disk is slow holds only its own commands; false (the message logged) at
 // the first that cannot be used.
 bool open_units(const config::Config& config, std::vector<std::unique_ptr<scsi::IoPool>>& pools,
-                std::vector<iscsi::TargetConfig>& targets, std::vector<ServedUnit>& served) {
+                scsi::CopyEngine& copies, std::vector<iscsi::TargetConfig>& targets,
+                std::vector<ServedUnit>& served) {
   for (const config::TargetSpec& t : config.targets) {
     std::map<uint16_t, std::shared_ptr<scsi::LogicalUnit>> luns;
     for (const config::LunSpec& l : t.luns) {
@@ -111,7 +113,7 @@ bool open_units(const config::Config& config, std::vector<std::unique_ptr<scsi::
       auto unit = std::make_shared<scsi::LogicalUnit>(
           id,
           scsi::UnitOptions{l.block_size, l.read_only, l.write_cache, reservations_file(l.path)},
-          std::move(file), *pools.back());
+          std::move(file), *pools.back(), &copies);
       OFFCOPY_TLOG(info,
                    "%s LUN %u: %s%s, %" PRIu64 " bytes (%s), block size %u, %s, write cache %s",
                    t.iqn.c_str(), l.lun, l.path.c_str(), existed ? "" : " (created sparse)", size,
@@ -215,11 +217,19 @@ int serve(const config::Config& config, const std::string& port_file, const sigs
   // they inherit the mask and only the signal thread takes them.  Declared
   // first so that it outlives the units and the server.
   std::vector<std::unique_ptr<scsi::IoPool>> pools;
+  // Third-party copies (EXTENDED COPY) run on it, off the units' I/O
+  // threads; it too outlives the units.
+  std::string error;
+  std::unique_ptr<scsi::CopyEngine> copies =
+      scsi::CopyEngine::open(static_cast<int>(config.server.io_threads), error);
+  if (!copies) {
+    OFFCOPY_TLOG(error, "%s", error.c_str());
+    return kExitNotServed;
+  }
   std::vector<iscsi::TargetConfig> targets;
   std::vector<ServedUnit> served;
-  if (!open_units(config, pools, targets, served)) return kExitNotServed;
+  if (!open_units(config, pools, *copies, targets, served)) return kExitNotServed;
 
-  std::string error;
   std::unique_ptr<iscsi::Server> server = iscsi::Server::open(server_options(config.server),
                                                               std::move(targets), error);
   if (!server) {

@@ -496,6 +496,8 @@ void Connection::handle_command(Pdu pdu) {
   // had beyond it is the residual overflow the initiator is told of.
   task->command.allocation_limit = UINT32_MAX;
   task->command.nexus = nexus_;
+  task->command.units = login_.target()->luns.get();
+  task->command.abort = std::make_shared<scsi::AbortSignal>();
   task->session = session_;
   task->initiator_port = initiator_port_;
   task->command.initiator_port = *task->initiator_port;
@@ -1093,6 +1095,10 @@ size_t Connection::abort_tasks(const TaskFilter& pred) {
   // All marked first, so none of them is admitted to a buffer as another
   // one frees its own.
   for (const auto& t : victims) t->aborted = true;
+  // A command that can run long (a copy) stops at its next step.
+  for (const auto& t : victims) {
+    if (t->command.abort) t->command.abort->request();
+  }
   for (const auto& t : victims) forget(*t);
   if (!victims.empty()) admit_waiting();
   return victims.size();
@@ -1190,7 +1196,10 @@ void Connection::closed() {
   closed_ = true;
   // Its commands end unanswered; those on a unit stay in the session's
   // `running` (the session draining in the registry) until they end.
-  for (auto& [itt, task] : tasks_) task->aborted = true;
+  for (auto& [itt, task] : tasks_) {
+    task->aborted = true;
+    if (task->command.abort) task->command.abort->request();
+  }
   tasks_.clear();
   waiting_for_room_.clear();
   pending_tmfs_.clear();

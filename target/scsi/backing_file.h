@@ -38,6 +38,9 @@ class BackingFile {
   BackingFile& operator=(const BackingFile&) = delete;
 
   const std::string& path() const { return path_; }
+  // The open file, for a copy engine that moves ranges of it by itself
+  // (a reflink, copy_file_range).  Owned by this object.
+  int fd() const { return fd_; }
   uint64_t size() const;    // bytes, as of open or the last refresh_size()
   uint64_t refresh_size();  // fstat again (the file may have grown)
 

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -22,6 +24,49 @@ enum class Status : uint8_t {
   busy = 0x08,
   reservation_conflict = 0x18,
   task_set_full = 0x28,
+};
+
+class LunMap;
+
+// How the transport tells a running command that it has been aborted
+// (ABORT TASK, a reset, the session's end): a command that can take long
+// -- a third-party copy -- registers what stops it, and stops at its next
+// step.  Commands that end quickly ignore it; the transport waits for
+// them.
+class AbortSignal {
+ public:
+  // Runs the registered stop (once), now or never again.
+  void request() {
+    std::function<void()> stop;
+    {
+      std::lock_guard lock(mu_);
+      if (requested_) return;
+      requested_ = true;
+      stop = std::move(stop_);
+    }
+    if (stop) stop();
+  }
+  bool requested() const {
+    std::lock_guard lock(mu_);
+    return requested_;
+  }
+  // `stop` replaces what was registered; it runs at once if the abort
+  // came first.  It must be quick: it runs on the transport's thread.
+  void on_request(std::function<void()> stop) {
+    {
+      std::lock_guard lock(mu_);
+      if (!requested_) {
+        stop_ = std::move(stop);
+        return;
+      }
+    }
+    stop();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool requested_ = false;
+  std::function<void()> stop_;
 };
 
 struct Command {
@@ -39,6 +84,13 @@ struct Command {
   // are held by it, so a reinstated session keeps its registrations.
   // Valid, like the spans, until the command's completion has run.
   std::string_view initiator_port;
+  // The units the nexus may reach -- its target's LUNs, which its ACL
+  // let it log in to.  A copy descriptor names a unit only among these
+  // (CVE-2020-28374 was a copy that reached further); null: only the unit
+  // the command was sent to.
+  const LunMap* units = nullptr;
+  // Set by the transport, if it can abort the command while it runs.
+  std::shared_ptr<AbortSignal> abort;
 };
 
 struct Result {

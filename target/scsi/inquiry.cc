@@ -78,6 +78,7 @@ Result LogicalUnit::Impl::inquiry(const Command& cmd) const {
   // that multipath initiators (Linux's ALUA handler, ESXi) find REPORT
   // TARGET PORT GROUPS.
   b[5] = 0x10;
+  if (copies()) b[5] |= 0x08;  // 3PC: EXTENDED COPY, and VPD page 0x8F
   b[7] = 0x02;  // CMDQUE: commands are queued
   put_padded(b, 8, 8, id.vendor);
   put_padded(b, 16, 16, id.product);
@@ -94,7 +95,9 @@ Result LogicalUnit::Impl::vpd_page(uint8_t page) const {
   b[1] = page;
   switch (page) {
     case 0x00:  // supported VPD pages, ascending
-      b.insert(b.end(), {0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2});
+      b.insert(b.end(), {0x00, 0x80, 0x83});
+      if (copies()) b.push_back(0x8F);
+      b.insert(b.end(), {0xB0, 0xB1, 0xB2});
       break;
     case 0x80:  // unit serial number
       b.insert(b.end(), id.serial.begin(), id.serial.end());
@@ -108,6 +111,12 @@ Result LogicalUnit::Impl::vpd_page(uint8_t page) const {
       // READ FULL STATUS name them.
       b.insert(b.end(), {0x51, 0x94, 0x00, 0x04, 0x00, 0x00, 0x00, kRelativeTargetPort});
       b.insert(b.end(), {0x51, 0x95, 0x00, 0x04, 0x00, 0x00, 0x00, kTargetPortGroup});
+      break;
+    }
+    case 0x8F: {  // third-party copy (SPC-4 7.8.17)
+      if (!copies()) return invalid_field_in_cdb(2);
+      const std::vector<uint8_t> d = third_party_copy_vpd();
+      b.insert(b.end(), d.begin(), d.end());
       break;
     }
     case 0xB0: {  // block limits (SBC-3 6.6.4)

@@ -23,12 +23,13 @@ BlockLimits::BlockLimits(uint32_t block_size)
       max_write_same((1u << 30) / block_size) {}
 
 LogicalUnit::Impl::Impl(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file,
-                        IoPool* pool, uint64_t blocks)
+                        IoPool* pool, CopyEngine* copy_engine, uint64_t blocks)
     : id(std::move(id)),
       options(options),
       limits(options.block_size),
       file(std::move(file)),
       pool(pool),
+      copy_engine(copy_engine),
       blocks(blocks),
       write_cache(this->options.write_cache),
       reservations(this->options.reservations_file) {
@@ -54,6 +55,18 @@ void LogicalUnit::Impl::submit(const Command& cmd, Completion done) {
   if (cmd.cdb[len - 1] & 0x04) return done(invalid_field_in_cdb(len - 1, 2));
 
   Plan p = plan(cmd);
+  if (p.start) {
+    {
+      std::lock_guard lock(flight_mu);
+      ++in_flight;
+    }
+    return p.start([this, done = std::move(done)](Result r) {
+      done(std::move(r));
+      std::lock_guard lock(flight_mu);
+      --in_flight;
+      idle.notify_all();
+    });
+  }
   if (!p.io) return done(std::move(p.now));
   if (!pool) return done(p.io());
   if (p.fast) {
@@ -159,14 +172,14 @@ Result LogicalUnit::Impl::request_sense(const Command& cmd, std::optional<Asc> a
 }
 
 LogicalUnit::LogicalUnit(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file,
-                         IoPool& pool) {
+                         IoPool& pool, CopyEngine* copies) {
   const uint64_t blocks = file->size() / options.block_size;
-  impl_ = std::make_unique<Impl>(std::move(id), options, std::move(file), &pool, blocks);
+  impl_ = std::make_unique<Impl>(std::move(id), options, std::move(file), &pool, copies, blocks);
 }
 
 LogicalUnit::LogicalUnit(Identity id, uint32_t block_size, uint64_t blocks)
     : impl_(std::make_unique<Impl>(std::move(id), UnitOptions{.block_size = block_size}, nullptr,
-                                   nullptr, blocks)) {}
+                                   nullptr, nullptr, blocks)) {}
 
 LogicalUnit::~LogicalUnit() {
   // The pool's threads may still be running this unit's commands.
@@ -206,6 +219,7 @@ void LogicalUnit::commands_cleared(uint64_t nexus) {
 
 void LogicalUnit::forget(uint64_t nexus) {
   impl_->reservations.nexus_lost(nexus);
+  impl_->forget_copies(nexus);
   std::lock_guard lock(impl_->mu);
   impl_->nexuses.erase(nexus);
 }

@@ -25,6 +25,7 @@
 namespace offcopy::scsi {
 
 class BackingFile;
+class CopyEngine;
 class IoPool;
 
 // What INQUIRY says of a unit.
@@ -69,9 +70,11 @@ struct UnitStats {
 class LogicalUnit {
  public:
   // A unit served from `file` (opened by BackingFile::open, its size a
-  // multiple of the block size), its I/O run on `pool`, which must
-  // outlive the unit.
-  LogicalUnit(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file, IoPool& pool);
+  // multiple of the block size), its I/O run on `pool`, its third-party
+  // copies (EXTENDED COPY) on `copies`; both must outlive the unit.
+  // Without `copies` the unit has no third-party copy commands.
+  LogicalUnit(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file, IoPool& pool,
+              CopyEngine* copies = nullptr);
   // A unit with no backing file (tests of the commands that describe a
   // unit): `blocks` blocks; reads and writes get MEDIUM ERROR.
   LogicalUnit(Identity id, uint32_t block_size, uint64_t blocks);

@@ -1,5 +1,7 @@
 #include "scsi/lun_map.h"
 
+#include <algorithm>
+
 #include "scsi/cdb.h"
 #include "scsi/sense.h"
 
@@ -86,6 +88,14 @@ void LunMap::submit(uint64_t lun, const Command& cmd, Completion done) const {
   if (!cmd.cdb.empty() && cmd.cdb[0] == op::kReportLuns) return done(report_luns(units_, cmd));
   if (LogicalUnit* unit = find(lun)) return unit->submit(cmd, std::move(done));
   done(no_unit(cmd));
+}
+
+std::shared_ptr<LogicalUnit> LunMap::find_by_naa(std::span<const uint8_t> naa) const {
+  for (const auto& [n, unit] : units_) {
+    const auto& own = unit->identity().naa;
+    if (std::equal(naa.begin(), naa.end(), own.begin(), own.end())) return unit;
+  }
+  return nullptr;
 }
 
 }  // namespace offcopy::scsi

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "scsi/command.h"
 #include "scsi/logical_unit.h"
@@ -30,6 +31,9 @@ class LunMap {
 
   // The unit behind an 8-byte LUN field, or null.
   LogicalUnit* find(uint64_t lun) const;
+  // The unit whose NAA designator (VPD page 0x83) is `naa`, or null: what
+  // a copy descriptor names (third-party copy).
+  std::shared_ptr<LogicalUnit> find_by_naa(std::span<const uint8_t> naa) const;
 
   const std::map<uint16_t, std::shared_ptr<LogicalUnit>>& units() const { return units_; }
 

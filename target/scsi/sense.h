@@ -22,6 +22,7 @@ enum class SenseKey : uint8_t {
   illegal_request = 0x5,
   unit_attention = 0x6,
   data_protect = 0x7,
+  copy_aborted = 0xA,
   aborted_command = 0xB,
   miscompare = 0xE,
 };
@@ -32,7 +33,12 @@ struct Asc {
 };
 // The names are SPC-4's, shortened.
 inline constexpr Asc kNoAdditionalSense{0x00, 0x00};              // NO ADDITIONAL SENSE INFO
+inline constexpr Asc kOperationInProgress{0x00, 0x16};            // OPERATION IN PROGRESS
+inline constexpr Asc kUnreachableCopyTarget{0x08, 0x04};          // UNREACHABLE COPY TARGET
 inline constexpr Asc kWriteError{0x0C, 0x00};                     // WRITE ERROR
+inline constexpr Asc kThirdPartyDeviceFailure{0x0D, 0x01};        // THIRD PARTY DEVICE FAILURE
+inline constexpr Asc kCopyTargetNotReachable{0x0D, 0x02};         // COPY TARGET DEVICE NOT ...
+inline constexpr Asc kIncorrectCopyTargetType{0x0D, 0x03};        // INCORRECT COPY TARGET ...
 inline constexpr Asc kInvalidFieldInInformationUnit{0x0E, 0x03};  // ... IN COMMAND IU
 inline constexpr Asc kUnrecoveredReadError{0x11, 0x00};           // UNRECOVERED READ ERROR
 inline constexpr Asc kParameterListLength{0x1A, 0x00};            // PARAMETER LIST LENGTH ERROR
@@ -43,6 +49,12 @@ inline constexpr Asc kInvalidFieldInCdb{0x24, 0x00};              // INVALID FIE
 inline constexpr Asc kLunNotSupported{0x25, 0x00};                // LOGICAL UNIT NOT SUPPORTED
 inline constexpr Asc kInvalidFieldInParameters{0x26, 0x00};       // ... IN PARAMETER LIST
 inline constexpr Asc kInvalidReleaseOfPersistentReservation{0x26, 0x04};
+inline constexpr Asc kTooManyTargetDescriptors{0x26, 0x06};         // TOO MANY TARGET DESCRIPTORS
+inline constexpr Asc kUnsupportedTargetDescriptorType{0x26, 0x07};  // UNSUPPORTED TARGET DESCR...
+inline constexpr Asc kTooManySegmentDescriptors{0x26, 0x08};        // TOO MANY SEGMENT DESCRIPTORS
+inline constexpr Asc kUnsupportedSegmentDescriptorType{0x26, 0x09};
+inline constexpr Asc kUnexpectedInexactSegment{0x26, 0x0A};         // UNEXPECTED INEXACT SEGMENT
+inline constexpr Asc kInlineDataLengthExceeded{0x26, 0x0B};         // INLINE DATA LENGTH EXCEEDED
 inline constexpr Asc kWriteProtected{0x27, 0x00};                 // WRITE PROTECTED
 inline constexpr Asc kSoftwareWriteProtected{0x27, 0x02};         // LU SOFTWARE WRITE PROTECTED
 inline constexpr Asc kSpaceAllocationFailed{0x27, 0x07};          // ... FAILED WRITE PROTECT
@@ -55,6 +67,7 @@ inline constexpr Asc kCapacityChanged{0x2A, 0x09};                // CAPACITY DA
 inline constexpr Asc kCommandsClearedByAnother{0x2F, 0x00};       // COMMANDS CLEARED BY ANOTHER ...
 inline constexpr Asc kSavingNotSupported{0x39, 0x00};             // SAVING PARAMETERS NOT ...
 inline constexpr Asc kInternalTargetFailure{0x44, 0x00};          // INTERNAL TARGET FAILURE
+inline constexpr Asc kInsufficientResources{0x55, 0x03};            // INSUFFICIENT RESOURCES
 inline constexpr Asc kInsufficientRegistrationResources{0x55, 0x04};
 
 inline bool operator==(Asc a, Asc b) { return a.code == b.code && a.qualifier == b.qualifier; }

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -23,6 +24,7 @@
 #include "scsi/backing_file.h"
 #include "scsi/cdb.h"
 #include "scsi/command.h"
+#include "scsi/copy_engine.h"
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
 #include "scsi/reservations.h"
@@ -59,18 +61,42 @@ struct Plan {
   // answers GOOD only when no command the preempted nexuses had running
   // can still write (the ones after it conflict).
   bool drain_earlier = false;
+  // A command that ends when something else says so -- a copy, on the
+  // copy engine: started on the caller's thread with the completion,
+  // which it calls exactly once, from any thread.  Counted in flight.
+  std::function<void(Completion)> start;
 };
 inline Plan answer(Result r) { return Plan{std::move(r), nullptr}; }
 
+// A copy operation a unit runs as copy manager (EXTENDED COPY), known by
+// its nexus and list identifier while RECEIVE COPY STATUS may ask of it.
+struct CopyOperation {
+  enum class State { running, succeeded, failed, aborted };
+  uint64_t nexus = 0;
+  uint32_t list_id = 0;
+  bool lid4 = false;       // EXTENDED COPY (LID4): its status is RECEIVE COPY STATUS (LID4)'s
+  bool immediate = false;  // IMMED: GOOD was returned before it ran
+  bool hold = false;       // LIST ID USAGE 00b: kept until its status is read
+  std::shared_ptr<AbortSignal> abort;
+  // Guarded by the unit's copy_mu.
+  State state = State::running;
+  uint16_t segments_done = 0;
+  uint64_t bytes_done = 0;
+  Result failure;  // its CHECK CONDITION, when it failed or was aborted
+  std::chrono::steady_clock::time_point ended;
+  std::vector<Completion> on_end;  // COPY OPERATION ABORTs waiting for it
+};
+
 struct LogicalUnit::Impl {
   Impl(Identity id, UnitOptions options, std::unique_ptr<BackingFile> file, IoPool* pool,
-       uint64_t blocks);
+       CopyEngine* copy_engine, uint64_t blocks);
 
   const Identity id;
   const UnitOptions options;
   const BlockLimits limits;
   const std::unique_ptr<BackingFile> file;  // null: a unit with no backing file (tests)
   IoPool* const pool;                       // null: I/O runs on the caller's thread
+  CopyEngine* const copy_engine;            // null: no third-party copy (3PC is 0)
   std::atomic<uint64_t> blocks;             // refresh_capacity() changes it
   // What MODE SELECT changes (not saved: a restart is a power on, and the
   // config's values come back): the write cache (caching page WCE), and
@@ -115,6 +141,11 @@ struct LogicalUnit::Impl {
   };
   std::mutex mu;
   std::map<uint64_t, Nexus> nexuses;  // guarded by mu
+  // The copy operations that RECEIVE COPY STATUS can be asked of: those
+  // running, and those ended whose status is kept (third_party_copy.cc).
+  std::mutex copy_mu;
+  std::map<std::pair<uint64_t, uint32_t>, std::shared_ptr<CopyOperation>> copy_operations;
+
   // Unit attentions owed to an initiator port none of whose nexuses this
   // unit knows now, for its next one (persistent reservations belong to
   // ports, which outlive sessions).  Guarded by mu.
@@ -197,6 +228,19 @@ struct LogicalUnit::Impl {
   Plan get_lba_status(const Command& cmd);
   Plan prefetch(const Command& cmd);
   Plan start_stop_unit(const Command& cmd);
+
+  // third_party_copy.cc
+  struct CopyTarget;
+  struct CopyRun;
+  bool copies() const { return copy_engine != nullptr && file != nullptr; }
+  Plan extended_copy(const Command& cmd);
+  Plan copy_operation_abort(const Command& cmd);
+  Result receive_copy_operating_parameters(const Command& cmd) const;
+  // RECEIVE COPY STATUS (LID1 and LID4) and RECEIVE COPY FAILURE DETAILS.
+  Result receive_copy_status(const Command& cmd);
+  std::vector<uint8_t> third_party_copy_vpd() const;  // VPD page 0x8F's descriptors
+  // A nexus that ended: the copy status kept for it goes (its copies run on).
+  void forget_copies(uint64_t nexus);
 
   // verify_io.cc
   Plan verify(const Command& cmd);

@@ -1,0 +1,572 @@
+// Third-party copy (SPC-4 5.17, 6.3, 6.4, 6.18; 7.8.17): the unit as copy
+// manager.  EXTENDED COPY (LID1 and LID4) names the units to copy between
+// by their NAA designators (identification descriptors, 0xE4) and the
+// ranges by segment descriptors (block to block 0x02, with byte offsets
+// 0x0A); RECEIVE COPY STATUS, FAILURE DETAILS and OPERATING PARAMETERS
+// report on it; COPY OPERATION ABORT stops it.
+//
+// The bytes never pass through this process when the backing files allow
+// it: each range is handed to the copy engine (copy_engine.h), which
+// reflinks on btrfs and xfs and uses copy_file_range elsewhere.  Every
+// check is made before the first byte moves, so a copy refused for a bad
+// descriptor, a range past the end or a write-protected destination has
+// changed nothing.
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+#include <set>
+
+#include "scsi/cdb.h"
+#include "scsi/lun_map.h"
+#include "scsi/unit_impl.h"
+
+namespace offcopy::scsi {
+namespace {
+
+// What RECEIVE COPY OPERATING PARAMETERS and VPD page 0x8F promise, and
+// what the parser holds every list to.
+constexpr uint16_t kMaxCscdDescriptors = 64;
+constexpr uint16_t kMaxSegmentDescriptors = 256;
+constexpr uint32_t kMaxDescriptorListLength =
+    kMaxCscdDescriptors * 32 + kMaxSegmentDescriptors * 32;
+// One segment's bytes.  A reflink of any size costs nearly nothing, but
+// where the filesystem cannot share extents the bytes are copied, and a
+// command should end in well under a second or two (Windows gives an
+// offload 4 s); 256 MiB is LIO's and SCST's limit too.
+constexpr uint32_t kMaxSegmentLength = 256u << 20;
+// Copies a unit runs at once, and ended ones whose status it keeps.
+constexpr size_t kMaxConcurrentCopies = 64;
+constexpr size_t kMaxKeptCopies = 256;
+// An ended copy whose LIST ID USAGE said discard is kept this long, so
+// that an initiator polling an IMMED copy still learns how it ended.
+constexpr auto kDiscardedKeptFor = std::chrono::seconds(60);
+
+constexpr uint8_t kIdentificationDescriptor = 0xE4;
+constexpr uint8_t kBlockToBlock = 0x02;
+constexpr uint8_t kBlockToBlockWithOffsets = 0x0A;
+constexpr uint16_t kThisUnit = 0xFFFF;  // a CSCD ID that names the copy manager's own unit
+constexpr size_t kCscdLength = 32;
+
+// LIST ID USAGE (SPC-4 6.3.2).
+enum ListIdUsage : uint8_t { kHold = 0, kReserved = 1, kDiscard = 2, kNoListId = 3 };
+
+// COPY ABORTED with `asc`, the COMMAND-SPECIFIC INFORMATION naming the
+// segment being processed (SPC-4 6.3.6).
+Result copy_aborted(Asc asc, uint16_t segment) {
+  Result r = check_condition(SenseKey::copy_aborted, asc);
+  r.sense[10] = static_cast<uint8_t>(segment >> 8);
+  r.sense[11] = static_cast<uint8_t>(segment);
+  return r;
+}
+
+Result illegal(Asc asc) { return check_condition(SenseKey::illegal_request, asc); }
+Result parameter_list_length_error() { return illegal(kParameterListLength); }
+
+// The TRANSFER COUNT UNITS and TRANSFER COUNT of RECEIVE COPY STATUS
+// (LID1): bytes while they fit in 32 bits, else the smallest power of
+// 1024 that makes them fit.
+std::pair<uint8_t, uint32_t> scaled_count(uint64_t bytes) {
+  uint8_t units = 0;
+  while (bytes > std::numeric_limits<uint32_t>::max()) {
+    bytes >>= 10;
+    ++units;
+  }
+  return {units, static_cast<uint32_t>(bytes)};
+}
+
+}  // namespace
+
+// A unit a copy reads or writes, and what keeps it alive while it does.
+struct LogicalUnit::Impl::CopyTarget {
+  LogicalUnit::Impl* unit = nullptr;
+  std::shared_ptr<LogicalUnit> hold;  // null for the copy manager's own unit
+};
+
+// One EXTENDED COPY on its way: its pieces run one after another on the
+// copy engine, each started by the previous one's completion.
+struct LogicalUnit::Impl::CopyRun : std::enable_shared_from_this<CopyRun> {
+  struct Step {
+    CopyPiece piece;
+    LogicalUnit::Impl* destination = nullptr;
+    uint16_t segment = 0;
+    bool ends_segment = false;
+  };
+
+  LogicalUnit::Impl* manager = nullptr;
+  std::vector<CopyTarget> targets;  // alive until the run ends
+  std::vector<Step> steps;
+  size_t next = 0;
+  std::shared_ptr<CopyOperation> op;
+  Completion done;  // null once answered (IMMED)
+
+  void go() {
+    if (next == steps.size()) return finish(Result{});
+    Step& s = steps[next];
+    if (op->abort->requested()) return finish(copy_aborted(kNoAdditionalSense, s.segment));
+    if (s.piece.length == 0) return advance(s, CopyOutcome{});
+    auto self = shared_from_this();
+    const uint64_t id = manager->copy_engine->start(
+        s.piece, [self](CopyOutcome out) { self->advance(self->steps[self->next], out); });
+    CopyEngine* engine = manager->copy_engine;
+    op->abort->on_request([engine, id] { engine->cancel(id); });
+  }
+
+  void advance(const Step& s, const CopyOutcome& out) {
+    LogicalUnit::Impl::Counters& c = s.destination->counters;
+    c.bytes_cloned.fetch_add(out.cloned, std::memory_order_relaxed);
+    c.bytes_kernel_copied.fetch_add(out.kernel_copied, std::memory_order_relaxed);
+    c.bytes_host_copied.fetch_add(out.host_copied, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(manager->copy_mu);
+      op->bytes_done += out.bytes();
+      if (out.error == 0 && s.ends_segment) ++op->segments_done;
+    }
+    if (out.error == ECANCELED) return finish(copy_aborted(kNoAdditionalSense, s.segment));
+    if (out.error != 0) {
+      // The cause in the additional sense code (a full thin pool, a
+      // medium error), under COPY ABORTED: the copy is what failed.
+      const Result cause = sense_for_errno(out.error, true);
+      return finish(copy_aborted(Asc{cause.sense[12], cause.sense[13]}, s.segment));
+    }
+    ++next;
+    go();
+  }
+
+  void finish(Result r) {
+    // Where writes are not cached, the copy is on the disk before GOOD.
+    std::set<LogicalUnit::Impl*> destinations;
+    for (const Step& s : steps) destinations.insert(s.destination);
+    for (LogicalUnit::Impl* d : destinations) {
+      if (r.status == Status::good && !d->write_cache) {
+        if (int err = d->file->sync(); err != 0) r = copy_aborted(kWriteError, 0);
+      }
+      d->counters.copies.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::vector<Completion> waiting;
+    {
+      std::lock_guard lock(manager->copy_mu);
+      op->state = r.status == Status::good        ? CopyOperation::State::succeeded
+                  : op->abort->requested()        ? CopyOperation::State::aborted
+                                                  : CopyOperation::State::failed;
+      op->failure = r;
+      op->ended = std::chrono::steady_clock::now();
+      waiting.swap(op->on_end);
+    }
+    for (Completion& w : waiting) w(Result{});
+    if (done) done(std::move(r));
+  }
+};
+
+// EXTENDED COPY (SPC-4 6.3 LID1, 6.4 LID4).  Checked in the order
+// libiscsi's suite and LIO agree on: lengths, then descriptor counts and
+// types, then what the descriptors name.
+Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
+  const bool lid4 = (cmd.cdb[1] & 0x1f) == op::kExtendedCopyLid4;
+  const uint32_t list_length = be32(cmd.cdb, 10);
+  // No parameter list: nothing to do (SPC-4 6.3.1), and not an error.
+  if (list_length == 0) return answer({});
+  const std::span<const uint8_t> p =
+      cmd.data_out.first(std::min<size_t>(list_length, cmd.data_out.size()));
+  const size_t header = lid4 ? 48 : 16;
+  if (p.size() < header) return answer(parameter_list_length_error());
+
+  uint32_t list_id;
+  size_t cscd_length, segment_length, inline_length;
+  bool immediate = false;
+  if (lid4) {
+    if (p[0] != 0x01) return answer(invalid_field_in_parameters(0));  // LIST FORMAT
+    // A header CSCD descriptor names a copy manager elsewhere (a ROD).
+    if (be16(p, 2) != 0) return answer(invalid_field_in_parameters(2));
+    immediate = p[15] & 0x01;
+    list_id = be32(p, 20);
+    cscd_length = be16(p, 42);
+    segment_length = be16(p, 44);
+    inline_length = be16(p, 46);
+  } else {
+    list_id = p[0];
+    cscd_length = be16(p, 2);
+    segment_length = be32(p, 8);
+    inline_length = be32(p, 12);
+  }
+  const uint8_t usage = (p[1] >> 3) & 0x03;
+  if (usage == kReserved) return answer(invalid_field_in_parameters(1, 3));
+  // No list identifier: it must be 0, and nothing can ask of the copy
+  // later, so it cannot be IMMED.
+  if (usage == kNoListId && (list_id != 0 || immediate)) {
+    return answer(invalid_field_in_parameters(list_id != 0 ? (lid4 ? 20 : 0) : 15));
+  }
+  if (cscd_length + segment_length > kMaxDescriptorListLength) {
+    return answer(parameter_list_length_error());
+  }
+  if (header + cscd_length + segment_length + inline_length > p.size()) {
+    return answer(parameter_list_length_error());
+  }
+  if (inline_length != 0) return answer(illegal(kInlineDataLengthExceeded));
+
+  // The CSCD descriptors: each 32 bytes (every type this unit knows is).
+  const std::span<const uint8_t> cscds = p.subspan(header, cscd_length);
+  if (cscd_length / kCscdLength > kMaxCscdDescriptors) {
+    return answer(illegal(kTooManyTargetDescriptors));
+  }
+  for (size_t at = 0; at < cscd_length; at += kCscdLength) {
+    if (cscds[at] != kIdentificationDescriptor || cscd_length - at < kCscdLength) {
+      return answer(illegal(kUnsupportedTargetDescriptorType));
+    }
+  }
+  // The segment descriptors: a 4-byte header whose DESCRIPTOR LENGTH
+  // counts the rest.
+  const std::span<const uint8_t> segments = p.subspan(header + cscd_length, segment_length);
+  std::vector<size_t> segment_at;
+  for (size_t at = 0; at < segment_length;) {
+    if (segment_length - at < 4) return answer(illegal(kUnsupportedSegmentDescriptorType));
+    const uint8_t type = segments[at];
+    const size_t length = 4 + size_t{be16(segments, at + 2)};
+    const size_t wanted = type == kBlockToBlock ? 28 : type == kBlockToBlockWithOffsets ? 32 : 0;
+    if (wanted == 0 || length != wanted || segment_length - at < length) {
+      return answer(illegal(kUnsupportedSegmentDescriptorType));
+    }
+    segment_at.push_back(at);
+    at += length;
+    if (segment_at.size() > kMaxSegmentDescriptors) {
+      return answer(illegal(kTooManySegmentDescriptors));
+    }
+  }
+
+  // What the CSCD descriptors name: units the nexus may reach, and no
+  // other (CVE-2020-28374).  The LU ID TYPE is ignored, as SPC-4 has it.
+  std::vector<CopyTarget> targets;
+  for (size_t at = 0; at < cscd_length; at += kCscdLength) {
+    const std::span<const uint8_t> d = cscds.subspan(at, kCscdLength);
+    const uint16_t segment = 0;
+    if ((d[1] & 0x1f) != kDirectAccessBlock) {
+      return answer(copy_aborted(kIncorrectCopyTargetType, segment));
+    }
+    // The designator: NAA (type 3), of the logical unit (association 0),
+    // binary (code set 1), as VPD page 0x83 gives it.
+    const uint8_t length = d[7];
+    const bool naa = (d[4] & 0x0f) == 0x01 && (d[5] & 0x3f) == 0x03 && length == id.naa.size();
+    CopyTarget t;
+    if (naa) {
+      const std::span<const uint8_t> designator = d.subspan(8, length);
+      if (std::equal(designator.begin(), designator.end(), id.naa.begin(), id.naa.end())) {
+        t.unit = this;
+      } else if (cmd.units) {
+        if ((t.hold = cmd.units->find_by_naa(designator))) t.unit = t.hold->impl_.get();
+      }
+    }
+    if (t.unit == nullptr) return answer(copy_aborted(kCopyTargetNotReachable, segment));
+    const uint32_t disk_block_length = uint32_t{d[29]} << 16 | uint32_t{d[30]} << 8 | d[31];
+    if (disk_block_length != 0 && disk_block_length != t.unit->block_size()) {
+      return answer(invalid_field_in_parameters(static_cast<uint16_t>(header + at + 29)));
+    }
+    if (!t.unit->file) return answer(copy_aborted(kCopyTargetNotReachable, segment));
+    targets.push_back(std::move(t));
+  }
+
+  // The segments, each checked whole before anything is copied.
+  auto run = std::make_shared<CopyRun>();
+  run->manager = this;
+  std::set<LogicalUnit::Impl*> readers, writers;
+  for (size_t n = 0; n < segment_at.size(); ++n) {
+    const std::span<const uint8_t> d = segments.subspan(segment_at[n]);
+    const auto segment = static_cast<uint16_t>(n);
+    const auto resolve = [&](uint16_t cscd) -> LogicalUnit::Impl* {
+      if (cscd == kThisUnit) return this;
+      return cscd < targets.size() ? targets[cscd].unit : nullptr;
+    };
+    Impl* src = resolve(be16(d, 4));
+    Impl* dst = resolve(be16(d, 6));
+    if (src == nullptr || dst == nullptr) {
+      return answer(copy_aborted(kUnreachableCopyTarget, segment));
+    }
+    uint64_t from, to, bytes;
+    if (d[0] == kBlockToBlock) {
+      const bool dc = d[1] & 0x02;  // the count is in destination blocks
+      bytes = uint64_t{be16(d, 10)} * (dc ? dst->block_size() : src->block_size());
+      from = be64(d, 12) * src->block_size();
+      to = be64(d, 20) * dst->block_size();
+      // Part of a block on one side is what CAT and PAD would settle;
+      // this copy manager takes whole blocks on both.
+      if (bytes % src->block_size() != 0 || bytes % dst->block_size() != 0) {
+        return answer(copy_aborted(kUnexpectedInexactSegment, segment));
+      }
+    } else {
+      bytes = be32(d, 8);
+      const uint16_t from_offset = be16(d, 28), to_offset = be16(d, 30);
+      if (from_offset >= src->block_size()) {
+        return answer(invalid_field_in_parameters(
+            static_cast<uint16_t>(header + cscd_length + segment_at[n] + 28)));
+      }
+      if (to_offset >= dst->block_size()) {
+        return answer(invalid_field_in_parameters(
+            static_cast<uint16_t>(header + cscd_length + segment_at[n] + 30)));
+      }
+      // LBAs past what a byte offset can hold are past every unit's end.
+      const uint64_t far = std::numeric_limits<uint64_t>::max() / 8192;
+      from = std::min(be64(d, 12), far) * src->block_size() + from_offset;
+      to = std::min(be64(d, 20), far) * dst->block_size() + to_offset;
+    }
+    if (bytes > kMaxSegmentLength) return answer(invalid_field_in_parameters(
+        static_cast<uint16_t>(header + cscd_length + segment_at[n] + 8)));
+    const uint64_t src_end = src->capacity() * src->block_size();
+    const uint64_t dst_end = dst->capacity() * dst->block_size();
+    if (from > src_end || bytes > src_end - from || to > dst_end || bytes > dst_end - to) {
+      return answer(copy_aborted(kNoAdditionalSense, segment));
+    }
+    readers.insert(src);
+    writers.insert(dst);
+    // On one unit with overlapping ranges the copy is as if the source
+    // were read whole first (SPC-4 6.3.7.1): pieces no longer than the
+    // distance, the last ones first when the destination is after the
+    // source, so none reads what an earlier one wrote.
+    if (src == dst && from == to) bytes = 0;  // a range onto itself: nothing moves
+    const uint64_t distance = from > to ? from - to : to - from;
+    const bool overlap = src == dst && distance < bytes;
+    const uint64_t piece = overlap ? distance : bytes;
+    const int from_fd = src->file->fd(), to_fd = dst->file->fd();
+    std::vector<CopyRun::Step> steps;
+    if (bytes == 0) steps.push_back({{from_fd, from, to_fd, to, 0}, dst, segment});
+    for (uint64_t done = 0; done < bytes;) {
+      const uint64_t len = std::min(piece, bytes - done);
+      steps.push_back({{from_fd, from + done, to_fd, to + done, len}, dst, segment});
+      done += len;
+    }
+    if (overlap && to > from) std::reverse(steps.begin(), steps.end());
+    steps.back().ends_segment = true;
+    run->steps.insert(run->steps.end(), steps.begin(), steps.end());
+  }
+  // A copy reads its sources and writes its destinations as the nexus
+  // would: reservations and write protection apply.
+  for (Impl* u : readers) {
+    if (u->reservations.conflicts(cmd, Access::read)) {
+      return answer({Status::reservation_conflict});
+    }
+  }
+  for (Impl* u : writers) {
+    if (u->reservations.conflicts(cmd, Access::write)) {
+      return answer({Status::reservation_conflict});
+    }
+    if (u->writes_refused()) return answer(u->write_refusal());
+  }
+  run->targets = std::move(targets);
+
+  // Its list identifier: one in use by a running copy of this nexus is
+  // refused (SPC-4 6.3.1); an ended one's kept status is replaced.
+  auto op = std::make_shared<CopyOperation>();
+  op->nexus = cmd.nexus;
+  op->list_id = list_id;
+  op->lid4 = lid4;
+  op->immediate = immediate;
+  op->hold = usage == kHold;
+  // An IMMED copy outlives its command: only COPY OPERATION ABORT (or a
+  // reset) stops it, not an abort of the command that started it.
+  op->abort = cmd.abort && !immediate ? cmd.abort : std::make_shared<AbortSignal>();
+  {
+    std::lock_guard lock(copy_mu);
+    size_t running = 0;
+    for (auto it = copy_operations.begin(); it != copy_operations.end();) {
+      const CopyOperation& o = *it->second;
+      const bool stale = o.state != CopyOperation::State::running && !o.hold &&
+                         std::chrono::steady_clock::now() - o.ended > kDiscardedKeptFor;
+      if (stale) {
+        it = copy_operations.erase(it);
+        continue;
+      }
+      if (o.state == CopyOperation::State::running) ++running;
+      ++it;
+    }
+    if (running >= kMaxConcurrentCopies) return answer(illegal(kInsufficientResources));
+    if (usage != kNoListId) {
+      const auto key = std::make_pair(cmd.nexus, list_id);
+      const auto it = copy_operations.find(key);
+      if (it != copy_operations.end() && it->second->state == CopyOperation::State::running) {
+        return answer(illegal(kOperationInProgress));
+      }
+      if (copy_operations.size() >= kMaxKeptCopies) {
+        // The one that ended longest ago makes room.
+        auto oldest = copy_operations.end();
+        for (auto o = copy_operations.begin(); o != copy_operations.end(); ++o) {
+          if (o->second->state == CopyOperation::State::running) continue;
+          if (oldest == copy_operations.end() || o->second->ended < oldest->second->ended) {
+            oldest = o;
+          }
+        }
+        if (oldest != copy_operations.end()) copy_operations.erase(oldest);
+      }
+      copy_operations[key] = op;
+    }
+  }
+  run->op = std::move(op);
+  Plan plan;
+  plan.start = [this, run](Completion done) {
+    if (!run->op->immediate) {
+      run->done = std::move(done);
+      return run->go();
+    }
+    // IMMED: GOOD now, and the copy runs on; RECEIVE COPY STATUS tells
+    // how it ends.  The unit counts it in flight until it has (its
+    // destructor waits for it), as it counted the command.
+    {
+      std::lock_guard lock(flight_mu);
+      ++in_flight;
+    }
+    run->done = [this](Result) {
+      std::lock_guard lock(flight_mu);
+      --in_flight;
+      idle.notify_all();
+    };
+    done(Result{});
+    run->go();
+  };
+  return plan;
+}
+
+// COPY OPERATION ABORT (SPC-4 6.2): the copy this nexus started with that
+// list identifier stops at its next chunk; GOOD once it has.
+Plan LogicalUnit::Impl::copy_operation_abort(const Command& cmd) {
+  const uint32_t list_id = be32(cmd.cdb, 2);
+  std::shared_ptr<CopyOperation> op;
+  {
+    std::lock_guard lock(copy_mu);
+    const auto it = copy_operations.find({cmd.nexus, list_id});
+    if (it == copy_operations.end() || it->second->state != CopyOperation::State::running) {
+      return answer(invalid_field_in_cdb(2));
+    }
+    op = it->second;
+  }
+  Plan plan;
+  plan.start = [this, op](Completion done) {
+    {
+      std::lock_guard lock(copy_mu);
+      if (op->state != CopyOperation::State::running) return done(Result{});
+      op->on_end.push_back(std::move(done));
+    }
+    op->abort->request();
+  };
+  return plan;
+}
+
+// RECEIVE COPY OPERATING PARAMETERS (SPC-4 6.18.4): the limits the
+// parser above keeps.
+Result LogicalUnit::Impl::receive_copy_operating_parameters(const Command& cmd) const {
+  const std::vector<uint8_t> descriptors = {kBlockToBlock, kBlockToBlockWithOffsets,
+                                            kIdentificationDescriptor};
+  std::vector<uint8_t> b(44, 0);
+  b[4] = 0x01;  // SNLID: LIST ID USAGE 11b is supported
+  put_be16(b, 8, kMaxCscdDescriptors);
+  put_be16(b, 10, kMaxSegmentDescriptors);
+  put_be32(b, 12, kMaxDescriptorListLength);
+  put_be32(b, 16, kMaxSegmentLength);
+  // 20-31: no inline data, no held data, no stream devices.
+  put_be16(b, 34, kMaxConcurrentCopies);  // TOTAL CONCURRENT COPIES
+  b[36] = kMaxConcurrentCopies;           // MAXIMUM CONCURRENT COPIES
+  // 37-39: data, inline and held data segment granularity, log2: bytes.
+  b[43] = static_cast<uint8_t>(descriptors.size());
+  b.insert(b.end(), descriptors.begin(), descriptors.end());
+  put_be32(b, 0, static_cast<uint32_t>(b.size() - 4));  // AVAILABLE DATA
+  return data_in(std::move(b), be32(cmd.cdb, 10), cmd);
+}
+
+// RECEIVE COPY STATUS (LID1: SPC-4 6.18.3; LID4: 6.18.5) and RECEIVE COPY
+// FAILURE DETAILS (6.18.2).  The status of an ended copy is given once,
+// then forgotten (the list identifier is free again).
+Result LogicalUnit::Impl::receive_copy_status(const Command& cmd) {
+  const uint8_t sa = cmd.cdb[1] & 0x1f;
+  const bool lid4 = sa == op::kReceiveCopyStatusLid4;
+  const uint32_t list_id = lid4 ? be32(cmd.cdb, 2) : cmd.cdb[2];
+  const uint32_t allocation = be32(cmd.cdb, 10);
+  std::lock_guard lock(copy_mu);
+  const auto it = copy_operations.find({cmd.nexus, list_id});
+  if (it == copy_operations.end()) return invalid_field_in_cdb(2);
+  const CopyOperation& o = *it->second;
+  const bool running = o.state == CopyOperation::State::running;
+  const bool failed = !running && o.state != CopyOperation::State::succeeded;
+  std::vector<uint8_t> b;
+  if (sa == op::kReceiveCopyFailureDetails) {
+    // Only for a copy that ended with CHECK CONDITION.
+    if (!failed) return invalid_field_in_cdb(2);
+    b.assign(60, 0);
+    b[56] = static_cast<uint8_t>(o.failure.status);  // COPY COMMAND STATUS
+    put_be16(b, 58, static_cast<uint16_t>(o.failure.sense.size()));
+    b.insert(b.end(), o.failure.sense.begin(), o.failure.sense.end());
+  } else if (!lid4) {
+    b.assign(12, 0);
+    b[4] = running ? 0x00 : failed ? 0x02 : 0x01;  // COPY MANAGER STATUS, HDD 0
+    put_be16(b, 5, o.segments_done);
+    const auto [units, count] = scaled_count(o.bytes_done);
+    b[7] = units;
+    put_be32(b, 8, count);
+  } else {
+    b.assign(32, 0);
+    b[4] = o.lid4 ? op::kExtendedCopyLid4 : op::kExtendedCopyLid1;  // RESPONSE TO SERVICE ACTION
+    // COPY OPERATION STATUS: in progress (foreground, or background for
+    // IMMED), completed, completed with errors, or terminated.
+    b[5] = running ? (o.immediate ? 0x12 : 0x11)
+           : o.state == CopyOperation::State::succeeded ? 0x01
+           : o.state == CopyOperation::State::aborted   ? 0x60
+                                                        : 0x02;
+    // ESTIMATED STATUS UPDATE DELAY: when to ask again, in milliseconds.
+    put_be32(b, 8, running ? 100 : 0);
+    if (!running) b[12] = static_cast<uint8_t>(o.failure.status);
+    if (failed) {
+      b[13] = b[14] = static_cast<uint8_t>(o.failure.sense.size());
+      b.insert(b.end(), o.failure.sense.begin(), o.failure.sense.end());
+    }
+    b[15] = 0;  // TRANSFER COUNT UNITS: bytes
+    put_be64(b, 16, o.bytes_done);
+    put_be16(b, 24, o.segments_done);
+  }
+  put_be32(b, 0, static_cast<uint32_t>(b.size() - 4));  // AVAILABLE DATA
+  if (!running) copy_operations.erase(it);
+  return data_in(std::move(b), allocation, cmd);
+}
+
+void LogicalUnit::Impl::forget_copies(uint64_t nexus) {
+  std::lock_guard lock(copy_mu);
+  std::erase_if(copy_operations, [nexus](const auto& entry) { return entry.first.first == nexus; });
+}
+
+// The Third-party Copy VPD page's descriptors (SPC-4 7.8.17): the
+// commands, the parameter limits, the descriptor types and CSCD IDs, and
+// the general copy operations, as RECEIVE COPY OPERATING PARAMETERS
+// gives them.
+std::vector<uint8_t> LogicalUnit::Impl::third_party_copy_vpd() const {
+  std::vector<uint8_t> b;
+  const auto descriptor = [&b](uint16_t type, std::vector<uint8_t> body) {
+    body.resize((body.size() + 4 + 3) / 4 * 4 - 4, 0);  // whole descriptors are 4-byte multiples
+    const size_t at = b.size();
+    b.resize(at + 4, 0);
+    put_be16(b, at, type);
+    put_be16(b, at + 2, static_cast<uint16_t>(body.size()));
+    b.insert(b.end(), body.begin(), body.end());
+  };
+  // Supported Commands: each operation code with its service actions.
+  const std::vector<uint8_t> commands = {
+      op::kThirdPartyCopyOut, 3, op::kExtendedCopyLid1, op::kExtendedCopyLid4,
+      op::kCopyOperationAbort,
+      op::kThirdPartyCopyIn, 4, op::kReceiveCopyStatusLid1, op::kReceiveCopyOperatingParameters,
+      op::kReceiveCopyFailureDetails, op::kReceiveCopyStatusLid4};
+  std::vector<uint8_t> body = {static_cast<uint8_t>(commands.size())};
+  body.insert(body.end(), commands.begin(), commands.end());
+  descriptor(0x0001, body);
+  // Parameter Data.
+  std::vector<uint8_t> whole(32, 0);
+  put_be16(whole, 8, kMaxCscdDescriptors);
+  put_be16(whole, 10, kMaxSegmentDescriptors);
+  put_be32(whole, 12, kMaxDescriptorListLength);
+  descriptor(0x0004, {whole.begin() + 4, whole.end()});
+  // Supported Descriptors.
+  descriptor(0x0008, {3, kBlockToBlock, kBlockToBlockWithOffsets, kIdentificationDescriptor});
+  // Supported CSCD Descriptor IDs: 0xFFFF, this unit.
+  descriptor(0x000C, {0x00, 0x02, 0xFF, 0xFF});
+  // General Copy Operations.
+  whole.assign(36, 0);
+  put_be32(whole, 4, kMaxConcurrentCopies);   // TOTAL CONCURRENT COPIES
+  put_be32(whole, 8, kMaxConcurrentCopies);   // MAXIMUM IDENTIFIED CONCURRENT COPIES
+  put_be32(whole, 12, kMaxSegmentLength);
+  // 16, 17: data and inline data segment granularity, log2: bytes.
+  descriptor(0x8001, {whole.begin() + 4, whole.end()});
+  return b;
+}
+
+}  // namespace offcopy::scsi
