@@ -37,6 +37,7 @@
 #include "fuzz_support.h"
 #include "scsi/backing_file.h"
 #include "scsi/command.h"
+#include "scsi/copy_engine.h"
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
 #include "scsi/lun_map.h"
@@ -61,6 +62,12 @@ const char* const kPorts[] = {
 // The process's part: the I/O threads and the files, made once.
 struct Process {
   scsi::IoPool pool{2};
+  std::unique_ptr<scsi::CopyEngine> copies = [] {
+    std::string error;
+    auto engine = scsi::CopyEngine::open(2, error);
+    FUZZ_CHECK(engine != nullptr);
+    return engine;
+  }();
   ScratchFile file512{kFileSize};
   ScratchFile file4k{kFileSize};
 };
@@ -90,7 +97,8 @@ uint32_t allocation_length(const std::vector<uint8_t>& cdb) {
     case 0xA0:                                          // REPORT LUNS
     case 0xA3:                                          // MAINTENANCE IN
     case 0xB7: return be32(cdb, 6);                     // READ DEFECT DATA (12)
-    case 0x9E: return be32(cdb, 10);                    // READ CAPACITY (16), GET LBA STATUS
+    case 0x9E:                                          // READ CAPACITY (16), GET LBA STATUS
+    case 0x84: return be32(cdb, 10);                    // RECEIVE COPY STATUS and the like
     case 0x25: return 8;                                // READ CAPACITY (10)
     default: return UINT32_MAX;
   }
@@ -113,6 +121,7 @@ bool without_data_in(uint8_t opcode) {
     case 0x42:  // UNMAP
     case 0x55:  // MODE SELECT (10)
     case 0x5F:  // PERSISTENT RESERVE OUT
+    case 0x83:  // EXTENDED COPY, COPY OPERATION ABORT
     case 0x89:  // COMPARE AND WRITE
     case 0x8A:  // WRITE (16)
     case 0x8B:  // ORWRITE (16)
@@ -212,11 +221,12 @@ void run(Bytes& in) {
   scsi::UnitOptions read_only{.read_only = true};
   std::map<uint16_t, std::shared_ptr<scsi::LogicalUnit>> units;
   units[0] = std::make_shared<scsi::LogicalUnit>(scsi::identity_for("fuzz,0"), scsi::UnitOptions{},
-                                                 p.file512.open(512), p.pool);
+                                                 p.file512.open(512), p.pool, p.copies.get());
   units[1] = std::make_shared<scsi::LogicalUnit>(scsi::identity_for("fuzz,1"), no_cache,
-                                                 p.file4k.open(4096), p.pool);
+                                                 p.file4k.open(4096), p.pool, p.copies.get());
   units[2] = std::make_shared<scsi::LogicalUnit>(scsi::identity_for("fuzz,2"), read_only,
-                                                 p.file512.open(512, true), p.pool);
+                                                 p.file512.open(512, true), p.pool,
+                                                 p.copies.get());
   units[3] = std::make_shared<scsi::LogicalUnit>(scsi::identity_for("fuzz,3"), 512, 2048);
   const scsi::LunMap luns(units);
 
@@ -252,6 +262,9 @@ void run(Bytes& in) {
     s.command.allocation_limit = limit == 255 ? UINT32_MAX : 16u * limit;
     s.command.nexus = nexus;
     s.command.initiator_port = kPorts[(who >> 2) & 3];
+    s.command.units = &luns;  // copy descriptors may name the others
+    s.command.abort = std::make_shared<scsi::AbortSignal>();
+    if (who & 0x40) s.command.abort->request();  // aborted as it is submitted
     const uint16_t lun_number = target == 4 ? 7 : target;
     if (target < 4) s.block_size = units[target]->block_size();
     outstanding.add();

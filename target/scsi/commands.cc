@@ -353,9 +353,13 @@ Plan LogicalUnit::Impl::plan(const Command& cmd) {
     if (reservations.conflicts(cmd, c->access)) return answer({Status::reservation_conflict});
     return c->plan(*this, cmd);
   }
-  // An operation code this unit knows with a service action it does not:
+  // An operation code this unit has with a service action it does not:
   // the SERVICE ACTION field is what is wrong.
-  if (with_sa) return answer(invalid_field_in_cdb(1, 4));
+  const std::span<const CommandSpec> table = commands();
+  const bool has_opcode = std::any_of(table.begin(), table.end(), [&](const CommandSpec& s) {
+    return s.opcode == opcode && (!s.available || s.available(*this));
+  });
+  if (with_sa && has_opcode) return answer(invalid_field_in_cdb(1, 4));
   return answer(check_condition(SenseKey::illegal_request, kInvalidOpcode));
 }
 

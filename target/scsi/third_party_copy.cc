@@ -151,6 +151,15 @@ struct LogicalUnit::Impl::CopyRun : std::enable_shared_from_this<CopyRun> {
       op->failure = r;
       op->ended = std::chrono::steady_clock::now();
       waiting.swap(op->on_end);
+      // LIST ID USAGE 10b: nothing is kept once it ends -- but an IMMED
+      // copy's status is the only way to learn how it ended, so that is
+      // kept a while (kDiscardedKeptFor) to be polled.
+      if (!op->hold && !op->immediate) {
+        const auto it = manager->copy_operations.find({op->nexus, op->list_id});
+        if (it != manager->copy_operations.end() && it->second == op) {
+          manager->copy_operations.erase(it);
+        }
+      }
     }
     for (Completion& w : waiting) w(Result{});
     if (done) done(std::move(r));

@@ -1,0 +1,520 @@
+// Third-party copy: EXTENDED COPY between units on real files through the
+// copy engine, and what reports on it (RECEIVE COPY STATUS, OPERATING
+// PARAMETERS, VPD page 0x8F).  Which mechanism moves the bytes depends on
+// the temporary directory's filesystem; that reflinks happen on btrfs and
+// xfs is checked by tests/target/initiators with loop-mounted ones.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "scsi/copy_engine.h"
+#include "scsi/lun_map.h"
+#include "scsi_testing.h"
+
+namespace offcopy::scsi::testing {
+namespace {
+
+constexpr uint32_t kBs = 512;
+constexpr uint64_t kBlocks = 8192;  // 4 MiB units
+
+// Identification (0xE4) CSCD descriptor naming `unit` by its NAA.
+std::vector<uint8_t> cscd(const LogicalUnit& unit, uint8_t device_type = 0) {
+  std::vector<uint8_t> d(32, 0);
+  d[0] = 0xE4;
+  d[1] = device_type;
+  d[4] = 0x01;  // binary
+  d[5] = 0x03;  // logical unit, NAA
+  d[7] = 16;
+  std::copy(unit.identity().naa.begin(), unit.identity().naa.end(), d.begin() + 8);
+  d[30] = static_cast<uint8_t>(unit.block_size() >> 8);
+  d[31] = static_cast<uint8_t>(unit.block_size());
+  return d;
+}
+
+// Block to block segment (0x02).
+std::vector<uint8_t> b2b(uint16_t src, uint16_t dst, uint16_t blocks, uint64_t src_lba,
+                         uint64_t dst_lba, bool dc = false) {
+  std::vector<uint8_t> d(28, 0);
+  d[0] = 0x02;
+  d[1] = dc ? 0x02 : 0;
+  put_be16(d, 2, 24);
+  put_be16(d, 4, src);
+  put_be16(d, 6, dst);
+  put_be16(d, 10, blocks);
+  put_be64(d, 12, src_lba);
+  put_be64(d, 20, dst_lba);
+  return d;
+}
+
+// Block to block with byte offsets (0x0A).
+std::vector<uint8_t> b2b_bytes(uint16_t src, uint16_t dst, uint32_t bytes, uint64_t src_lba,
+                               uint16_t src_offset, uint64_t dst_lba, uint16_t dst_offset) {
+  std::vector<uint8_t> d(32, 0);
+  d[0] = 0x0A;
+  put_be16(d, 2, 28);
+  put_be16(d, 4, src);
+  put_be16(d, 6, dst);
+  put_be32(d, 8, bytes);
+  put_be64(d, 12, src_lba);
+  put_be64(d, 20, dst_lba);
+  put_be16(d, 28, src_offset);
+  put_be16(d, 30, dst_offset);
+  return d;
+}
+
+std::vector<uint8_t> concat(const std::vector<std::vector<uint8_t>>& parts) {
+  std::vector<uint8_t> b;
+  for (const auto& p : parts) b.insert(b.end(), p.begin(), p.end());
+  return b;
+}
+
+enum Usage : uint8_t { kHold = 0, kDiscard = 2, kNone = 3 };
+
+// An EXTENDED COPY (LID1) parameter list.
+std::vector<uint8_t> lid1(uint8_t list_id, Usage usage, const std::vector<uint8_t>& cscds,
+                          const std::vector<uint8_t>& segments) {
+  std::vector<uint8_t> b(16, 0);
+  b[0] = list_id;
+  b[1] = static_cast<uint8_t>(usage << 3);
+  put_be16(b, 2, static_cast<uint16_t>(cscds.size()));
+  put_be32(b, 8, static_cast<uint32_t>(segments.size()));
+  b.insert(b.end(), cscds.begin(), cscds.end());
+  b.insert(b.end(), segments.begin(), segments.end());
+  return b;
+}
+
+// An EXTENDED COPY (LID4) parameter list.
+std::vector<uint8_t> lid4(uint32_t list_id, Usage usage, bool immed,
+                          const std::vector<uint8_t>& cscds, const std::vector<uint8_t>& segments) {
+  std::vector<uint8_t> b(48, 0);
+  b[0] = 0x01;
+  b[1] = static_cast<uint8_t>(usage << 3);
+  b[15] = immed ? 0x01 : 0;
+  put_be32(b, 20, list_id);
+  put_be16(b, 42, static_cast<uint16_t>(cscds.size()));
+  put_be16(b, 44, static_cast<uint16_t>(segments.size()));
+  b.insert(b.end(), cscds.begin(), cscds.end());
+  b.insert(b.end(), segments.begin(), segments.end());
+  return b;
+}
+
+std::vector<uint8_t> xcopy_cdb(uint8_t sa, size_t list_length) {
+  std::vector<uint8_t> c(16, 0);
+  c[0] = 0x83;
+  c[1] = sa;
+  put_be32(c, 10, static_cast<uint32_t>(list_length));
+  return c;
+}
+
+// RECEIVE COPY STATUS / FAILURE DETAILS / OPERATING PARAMETERS.
+std::vector<uint8_t> receive_cdb(uint8_t sa, uint32_t list_id, uint32_t allocation = 1024) {
+  std::vector<uint8_t> c(16, 0);
+  c[0] = 0x84;
+  c[1] = sa;
+  if (sa == 0x05) {
+    put_be32(c, 2, list_id);
+  } else {
+    c[2] = static_cast<uint8_t>(list_id);
+  }
+  put_be32(c, 10, allocation);
+  return c;
+}
+
+std::vector<uint8_t> pattern(size_t bytes, uint32_t seed) {
+  std::vector<uint8_t> b(bytes);
+  std::mt19937 rng(seed);
+  for (auto& x : b) x = static_cast<uint8_t>(rng());
+  return b;
+}
+
+// Units on files of one temporary directory, their copies on one engine,
+// reachable from each other through one LunMap (one target's LUNs).
+class CopyTest : public ::testing::Test {
+ protected:
+  CopyTest() {
+    std::string error;
+    engine_ = CopyEngine::open(2, error);
+    EXPECT_NE(engine_, nullptr) << error;
+  }
+  ~CopyTest() override {
+    map_.reset();
+    units_.clear();
+  }
+
+  // Adds LUN `lun` of `blocks` blocks; the map of every unit added so far
+  // is rebuilt (units keep their identity, named by their file).
+  LogicalUnit& add(uint16_t lun, uint64_t blocks = kBlocks, UnitOptions options = {},
+                   bool with_engine = true) {
+    const std::string path = dir_.file("lun" + std::to_string(lun) + ".img");
+    BackingOptions b;
+    b.block_size = options.block_size;
+    b.create_size = blocks * options.block_size;
+    std::string error;
+    EXPECT_NE(BackingFile::open(path, b, error), nullptr) << error;
+    b.create_size = 0;
+    b.read_only = options.read_only;
+    std::unique_ptr<BackingFile> f = BackingFile::open(path, b, error);
+    EXPECT_NE(f, nullptr) << error;
+    files_[lun] = f.get();
+    paths_[lun] = path;
+    units_[lun] = std::make_shared<LogicalUnit>(identity_for(path), options, std::move(f), pool_,
+                                                with_engine ? engine_.get() : nullptr);
+    map_ = std::make_unique<LunMap>(units_);
+    return *units_[lun];
+  }
+
+  Result send(uint16_t lun, const std::vector<uint8_t>& cdb, const std::vector<uint8_t>& data = {},
+              uint64_t nexus = 1, std::shared_ptr<AbortSignal> abort = nullptr) {
+    Command c;
+    c.cdb = cdb;
+    c.data_out = data;
+    c.nexus = nexus;
+    c.initiator_port = "iqn.test,i,0x01";
+    c.units = map_.get();
+    c.abort = std::move(abort);
+    return units_.at(lun)->execute(c);
+  }
+  Result xcopy(uint16_t lun, const std::vector<uint8_t>& list, uint8_t sa = 0x00) {
+    return send(lun, xcopy_cdb(sa, list.size()), list);
+  }
+
+  void write(uint16_t lun, uint64_t offset, const std::vector<uint8_t>& data) {
+    ASSERT_EQ(files_.at(lun)->write(offset, data.data(), data.size()), 0);
+  }
+  std::vector<uint8_t> read(uint16_t lun, uint64_t offset, size_t bytes) {
+    std::vector<uint8_t> b(bytes);
+    EXPECT_EQ(files_.at(lun)->read(offset, b.data(), bytes), 0);
+    return b;
+  }
+  LogicalUnit& unit(uint16_t lun) { return *units_.at(lun); }
+
+  TempDir dir_;
+  IoPool pool_{2};
+  std::unique_ptr<CopyEngine> engine_;
+  std::map<uint16_t, std::shared_ptr<LogicalUnit>> units_;
+  std::map<uint16_t, BackingFile*> files_;
+  std::map<uint16_t, std::string> paths_;
+  std::unique_ptr<LunMap> map_;
+};
+
+TEST_F(CopyTest, CopiesBlocksFromOneUnitToAnotherAndCountsThem) {
+  add(0);
+  add(1);
+  const auto data = pattern(64 * kBs, 1);
+  write(0, 100 * kBs, data);
+  const auto before = read(1, 0, 300 * kBs);
+  expect_good(xcopy(0, lid1(1, kDiscard, concat({cscd(unit(0)), cscd(unit(1))}),
+                            b2b(0, 1, 64, 100, 200))));
+  EXPECT_EQ(read(1, 200 * kBs, 64 * kBs), data);
+  EXPECT_EQ(read(1, 0, 200 * kBs), std::vector<uint8_t>(before.begin(), before.begin() + 200 * kBs))
+      << "nothing before the destination range changed";
+  const UnitStats s = unit(1).stats();
+  EXPECT_EQ(s.copies, 1u);
+  EXPECT_EQ(s.bytes_cloned + s.bytes_kernel_copied + s.bytes_host_copied, 64u * kBs);
+  EXPECT_EQ(unit(0).stats().copies, 0u) << "counted where the bytes were written";
+}
+
+TEST_F(CopyTest, ManySegmentsAndTheCopyManagersOwnIdCopyInOrder) {
+  add(0);
+  add(1);
+  const auto a = pattern(8 * kBs, 2), b = pattern(8 * kBs, 3);
+  write(0, 0, a);
+  write(1, 0, b);
+  // 0xFFFF names the unit the command is sent to (unit 0).
+  const auto segments = concat({b2b(1, 0xFFFF, 8, 0, 16),   // unit 1 -> unit 0 at 16
+                                b2b(0xFFFF, 1, 8, 0, 32),   // unit 0 -> unit 1 at 32
+                                b2b(0, 1, 8, 16, 48)});     // what segment 1 wrote -> unit 1 at 48
+  expect_good(xcopy(0, lid1(0, kNone, concat({cscd(unit(0)), cscd(unit(1))}), segments)));
+  EXPECT_EQ(read(0, 16 * kBs, 8 * kBs), b);
+  EXPECT_EQ(read(1, 32 * kBs, 8 * kBs), a);
+  EXPECT_EQ(read(1, 48 * kBs, 8 * kBs), b) << "segments run in order";
+}
+
+TEST_F(CopyTest, ByteOffsetSegmentsCopyExactlyTheBytesNamed) {
+  add(0);
+  add(1);
+  write(0, 0, pattern(16 * kBs, 4));
+  write(1, 0, pattern(16 * kBs, 5));
+  const auto src = read(0, 0, 16 * kBs);
+  auto expected = read(1, 0, 16 * kBs);
+  // 1000 bytes from LBA 1 + 100 to LBA 3 + 7.
+  std::copy_n(src.begin() + kBs + 100, 1000, expected.begin() + 3 * kBs + 7);
+  expect_good(xcopy(0, lid4(9, kDiscard, false, concat({cscd(unit(0)), cscd(unit(1))}),
+                            b2b_bytes(0, 1, 1000, 1, 100, 3, 7)),
+                    0x01));
+  EXPECT_EQ(read(1, 0, 16 * kBs), expected);
+}
+
+TEST_F(CopyTest, OverlappingRangesOnOneUnitCopyAsIfTheSourceWereReadFirst) {
+  add(0);
+  for (const auto& [from, to] : std::vector<std::pair<uint64_t, uint64_t>>{{10, 13}, {13, 10}}) {
+    write(0, 0, pattern(64 * kBs, static_cast<uint32_t>(from)));
+    auto expected = read(0, 0, 64 * kBs);
+    std::memmove(expected.data() + to * kBs, expected.data() + from * kBs, 40 * kBs);
+    expect_good(xcopy(0, lid1(0, kNone, cscd(unit(0)), b2b(0, 0, 40, from, to))));
+    EXPECT_EQ(read(0, 0, 64 * kBs), expected) << from << " -> " << to;
+  }
+}
+
+TEST_F(CopyTest, AUnitOfAnotherTargetIsNotReachable) {
+  add(0);
+  add(1);
+  // A unit with its own file that is not among the session's LUNs (as a
+  // LUN of a target this initiator may not log in to).
+  TempDir other_dir;
+  const std::string path = other_dir.file("secret.img");
+  const auto secret = pattern(8 * kBs, 6);
+  {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(secret.data()), static_cast<std::streamsize>(secret.size()));
+  }
+  std::string error;
+  LogicalUnit other(identity_for(path), {}, BackingFile::open(path, {}, error), pool_,
+                    engine_.get());
+  const auto before = read(1, 0, 8 * kBs);
+  const Result r = xcopy(0, lid1(0, kNone, concat({cscd(other), cscd(unit(1))}), b2b(0, 1, 8, 0, 0)));
+  expect_sense(r, SenseKey::copy_aborted, kCopyTargetNotReachable);
+  EXPECT_EQ(read(1, 0, 8 * kBs), before);
+}
+
+TEST_F(CopyTest, NothingIsCopiedWhenAnySegmentIsPastTheEnd) {
+  add(0);
+  add(1, 1024);
+  write(0, 0, pattern(8 * kBs, 7));
+  const auto before = read(1, 0, 1024 * kBs);
+  const auto cscds = concat({cscd(unit(0)), cscd(unit(1))});
+  Result r = xcopy(0, lid1(0, kNone, cscds, concat({b2b(0, 1, 8, 0, 0), b2b(0, 1, 8, 0, 1020)})));
+  expect_sense(r, SenseKey::copy_aborted, kNoAdditionalSense);
+  EXPECT_EQ(be16(r.sense, 10), 1) << "COMMAND-SPECIFIC INFORMATION: the segment";
+  EXPECT_EQ(read(1, 0, 1024 * kBs), before);
+  // A source range past its unit's end, too.
+  r = xcopy(0, lid1(0, kNone, cscds, b2b(1, 0, 8, 1020, 0)));
+  expect_sense(r, SenseKey::copy_aborted, kNoAdditionalSense);
+}
+
+TEST_F(CopyTest, ADestinationThatRefusesWritesRefusesTheCopy) {
+  add(0);
+  add(1, kBlocks, UnitOptions{.read_only = true});
+  const Result r = xcopy(0, lid1(0, kNone, concat({cscd(unit(0)), cscd(unit(1))}),
+                                 b2b(0, 1, 8, 0, 0)));
+  expect_sense(r, SenseKey::data_protect, kWriteProtected);
+  // A read-only unit is a fine source.
+  expect_good(xcopy(0, lid1(0, kNone, concat({cscd(unit(1)), cscd(unit(0))}), b2b(0, 1, 8, 0, 0))));
+}
+
+TEST_F(CopyTest, AReservationOfTheDestinationByAnotherNexusConflicts) {
+  add(0);
+  add(1);
+  // RESERVE(6) of unit 1 by nexus 2.
+  Command c;
+  const std::vector<uint8_t> reserve = {0x16, 0, 0, 0, 0, 0};
+  c.cdb = reserve;
+  c.nexus = 2;
+  c.initiator_port = "iqn.other,i,0x02";
+  expect_good(unit(1).execute(c));
+  const Result r = xcopy(0, lid1(0, kNone, concat({cscd(unit(0)), cscd(unit(1))}),
+                                 b2b(0, 1, 8, 0, 0)));
+  EXPECT_EQ(r.status, Status::reservation_conflict);
+}
+
+TEST_F(CopyTest, ParameterListsAreCheckedInTheStandardsOrder) {
+  add(0);
+  add(1, kBlocks, UnitOptions{.block_size = 4096});
+  const auto one = cscd(unit(0));
+  const auto seg = b2b(0, 0, 8, 0, 100);
+  expect_good(send(0, xcopy_cdb(0, 0)));  // no list: nothing to do
+  // Cut short inside a descriptor.
+  std::vector<uint8_t> list = lid1(1, kHold, one, seg);
+  list.resize(list.size() - 1);
+  expect_sense(xcopy(0, list), SenseKey::illegal_request, kParameterListLength);
+  // LIST ID USAGE 01b is reserved; 11b needs list identifier 0.
+  list = lid1(1, kHold, one, seg);
+  list[1] = 0x08;
+  Result r = xcopy(0, list);
+  expect_sense(r, SenseKey::illegal_request, kInvalidFieldInParameters);
+  expect_field(r, 1, false);
+  expect_sense(xcopy(0, lid1(1, kNone, one, seg)), SenseKey::illegal_request,
+               kInvalidFieldInParameters);
+  // Inline data this copy manager does not take.
+  list = lid1(1, kHold, one, seg);
+  put_be32(list, 12, 4);
+  list.resize(list.size() + 4);
+  expect_sense(xcopy(0, list), SenseKey::illegal_request, kInlineDataLengthExceeded);
+  // Too many CSCD descriptors, and too many segments.
+  std::vector<uint8_t> many;
+  for (int i = 0; i < 65; ++i) many.insert(many.end(), one.begin(), one.end());
+  expect_sense(xcopy(0, lid1(1, kHold, many, seg)), SenseKey::illegal_request,
+               kTooManyTargetDescriptors);
+  many.clear();
+  for (int i = 0; i < 257; ++i) many.insert(many.end(), seg.begin(), seg.end());
+  expect_sense(xcopy(0, lid1(1, kHold, one, many)), SenseKey::illegal_request,
+               kTooManySegmentDescriptors);
+  // Types it does not know.
+  auto fc = one;
+  fc[0] = 0xE0;
+  expect_sense(xcopy(0, lid1(1, kHold, fc, seg)), SenseKey::illegal_request,
+               kUnsupportedTargetDescriptorType);
+  auto stream = seg;
+  stream[0] = 0x03;
+  expect_sense(xcopy(0, lid1(1, kHold, one, stream)), SenseKey::illegal_request,
+               kUnsupportedSegmentDescriptorType);
+  // What the descriptors name: a CSCD index past the list, a device that
+  // is not a block device, a block of 512 bytes onto units of 4096.
+  expect_sense(xcopy(0, lid1(1, kHold, one, b2b(0, 1, 8, 0, 0))), SenseKey::copy_aborted,
+               kUnreachableCopyTarget);
+  expect_sense(xcopy(0, lid1(1, kHold, cscd(unit(0), 1), seg)), SenseKey::copy_aborted,
+               kIncorrectCopyTargetType);
+  expect_sense(xcopy(0, lid1(1, kHold, concat({one, cscd(unit(1))}), b2b(0, 1, 1, 0, 0))),
+               SenseKey::copy_aborted, kUnexpectedInexactSegment);
+  // DC: 1 destination block of 4096 is 8 source blocks.
+  write(0, 0, pattern(8 * kBs, 8));
+  expect_good(xcopy(0, lid1(0, kNone, concat({one, cscd(unit(1))}), b2b(0, 1, 1, 0, 2, true))));
+  EXPECT_EQ(read(1, 2 * 4096, 4096), read(0, 0, 4096));
+}
+
+TEST_F(CopyTest, AHeldCopysStatusIsGivenOnceThenForgotten) {
+  add(0);
+  write(0, 0, pattern(16 * kBs, 9));
+  expect_good(xcopy(0, lid1(7, kHold, cscd(unit(0)), b2b(0, 0, 16, 0, 100))));
+  // Another nexus has no copy 7.
+  expect_sense(send(0, receive_cdb(0x00, 7), {}, 2), SenseKey::illegal_request, kInvalidFieldInCdb);
+  Result r = send(0, receive_cdb(0x00, 7));
+  expect_good(r);
+  ASSERT_EQ(r.data_in.size(), 12u);
+  EXPECT_EQ(be32(r.data_in, 0), 8u);
+  EXPECT_EQ(r.data_in[4], 0x01) << "completed, no errors";
+  EXPECT_EQ(be16(r.data_in, 5), 1) << "segments processed";
+  EXPECT_EQ(r.data_in[7], 0) << "bytes";
+  EXPECT_EQ(be32(r.data_in, 8), 16u * kBs);
+  expect_sense(send(0, receive_cdb(0x00, 7)), SenseKey::illegal_request, kInvalidFieldInCdb);
+  // A discarded one is not kept (unless IMMED: it is polled).
+  expect_good(xcopy(0, lid1(8, kDiscard, cscd(unit(0)), b2b(0, 0, 16, 0, 100))));
+  expect_sense(send(0, receive_cdb(0x00, 8)), SenseKey::illegal_request, kInvalidFieldInCdb);
+  // A copy that failed says why in its failure details.
+  expect_sense(xcopy(0, lid1(9, kHold, cscd(unit(0)), b2b(0, 0, 16, 0, kBlocks))),
+               SenseKey::copy_aborted, kNoAdditionalSense);
+  // Refused before it ran: no copy 9 was made.
+  expect_sense(send(0, receive_cdb(0x04, 9)), SenseKey::illegal_request, kInvalidFieldInCdb);
+}
+
+TEST_F(CopyTest, AnImmediateCopyIsPolledUntilItEnds) {
+  add(0);
+  add(1);
+  const auto data = pattern(2048 * kBs, 10);
+  write(0, 0, data);
+  const Result r = xcopy(0, lid4(0x01020304, kDiscard, true, concat({cscd(unit(0)), cscd(unit(1))}),
+                                 b2b(0, 1, 2048, 0, 0)),
+                         0x01);
+  expect_good(r);
+  std::vector<uint8_t> status;
+  for (int i = 0; i < 500; ++i) {
+    const Result s = send(0, receive_cdb(0x05, 0x01020304));
+    expect_good(s);
+    ASSERT_GE(s.data_in.size(), 32u);
+    status = s.data_in;
+    if (status[5] != 0x12) break;  // no longer in progress (background)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status[4], 0x01) << "response to EXTENDED COPY (LID4)";
+  EXPECT_EQ(status[5], 0x01) << "completed";
+  EXPECT_EQ(status[12], 0) << "GOOD";
+  EXPECT_EQ(be64(status, 16), 2048u * kBs);
+  EXPECT_EQ(be16(status, 24), 1);
+  EXPECT_EQ(read(1, 0, data.size()), data);
+}
+
+TEST_F(CopyTest, AnAbortedCopyStopsAndSaysSo) {
+  add(0);
+  add(1);
+  write(0, 0, pattern(64 * kBs, 11));
+  const auto before = read(1, 0, 64 * kBs);
+  auto abort = std::make_shared<AbortSignal>();
+  abort->request();
+  const auto list = lid1(3, kHold, concat({cscd(unit(0)), cscd(unit(1))}), b2b(0, 1, 64, 0, 0));
+  const Result r = send(0, xcopy_cdb(0, list.size()), list, 1, abort);
+  expect_sense(r, SenseKey::copy_aborted, kNoAdditionalSense);
+  EXPECT_EQ(read(1, 0, 64 * kBs), before);
+  const Result details = send(0, receive_cdb(0x04, 3));
+  expect_good(details);
+  ASSERT_GE(details.data_in.size(), 60u + 18u);
+  EXPECT_EQ(details.data_in[56], 0x02) << "CHECK CONDITION";
+  EXPECT_EQ(details.data_in[60 + 2] & 0x0f, 0x0A) << "COPY ABORTED";
+  // No copy runs under list 3 now.
+  expect_sense(send(0, {0x83, 0x1C, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+               SenseKey::illegal_request, kInvalidFieldInCdb);
+}
+
+TEST_F(CopyTest, WithoutAWriteCacheTheCopyIsSyncedBeforeGood) {
+  add(0);
+  add(1, kBlocks, UnitOptions{.write_cache = false});
+  const uint64_t syncs = files_.at(1)->syncs();
+  expect_good(xcopy(0, lid1(0, kNone, concat({cscd(unit(0)), cscd(unit(1))}), b2b(0, 1, 8, 0, 0))));
+  EXPECT_GT(files_.at(1)->syncs(), syncs);
+}
+
+TEST_F(CopyTest, OperatingParametersAndTheVpdPageAgree) {
+  add(0);
+  Result r = send(0, receive_cdb(0x03, 0));
+  expect_good(r);
+  ASSERT_GE(r.data_in.size(), 47u);
+  EXPECT_EQ(be32(r.data_in, 0), r.data_in.size() - 4);
+  EXPECT_EQ(r.data_in[4] & 0x01, 1) << "SNLID";
+  const uint16_t max_cscds = be16(r.data_in, 8), max_segments = be16(r.data_in, 10);
+  const uint32_t max_list = be32(r.data_in, 12), max_segment = be32(r.data_in, 16);
+  EXPECT_GE(max_cscds, 2);
+  EXPECT_GE(max_segments, 1);
+  EXPECT_GT(max_segment, 0u);
+  EXPECT_EQ(r.data_in[43], 3);
+  EXPECT_EQ(std::vector<uint8_t>(r.data_in.begin() + 44, r.data_in.begin() + 47),
+            (std::vector<uint8_t>{0x02, 0x0A, 0xE4}));
+
+  // INQUIRY: 3PC, and page 0x8F among the pages.
+  r = send(0, {0x12, 0, 0, 0, 96, 0});
+  EXPECT_EQ(r.data_in[5] & 0x08, 0x08);
+  r = send(0, {0x12, 1, 0x00, 0, 255, 0});
+  EXPECT_NE(std::find(r.data_in.begin() + 4, r.data_in.end(), 0x8F), r.data_in.end());
+  r = send(0, {0x12, 1, 0x8F, 0x04, 0, 0});
+  expect_good(r);
+  const std::vector<uint8_t>& p = r.data_in;
+  ASSERT_EQ(be16(p, 2) + 4u, p.size());
+  std::map<uint16_t, std::vector<uint8_t>> descriptors;
+  for (size_t at = 4; at + 4 <= p.size();) {
+    const uint16_t length = be16(p, at + 2);
+    EXPECT_EQ(length % 4, 0) << "descriptor " << be16(p, at);
+    descriptors[be16(p, at)] = {p.begin() + at, p.begin() + at + 4 + length};
+    at += 4 + length;
+  }
+  ASSERT_TRUE(descriptors.count(0x0001)) << "Supported Commands";
+  ASSERT_TRUE(descriptors.count(0x0004)) << "Parameter Data";
+  ASSERT_TRUE(descriptors.count(0x8001)) << "General Copy Operations";
+  const auto& commands = descriptors[0x0001];
+  std::map<uint8_t, std::vector<uint8_t>> by_opcode;
+  for (size_t at = 5; at < 5u + commands[4];) {
+    by_opcode[commands[at]] = {commands.begin() + at + 2,
+                               commands.begin() + at + 2 + commands[at + 1]};
+    at += 2 + commands[at + 1];
+  }
+  EXPECT_EQ(by_opcode[0x83], (std::vector<uint8_t>{0x00, 0x01, 0x1C}));
+  EXPECT_EQ(by_opcode[0x84], (std::vector<uint8_t>{0x00, 0x03, 0x04, 0x05}));
+  EXPECT_EQ(be16(descriptors[0x0004], 8), max_cscds);
+  EXPECT_EQ(be16(descriptors[0x0004], 10), max_segments);
+  EXPECT_EQ(be32(descriptors[0x0004], 12), max_list);
+  EXPECT_EQ(be32(descriptors[0x8001], 12), max_segment);
+}
+
+TEST_F(CopyTest, AUnitWithoutACopyEngineHasNoThirdPartyCopy) {
+  add(0, kBlocks, {}, false);
+  expect_sense(xcopy(0, lid1(0, kNone, cscd(unit(0)), b2b(0, 0, 8, 0, 8))),
+               SenseKey::illegal_request, kInvalidOpcode);
+  Result r = send(0, {0x12, 0, 0, 0, 96, 0});
+  EXPECT_EQ(r.data_in[5] & 0x08, 0);
+  expect_sense(send(0, {0x12, 1, 0x8F, 0, 255, 0}), SenseKey::illegal_request, kInvalidFieldInCdb);
+}
+
+}  // namespace
+}  // namespace offcopy::scsi::testing
