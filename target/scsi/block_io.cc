@@ -80,6 +80,7 @@ Plan LogicalUnit::Impl::read_write(const Command& cmd, bool write) {
     }
     return p;
   }
+  before_write(t.lba, bytes / block_size());
   // FUA, or no write cache: on the disk before GOOD.  The data is written
   // straight from the data-out (valid until the completion).
   const bool sync = t.fua || !write_cache;
@@ -163,6 +164,7 @@ Plan LogicalUnit::Impl::unmap(const Command& cmd) {
     if (blocks > 0) ranges.emplace_back(lba, blocks);
   }
   if (ranges.empty()) return answer({});
+  for (auto [lba, blocks] : ranges) before_write(lba, blocks);
   return {{}, [this, ranges = std::move(ranges)] {
             const uint64_t bs = block_size();
             int err = 0;
@@ -206,6 +208,7 @@ Plan LogicalUnit::Impl::write_same(const Command& cmd) {
   if (blocks == 0) return answer({});
   if (!file) return answer(sense_for_errno(EIO, true));
 
+  before_write(lba, blocks);
   const uint64_t offset = lba * bs, bytes = blocks * bs;
   // UNMAP on a thin unit deallocates whatever the data-out holds, as LIO
   // does and libiscsi's WriteSame*.UnmapUntilEnd expects (it sends 0xFF

@@ -3,7 +3,7 @@
 // copy (docs/fallbacks.md), on threads of its own -- so a long copy holds
 // neither the event loop nor a unit's I/O threads, and can be cancelled
 // between chunks.  One per target process; every unit's EXTENDED COPY and
-// WRITE USING TOKEN run through it.
+// WRITE USING TOKEN run through it, and it keeps their ROD tokens.
 //
 // Thread-safety: start() and cancel() may be called from any thread,
 // also from a completion; completions run on engine threads.
@@ -14,6 +14,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+
+#include "scsi/rod_tokens.h"
 
 namespace offcopy {
 class Engine;
@@ -60,8 +62,13 @@ class CopyEngine {
   // the bytes it had copied.  Unknown or finished ids are ignored.
   void cancel(uint64_t id);
 
+  // The ROD tokens of this target process: any of its units may be asked
+  // to use one another made (POPULATE TOKEN here, WRITE USING TOKEN there).
+  RodTokens& tokens() { return tokens_; }
+
  private:
   explicit CopyEngine(std::unique_ptr<Engine> engine);
+  RodTokens tokens_;  // after the engine in destruction: no run uses a token then
   std::unique_ptr<Engine> engine_;
 };
 

@@ -17,8 +17,8 @@
 #include <set>
 
 #include "scsi/cdb.h"
+#include "scsi/copy_run.h"
 #include "scsi/lun_map.h"
-#include "scsi/unit_impl.h"
 
 namespace offcopy::scsi {
 namespace {
@@ -34,12 +34,6 @@ constexpr uint32_t kMaxDescriptorListLength =
 // command should end in well under a second or two (Windows gives an
 // offload 4 s); 256 MiB is LIO's and SCST's limit too.
 constexpr uint32_t kMaxSegmentLength = 256u << 20;
-// Copies a unit runs at once, and ended ones whose status it keeps.
-constexpr size_t kMaxConcurrentCopies = 64;
-constexpr size_t kMaxKeptCopies = 256;
-// An ended copy whose LIST ID USAGE said discard is kept this long, so
-// that an initiator polling an IMMED copy still learns how it ended.
-constexpr auto kDiscardedKeptFor = std::chrono::seconds(60);
 
 constexpr uint8_t kIdentificationDescriptor = 0xE4;
 constexpr uint8_t kBlockToBlock = 0x02;
@@ -49,15 +43,6 @@ constexpr size_t kCscdLength = 32;
 
 // LIST ID USAGE (SPC-4 6.3.2).
 enum ListIdUsage : uint8_t { kHold = 0, kReserved = 1, kDiscard = 2, kNoListId = 3 };
-
-// COPY ABORTED with `asc`, the COMMAND-SPECIFIC INFORMATION naming the
-// segment being processed (SPC-4 6.3.6).
-Result copy_aborted(Asc asc, uint16_t segment) {
-  Result r = check_condition(SenseKey::copy_aborted, asc);
-  r.sense[10] = static_cast<uint8_t>(segment >> 8);
-  r.sense[11] = static_cast<uint8_t>(segment);
-  return r;
-}
 
 Result illegal(Asc asc) { return check_condition(SenseKey::illegal_request, asc); }
 Result parameter_list_length_error() { return illegal(kParameterListLength); }
@@ -75,96 +60,6 @@ std::pair<uint8_t, uint32_t> scaled_count(uint64_t bytes) {
 }
 
 }  // namespace
-
-// A unit a copy reads or writes, and what keeps it alive while it does.
-struct LogicalUnit::Impl::CopyTarget {
-  LogicalUnit::Impl* unit = nullptr;
-  std::shared_ptr<LogicalUnit> hold;  // null for the copy manager's own unit
-};
-
-// One EXTENDED COPY on its way: its pieces run one after another on the
-// copy engine, each started by the previous one's completion.
-struct LogicalUnit::Impl::CopyRun : std::enable_shared_from_this<CopyRun> {
-  struct Step {
-    CopyPiece piece;
-    LogicalUnit::Impl* destination = nullptr;
-    uint16_t segment = 0;
-    bool ends_segment = false;
-  };
-
-  LogicalUnit::Impl* manager = nullptr;
-  std::vector<CopyTarget> targets;  // alive until the run ends
-  std::vector<Step> steps;
-  size_t next = 0;
-  std::shared_ptr<CopyOperation> op;
-  Completion done;  // null once answered (IMMED)
-
-  void go() {
-    if (next == steps.size()) return finish(Result{});
-    Step& s = steps[next];
-    if (op->abort->requested()) return finish(copy_aborted(kNoAdditionalSense, s.segment));
-    if (s.piece.length == 0) return advance(s, CopyOutcome{});
-    auto self = shared_from_this();
-    const uint64_t id = manager->copy_engine->start(
-        s.piece, [self](CopyOutcome out) { self->advance(self->steps[self->next], out); });
-    CopyEngine* engine = manager->copy_engine;
-    op->abort->on_request([engine, id] { engine->cancel(id); });
-  }
-
-  void advance(const Step& s, const CopyOutcome& out) {
-    LogicalUnit::Impl::Counters& c = s.destination->counters;
-    c.bytes_cloned.fetch_add(out.cloned, std::memory_order_relaxed);
-    c.bytes_kernel_copied.fetch_add(out.kernel_copied, std::memory_order_relaxed);
-    c.bytes_host_copied.fetch_add(out.host_copied, std::memory_order_relaxed);
-    {
-      std::lock_guard lock(manager->copy_mu);
-      op->bytes_done += out.bytes();
-      if (out.error == 0 && s.ends_segment) ++op->segments_done;
-    }
-    if (out.error == ECANCELED) return finish(copy_aborted(kNoAdditionalSense, s.segment));
-    if (out.error != 0) {
-      // The cause in the additional sense code (a full thin pool, a
-      // medium error), under COPY ABORTED: the copy is what failed.
-      const Result cause = sense_for_errno(out.error, true);
-      return finish(copy_aborted(Asc{cause.sense[12], cause.sense[13]}, s.segment));
-    }
-    ++next;
-    go();
-  }
-
-  void finish(Result r) {
-    // Where writes are not cached, the copy is on the disk before GOOD.
-    std::set<LogicalUnit::Impl*> destinations;
-    for (const Step& s : steps) destinations.insert(s.destination);
-    for (LogicalUnit::Impl* d : destinations) {
-      if (r.status == Status::good && !d->write_cache) {
-        if (int err = d->file->sync(); err != 0) r = copy_aborted(kWriteError, 0);
-      }
-      d->counters.copies.fetch_add(1, std::memory_order_relaxed);
-    }
-    std::vector<Completion> waiting;
-    {
-      std::lock_guard lock(manager->copy_mu);
-      op->state = r.status == Status::good        ? CopyOperation::State::succeeded
-                  : op->abort->requested()        ? CopyOperation::State::aborted
-                                                  : CopyOperation::State::failed;
-      op->failure = r;
-      op->ended = std::chrono::steady_clock::now();
-      waiting.swap(op->on_end);
-      // LIST ID USAGE 10b: nothing is kept once it ends -- but an IMMED
-      // copy's status is the only way to learn how it ended, so that is
-      // kept a while (kDiscardedKeptFor) to be polled.
-      if (!op->hold && !op->immediate) {
-        const auto it = manager->copy_operations.find({op->nexus, op->list_id});
-        if (it != manager->copy_operations.end() && it->second == op) {
-          manager->copy_operations.erase(it);
-        }
-      }
-    }
-    for (Completion& w : waiting) w(Result{});
-    if (done) done(std::move(r));
-  }
-};
 
 // EXTENDED COPY (SPC-4 6.3 LID1, 6.4 LID4).  Checked in the order
 // libiscsi's suite and LIO agree on: lengths, then descriptor counts and
@@ -324,6 +219,11 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
     }
     readers.insert(src);
     writers.insert(dst);
+    // The tokens over the blocks it will write see it coming.
+    if (bytes > 0) {
+      const uint32_t dbs = dst->block_size();
+      dst->before_write(to / dbs, (to + bytes + dbs - 1) / dbs - to / dbs);
+    }
     // On one unit with overlapping ranges the copy is as if the source
     // were read whole first (SPC-4 6.3.7.1): pieces no longer than the
     // distance, the last ones first when the destination is after the
@@ -364,46 +264,14 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
   auto op = std::make_shared<CopyOperation>();
   op->nexus = cmd.nexus;
   op->list_id = list_id;
-  op->lid4 = lid4;
+  op->service_action = cmd.cdb[1] & 0x1f;
   op->immediate = immediate;
   op->hold = usage == kHold;
   // An IMMED copy outlives its command: only COPY OPERATION ABORT (or a
   // reset) stops it, not an abort of the command that started it.
   op->abort = cmd.abort && !immediate ? cmd.abort : std::make_shared<AbortSignal>();
-  {
-    std::lock_guard lock(copy_mu);
-    size_t running = 0;
-    for (auto it = copy_operations.begin(); it != copy_operations.end();) {
-      const CopyOperation& o = *it->second;
-      const bool stale = o.state != CopyOperation::State::running && !o.hold &&
-                         std::chrono::steady_clock::now() - o.ended > kDiscardedKeptFor;
-      if (stale) {
-        it = copy_operations.erase(it);
-        continue;
-      }
-      if (o.state == CopyOperation::State::running) ++running;
-      ++it;
-    }
-    if (running >= kMaxConcurrentCopies) return answer(illegal(kInsufficientResources));
-    if (usage != kNoListId) {
-      const auto key = std::make_pair(cmd.nexus, list_id);
-      const auto it = copy_operations.find(key);
-      if (it != copy_operations.end() && it->second->state == CopyOperation::State::running) {
-        return answer(illegal(kOperationInProgress));
-      }
-      if (copy_operations.size() >= kMaxKeptCopies) {
-        // The one that ended longest ago makes room.
-        auto oldest = copy_operations.end();
-        for (auto o = copy_operations.begin(); o != copy_operations.end(); ++o) {
-          if (o->second->state == CopyOperation::State::running) continue;
-          if (oldest == copy_operations.end() || o->second->ended < oldest->second->ended) {
-            oldest = o;
-          }
-        }
-        if (oldest != copy_operations.end()) copy_operations.erase(oldest);
-      }
-      copy_operations[key] = op;
-    }
+  if (std::optional<Result> refused = register_copy(op, usage != kNoListId)) {
+    return answer(std::move(*refused));
   }
   run->op = std::move(op);
   Plan plan;
@@ -481,7 +349,8 @@ Result LogicalUnit::Impl::receive_copy_operating_parameters(const Command& cmd) 
 // then forgotten (the list identifier is free again).
 Result LogicalUnit::Impl::receive_copy_status(const Command& cmd) {
   const uint8_t sa = cmd.cdb[1] & 0x1f;
-  const bool lid4 = sa == op::kReceiveCopyStatusLid4;
+  const bool rrti = sa == op::kReceiveRodTokenInformation;
+  const bool lid4 = sa == op::kReceiveCopyStatusLid4 || rrti;
   const uint32_t list_id = lid4 ? be32(cmd.cdb, 2) : cmd.cdb[2];
   const uint32_t allocation = be32(cmd.cdb, 10);
   std::lock_guard lock(copy_mu);
@@ -507,7 +376,7 @@ Result LogicalUnit::Impl::receive_copy_status(const Command& cmd) {
     put_be32(b, 8, count);
   } else {
     b.assign(32, 0);
-    b[4] = o.lid4 ? op::kExtendedCopyLid4 : op::kExtendedCopyLid1;  // RESPONSE TO SERVICE ACTION
+    b[4] = o.service_action;  // RESPONSE TO SERVICE ACTION
     // COPY OPERATION STATUS: in progress (foreground, or background for
     // IMMED), completed, completed with errors, or terminated.
     b[5] = running ? (o.immediate ? 0x12 : 0x11)
@@ -521,9 +390,22 @@ Result LogicalUnit::Impl::receive_copy_status(const Command& cmd) {
       b[13] = b[14] = static_cast<uint8_t>(o.failure.sense.size());
       b.insert(b.end(), o.failure.sense.begin(), o.failure.sense.end());
     }
-    b[15] = 0;  // TRANSFER COUNT UNITS: bytes
-    put_be64(b, 16, o.bytes_done);
+    // TRANSFER COUNT UNITS: bytes, or for RECEIVE ROD TOKEN INFORMATION
+    // logical blocks (0xF1), as Windows reads them.
+    b[15] = rrti ? 0xF1 : 0;
+    put_be64(b, 16, rrti ? o.bytes_done / o.block_size : o.bytes_done);
     put_be16(b, 24, o.segments_done);
+    if (rrti) {
+      // The ROD token descriptors: the token POPULATE TOKEN made, after
+      // its length and two reserved bytes (SBC-3 6.5.4).
+      const size_t at = b.size();
+      const bool token = o.token && o.state == CopyOperation::State::succeeded;
+      b.resize(at + 4 + (token ? 2 + kRodTokenSize : 0), 0);
+      if (token) {
+        put_be32(b, at, 2 + kRodTokenSize);
+        std::copy(o.token->bytes.begin(), o.token->bytes.end(), b.begin() + at + 6);
+      }
+    }
   }
   put_be32(b, 0, static_cast<uint32_t>(b.size() - 4));  // AVAILABLE DATA
   if (!running) copy_operations.erase(it);
@@ -549,17 +431,28 @@ std::vector<uint8_t> LogicalUnit::Impl::third_party_copy_vpd() const {
     put_be16(b, at + 2, static_cast<uint16_t>(body.size()));
     b.insert(b.end(), body.begin(), body.end());
   };
+  // Block Device ROD Limits: what POPULATE TOKEN and
+  // WRITE USING TOKEN take (token_copy.cc).
+  std::vector<uint8_t> whole(36, 0);
+  const TokenLimits tl = token_limits();
+  put_be16(whole, 10, tl.max_ranges);
+  put_be32(whole, 12, tl.max_inactivity);
+  put_be32(whole, 16, tl.default_inactivity);
+  put_be64(whole, 20, tl.max_token_bytes / block_size());  // MAXIMUM TOKEN TRANSFER SIZE
+  put_be64(whole, 28, tl.optimal_bytes / block_size());    // OPTIMAL TRANSFER COUNT
+  descriptor(0x0000, {whole.begin() + 4, whole.end()});
   // Supported Commands: each operation code with its service actions.
   const std::vector<uint8_t> commands = {
-      op::kThirdPartyCopyOut, 3, op::kExtendedCopyLid1, op::kExtendedCopyLid4,
-      op::kCopyOperationAbort,
-      op::kThirdPartyCopyIn, 4, op::kReceiveCopyStatusLid1, op::kReceiveCopyOperatingParameters,
-      op::kReceiveCopyFailureDetails, op::kReceiveCopyStatusLid4};
+      op::kThirdPartyCopyOut, 5, op::kExtendedCopyLid1, op::kExtendedCopyLid4,
+      op::kPopulateToken, op::kWriteUsingToken, op::kCopyOperationAbort,
+      op::kThirdPartyCopyIn, 6, op::kReceiveCopyStatusLid1, op::kReceiveCopyOperatingParameters,
+      op::kReceiveCopyFailureDetails, op::kReceiveCopyStatusLid4,
+      op::kReceiveRodTokenInformation, op::kReportAllRodTokens};
   std::vector<uint8_t> body = {static_cast<uint8_t>(commands.size())};
   body.insert(body.end(), commands.begin(), commands.end());
   descriptor(0x0001, body);
   // Parameter Data.
-  std::vector<uint8_t> whole(32, 0);
+  whole.assign(32, 0);
   put_be16(whole, 8, kMaxCscdDescriptors);
   put_be16(whole, 10, kMaxSegmentDescriptors);
   put_be32(whole, 12, kMaxDescriptorListLength);
@@ -575,6 +468,37 @@ std::vector<uint8_t> LogicalUnit::Impl::third_party_copy_vpd() const {
   put_be32(whole, 12, kMaxSegmentLength);
   // 16, 17: data and inline data segment granularity, log2: bytes.
   descriptor(0x8001, {whole.begin() + 4, whole.end()});
+  // ROD Token Features: no remote tokens; lifetimes; then the block
+  // device's features (SPC-4 7.8.17.7).
+  whole.assign(96, 0);
+  put_be32(whole, 16, 1);                  // MINIMUM TOKEN LIFETIME (s)
+  put_be32(whole, 20, tl.max_inactivity);  // MAXIMUM TOKEN LIFETIME
+  put_be32(whole, 24, tl.max_inactivity);  // MAXIMUM TOKEN INACTIVITY TIMEOUT
+  put_be16(whole, 46, 48);                 // TYPE-SPECIFIC FEATURES LENGTH
+  whole[48] = kDirectAccessBlock;
+  put_be16(whole, 50, 44);
+  put_be16(whole, 54, 1);                          // OPTIMAL LENGTH GRANULARITY (blocks)
+  put_be64(whole, 56, tl.max_token_bytes);         // MAXIMUM BYTES IN BLOCK ROD
+  put_be64(whole, 64, tl.optimal_bytes);           // OPTIMAL BYTES IN BLOCK ROD TRANSFER
+  put_be64(whole, 72, tl.optimal_bytes);           // OPTIMAL BYTES TO TOKEN PER SEGMENT
+  put_be64(whole, 80, tl.optimal_bytes);           // OPTIMAL BYTES FROM TOKEN PER SEGMENT
+  descriptor(0x0106, {whole.begin() + 4, whole.end()});
+  // Supported ROD Types: each {type, TOKEN_IN / TOKEN_OUT, preference}.
+  const std::pair<uint32_t, uint8_t> types[] = {
+      {kRodAccessUponReference, 0x03},
+      {kRodPointInTime, 0x03},
+      {kRodPointInTimeVulnerable, 0x03},
+      {kRodBlockDeviceZero, 0x02},  // used by WRITE USING TOKEN, never made
+  };
+  whole.assign(8, 0);
+  for (const auto& [type, flags] : types) {
+    const size_t at = whole.size();
+    whole.resize(at + 64, 0);
+    put_be32(whole, at, type);
+    whole[at + 4] = flags;
+  }
+  put_be16(whole, 6, static_cast<uint16_t>(whole.size() - 8));
+  descriptor(0x0108, {whole.begin() + 4, whole.end()});
   return b;
 }
 

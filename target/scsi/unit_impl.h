@@ -28,6 +28,7 @@
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
 #include "scsi/reservations.h"
+#include "scsi/rod_tokens.h"
 #include "scsi/sense.h"
 
 namespace offcopy::scsi {
@@ -74,8 +75,11 @@ struct CopyOperation {
   enum class State { running, succeeded, failed, aborted };
   uint64_t nexus = 0;
   uint32_t list_id = 0;
-  bool lid4 = false;       // EXTENDED COPY (LID4): its status is RECEIVE COPY STATUS (LID4)'s
-  bool immediate = false;  // IMMED: GOOD was returned before it ran
+  // The command that started it (THIRD-PARTY COPY OUT service action:
+  // EXTENDED COPY LID1 or LID4, POPULATE TOKEN, WRITE USING TOKEN).
+  uint8_t service_action = 0;
+  uint32_t block_size = 512;  // RECEIVE ROD TOKEN INFORMATION counts blocks of it
+  bool immediate = false;     // IMMED: GOOD was returned before it ran
   bool hold = false;       // LIST ID USAGE 00b: kept until its status is read
   std::shared_ptr<AbortSignal> abort;
   // Guarded by the unit's copy_mu.
@@ -83,6 +87,7 @@ struct CopyOperation {
   uint16_t segments_done = 0;
   uint64_t bytes_done = 0;
   Result failure;  // its CHECK CONDITION, when it failed or was aborted
+  std::shared_ptr<RodToken> token;  // what POPULATE TOKEN made
   std::chrono::steady_clock::time_point ended;
   std::vector<Completion> on_end;  // COPY OPERATION ABORTs waiting for it
 };
@@ -229,18 +234,40 @@ struct LogicalUnit::Impl {
   Plan prefetch(const Command& cmd);
   Plan start_stop_unit(const Command& cmd);
 
-  // third_party_copy.cc
+  // copy_run.cc
   struct CopyTarget;
   struct CopyRun;
+  // Registers a copy under its nexus and list identifier (when `named`),
+  // or says why it may not run.
+  std::optional<Result> register_copy(const std::shared_ptr<CopyOperation>& op, bool named);
+
+  // third_party_copy.cc
   bool copies() const { return copy_engine != nullptr && file != nullptr; }
   Plan extended_copy(const Command& cmd);
   Plan copy_operation_abort(const Command& cmd);
   Result receive_copy_operating_parameters(const Command& cmd) const;
-  // RECEIVE COPY STATUS (LID1 and LID4) and RECEIVE COPY FAILURE DETAILS.
+  // RECEIVE COPY STATUS (LID1 and LID4), RECEIVE COPY FAILURE DETAILS and
+  // RECEIVE ROD TOKEN INFORMATION.
   Result receive_copy_status(const Command& cmd);
   std::vector<uint8_t> third_party_copy_vpd() const;  // VPD page 0x8F's descriptors
   // A nexus that ended: the copy status kept for it goes (its copies run on).
   void forget_copies(uint64_t nexus);
+
+  // token_copy.cc
+  Plan populate_token(const Command& cmd);
+  Plan write_using_token(const Command& cmd);
+  Result report_all_rod_tokens(const Command& cmd) const;
+  // A write to [lba, lba + blocks) is about to be made: the tokens that
+  // would see it change (point in time, no snapshot) are revoked.  Called
+  // by every write's plan, before the bytes can land.
+  void before_write(uint64_t lba, uint64_t blocks, const RodToken* except = nullptr) {
+    if (copy_engine == nullptr || watched_by_tokens->load(std::memory_order_relaxed) == 0) return;
+    copy_engine->tokens().revoke_overlapping(id.naa, block_size(), lba, blocks, except);
+  }
+  // How many live tokens would be revoked by a write to this unit: 0, the
+  // common case, costs a write one load.
+  std::shared_ptr<std::atomic<uint32_t>> watched_by_tokens =
+      std::make_shared<std::atomic<uint32_t>>(0);
 
   // verify_io.cc
   Plan verify(const Command& cmd);

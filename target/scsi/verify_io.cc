@@ -108,6 +108,7 @@ std::optional<Plan> LogicalUnit::Impl::check_write(const Transfer& t, const Comm
   wanted.data_out_wanted = w.wanted;
   if (w.bytes == 0) return answer(wanted);
   if (!file) return answer(sense_for_errno(EIO, true));
+  before_write(t.lba, w.bytes / bs);
   return std::nullopt;
 }
 
@@ -180,6 +181,7 @@ Plan LogicalUnit::Impl::compare_and_write(const Command& cmd) {
   // (SBC-3 5.2).
   if (blocks == 0) return answer(wanted);
   if (!file) return answer(sense_for_errno(EIO, false));
+  before_write(lba, blocks);  // it may not write, but a token cannot wait to know
   const uint64_t offset = lba * bs;
   const bool sync = (flags & 0x08) || !write_cache;  // FUA
   const std::span<const uint8_t> data = cmd.data_out;

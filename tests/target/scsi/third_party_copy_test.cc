@@ -116,7 +116,7 @@ std::vector<uint8_t> receive_cdb(uint8_t sa, uint32_t list_id, uint32_t allocati
   std::vector<uint8_t> c(16, 0);
   c[0] = 0x84;
   c[1] = sa;
-  if (sa == 0x05) {
+  if (sa == 0x05 || sa == 0x07) {
     put_be32(c, 2, list_id);
   } else {
     c[2] = static_cast<uint8_t>(list_id);
@@ -499,8 +499,8 @@ TEST_F(CopyTest, OperatingParametersAndTheVpdPageAgree) {
                                commands.begin() + at + 2 + commands[at + 1]};
     at += 2 + commands[at + 1];
   }
-  EXPECT_EQ(by_opcode[0x83], (std::vector<uint8_t>{0x00, 0x01, 0x1C}));
-  EXPECT_EQ(by_opcode[0x84], (std::vector<uint8_t>{0x00, 0x03, 0x04, 0x05}));
+  EXPECT_EQ(by_opcode[0x83], (std::vector<uint8_t>{0x00, 0x01, 0x10, 0x11, 0x1C}));
+  EXPECT_EQ(by_opcode[0x84], (std::vector<uint8_t>{0x00, 0x03, 0x04, 0x05, 0x07, 0x08}));
   EXPECT_EQ(be16(descriptors[0x0004], 8), max_cscds);
   EXPECT_EQ(be16(descriptors[0x0004], 10), max_segments);
   EXPECT_EQ(be32(descriptors[0x0004], 12), max_list);
@@ -514,6 +514,207 @@ TEST_F(CopyTest, AUnitWithoutACopyEngineHasNoThirdPartyCopy) {
   Result r = send(0, {0x12, 0, 0, 0, 96, 0});
   EXPECT_EQ(r.data_in[5] & 0x08, 0);
   expect_sense(send(0, {0x12, 1, 0x8F, 0, 255, 0}), SenseKey::illegal_request, kInvalidFieldInCdb);
+}
+
+// Token copy: POPULATE TOKEN, RECEIVE ROD TOKEN INFORMATION, WRITE
+// USING TOKEN, REPORT ALL ROD TOKENS.  The temporary directory's
+// filesystem decides whether a token holds a snapshot (xfs, btrfs) or is
+// revoked by a write (ext4, tmpfs); tests/target/tokens runs both.
+
+std::vector<uint8_t> token_cdb(uint8_t sa, uint32_t list_id, size_t list_length) {
+  std::vector<uint8_t> c(16, 0);
+  c[0] = 0x83;
+  c[1] = sa;
+  put_be32(c, 6, list_id);
+  put_be32(c, 10, static_cast<uint32_t>(list_length));
+  return c;
+}
+
+std::vector<uint8_t> ranges_of(const std::vector<std::pair<uint64_t, uint32_t>>& ranges) {
+  std::vector<uint8_t> b;
+  for (auto [lba, blocks] : ranges) {
+    std::vector<uint8_t> d(16, 0);
+    put_be64(d, 0, lba);
+    put_be32(d, 8, blocks);
+    b.insert(b.end(), d.begin(), d.end());
+  }
+  return b;
+}
+
+std::vector<uint8_t> populate_list(const std::vector<std::pair<uint64_t, uint32_t>>& ranges,
+                                   uint32_t timeout = 0, bool immed = false) {
+  std::vector<uint8_t> b(16, 0);
+  const auto r = ranges_of(ranges);
+  put_be16(b, 0, static_cast<uint16_t>(16 + r.size() - 2));
+  b[2] = immed ? 0x01 : 0;
+  put_be32(b, 4, timeout);
+  put_be16(b, 14, static_cast<uint16_t>(r.size()));
+  b.insert(b.end(), r.begin(), r.end());
+  return b;
+}
+
+std::vector<uint8_t> write_using_list(const std::vector<uint8_t>& token,
+                                      const std::vector<std::pair<uint64_t, uint32_t>>& ranges,
+                                      uint64_t offset = 0, bool del = false) {
+  std::vector<uint8_t> b(536, 0);
+  const auto r = ranges_of(ranges);
+  put_be16(b, 0, static_cast<uint16_t>(536 + r.size() - 2));
+  b[2] = del ? 0x02 : 0;
+  put_be64(b, 8, offset);
+  std::copy(token.begin(), token.end(), b.begin() + 16);
+  put_be16(b, 534, static_cast<uint16_t>(r.size()));
+  b.insert(b.end(), r.begin(), r.end());
+  return b;
+}
+
+class TokenTest : public CopyTest {
+ protected:
+  // POPULATE TOKEN on `lun`, then its token from RECEIVE ROD TOKEN
+  // INFORMATION.
+  std::vector<uint8_t> populate(uint16_t lun, const std::vector<std::pair<uint64_t, uint32_t>>& r,
+                                uint32_t timeout = 0) {
+    const auto list = populate_list(r, timeout);
+    expect_good(send(lun, token_cdb(0x10, 77, list.size()), list));
+    const Result info = send(lun, receive_cdb(0x07, 77, 4096));
+    expect_good(info);
+    if (info.data_in.size() < 32 + 6 + 512) {
+      ADD_FAILURE() << "no token";
+      return {};
+    }
+    EXPECT_EQ(info.data_in[4], 0x10);
+    EXPECT_EQ(info.data_in[5], 0x01) << "completed";
+    EXPECT_EQ(info.data_in[15], 0xF1) << "blocks";
+    const size_t at = 32 + info.data_in[13];
+    EXPECT_EQ(be32(info.data_in, at), 514u);
+    return {info.data_in.begin() + at + 6, info.data_in.begin() + at + 6 + 512};
+  }
+  Result write_using(uint16_t lun, const std::vector<uint8_t>& list, uint64_t nexus = 1) {
+    return send(lun, token_cdb(0x11, 78, list.size()), list, nexus);
+  }
+};
+
+TEST_F(TokenTest, APopulatedTokenCopiesItsRangesIntoAnotherUnit) {
+  add(0);
+  add(1);
+  const auto a = pattern(8 * kBs, 20), b = pattern(16 * kBs, 21);
+  write(0, 10 * kBs, a);
+  write(0, 100 * kBs, b);
+  const auto token = populate(0, {{10, 8}, {100, 16}});
+  ASSERT_EQ(token.size(), 512u);
+  EXPECT_EQ(be32(token, 0), 0x00800000u) << "point in time";
+  EXPECT_EQ(be16(token, 6), 0x01F8);
+  EXPECT_EQ(token[16], 0xE4);
+  EXPECT_TRUE(std::equal(unit(0).identity().naa.begin(), unit(0).identity().naa.end(),
+                         token.begin() + 24));
+  EXPECT_EQ(be64(token, 56), 24u * kBs);
+  // Into unit 1, two ranges filled in order, from block 4 of the token.
+  expect_good(write_using(1, write_using_list(token, {{0, 10}, {50, 10}}, 4)));
+  std::vector<uint8_t> all(a);
+  all.insert(all.end(), b.begin(), b.end());
+  EXPECT_EQ(read(1, 0, 10 * kBs), std::vector<uint8_t>(all.begin() + 4 * kBs, all.begin() + 14 * kBs));
+  EXPECT_EQ(read(1, 50 * kBs, 10 * kBs),
+            std::vector<uint8_t>(all.begin() + 14 * kBs, all.begin() + 24 * kBs));
+  const Result info = send(1, receive_cdb(0x07, 78));
+  expect_good(info);
+  EXPECT_EQ(info.data_in[4], 0x11);
+  EXPECT_EQ(be64(info.data_in, 16), 20u) << "blocks written";
+  EXPECT_EQ(unit(1).stats().copies, 1u);
+  // A token of the same ranges is another token.
+  const auto again = populate(0, {{10, 8}, {100, 16}});
+  EXPECT_FALSE(std::equal(token.begin() + 128, token.end(), again.begin() + 128));
+}
+
+TEST_F(TokenTest, AWriteToTheRangesNeverReachesTheCopy) {
+  add(0);
+  add(1);
+  const auto before = pattern(8 * kBs, 22);
+  write(0, 0, before);
+  const auto token = populate(0, {{0, 8}});
+  // A WRITE through the unit, as an initiator's.
+  std::vector<uint8_t> cdb = cdb16(0x8A, 2, 1);
+  expect_good(send(0, cdb, pattern(kBs, 23)));
+  const auto dest_before = read(1, 0, 8 * kBs);
+  const Result r = write_using(1, write_using_list(token, {{0, 8}}));
+  if (r.status == Status::good) {
+    EXPECT_EQ(read(1, 0, 8 * kBs), before) << "the snapshot's data";
+  } else {
+    expect_sense(r, SenseKey::illegal_request, Asc{0x23, 0x06});  // revoked
+    EXPECT_EQ(read(1, 0, 8 * kBs), dest_before);
+  }
+}
+
+TEST_F(TokenTest, TheZeroTokenZeroesTheRanges) {
+  add(0);
+  write(0, 0, pattern(32 * kBs, 24));
+  std::vector<uint8_t> zero(512, 0);
+  put_be32(zero, 0, 0xFFFF0001);
+  put_be16(zero, 6, 0x01F8);
+  expect_good(write_using(0, write_using_list(zero, {{4, 8}})));
+  EXPECT_EQ(read(0, 4 * kBs, 8 * kBs), std::vector<uint8_t>(8 * kBs, 0));
+  EXPECT_NE(read(0, 12 * kBs, kBs), std::vector<uint8_t>(kBs, 0));
+}
+
+TEST_F(TokenTest, UnknownDeletedAndUnreachableTokensAreRefused) {
+  add(0);
+  add(1);
+  auto token = populate(0, {{0, 8}});
+  auto corrupt = token;
+  corrupt[300] ^= 0x01;
+  expect_sense(write_using(1, write_using_list(corrupt, {{0, 8}})), SenseKey::illegal_request,
+               Asc{0x23, 0x04});
+  expect_good(write_using(1, write_using_list(token, {{0, 8}}, 0, true)));  // DEL_TKN
+  expect_sense(write_using(1, write_using_list(token, {{0, 8}})), SenseKey::illegal_request,
+               Asc{0x23, 0x09});
+  // A session whose units do not include the source: unknown to it.
+  token = populate(0, {{0, 8}});
+  Command c;
+  const auto list = write_using_list(token, {{0, 8}});
+  const auto cdb = token_cdb(0x11, 5, list.size());
+  c.cdb = cdb;
+  c.data_out = list;
+  c.nexus = 9;
+  c.units = nullptr;  // it reaches only unit 1
+  expect_sense(unit(1).execute(c), SenseKey::illegal_request, Asc{0x23, 0x04});
+  // Offset past the token.
+  Result r = write_using(1, write_using_list(token, {{0, 8}}, 8));
+  expect_sense(r, SenseKey::illegal_request, kInvalidFieldInParameters);
+  expect_field(r, 8, false);
+}
+
+TEST_F(TokenTest, ATokenExpiresAfterItsInactivityTimeout) {
+  add(0);
+  const auto token = populate(0, {{0, 8}}, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  expect_sense(write_using(0, write_using_list(token, {{100, 8}})), SenseKey::illegal_request,
+               Asc{0x23, 0x07});
+}
+
+TEST_F(TokenTest, MalformedListsGetTheStandardSense) {
+  add(0);
+  auto list = populate_list({{0, 8}});
+  expect_sense(send(0, token_cdb(0x10, 1, 16), list), SenseKey::illegal_request,
+               kInvalidFieldInCdb);  // no room for a range
+  list[15] = 15;  // not whole descriptors
+  Result r = send(0, token_cdb(0x10, 1, list.size()), list);
+  expect_sense(r, SenseKey::illegal_request, kInvalidFieldInParameters);
+  expect_field(r, 14, false);
+  r = send(0, token_cdb(0x10, 1, 32), populate_list({{kBlocks - 4, 8}}));
+  expect_sense(r, SenseKey::illegal_request, kLbaOutOfRange);
+  r = send(0, token_cdb(0x10, 1, 32), populate_list({{0, 8}}, 601));
+  expect_sense(r, SenseKey::illegal_request, kInvalidFieldInParameters);
+  expect_field(r, 4, false);
+  r = send(0, token_cdb(0x10, 1, 48), populate_list({{0, 8}, {4, 8}}));
+  expect_sense(r, SenseKey::illegal_request, kInvalidFieldInParameters);  // overlapping
+}
+
+TEST_F(TokenTest, ReportAllRodTokensGivesManagementTokensOnly) {
+  add(0);
+  const auto token = populate(0, {{0, 8}});
+  const Result r = send(0, {0x84, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0});
+  expect_good(r);
+  ASSERT_EQ(r.data_in.size(), 8u + 96u);
+  EXPECT_EQ(be32(r.data_in, 0), 4u + 96u);
+  EXPECT_TRUE(std::equal(token.begin(), token.begin() + 96, r.data_in.begin() + 8));
 }
 
 }  // namespace

@@ -1,0 +1,128 @@
+#include "scsi/copy_run.h"
+
+#include <cerrno>
+#include <set>
+
+namespace offcopy::scsi {
+
+Result copy_aborted(Asc asc, uint16_t segment) {
+  Result r = check_condition(SenseKey::copy_aborted, asc);
+  r.sense[10] = static_cast<uint8_t>(segment >> 8);
+  r.sense[11] = static_cast<uint8_t>(segment);
+  return r;
+}
+
+void LogicalUnit::Impl::CopyRun::go() {
+  if (next == steps.size()) return finish(Result{});
+  Step& s = steps[next];
+  if (op->abort->requested()) return finish(copy_aborted(kNoAdditionalSense, s.segment));
+  if (s.piece.length == 0) return advance(s, CopyOutcome{});
+  auto self = shared_from_this();
+  const uint64_t id = manager->copy_engine->start(
+      s.piece, [self](CopyOutcome out) { self->advance(self->steps[self->next], out); });
+  CopyEngine* engine = manager->copy_engine;
+  op->abort->on_request([engine, id] { engine->cancel(id); });
+}
+
+void LogicalUnit::Impl::CopyRun::advance(const Step& s, const CopyOutcome& out) {
+  // A step with no destination unit stages bytes in a hidden file: it
+  // is not what the copy wrote.
+  if (s.destination != nullptr) {
+    LogicalUnit::Impl::Counters& c = s.destination->counters;
+    c.bytes_cloned.fetch_add(out.cloned, std::memory_order_relaxed);
+    c.bytes_kernel_copied.fetch_add(out.kernel_copied, std::memory_order_relaxed);
+    c.bytes_host_copied.fetch_add(out.host_copied, std::memory_order_relaxed);
+  }
+  {
+    std::lock_guard lock(manager->copy_mu);
+    if (s.destination != nullptr) op->bytes_done += out.bytes();
+    if (out.error == 0 && s.ends_segment) ++op->segments_done;
+  }
+  if (out.error == ECANCELED) return finish(copy_aborted(kNoAdditionalSense, s.segment));
+  if (out.error != 0) {
+    // The cause in the additional sense code (a full thin pool, a
+    // medium error), under COPY ABORTED: the copy is what failed.
+    const Result cause = sense_for_errno(out.error, true);
+    return finish(copy_aborted(Asc{cause.sense[12], cause.sense[13]}, s.segment));
+  }
+  ++next;
+  go();
+}
+
+void LogicalUnit::Impl::CopyRun::finish(Result r) {
+  // Where writes are not cached, the copy is on the disk before GOOD.
+  std::set<LogicalUnit::Impl*> destinations;
+  for (const Step& s : steps) {
+    if (s.destination != nullptr) destinations.insert(s.destination);
+  }
+  for (LogicalUnit::Impl* d : destinations) {
+    if (r.status == Status::good && !d->write_cache) {
+      if (int err = d->file->sync(); err != 0) r = copy_aborted(kWriteError, 0);
+    }
+    d->counters.copies.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (finishing) r = finishing(std::move(r));
+  std::vector<Completion> waiting;
+  {
+    std::lock_guard lock(manager->copy_mu);
+    op->state = r.status == Status::good        ? CopyOperation::State::succeeded
+                : op->abort->requested()        ? CopyOperation::State::aborted
+                                                : CopyOperation::State::failed;
+    op->failure = r;
+    op->ended = std::chrono::steady_clock::now();
+    waiting.swap(op->on_end);
+    // LIST ID USAGE 10b: nothing is kept once it ends -- but an IMMED
+    // copy's status is the only way to learn how it ended, so that is
+    // kept a while (kDiscardedKeptFor) to be polled.
+    if (!op->hold && !op->immediate) {
+      const auto it = manager->copy_operations.find({op->nexus, op->list_id});
+      if (it != manager->copy_operations.end() && it->second == op) {
+        manager->copy_operations.erase(it);
+      }
+    }
+  }
+  for (Completion& w : waiting) w(Result{});
+  if (done) done(std::move(r));
+}
+
+// Registers `op` under its nexus and list identifier (when `named`): a
+// list identifier a running copy of that nexus holds is refused (SPC-4
+// 6.3.1: OPERATION IN PROGRESS, as ddpt expects); an ended one's kept
+// status is replaced.
+std::optional<Result> LogicalUnit::Impl::register_copy(const std::shared_ptr<CopyOperation>& op,
+                                                       bool named) {
+  std::lock_guard lock(copy_mu);
+  const auto now = std::chrono::steady_clock::now();
+  size_t running = 0;
+  for (auto it = copy_operations.begin(); it != copy_operations.end();) {
+    const CopyOperation& o = *it->second;
+    if (o.state != CopyOperation::State::running && !o.hold && now - o.ended > kDiscardedKeptFor) {
+      it = copy_operations.erase(it);
+      continue;
+    }
+    if (o.state == CopyOperation::State::running) ++running;
+    ++it;
+  }
+  if (running >= kMaxConcurrentCopies) {
+    return check_condition(SenseKey::illegal_request, kInsufficientResources);
+  }
+  if (!named) return std::nullopt;
+  const auto key = std::make_pair(op->nexus, op->list_id);
+  const auto it = copy_operations.find(key);
+  if (it != copy_operations.end() && it->second->state == CopyOperation::State::running) {
+    return check_condition(SenseKey::illegal_request, kOperationInProgress);
+  }
+  if (copy_operations.size() >= kMaxKeptCopies) {
+    // The one that ended longest ago makes room.
+    auto oldest = copy_operations.end();
+    for (auto o = copy_operations.begin(); o != copy_operations.end(); ++o) {
+      if (o->second->state == CopyOperation::State::running) continue;
+      if (oldest == copy_operations.end() || o->second->ended < oldest->second->ended) oldest = o;
+    }
+    if (oldest != copy_operations.end()) copy_operations.erase(oldest);
+  }
+  copy_operations[key] = op;
+  return std::nullopt;
+}
+
+}  // namespace offcopy::scsi
