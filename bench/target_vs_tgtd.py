@@ -77,7 +77,10 @@ class Targets:
             port_file = os.path.join(d, "port")
             p = subprocess.Popen(
                 [os.path.join(self.build, "offcopy-target"), "--listen", "127.0.0.1:0",
-                 "--port-file", port_file, "--target", IQN_OURS, "--lun", "0=" + self.image, "-q"],
+                 "--port-file", port_file, "--target", IQN_OURS, "--lun", "0=" + self.image, "-q",
+                 # No control socket: the benchmark asks no status, and must
+                 # not collide with a target serving the default one.
+                 "--control", "none"],
                 stdin=subprocess.DEVNULL)
             self.procs.append(p)
             for _ in range(100):

@@ -69,13 +69,15 @@ bool takes_value(std::string_view opt) {
                                            "--queue-depth",
                                            "--max-sessions",
                                            "--max-session-data",
-                                           "--max-logins-in-progress"};
+                                           "--max-logins-in-progress",
+                                           "--control"};
   return std::find(std::begin(kWithValue), std::end(kWithValue), opt) != std::end(kWithValue);
 }
 
 bool is_switch(std::string_view opt) {
-  static const char* const kSwitches[] = {"--foreground", "-v", "--verbose", "-q",
-                                          "--quiet",      "-h", "--help",    "--version"};
+  static const char* const kSwitches[] = {"--foreground", "-v",        "--verbose",
+                                          "-q",           "--quiet",   "-h",
+                                          "--help",       "--version", "--json"};
   return std::find(std::begin(kSwitches), std::end(kSwitches), opt) != std::end(kSwitches);
 }
 
@@ -176,6 +178,9 @@ bool apply_flag(std::string_view opt, const std::string& value, CommandLine& cl,
   } else if (opt == "--port-file") {
     if (value.empty()) return bad("an empty file name");
     cl.port_file = value;
+  } else if (opt == "--control") {
+    // Its length is checked with the config's, in validate().
+    cl.control_socket = value == kNoControlSocket ? "" : value;
   } else if (opt == "--queue-depth" || opt == "--max-sessions" ||
              opt == "--max-logins-in-progress") {
     const uint32_t hi = opt == "--queue-depth"    ? kMaxQueueDepth
@@ -239,6 +244,10 @@ class ConfigReader {
         config_.log_level = *level;
       } else if (k == "target") {
         if (!read_targets(node)) return false;
+      } else if (k == "control_socket") {
+        std::string path;
+        if (!get_string(k, node, path)) return false;
+        config_.server.control_socket = path == kNoControlSocket ? "" : path;
       } else if (is_server_scalar(k)) {
         if (!read_server_scalar(k, node)) return false;
       } else {
@@ -246,7 +255,8 @@ class ConfigReader {
                        " (known at the top: listen, log_level, io_threads, "
                        "max_recv_data_segment, first_burst, max_burst, immediate_data, "
                        "initial_r2t, max_outstanding_r2t, nop_interval, queue_depth, "
-                       "max_sessions, max_session_data, max_logins_in_progress, target)");
+                       "max_sessions, max_session_data, max_logins_in_progress, "
+                       "control_socket, target)");
       }
     }
     return true;
@@ -637,6 +647,15 @@ bool read_secret_file(const std::string& where, const std::string& path, std::st
   return true;
 }
 
+// A Unix socket's path fits in sockaddr_un's 108 bytes, with its NUL.
+bool check_control_socket(const std::string& path, std::string& error) {
+  constexpr size_t kMaxSocketPath = 107;
+  if (path.size() <= kMaxSocketPath) return true;
+  error = "control socket '" + path + "' is " + std::to_string(path.size()) +
+          " bytes long; a Unix socket's path has at most " + std::to_string(kMaxSocketPath);
+  return false;
+}
+
 // The first of luns[0, before) that has number `lun`, or null.
 const LunSpec* find_lun(const std::vector<LunSpec>& luns, uint16_t lun, size_t before) {
   for (size_t i = 0; i < before; ++i) {
@@ -727,8 +746,17 @@ std::string unit_name(const std::string& iqn, uint16_t lun) {
   return iqn + "," + std::to_string(lun);
 }
 
+// The options `offcopy-target status` takes; every other one is serving's.
+bool status_option(std::string_view opt) {
+  return opt == "--control" || opt == "--config" || opt == "--json" || opt == "-h" ||
+         opt == "--help";
+}
+
 bool parse_command_line(const std::vector<std::string>& args, CommandLine& cl, std::string& error) {
-  for (size_t i = 0; i < args.size(); ++i) {
+  // "status" is a command only as the first argument: the rest are options.
+  const bool status = !args.empty() && args[0] == "status";
+  if (status) cl.action = CommandLine::Action::status;
+  for (size_t i = status ? 1 : 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     // --opt=value as well as --opt value.
     std::string opt = arg, value;
@@ -740,6 +768,15 @@ bool parse_command_line(const std::vector<std::string>& args, CommandLine& cl, s
         value = arg.substr(eq + 1);
         inline_value = true;
       }
+    }
+    if (status && (takes_value(opt) || is_switch(opt)) && !status_option(opt)) {
+      error = "option '" + opt +
+              "' is not one of 'offcopy-target status' (it takes --control, --config and --json)";
+      return false;
+    }
+    if (!status && opt == "--json") {
+      error = "option '--json' belongs to the status command: offcopy-target status --json";
+      return false;
     }
     if (takes_value(opt)) {
       if (!inline_value) {
@@ -753,8 +790,13 @@ bool parse_command_line(const std::vector<std::string>& args, CommandLine& cl, s
       continue;
     }
     if (!is_switch(opt)) {
-      error = arg.starts_with("-") ? "unknown option '" + arg + "'"
-                                   : "unexpected argument '" + arg + "' (options only)";
+      if (arg == "status") {
+        error = "unexpected argument 'status': the status command comes first, "
+                "offcopy-target status [--control PATH] [--json]";
+      } else {
+        error = arg.starts_with("-") ? "unknown option '" + arg + "'"
+                                     : "unexpected argument '" + arg + "' (options only)";
+      }
       return false;
     }
     if (inline_value) {
@@ -769,6 +811,7 @@ bool parse_command_line(const std::vector<std::string>& args, CommandLine& cl, s
       cl.action = CommandLine::Action::version;
       return true;
     }
+    if (opt == "--json") cl.json = true;
     if (opt == "-v" || opt == "--verbose") cl.log_level = tlog::Level::debug;
     if (opt == "-q" || opt == "--quiet") cl.log_level = tlog::Level::error;
     // --foreground: the only mode there is (systemd runs it as Type=simple).
@@ -838,6 +881,7 @@ bool validate(const Config& config, std::string& error) {
     error = "max_logins_in_progress must be from 1 to " + std::to_string(kMaxLoginsInProgress);
     return false;
   }
+  if (!check_control_socket(s.control_socket, error)) return false;
   if (config.targets.empty()) {
     error = "nothing to serve: give --target IQN --lun N=PATH, or --config FILE with a [[target]]";
     return false;
@@ -932,13 +976,32 @@ bool resolve(const CommandLine& cl, Config& config, std::string& error) {
     config.server.max_logins_in_progress = *cl.max_logins_in_progress;
   }
   if (cl.log_level) config.log_level = *cl.log_level;
+  if (cl.control_socket) config.server.control_socket = *cl.control_socket;
   return load_secrets(config, error) && validate(config, error);
+}
+
+bool resolve_control_socket(const CommandLine& cl, std::string& path, std::string& error) {
+  Config config;
+  if (cl.control_socket) {
+    config.server.control_socket = *cl.control_socket;
+  } else if (!cl.config_path.empty() && !load_config(cl.config_path, config, error)) {
+    return false;
+  }
+  path = config.server.control_socket;
+  if (path.empty()) {
+    error = "the control socket is turned off (--control none, or control_socket = \"\" or "
+            "\"none\"): there is nothing to ask; give --control PATH";
+    return false;
+  }
+  return check_control_socket(path, error);
 }
 
 std::string usage() {
   return R"(Usage: offcopy-target [OPTION]... --target IQN --lun N=PATH [--lun N=PATH]...
        offcopy-target [OPTION]... --config FILE
-Serve files as the logical units of iSCSI targets.
+       offcopy-target status [--control PATH | --config FILE] [--json]
+Serve files as the logical units of iSCSI targets, or show what a running
+one serves and what each LUN has done (status).
 
       --listen ADDR:PORT   listen on this portal ([IPV6]:PORT for IPv6; port 0:
                              any free port); may repeat; default 0.0.0.0:3260
@@ -973,6 +1036,10 @@ Serve files as the logical units of iSCSI targets.
                              (1-65535; default 64)
       --port-file FILE     write the first portal's bound port to FILE once
                              every portal is listening
+      --control PATH       answer 'offcopy-target status' on this Unix socket
+                             (mode 0600), or with status, ask it; 'none': no
+                             socket; default /run/offcopy-target/control.sock
+      --json               status: print JSON (versioned) instead of a table
       --foreground         run in the foreground (the only mode; for
                              service managers)
   -v, --verbose            log debug messages too
@@ -982,7 +1049,9 @@ Serve files as the logical units of iSCSI targets.
 
 Exit status: 0 after a clean stop (SIGINT, SIGTERM), 1 if a unit could not be
 flushed at the stop, 2 if nothing could be served (a usage or config error,
-a backing file that cannot be used, a portal that cannot be bound).
+a backing file that cannot be used, a portal or control socket that cannot
+be bound).  status: 0 when printed, 1 if no target answered on the control
+socket, 2 on a usage or config error.
 SIGHUP re-reads the backing files' sizes.  See offcopy-target(8).
 )";
 }

@@ -8,8 +8,8 @@
 //
 // Precedence: the config file is read first, then the flags are laid over
 // it.  A scalar flag (--io-threads, --queue-depth, --max-sessions,
-// --max-session-data, --max-logins-in-progress, -v, -q) replaces the
-// config's value;
+// --max-session-data, --max-logins-in-progress, --control, -v, -q)
+// replaces the config's value;
 // --listen and --target add to the config's lists.  --create applies to
 // the LUNs of the command line only (a config LUN has its own `create`).
 #ifndef OFFCOPY_TARGET_CONFIG_H_
@@ -31,6 +31,13 @@ inline constexpr uint16_t kMaxLun = 16383;  // flat addressing's 14 bits (SAM-5 
 inline constexpr uint64_t kMinSessionData = 1ull << 20;
 inline constexpr uint64_t kMaxSessionData = 1ull << 40;
 inline constexpr const char* kDefaultListen = "0.0.0.0:3260";
+// The control socket `offcopy-target status` asks (target/control/): in
+// a directory of its own under /run, which systemd's RuntimeDirectory=
+// makes writable inside the service's sandbox (docs/offcopy-target.service).
+inline constexpr const char* kDefaultControlSocket = "/run/offcopy-target/control.sock";
+// What --control and control_socket take to mean "no control socket" (an
+// empty string does too).
+inline constexpr const char* kNoControlSocket = "none";
 
 // One logical unit of a target.
 struct LunSpec {
@@ -96,6 +103,8 @@ struct ServerSettings {
   // threads and 40-47k with 4-8 (they queue on the inode lock;
   // docs/benchmarks.md).  More help a slow disk with many misses.
   unsigned io_threads = 2;
+  // The control socket's path; empty: none.
+  std::string control_socket = kDefaultControlSocket;
 };
 
 struct Config {
@@ -105,8 +114,10 @@ struct Config {
 };
 
 // The command line, parsed but not yet merged with the config file.
+// `offcopy-target status [--control PATH] [--config FILE] [--json]` asks
+// a running target over its control socket instead of serving.
 struct CommandLine {
-  enum class Action { serve, help, version };
+  enum class Action { serve, status, help, version };
   Action action = Action::serve;
   std::string config_path;               // --config; empty: none
   std::vector<std::string> listen;       // --listen, in order
@@ -119,11 +130,16 @@ struct CommandLine {
   std::optional<uint32_t> max_logins_in_progress;  // --max-logins-in-progress
   std::optional<tlog::Level> log_level;  // -v, -q (the last one wins)
   std::string port_file;                 // --port-file; empty: none
+  // --control PATH; "" for --control none (or --control '').
+  std::optional<std::string> control_socket;
+  bool json = false;  // status --json
 };
 
 // Parses the arguments after argv[0].  False and a sentence in `error` on
 // a usage error (an unknown option, a missing or bad value, a --lun before
-// any --target).  --help and --version stop the parse there.
+// any --target, an option of the other action).  --help and --version stop
+// the parse there.  A first argument "status" is the status action, which
+// takes --control, --config and --json only.
 bool parse_command_line(const std::vector<std::string>& args, CommandLine& cl, std::string& error);
 
 // Parses a config file's text into `config` (`name` is the file's name in
@@ -143,6 +159,13 @@ bool resolve(const CommandLine& cl, Config& config, std::string& error);
 
 // Checks a whole Config (resolve() calls it).
 bool validate(const Config& config, std::string& error);
+
+// The control socket `offcopy-target status` asks: --control, else the
+// config file's control_socket (the file is read for that key only: it
+// need not name anything to serve), else the default.  False and a
+// sentence in `error` if the file cannot be read, or if the socket is
+// turned off.
+bool resolve_control_socket(const CommandLine& cl, std::string& path, std::string& error);
 
 // Reads each target's secret_file and mutual_secret_file into its secret
 // (resolve() calls it).  A file must be a regular file that neither group

@@ -2,22 +2,28 @@
 // (docs/offcopy-target.8.scd).  This file is the process around the
 // server: it reads the flags and the config file (config.h), opens every
 // backing file before it binds a portal (a bad file serves nothing), runs
-// the server on the main thread, and handles signals on a thread of their
-// own (SIGINT/SIGTERM stop, SIGHUP re-reads the files' sizes).
+// the server on the main thread, answers the control socket on a thread of
+// its own (target/control/), and handles signals on another (SIGINT/SIGTERM
+// stop, SIGHUP re-reads the files' sizes).  `offcopy-target status` is the
+// control socket's client.
 //
 // Exit status: 0 after a clean stop; 1 when a unit could not be flushed at
 // the stop; 2 when nothing could be served (usage, config, backing file,
-// bind or port-file errors).
+// bind, control-socket or port-file errors).  status: 0 when the status
+// was printed, 1 when no target answered, 2 on a usage or config error.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,12 +31,16 @@
 #include <vector>
 
 #include "config.h"
+#include "control/control_client.h"
+#include "control/control_server.h"
+#include "control/status.h"
 #include "iscsi/server.h"
 #include "scsi/backing_file.h"
 #include "scsi/copy_engine.h"
 #include "scsi/io_pool.h"
 #include "scsi/logical_unit.h"
 #include "scsi/lun_map.h"
+#include "util/human_size.h"
 #include "util/log.h"
 
 #ifndef OFFCOPY_TARGET_VERSION
@@ -43,11 +53,18 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFlushFailed = 1;
 constexpr int kExitNotServed = 2;
+// offcopy-target status: 0 (printed), kExitNoAnswer, or kExitNotServed for
+// a usage or config error.
+constexpr int kExitNoAnswer = 1;
 
-// A unit being served, with what the log and SIGHUP need to name it.
+// A unit being served, with what the log, SIGHUP and the status need to
+// name it.
 struct ServedUnit {
   std::string name;  // "IQN LUN N"
+  std::string iqn;
+  uint16_t lun = 0;
   std::string path;
+  bool read_only = false;
   std::shared_ptr<scsi::LogicalUnit> unit;
 };
 
@@ -55,22 +72,6 @@ int usage_error(const std::string& message) {
   OFFCOPY_TLOG(error, "%s", message.c_str());
   std::fprintf(stderr, "Try 'offcopy-target --help' for more information.\n");
   return kExitNotServed;
-}
-
-// "64 MiB", "1.5 GiB", "512 bytes": for the log lines.
-std::string human_size(uint64_t bytes) {
-  static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-  if (bytes < 1024) return std::to_string(bytes) + " bytes";
-  double v = static_cast<double>(bytes);
-  int u = -1;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, v == static_cast<uint64_t>(v) ? "%.0f %s" : "%.1f %s", v,
-                kUnits[u]);
-  return buf;
 }
 
 // Where a LUN's persistent reservations are kept (when an initiator asks
@@ -120,7 +121,8 @@ bool open_units(const config::Config& config, std::vector<std::unique_ptr<scsi::
                    human_size(size).c_str(), l.block_size, l.read_only ? "read-only" : "read-write",
                    l.write_cache ? "on" : "off");
       luns.emplace(l.lun, unit);
-      served.push_back({t.iqn + " LUN " + std::to_string(l.lun), l.path, std::move(unit)});
+      served.push_back({t.iqn + " LUN " + std::to_string(l.lun), t.iqn, l.lun, l.path,
+                        l.read_only, std::move(unit)});
     }
     iscsi::TargetAuth auth{t.auth.user, t.auth.secret, t.auth.mutual_user, t.auth.mutual_secret};
     targets.push_back(
@@ -187,6 +189,94 @@ void log_portals(const std::vector<std::string>& listen, uint16_t first_port) {
   }
 }
 
+// What the control socket answers with: read on the control thread while
+// the server runs (both kinds of counters are atomics).  `served` is in
+// the order of the targets, each target's LUNs together.
+control::Status status_snapshot(const iscsi::Server& server, const std::vector<ServedUnit>& served,
+                                std::chrono::steady_clock::time_point started) {
+  control::Status status;
+  status.version = OFFCOPY_TARGET_VERSION;
+  status.pid = ::getpid();
+  status.uptime_seconds = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                    std::chrono::steady_clock::now() - started)
+                                                    .count());
+  status.server = server.stats();
+  for (const ServedUnit& s : served) {
+    if (status.targets.empty() || status.targets.back().iqn != s.iqn) {
+      status.targets.push_back({s.iqn, {}});
+    }
+    status.targets.back().luns.push_back({s.lun, s.path, s.unit->blocks() * s.unit->block_size(),
+                                          s.unit->block_size(), s.read_only, s.unit->stats()});
+  }
+  for (control::TargetStatus& t : status.targets) {
+    std::sort(t.luns.begin(), t.luns.end(),
+              [](const control::LunStatus& a, const control::LunStatus& b) {
+                return a.lun < b.lun;
+              });
+  }
+  return status;
+}
+
+// Opens the control socket into `control`, if there is to be one.  False
+// (logged) when nothing must be served: a path the admin gave that cannot
+// be made, or another target answering on it (it would be asked instead
+// of this one).  The default path is a warning when it cannot be made: an
+// unprivileged user cannot write /run, and serves as before, without one.
+bool open_control(const std::string& path, std::function<control::Status()> snapshot,
+                  std::unique_ptr<control::ControlServer>& control) {
+  if (path.empty()) {
+    OFFCOPY_TLOG(info, "no control socket (turned off): offcopy-target status cannot ask");
+    return true;
+  }
+  const bool is_default = path == config::kDefaultControlSocket;
+  if (is_default) {
+    // Its directory, as systemd's RuntimeDirectory= would make it; the
+    // socket itself is 0600.  Any error shows when the socket is bound.
+    const std::string dir = path.substr(0, path.rfind('/'));
+    if (::mkdir(dir.c_str(), 0755) == 0) {
+      OFFCOPY_TLOG(debug, "made the directory %s for the control socket", dir.c_str());
+    }
+  }
+  control::ControlServer::Failure failure;
+  std::string error;
+  control = control::ControlServer::open(path, std::move(snapshot), failure, error);
+  if (control) {
+    OFFCOPY_TLOG(info, "control socket %s (offcopy-target status)", path.c_str());
+    return true;
+  }
+  if (failure == control::ControlServer::Failure::in_use || !is_default) {
+    OFFCOPY_TLOG(error, "%s", error.c_str());
+    return false;
+  }
+  OFFCOPY_TLOG(warning,
+               "%s; serving without a control socket (give --control PATH for one, or "
+               "--control none)",
+               error.c_str());
+  return true;
+}
+
+// offcopy-target status: asks the control socket and prints the answer.
+int show_status(const config::CommandLine& cl) {
+  std::string path, error, answer;
+  if (!config::resolve_control_socket(cl, path, error)) {
+    OFFCOPY_TLOG(error, "%s", error.c_str());
+    return kExitNotServed;
+  }
+  if (!control::request(path, cl.json ? "status json" : "status", answer, error)) {
+    OFFCOPY_TLOG(error, "%s", error.c_str());
+    return kExitNoAnswer;
+  }
+  if (answer.starts_with("error: ")) {
+    // A refusal (a target of another version?): its own words.
+    while (!answer.empty() && answer.back() == '\n') answer.pop_back();
+    OFFCOPY_TLOG(error, "the control socket '%s' refused the request: %s", path.c_str(),
+                 answer.c_str() + 7);
+    return kExitNoAnswer;
+  }
+  std::fputs(answer.c_str(), stdout);
+  return std::fflush(stdout) == 0 ? kExitOk : kExitNoAnswer;
+}
+
 // The signal thread: SIGINT and SIGTERM stop the server (and end the
 // thread); SIGHUP has every unit take its file's new size.  refresh is
 // not async-signal-safe, hence a thread with sigwait() and not a handler.
@@ -213,6 +303,7 @@ void handle_signals(const sigset_t& set, iscsi::Server& server,
 }
 
 int serve(const config::Config& config, const std::string& port_file, const sigset_t& signals) {
+  const auto started = std::chrono::steady_clock::now();
   // The units' I/O threads: created after main() blocked the signals, so
   // they inherit the mask and only the signal thread takes them.  Declared
   // first so that it outlives the units and the server.
@@ -237,6 +328,14 @@ int serve(const config::Config& config, const std::string& port_file, const sigs
     return kExitNotServed;
   }
   log_portals(config.server.listen, server->port());
+  // Before the port file: a script that waits for that file may ask the
+  // status at once.  Its thread is made after main() blocked the signals.
+  std::unique_ptr<control::ControlServer> control;
+  const iscsi::Server& served_by = *server;
+  auto snapshot = [&served_by, &served, started] {
+    return status_snapshot(served_by, served, started);
+  };
+  if (!open_control(config.server.control_socket, snapshot, control)) return kExitNotServed;
   if (!port_file.empty() && !write_port_file(port_file, server->port())) return kExitNotServed;
   OFFCOPY_TLOG(info, "offcopy-target %s: serving %zu LUN(s) of %zu target(s)",
                OFFCOPY_TARGET_VERSION, served.size(), config.targets.size());
@@ -253,6 +352,8 @@ int serve(const config::Config& config, const std::string& port_file, const sigs
   // thread then (a second stop() is harmless; an exited thread ignores it).
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  // Stopped: nothing more to ask, and the socket file goes now.
+  control.reset();
 
   // The sessions are over; what initiators wrote into the page cache goes
   // to disk before the process says it stopped cleanly.
@@ -302,6 +403,11 @@ int main(int argc, char** argv) {
   if (cl.action == CommandLine::Action::version) {
     std::printf("offcopy-target %s\n", OFFCOPY_TARGET_VERSION);
     return offcopy::kExitOk;
+  }
+  if (cl.action == CommandLine::Action::status) {
+    // A client, not a server: Ctrl-C ends it as it ends any command.
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    return offcopy::show_status(cl);
   }
   offcopy::config::Config config;
   if (!offcopy::config::resolve(cl, config, error)) {

@@ -24,10 +24,12 @@ kill_now() {
 
 # start_target ARGS...: offcopy-target in the background on a free port of
 # 127.0.0.1 (its log in $T/target.log), with ARGS; sets $PID and $PORT.
-# If it does not start, says so with its log and exits 1.
+# Its control socket is $T/control.sock unless ARGS give another --control
+# (the last one counts): never the default, which tests run in parallel
+# would share.  If it does not start, says so with its log and exits 1.
 start_target() {
   rm -f "$T/port"
-  "$TARGET_BIN" --listen 127.0.0.1:0 --port-file "$T/port" "$@" \
+  "$TARGET_BIN" --listen 127.0.0.1:0 --port-file "$T/port" --control "$T/control.sock" "$@" \
     >"$T/target.log" 2>&1 </dev/null &
   PID=$!
   for _ in $(seq 100); do
@@ -60,7 +62,11 @@ stop_target() {
   wait "$PID"
   local rc=$?
   PID=
-  [ $rc = 0 ] && pass "SIGTERM: the target flushed and exited 0" || fail "SIGTERM: exit status $rc"
+  if [ $rc = 0 ]; then
+    pass "SIGTERM: the target flushed and exited 0"
+  else
+    fail "SIGTERM: exit status $rc"
+  fi
 }
 
 # free_port: a TCP port of 127.0.0.1 that is free now.

@@ -152,12 +152,14 @@ check "one bad LUN serves nothing" 2 "$T/missing.img"
 # ---------------------------------------------------------------- serving
 
 # start NAME ARGS...: starts a server in the background on 127.0.0.1:0;
-# $pid, $port (from --port-file), its stderr in $T/NAME.err.
+# $pid, $port (from --port-file), its stderr in $T/NAME.err.  Its control
+# socket is $T/NAME.sock, not the default, which parallel tests would share.
 start() {
   local name=$1
   shift
   rm -f "$T/$name.port"
-  "$BIN" --foreground --listen 127.0.0.1:0 --port-file "$T/$name.port" "$@" \
+  "$BIN" --foreground --listen 127.0.0.1:0 --port-file "$T/$name.port" \
+    --control "$T/$name.sock" "$@" \
     >/dev/null 2>"$T/$name.err" </dev/null &
   pid=$!
   PIDS+=("$pid")

@@ -277,6 +277,7 @@ TEST(Resolve, DefaultsFromFlagsAlone) {
   EXPECT_EQ(config.server.max_session_data, 256u << 20);
   EXPECT_EQ(config.server.max_logins_in_progress, 64u);
   EXPECT_EQ(config.server.max_outstanding_r2t, 16u);
+  EXPECT_EQ(config.server.control_socket, "/run/offcopy-target/control.sock");
 }
 
 TEST(Resolve, CreateAppliesToEveryFlagLun) {
@@ -406,7 +407,7 @@ TEST(ConfigFile, UnknownKeysNameTheKeyAndLine) {
             "t.toml:2: unknown key 'port' (known at the top: listen, log_level, io_threads, "
             "max_recv_data_segment, first_burst, max_burst, immediate_data, initial_r2t, "
             "max_outstanding_r2t, nop_interval, queue_depth, max_sessions, max_session_data, "
-            "max_logins_in_progress, target)");
+            "max_logins_in_progress, control_socket, target)");
   EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\nname = \"x\"\n"),
             "t.toml:3: unknown key 'name' in [[target]] (known: iqn, alias, allow, auth, lun)");
   EXPECT_EQ(toml_error("[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n"
@@ -417,7 +418,7 @@ TEST(ConfigFile, UnknownKeysNameTheKeyAndLine) {
             "t.toml:1: unknown key 'server' (known at the top: listen, log_level, io_threads, "
             "max_recv_data_segment, first_burst, max_burst, immediate_data, initial_r2t, "
             "max_outstanding_r2t, nop_interval, queue_depth, max_sessions, max_session_data, "
-            "max_logins_in_progress, target)");
+            "max_logins_in_progress, control_socket, target)");
 }
 
 TEST(ConfigFile, TypesAndRanges) {
@@ -801,12 +802,104 @@ TEST(Auth, SecretFile) {
   EXPECT_NE(error.find("has 5 bytes"), std::string::npos) << error;
 }
 
+// ---------------------------------------------------------------- the control socket
+
+TEST(ControlSocket, FlagAndConfigKeyAndNone) {
+  Config config;
+  std::string error;
+  ASSERT_TRUE(resolve(parsed({"--target", "iqn.a:x", "--lun", "0=/x", "--control", "/tmp/c.sock"}),
+                      config, error))
+      << error;
+  EXPECT_EQ(config.server.control_socket, "/tmp/c.sock");
+  EXPECT_EQ(parsed({"--control", "none"}).control_socket, "");
+  EXPECT_EQ(parsed({"--control="}).control_socket, "");
+  EXPECT_FALSE(parsed({}).control_socket.has_value());
+  EXPECT_EQ(toml_ok("control_socket = \"/run/x.sock\"\n").server.control_socket, "/run/x.sock");
+  EXPECT_EQ(toml_ok("control_socket = \"none\"\n").server.control_socket, "");
+  EXPECT_EQ(toml_ok("control_socket = \"\"\n").server.control_socket, "");
+  EXPECT_EQ(toml_error("control_socket = 1\n"),
+            "t.toml:1: 'control_socket' must be a string, not an integer");
+}
+
+TEST(ControlSocket, TheFlagOverridesTheFile) {
+  TempFile f("control_socket = \"/tmp/from-file.sock\"\n"
+             "[[target]]\niqn = \"iqn.a:x\"\n[[target.lun]]\nlun = 0\npath = \"/x\"\n");
+  Config config;
+  std::string error;
+  ASSERT_TRUE(resolve(parsed({"--config", f.path()}), config, error)) << error;
+  EXPECT_EQ(config.server.control_socket, "/tmp/from-file.sock");
+  Config over;
+  ASSERT_TRUE(resolve(parsed({"--config", f.path(), "--control", "none"}), over, error)) << error;
+  EXPECT_EQ(over.server.control_socket, "");
+}
+
+TEST(ControlSocket, APathTooLongForAUnixSocket) {
+  const std::string path = "/tmp/" + std::string(103, 'x');  // 108 bytes
+  EXPECT_EQ(resolve_error({"--target", "iqn.a:x", "--lun", "0=/x", "--control", path}),
+            "control socket '" + path +
+                "' is 108 bytes long; a Unix socket's path has at most 107");
+  Config config;
+  std::string error;
+  EXPECT_TRUE(resolve(parsed({"--target", "iqn.a:x", "--lun", "0=/x", "--control",
+                              path.substr(0, 107)}),
+                      config, error))
+      << error;
+}
+
+TEST(StatusCommand, ItsOptions) {
+  CommandLine cl = parsed({"status"});
+  EXPECT_EQ(cl.action, CommandLine::Action::status);
+  EXPECT_FALSE(cl.json);
+  cl = parsed({"status", "--json", "--control", "/tmp/c.sock"});
+  EXPECT_EQ(cl.action, CommandLine::Action::status);
+  EXPECT_TRUE(cl.json);
+  EXPECT_EQ(cl.control_socket, "/tmp/c.sock");
+  EXPECT_EQ(parsed({"status", "--help"}).action, CommandLine::Action::help);
+}
+
+TEST(StatusCommand, Errors) {
+  EXPECT_EQ(flag_error({"status", "--lun", "0=/x"}),
+            "option '--lun' is not one of 'offcopy-target status' (it takes --control, --config "
+            "and --json)");
+  EXPECT_EQ(flag_error({"status", "-v"}),
+            "option '-v' is not one of 'offcopy-target status' (it takes --control, --config "
+            "and --json)");
+  EXPECT_EQ(flag_error({"status", "now"}), "unexpected argument 'now' (options only)");
+  EXPECT_EQ(flag_error({"--json"}),
+            "option '--json' belongs to the status command: offcopy-target status --json");
+  EXPECT_EQ(flag_error({"--control", "/tmp/c.sock", "status"}),
+            "unexpected argument 'status': the status command comes first, offcopy-target "
+            "status [--control PATH] [--json]");
+}
+
+TEST(StatusCommand, WhichSocketItAsks) {
+  std::string path, error;
+  ASSERT_TRUE(resolve_control_socket(parsed({"status"}), path, error)) << error;
+  EXPECT_EQ(path, kDefaultControlSocket);
+  ASSERT_TRUE(resolve_control_socket(parsed({"status", "--control", "/tmp/c.sock"}), path, error));
+  EXPECT_EQ(path, "/tmp/c.sock");
+  // The config file's key; the file need not name anything to serve.
+  TempFile f("control_socket = \"/tmp/from-file.sock\"\n");
+  ASSERT_TRUE(resolve_control_socket(parsed({"status", "--config", f.path()}), path, error))
+      << error;
+  EXPECT_EQ(path, "/tmp/from-file.sock");
+  ASSERT_TRUE(resolve_control_socket(
+      parsed({"status", "--config", f.path(), "--control", "/tmp/flag.sock"}), path, error));
+  EXPECT_EQ(path, "/tmp/flag.sock");
+  EXPECT_FALSE(resolve_control_socket(parsed({"status", "--control", "none"}), path, error));
+  EXPECT_NE(error.find("the control socket is turned off"), std::string::npos) << error;
+  EXPECT_FALSE(resolve_control_socket(parsed({"status", "--config", "/nonexistent/x.toml"}), path,
+                                      error));
+  EXPECT_EQ(error, "cannot read config file '/nonexistent/x.toml': No such file or directory");
+}
+
 TEST(Usage, NamesEveryFlag) {
   std::string u = usage();
   for (const char* flag :
        {"--listen", "--target", "--lun", "--create", "--config", "--io-threads", "--port-file",
         "--foreground", "--verbose", "--quiet", "--help", "--version", "--chap", "--mutual-chap",
-        "--allow", "--queue-depth", "--max-sessions", "--max-session-data"}) {
+        "--allow", "--queue-depth", "--max-sessions", "--max-session-data", "--control",
+        "--json", "offcopy-target status"}) {
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
   }
 }

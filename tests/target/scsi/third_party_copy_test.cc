@@ -83,9 +83,7 @@ std::vector<uint8_t> lid1(uint8_t list_id, Usage usage, const std::vector<uint8_
   b[1] = static_cast<uint8_t>(usage << 3);
   put_be16(b, 2, static_cast<uint16_t>(cscds.size()));
   put_be32(b, 8, static_cast<uint32_t>(segments.size()));
-  b.insert(b.end(), cscds.begin(), cscds.end());
-  b.insert(b.end(), segments.begin(), segments.end());
-  return b;
+  return concat({b, cscds, segments});
 }
 
 // An EXTENDED COPY (LID4) parameter list.
@@ -98,9 +96,7 @@ std::vector<uint8_t> lid4(uint32_t list_id, Usage usage, bool immed,
   put_be32(b, 20, list_id);
   put_be16(b, 42, static_cast<uint16_t>(cscds.size()));
   put_be16(b, 44, static_cast<uint16_t>(segments.size()));
-  b.insert(b.end(), cscds.begin(), cscds.end());
-  b.insert(b.end(), segments.begin(), segments.end());
-  return b;
+  return concat({b, cscds, segments});
 }
 
 std::vector<uint8_t> xcopy_cdb(uint8_t sa, size_t list_length) {
