@@ -469,7 +469,79 @@ def cdb_seeds():
         cdb_record(bytes([0x89, 0]) + bytes(8) + bytes([0, 0, 0, 1, 0, 0]), bytes(1024),
                    who=0x81) +
         cdb_record(cdb10(0x28, 0, 8), limit=32))
+    # Third-party copy (SPC-4 6.3-6.4, SBC-3 token copy): EXTENDED COPY
+    # from unit 0 to unit 1 (4 KiB blocks: a 0x0A byte segment) and
+    # within unit 0 (overlapping), its status; POPULATE TOKEN on unit 0,
+    # its token from RRTI (which the fuzzer cannot echo back, so WRITE
+    # USING TOKEN gets the zero token and a forged one), REPORT ALL ROD
+    # TOKENS; and the same EXTENDED COPY aborted as it is submitted.
+    cscd0, cscd1 = cscd_e4(naa_for("fuzz,0"), 512), cscd_e4(naa_for("fuzz,1"), 4096)
+    seg_bytes = bytes([0x0A, 0, 0, 28, 0, 0, 0, 1]) + (4096).to_bytes(4, "big") + \
+        (8).to_bytes(8, "big") + (2).to_bytes(8, "big") + bytes(4)
+    seg_overlap = bytes([0x02, 0, 0, 24, 0, 0, 0, 0, 0, 0, 0, 16]) + (0).to_bytes(8, "big") + \
+        (4).to_bytes(8, "big")
+    xcopy = xcopy_lid1(1, 0, cscd0 + cscd1, seg_bytes + seg_overlap)
+    s["83-extended-copy-lid1"] = (
+        cdb_record(xcopy_cdb(0x00, len(xcopy)), xcopy) +
+        cdb_record([0x84, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]) +
+        cdb_record([0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]))
+    s["83-extended-copy-aborted"] = cdb_record(xcopy_cdb(0x00, len(xcopy)), xcopy, who=0x40)
+    lid4 = bytearray(48)
+    lid4[0], lid4[1], lid4[15] = 0x01, 0x10, 0x01  # discard, IMMED
+    lid4[20:24] = (7).to_bytes(4, "big")
+    lid4[42:44] = (32).to_bytes(2, "big")
+    lid4[44:46] = (28).to_bytes(2, "big")
+    lid4 = bytes(lid4) + cscd0 + seg_overlap[:4] + bytes([0xFF, 0xFF, 0xFF, 0xFF]) + seg_overlap[8:]
+    s["83-extended-copy-lid4-immed"] = (
+        cdb_record(xcopy_cdb(0x01, len(lid4)), lid4) +
+        cdb_record([0x84, 0x05, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]) +
+        cdb_record([0x83, 0x1C, 0, 0, 0, 7] + [0] * 10))
+    ranges = (0).to_bytes(8, "big") + (8).to_bytes(4, "big") + bytes(4) + \
+        (64).to_bytes(8, "big") + (8).to_bytes(4, "big") + bytes(4)
+    populate = (14 + len(ranges)).to_bytes(2, "big") + bytes([0, 0]) + (30).to_bytes(4, "big") + \
+        bytes(6) + len(ranges).to_bytes(2, "big") + ranges
+    zero = (0xFFFF0001).to_bytes(4, "big") + bytes(2) + (0x1F8).to_bytes(2, "big") + bytes(504)
+    forged = (0x00800000).to_bytes(4, "big") + bytes(2) + (0x1F8).to_bytes(2, "big") + \
+        (1).to_bytes(8, "big") + bytes(496)
+    wut = lambda token, off: ((534 + len(ranges)).to_bytes(2, "big") + bytes(6) +  # noqa: E731
+                              off.to_bytes(8, "big") + token + bytes(6) +
+                              len(ranges).to_bytes(2, "big") + ranges)
+    token_cdb = lambda sa, n: [0x83, sa, 0, 0, 0, 0, 0, 0, 0, 9] + list(n.to_bytes(4, "big")) + [0, 0]  # noqa: E731,E501
+    s["83-token-copy"] = (
+        cdb_record(token_cdb(0x10, len(populate)), populate) +
+        cdb_record([0x84, 0x07, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0]) +
+        cdb_record(token_cdb(0x11, len(wut(zero, 0))), wut(zero, 0), where=0) +
+        cdb_record(token_cdb(0x11, len(wut(forged, 2))), wut(forged, 2), where=0) +
+        cdb_record([0x84, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0]) +
+        cdb_record([0x12, 1, 0x8F, 0x04, 0, 0]))
     return s
+
+
+def naa_for(name):
+    """The NAA designator target/scsi/inquiry.cc's identity_for gives `name`."""
+    def fnv1a(data, seed):
+        h = 0xCBF29CE484222325 ^ seed
+        for c in data:
+            h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        return h
+    raw = bytearray(fnv1a(name.encode(), 0).to_bytes(8, "big") +
+                    fnv1a(name.encode(), 0x9E3779B97F4A7C15).to_bytes(8, "big"))
+    raw[0] = 0x60 | (raw[0] & 0x0F)
+    return bytes(raw)
+
+
+def cscd_e4(naa, block_size):
+    """An identification CSCD descriptor (0xE4) naming a unit by its NAA."""
+    return bytes([0xE4, 0, 0, 0, 0x01, 0x03, 0, 16]) + naa + bytes(5) + block_size.to_bytes(3, "big")
+
+
+def xcopy_lid1(list_id, usage, cscds, segments):
+    return bytes([list_id, usage << 3]) + len(cscds).to_bytes(2, "big") + bytes(4) + \
+        len(segments).to_bytes(4, "big") + bytes(4) + cscds + segments
+
+
+def xcopy_cdb(sa, length):
+    return [0x83, sa] + [0] * 8 + list(length.to_bytes(4, "big")) + [0, 0]
 
 
 def dictionary():

@@ -4,8 +4,9 @@
 # ext4 (across filesystems: a host copy), within ext4 (copy_file_range) and
 # a sparse file to xfs, each with --debug so every byte is accounted for;
 # then a directory tree with -a: within btrfs, to xfs, and as a snapshot.
-# Everything is unmounted and removed afterwards.  Last, offcopy-target
-# serves a LUN that real initiators use (scripts/demo-target.sh).
+# Last, offcopy-target serves two LUNs on the xfs that real initiators
+# use, and copies one to the other when QEMU asks it to (a reflink;
+# scripts/demo-target.sh).  Everything is unmounted and removed afterwards.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/setup.sh"
@@ -44,5 +45,6 @@ fi
     diff -r --no-dereference "${M[btrfs]}/docs" "$d"
   done
   echo; echo "demo: all copies verified with cmp and diff -r; sparse copy uses $(du -k "${M[xfs]}/sparse.img" | cut -f1) KiB on disk for a 1 GiB file"
+  # The target, its LUNs on the xfs: a device copy between them is a reflink.
+  "'"$here"'/scripts/demo-target.sh" "${M[xfs]}"
 '
-"$here/scripts/demo-target.sh"
