@@ -200,6 +200,18 @@ Result LogicalUnit::execute(const Command& cmd) {
 
 void LogicalUnit::reset(uint64_t nexus) {
   impl_->reservations.reset();  // a RESERVE ends; persistent reservations stay
+  // Its copy operations end too, IMMED ones included, whose commands the
+  // transport no longer knows (SAM-5 5.14; the status keeps what each did).
+  {
+    std::vector<std::shared_ptr<AbortSignal>> running;
+    {
+      std::lock_guard lock(impl_->copy_mu);
+      for (const auto& [key, op] : impl_->copy_operations) {
+        if (op->state == CopyOperation::State::running) running.push_back(op->abort);
+      }
+    }
+    for (const auto& abort : running) abort->request();
+  }
   std::lock_guard lock(impl_->mu);
   impl_->nexuses[nexus];  // the nexus that reset is one seen, too
   // Every nexus is told, the one that asked as well (its other commands

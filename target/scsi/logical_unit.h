@@ -93,7 +93,8 @@ class LogicalUnit {
 
   // LUN RESET from `nexus`: every nexus (that one too) gets the unit
   // attention POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29h/00h) on
-  // its next command (SAM-5 5.14, SPC-4 6.5.1), and a RESERVE ends.
+  // its next command (SAM-5 5.14, SPC-4 6.5.1), a RESERVE ends, and the
+  // unit's third-party copies still running stop.
   void reset(uint64_t nexus);
   // Another nexus's CLEAR TASK SET ended `nexus`'s commands: it gets
   // COMMANDS CLEARED BY ANOTHER INITIATOR (2Fh/00h, SAM-5 5.6, TAS 0),

@@ -445,6 +445,39 @@ TEST_F(CopyTest, AnAbortedCopyStopsAndSaysSo) {
                SenseKey::illegal_request, kInvalidFieldInCdb);
 }
 
+TEST_F(CopyTest, ALunResetStopsAnImmediateCopy) {
+  constexpr uint64_t kBig = 128 * 2048;  // 128 MiB units: the copy takes a while
+  add(0, kBig);
+  add(1, kBig);
+  const auto chunk = pattern(8 << 20, 12);
+  for (uint64_t at = 0; at < kBig * kBs; at += chunk.size()) write(0, at, chunk);
+  // 0x0A segments of 32 MiB each, IMMED: GOOD at once, then the reset.
+  std::vector<uint8_t> segments;
+  for (uint32_t i = 0; i < 4; ++i) {
+    const auto seg = b2b_bytes(0, 1, 32u << 20, i * 65536ull, 0, i * 65536ull, 0);
+    segments.insert(segments.end(), seg.begin(), seg.end());
+  }
+  expect_good(xcopy(0, lid4(5, kHold, true, concat({cscd(unit(0)), cscd(unit(1))}), segments),
+                    0x01));
+  unit(0).reset(1);
+  std::vector<uint8_t> status;
+  for (int i = 0; i < 500; ++i) {
+    const Result s = send(0, receive_cdb(0x05, 5));
+    if (s.status != Status::good) {
+      // The reset's unit attention comes first; then the status.
+      expect_sense(s, SenseKey::unit_attention, kPowerOnReset);
+      continue;
+    }
+    status = s.data_in;
+    if (status[5] != 0x12) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(status.size(), 32u);
+  // Stopped, or (on a machine fast enough) done before the reset came.
+  EXPECT_TRUE(status[5] == 0x60 || status[5] == 0x01) << int(status[5]);
+  if (status[5] == 0x60) EXPECT_LT(be64(status, 16), 128ull << 20) << "stopped part way";
+}
+
 TEST_F(CopyTest, WithoutAWriteCacheTheCopyIsSyncedBeforeGood) {
   add(0);
   add(1, kBlocks, UnitOptions{.write_cache = false});
