@@ -120,17 +120,17 @@ RodToken::State RodTokens::state(const RodToken& token) {
 void RodTokens::revoke_overlapping(std::span<const uint8_t> naa, uint32_t block_size,
                                    uint64_t lba, uint64_t blocks, const RodToken* except) {
   std::lock_guard lock(mu_);
-  for (auto& [serial, t] : tokens_) {
-    if (!t->vulnerable || t->state != RodToken::State::live || t.get() == except) continue;
-    if (!std::equal(naa.begin(), naa.end(), t->source_naa.begin(), t->source_naa.end())) continue;
-    // In bytes: the token's blocks and the write's may differ in size
-    // only if the unit changed, which it does not; bytes are exact anyway.
-    const uint64_t from = lba * block_size, to = (lba + blocks) * block_size;
-    const bool overlaps = std::any_of(t->ranges.begin(), t->ranges.end(), [&](const RodRange& r) {
-      const uint64_t r_from = r.lba * t->block_size, r_to = (r.lba + r.blocks) * t->block_size;
-      return from < r_to && r_from < to;
+  // In bytes: exact whatever the block sizes.
+  const uint64_t from = lba * block_size, to = (lba + blocks) * block_size;
+  for (auto& entry : tokens_) {
+    RodToken& t = *entry.second;
+    if (!t.vulnerable || t.state != RodToken::State::live || &t == except) continue;
+    if (!std::equal(naa.begin(), naa.end(), t.source_naa.begin(), t.source_naa.end())) continue;
+    const uint64_t bs = t.block_size;
+    const bool overlaps = std::any_of(t.ranges.begin(), t.ranges.end(), [&](const RodRange& r) {
+      return from < (r.lba + r.blocks) * bs && r.lba * bs < to;
     });
-    if (overlaps) end(*t, RodToken::State::revoked);
+    if (overlaps) end(t, RodToken::State::revoked);
   }
 }
 
