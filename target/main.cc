@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -355,8 +356,11 @@ int serve(const config::Config& config, const std::string& port_file, const sigs
   // Stopped: nothing more to ask, and the socket file goes now.
   control.reset();
 
-  // The sessions are over; what initiators wrote into the page cache goes
-  // to disk before the process says it stopped cleanly.
+  // The sessions are over; copies they left running in the background
+  // (IMMED) stop where they are -- their initiators are gone -- and what
+  // initiators wrote into the page cache goes to disk before the process
+  // says it stopped cleanly.
+  for (const ServedUnit& s : served) s.unit->abort_copies();
   int status = kExitOk;
   for (const ServedUnit& s : served) {
     if (int err = s.unit->flush(); err != 0) {
@@ -415,5 +419,12 @@ int main(int argc, char** argv) {
     return offcopy::kExitNotServed;
   }
   offcopy::tlog::set_level(config.log_level);
+  // Every session is a descriptor, and every point-in-time ROD token
+  // holds one (its snapshot): the soft limit (often 1024) is raised to
+  // the hard one, as servers do.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   return offcopy::serve(config, cl.port_file, signals);
 }

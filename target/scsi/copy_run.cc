@@ -12,15 +12,23 @@ Result copy_aborted(Asc asc, uint16_t segment) {
   return r;
 }
 
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 void LogicalUnit::Impl::CopyRun::go() {
   if (next == steps.size()) return finish(Result{});
   Step& s = steps[next];
   if (op->abort->requested()) return finish(copy_aborted(kNoAdditionalSense, s.segment));
   if (s.piece.length == 0) return advance(s, CopyOutcome{});
   auto self = shared_from_this();
-  const uint64_t id = manager->copy_engine->start(
-      s.piece, [self](CopyOutcome out) { self->advance(self->steps[self->next], out); });
+  // Read before start(): the piece may end, and the whole copy with it
+  // (its unit then free to go), before start() returns.
   CopyEngine* engine = manager->copy_engine;
+  const uint64_t id =
+      engine->start(s.piece, [self](CopyOutcome out) { self->advance(self->steps[self->next], out); });
   op->abort->on_request([engine, id] { engine->cancel(id); });
 }
 
@@ -90,7 +98,7 @@ void LogicalUnit::Impl::CopyRun::finish(Result r) {
 // 6.3.1: OPERATION IN PROGRESS, as ddpt expects); an ended one's kept
 // status is replaced.
 std::optional<Result> LogicalUnit::Impl::register_copy(const std::shared_ptr<CopyOperation>& op,
-                                                       bool named) {
+                                                       bool named, bool shared_id) {
   std::lock_guard lock(copy_mu);
   const auto now = std::chrono::steady_clock::now();
   size_t running = 0;
@@ -110,6 +118,12 @@ std::optional<Result> LogicalUnit::Impl::register_copy(const std::shared_ptr<Cop
   const auto key = std::make_pair(op->nexus, op->list_id);
   const auto it = copy_operations.find(key);
   if (it != copy_operations.end() && it->second->state == CopyOperation::State::running) {
+    // QEMU sends every EXTENDED COPY with list identifier 1 and LIST ID
+    // USAGE 10b, several at once; LIO ignores list identifiers.  A
+    // discarded list's status is not kept anyway, so the second runs
+    // unnamed rather than being refused (and QEMU falling back to a
+    // host copy).
+    if (shared_id) return std::nullopt;
     return check_condition(SenseKey::illegal_request, kOperationInProgress);
   }
   if (copy_operations.size() >= kMaxKeptCopies) {

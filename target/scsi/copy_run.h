@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "scsi/unit_impl.h"
@@ -36,6 +37,10 @@ TokenLimits token_limits();
 // COPY ABORTED with `asc`, the COMMAND-SPECIFIC INFORMATION naming the
 // segment being processed (SPC-4 6.3.6).
 Result copy_aborted(Asc asc, uint16_t segment);
+
+// The directory a unit's file is in: hidden files (O_TMPFILE) are made
+// there, on the same filesystem, so that they can share its extents.
+std::string directory_of(const std::string& path);
 
 // A unit a copy reads or writes, and what keeps it alive while it does.
 struct LogicalUnit::Impl::CopyTarget {

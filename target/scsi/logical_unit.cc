@@ -202,16 +202,7 @@ void LogicalUnit::reset(uint64_t nexus) {
   impl_->reservations.reset();  // a RESERVE ends; persistent reservations stay
   // Its copy operations end too, IMMED ones included, whose commands the
   // transport no longer knows (SAM-5 5.14; the status keeps what each did).
-  {
-    std::vector<std::shared_ptr<AbortSignal>> running;
-    {
-      std::lock_guard lock(impl_->copy_mu);
-      for (const auto& [key, op] : impl_->copy_operations) {
-        if (op->state == CopyOperation::State::running) running.push_back(op->abort);
-      }
-    }
-    for (const auto& abort : running) abort->request();
-  }
+  abort_copies();
   std::lock_guard lock(impl_->mu);
   impl_->nexuses[nexus];  // the nexus that reset is one seen, too
   // Every nexus is told, the one that asked as well (its other commands
@@ -219,6 +210,17 @@ void LogicalUnit::reset(uint64_t nexus) {
   // reset supersedes what was pending (SAM-5 5.14: it has the highest
   // precedence, and the state those attentions reported is gone).
   for (auto& [n, each] : impl_->nexuses) each.attentions.assign(1, kPowerOnReset);
+}
+
+void LogicalUnit::abort_copies() {
+  std::vector<std::shared_ptr<AbortSignal>> running;
+  {
+    std::lock_guard lock(impl_->copy_mu);
+    for (const auto& [key, op] : impl_->copy_operations) {
+      if (op->state == CopyOperation::State::running) running.push_back(op->abort);
+    }
+  }
+  for (const auto& abort : running) abort->request();
 }
 
 void LogicalUnit::commands_cleared(uint64_t nexus) {

@@ -96,6 +96,9 @@ class LogicalUnit {
   // its next command (SAM-5 5.14, SPC-4 6.5.1), a RESERVE ends, and the
   // unit's third-party copies still running stop.
   void reset(uint64_t nexus);
+  // Stops the unit's third-party copies still running (IMMED ones too):
+  // a reset, and a stopping target, which should not wait for them.
+  void abort_copies();
   // Another nexus's CLEAR TASK SET ended `nexus`'s commands: it gets
   // COMMANDS CLEARED BY ANOTHER INITIATOR (2Fh/00h, SAM-5 5.6, TAS 0),
   // unless a reset's attention is pending, which says more.

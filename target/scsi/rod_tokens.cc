@@ -109,7 +109,11 @@ void RodTokens::release(const std::shared_ptr<RodToken>& token, bool remove) {
   RodToken& t = *token;
   --t.in_use;
   t.last_used = Clock::now();
-  if (remove && t.state == RodToken::State::live) end(t, RodToken::State::deleted);
+  if (remove && t.state == RodToken::State::live) {
+    end(t, RodToken::State::deleted);
+  } else if (t.state != RodToken::State::live && t.in_use == 0 && t.vulnerable) {
+    t.watched->fetch_sub(1, std::memory_order_relaxed);  // ended while read: watched until now
+  }
 }
 
 RodToken::State RodTokens::state(const RodToken& token) {
@@ -124,13 +128,22 @@ void RodTokens::revoke_overlapping(std::span<const uint8_t> naa, uint32_t block_
   const uint64_t from = lba * block_size, to = (lba + blocks) * block_size;
   for (auto& entry : tokens_) {
     RodToken& t = *entry.second;
-    if (!t.vulnerable || t.state != RodToken::State::live || &t == except) continue;
+    if (!t.vulnerable || &t == except) continue;
+    // An ended token still matters while a WRITE USING TOKEN reads it
+    // (another's DEL_TKN ended it): that copy must not succeed with
+    // data written after POPULATE TOKEN.
+    if (t.state != RodToken::State::live && t.in_use == 0) continue;
     if (!std::equal(naa.begin(), naa.end(), t.source_naa.begin(), t.source_naa.end())) continue;
     const uint64_t bs = t.block_size;
     const bool overlaps = std::any_of(t.ranges.begin(), t.ranges.end(), [&](const RodRange& r) {
       return from < (r.lba + r.blocks) * bs && r.lba * bs < to;
     });
-    if (overlaps) end(t, RodToken::State::revoked);
+    if (!overlaps) continue;
+    if (t.state == RodToken::State::live) {
+      end(t, RodToken::State::revoked);
+    } else {
+      t.state = RodToken::State::revoked;  // so the copy still reading it fails
+    }
   }
 }
 
@@ -145,7 +158,9 @@ void RodTokens::end(RodToken& t, RodToken::State why) {
   if (t.state != RodToken::State::live) return;
   t.state = why;
   t.ended = Clock::now();
-  if (t.vulnerable) t.watched->fetch_sub(1, std::memory_order_relaxed);
+  // One being read stays watched until its readers let go (release()):
+  // a write meanwhile must still fail them.
+  if (t.vulnerable && t.in_use == 0) t.watched->fetch_sub(1, std::memory_order_relaxed);
   // A WRITE USING TOKEN reading the snapshot keeps it open: its run holds
   // the token, and the file is closed when the last holder lets go.
   if (t.snapshot_fd >= 0 && t.in_use == 0) {
@@ -170,7 +185,7 @@ void RodTokens::reap() {
         ::close(t.snapshot_fd);
         t.snapshot_fd = -1;
       }
-      const bool forget = t.state != RodToken::State::live &&
+      const bool forget = t.state != RodToken::State::live && t.in_use == 0 &&
                           (now - t.ended > kRememberedFor || tokens_.size() > kMaxRemembered);
       it = forget ? tokens_.erase(it) : std::next(it);
     }

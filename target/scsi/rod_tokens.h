@@ -60,7 +60,7 @@ struct RodToken {
   // The snapshot of the ranges, or -1: WRITE USING TOKEN reads the unit.
   int snapshot_fd = -1;
   // A point-in-time token with no snapshot: a write to its ranges revokes
-  // it.  Counted in its unit's `watched` while live.
+  // it.  Counted in its unit's `watched` while live or read (in_use).
   bool vulnerable = false;
   std::shared_ptr<std::atomic<uint32_t>> watched;
   std::chrono::seconds inactivity_timeout{60};

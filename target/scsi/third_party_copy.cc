@@ -11,6 +11,9 @@
 // check is made before the first byte moves, so a copy refused for a bad
 // descriptor, a range past the end or a write-protected destination has
 // changed nothing.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <limits>
@@ -34,6 +37,12 @@ constexpr uint32_t kMaxDescriptorListLength =
 // command should end in well under a second or two (Windows gives an
 // offload 4 s); 256 MiB is LIO's and SCST's limit too.
 constexpr uint32_t kMaxSegmentLength = 256u << 20;
+// Overlapping ranges on one unit are copied in pieces no longer than their
+// distance; when that would be more pieces than this (a distance of one
+// byte: 2^28 copy jobs, and their list in memory), the range goes through
+// a hidden file instead.
+constexpr uint64_t kMaxOverlapPieces = 64;
+constexpr int kStagingFd = -2;  // stands for the hidden file until it is made
 
 constexpr uint8_t kIdentificationDescriptor = 0xE4;
 constexpr uint8_t kBlockToBlock = 0x02;
@@ -171,6 +180,12 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
   auto run = std::make_shared<CopyRun>();
   run->manager = this;
   std::set<LogicalUnit::Impl*> readers, writers;
+  struct Written {
+    Impl* unit;
+    uint64_t lba, blocks;
+  };
+  std::vector<Written> written;
+  Impl* staging_unit = nullptr;  // the unit beside whose file the hidden file is made
   for (size_t n = 0; n < segment_at.size(); ++n) {
     const std::span<const uint8_t> d = segments.subspan(segment_at[n]);
     const auto segment = static_cast<uint16_t>(n);
@@ -184,11 +199,14 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
       return answer(copy_aborted(kUnreachableCopyTarget, segment));
     }
     uint64_t from, to, bytes;
+    // LBAs past what a byte offset can hold are past every unit's end (a
+    // product that wrapped would name LBA 0).
+    const uint64_t far = std::numeric_limits<uint64_t>::max() / 8192;
     if (d[0] == kBlockToBlock) {
       const bool dc = d[1] & 0x02;  // the count is in destination blocks
       bytes = uint64_t{be16(d, 10)} * (dc ? dst->block_size() : src->block_size());
-      from = be64(d, 12) * src->block_size();
-      to = be64(d, 20) * dst->block_size();
+      from = std::min(be64(d, 12), far) * src->block_size();
+      to = std::min(be64(d, 20), far) * dst->block_size();
       // Part of a block on one side is what CAT and PAD would settle;
       // this copy manager takes whole blocks on both.
       if (bytes % src->block_size() != 0 || bytes % dst->block_size() != 0) {
@@ -205,8 +223,6 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
         return answer(invalid_field_in_parameters(
             static_cast<uint16_t>(header + cscd_length + segment_at[n] + 30)));
       }
-      // LBAs past what a byte offset can hold are past every unit's end.
-      const uint64_t far = std::numeric_limits<uint64_t>::max() / 8192;
       from = std::min(be64(d, 12), far) * src->block_size() + from_offset;
       to = std::min(be64(d, 20), far) * dst->block_size() + to_offset;
     }
@@ -219,10 +235,11 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
     }
     readers.insert(src);
     writers.insert(dst);
-    // The tokens over the blocks it will write see it coming.
+    // The tokens over the blocks it will write see it coming -- once the
+    // copy is sure to run (a refused one has changed nothing).
     if (bytes > 0) {
       const uint32_t dbs = dst->block_size();
-      dst->before_write(to / dbs, (to + bytes + dbs - 1) / dbs - to / dbs);
+      written.push_back({dst, to / dbs, (to + bytes + dbs - 1) / dbs - to / dbs});
     }
     // On one unit with overlapping ranges the copy is as if the source
     // were read whole first (SPC-4 6.3.7.1): pieces no longer than the
@@ -234,13 +251,21 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
     const uint64_t piece = overlap ? distance : bytes;
     const int from_fd = src->file->fd(), to_fd = dst->file->fd();
     std::vector<CopyRun::Step> steps;
-    if (bytes == 0) steps.push_back({{from_fd, from, to_fd, to, 0}, dst, segment});
-    for (uint64_t done = 0; done < bytes;) {
-      const uint64_t len = std::min(piece, bytes - done);
-      steps.push_back({{from_fd, from + done, to_fd, to + done, len}, dst, segment});
-      done += len;
+    if (overlap && bytes / distance > kMaxOverlapPieces) {
+      // Whole into the hidden file, then out of it.  Segments run one
+      // after another, so each may use it from offset 0.
+      steps.push_back({{from_fd, from, kStagingFd, 0, bytes}, nullptr, segment});
+      steps.push_back({{kStagingFd, 0, to_fd, to, bytes}, dst, segment});
+      if (staging_unit == nullptr) staging_unit = src;
+    } else {
+      if (bytes == 0) steps.push_back({{from_fd, from, to_fd, to, 0}, dst, segment});
+      for (uint64_t done = 0; done < bytes;) {
+        const uint64_t len = std::min(piece, bytes - done);
+        steps.push_back({{from_fd, from + done, to_fd, to + done, len}, dst, segment});
+        done += len;
+      }
+      if (overlap && to > from) std::reverse(steps.begin(), steps.end());
     }
-    if (overlap && to > from) std::reverse(steps.begin(), steps.end());
     steps.back().ends_segment = true;
     run->steps.insert(run->steps.end(), steps.begin(), steps.end());
   }
@@ -259,6 +284,21 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
   }
   run->targets = std::move(targets);
 
+  int staging_fd = -1;
+  if (staging_unit != nullptr) {
+    staging_fd = ::open(directory_of(staging_unit->file->path()).c_str(),
+                        O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (staging_fd < 0) return answer(sense_for_errno(errno, true));
+    for (CopyRun::Step& s : run->steps) {
+      if (s.piece.source_fd == kStagingFd) s.piece.source_fd = staging_fd;
+      if (s.piece.destination_fd == kStagingFd) s.piece.destination_fd = staging_fd;
+    }
+    run->finishing = [staging_fd](Result r) {
+      ::close(staging_fd);
+      return r;
+    };
+  }
+
   // Its list identifier: one in use by a running copy of this nexus is
   // refused (SPC-4 6.3.1); an ended one's kept status is replaced.
   auto op = std::make_shared<CopyOperation>();
@@ -270,9 +310,12 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
   // An IMMED copy outlives its command: only COPY OPERATION ABORT (or a
   // reset) stops it, not an abort of the command that started it.
   op->abort = cmd.abort && !immediate ? cmd.abort : std::make_shared<AbortSignal>();
-  if (std::optional<Result> refused = register_copy(op, usage != kNoListId)) {
+  if (std::optional<Result> refused =
+          register_copy(op, usage != kNoListId, usage == kDiscard && !immediate)) {
+    if (staging_fd >= 0) ::close(staging_fd);
     return answer(std::move(*refused));
   }
+  for (const Written& w : written) w.unit->before_write(w.lba, w.blocks);
   run->op = std::move(op);
   Plan plan;
   plan.start = [this, run](Completion done) {

@@ -81,14 +81,6 @@ std::optional<Result> parse_ranges(std::span<const uint8_t> p, size_t header,
   return std::nullopt;
 }
 
-// The directory a unit's file is in: hidden files are made there, on the
-// same filesystem, so that they can share its extents.
-std::string directory_of(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 // A hidden, unlinked file beside the unit's file that shares the extents
 // of `ranges` (FICLONERANGE): the token's point-in-time copy.  -1 where
 // the filesystem cannot (ext4, tmpfs) or a range is not aligned to its
@@ -205,16 +197,21 @@ Plan LogicalUnit::Impl::populate_token(const Command& cmd) {
         if (token->snapshot_fd >= 0) ::close(token->snapshot_fd);
         r = illegal(kInsufficientResourcesForToken);
       }
-      std::lock_guard lock(copy_mu);
-      op->state = r.status == Status::good ? CopyOperation::State::succeeded
-                                           : CopyOperation::State::failed;
-      op->failure = r;
-      if (r.status == Status::good) {
-        op->token = token;
-        op->bytes_done = token->blocks * token->block_size;
-        op->segments_done = 1;
+      std::vector<Completion> waiting;  // COPY OPERATION ABORTs: GOOD once it has ended
+      {
+        std::lock_guard lock(copy_mu);
+        op->state = r.status == Status::good ? CopyOperation::State::succeeded
+                                             : CopyOperation::State::failed;
+        op->failure = r;
+        if (r.status == Status::good) {
+          op->token = token;
+          op->bytes_done = token->blocks * token->block_size;
+          op->segments_done = 1;
+        }
+        op->ended = std::chrono::steady_clock::now();
+        waiting.swap(op->on_end);
       }
-      op->ended = std::chrono::steady_clock::now();
+      for (Completion& w : waiting) w(Result{});
       return r;
     };
     if (!op->immediate) {
@@ -292,12 +289,17 @@ Plan LogicalUnit::Impl::write_using_token(const Command& cmd) {
         if (err == 0 && !write_cache) err = file->sync();
         counters.bytes_written.fetch_add(zeroed, std::memory_order_relaxed);
         Result r = err == 0 ? Result{} : sense_for_errno(err, true);
-        std::lock_guard lock(copy_mu);
-        op->bytes_done = zeroed;
-        op->segments_done = static_cast<uint16_t>(std::min<size_t>(ranges.size(), 0xFFFF));
-        op->state = err == 0 ? CopyOperation::State::succeeded : CopyOperation::State::failed;
-        op->failure = r;
-        op->ended = std::chrono::steady_clock::now();
+        std::vector<Completion> waiting;  // COPY OPERATION ABORTs: GOOD once it has ended
+        {
+          std::lock_guard lock(copy_mu);
+          op->bytes_done = zeroed;
+          op->segments_done = static_cast<uint16_t>(std::min<size_t>(ranges.size(), 0xFFFF));
+          op->state = err == 0 ? CopyOperation::State::succeeded : CopyOperation::State::failed;
+          op->failure = r;
+          op->ended = std::chrono::steady_clock::now();
+          waiting.swap(op->on_end);
+        }
+        for (Completion& w : waiting) w(Result{});
         return r;
       };
       if (!op->immediate) return pool->post([zero, done = std::move(done)] { done(zero()); });
@@ -343,7 +345,6 @@ Plan LogicalUnit::Impl::write_using_token(const Command& cmd) {
   }
   if (token->block_size != block_size()) return refuse(illegal(kTokenCauseNotReportable));
   if (offset >= token->blocks) return refuse(invalid_field_in_parameters(8));
-  if (std::optional<Result> refused = register_copy(op, true)) return refuse(std::move(*refused));
 
   // The token's blocks from OFFSET INTO ROD fill the destination ranges
   // in order, as far as they go.
@@ -395,6 +396,12 @@ Plan LogicalUnit::Impl::write_using_token(const Command& cmd) {
       sp.source_offset = at;
       at += sp.blocks * bs;
     }
+  }
+  // Registered last: a copy refused after it would stay "running" for
+  // ever (its list identifier taken, COPY OPERATION ABORT never ending).
+  if (std::optional<Result> refused = register_copy(op, true)) {
+    if (staging_fd >= 0) ::close(staging_fd);
+    return refuse(std::move(*refused));
   }
   for (const Span& sp : spans) {
     run->steps.push_back({{staging_fd >= 0 ? staging_fd : source_fd, sp.source_offset, file->fd(),

@@ -238,8 +238,10 @@ struct LogicalUnit::Impl {
   struct CopyTarget;
   struct CopyRun;
   // Registers a copy under its nexus and list identifier (when `named`),
-  // or says why it may not run.
-  std::optional<Result> register_copy(const std::shared_ptr<CopyOperation>& op, bool named);
+  // or says why it may not run.  With `shared_id`, a list identifier a
+  // running copy holds is no refusal: the copy runs unnamed.
+  std::optional<Result> register_copy(const std::shared_ptr<CopyOperation>& op, bool named,
+                                      bool shared_id = false);
 
   // third_party_copy.cc
   bool copies() const { return copy_engine != nullptr && file != nullptr; }

@@ -3,10 +3,13 @@
 // PARAMETERS, VPD page 0x8F).  Which mechanism moves the bytes depends on
 // the temporary directory's filesystem; that reflinks happen on btrfs and
 // xfs is checked by tests/target/initiators with loop-mounted ones.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <map>
 #include <numeric>
 #include <random>
@@ -475,7 +478,9 @@ TEST_F(CopyTest, ALunResetStopsAnImmediateCopy) {
   ASSERT_GE(status.size(), 32u);
   // Stopped, or (on a machine fast enough) done before the reset came.
   EXPECT_TRUE(status[5] == 0x60 || status[5] == 0x01) << int(status[5]);
-  if (status[5] == 0x60) EXPECT_LT(be64(status, 16), 128ull << 20) << "stopped part way";
+  if (status[5] == 0x60) {
+    EXPECT_LT(be64(status, 16), 128ull << 20) << "stopped part way";
+  }
 }
 
 TEST_F(CopyTest, WithoutAWriteCacheTheCopyIsSyncedBeforeGood) {
@@ -744,6 +749,199 @@ TEST_F(TokenTest, ReportAllRodTokensGivesManagementTokensOnly) {
   ASSERT_EQ(r.data_in.size(), 8u + 96u);
   EXPECT_EQ(be32(r.data_in, 0), 4u + 96u);
   EXPECT_TRUE(std::equal(token.begin(), token.begin() + 96, r.data_in.begin() + 8));
+}
+
+
+// Found in review: what a crafted or unlucky command must not do.
+
+TEST_F(CopyTest, AnLbaWhoseByteOffsetWouldWrapIsPastTheEnd) {
+  add(0);
+  add(1);
+  write(0, 0, pattern(8 * kBs, 30));
+  write(1, 0, pattern(8 * kBs, 31));
+  const auto before = read(1, 0, 8 * kBs);
+  const auto cscds = concat({cscd(unit(0)), cscd(unit(1))});
+  // 2^55 blocks of 512 bytes are 2^64 bytes: 0, if the product wraps.
+  Result r = xcopy(0, lid1(0, kNone, cscds, b2b(0, 1, 8, 0, 1ull << 55)));
+  expect_sense(r, SenseKey::copy_aborted, kNoAdditionalSense);
+  EXPECT_EQ(read(1, 0, 8 * kBs), before) << "LBA 0 was written";
+  r = xcopy(0, lid1(0, kNone, cscds, b2b(0, 1, 8, 1ull << 55, 0)));
+  expect_sense(r, SenseKey::copy_aborted, kNoAdditionalSense);
+  EXPECT_EQ(read(1, 0, 8 * kBs), before) << "LBA 0 was read";
+}
+
+TEST_F(CopyTest, AnOverlapOfOneByteIsNotCopiedAByteAtATime) {
+  add(0);
+  write(0, 0, pattern(kBlocks * kBs, 32));
+  constexpr uint32_t kBytes = 2u << 20;
+  auto expected = read(0, 0, kBlocks * kBs);
+  std::memmove(expected.data() + 1, expected.data(), kBytes);
+  // One byte apart: in pieces no longer than the distance, that is two
+  // million copy jobs (and 256 such segments would be a vector of 15 GB).
+  const auto list = lid4(0, kNone, false, cscd(unit(0)), b2b_bytes(0, 0, kBytes, 0, 0, 0, 1));
+  auto abort = std::make_shared<AbortSignal>();
+  auto result = std::async(std::launch::async,
+                           [&] { return send(0, xcopy_cdb(0x01, list.size()), list, 1, abort); });
+  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    abort->request();
+    result.wait();
+    FAIL() << "2 MiB, overlapping, still copying after 10 s";
+  }
+  expect_good(result.get());
+  EXPECT_EQ(read(0, 0, kBlocks * kBs), expected);
+}
+
+TEST_F(CopyTest, ARefusedCopyRevokesNoToken) {
+  add(0);
+  add(1);
+  write(0, 0, pattern(8 * kBs, 33));
+  // POPULATE TOKEN of unit 0's first 8 blocks.
+  std::vector<uint8_t> plist(16, 0);
+  put_be16(plist, 0, 30);
+  put_be16(plist, 14, 16);
+  plist.resize(32, 0);
+  put_be32(plist, 24, 8);
+  std::vector<uint8_t> pcdb(16, 0);
+  pcdb[0] = 0x83;
+  pcdb[1] = 0x10;
+  put_be32(pcdb, 6, 50);
+  put_be32(pcdb, 10, 32);
+  expect_good(send(0, pcdb, plist));
+  const Result info = send(0, receive_cdb(0x07, 50, 4096));
+  expect_good(info);
+  ASSERT_GE(info.data_in.size(), 32u + 6 + 512);
+  const size_t at = 32 + info.data_in[13] + 6;
+  const std::vector<uint8_t> token(info.data_in.begin() + at, info.data_in.begin() + at + 512);
+  // An EXTENDED COPY over the token's blocks whose second segment is past
+  // the end: refused, so nothing was written and the token stands.
+  const auto cscds = concat({cscd(unit(1)), cscd(unit(0))});
+  expect_sense(xcopy(0, lid1(0, kNone, cscds, concat({b2b(0, 1, 8, 0, 0), b2b(0, 1, 8, 0, kBlocks)}))),
+               SenseKey::copy_aborted, kNoAdditionalSense);
+  std::vector<uint8_t> wlist(536, 0);
+  put_be16(wlist, 0, 536 + 16 - 2);
+  std::copy(token.begin(), token.end(), wlist.begin() + 16);
+  put_be16(wlist, 534, 16);
+  wlist.resize(552, 0);
+  put_be32(wlist, 536 + 8, 8);
+  std::vector<uint8_t> wcdb = pcdb;
+  wcdb[1] = 0x11;
+  put_be32(wcdb, 6, 51);
+  put_be32(wcdb, 10, static_cast<uint32_t>(wlist.size()));
+  expect_good(send(1, wcdb, wlist));
+  EXPECT_EQ(read(1, 0, 8 * kBs), read(0, 0, 8 * kBs));
+}
+
+TEST_F(TokenTest, CopyOperationAbortOfATokenCommandEnds) {
+  add(0);
+  std::vector<uint8_t> zero(512, 0);
+  put_be32(zero, 0, 0xFFFF0001);
+  put_be16(zero, 6, 0x01F8);
+  auto zero_list = write_using_list(zero, {{0, 8}});
+  zero_list[2] |= 0x01;  // IMMED
+  const auto populate = populate_list({{0, 8}}, 0, true);
+  const std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> commands = {
+      {token_cdb(0x10, 40, populate.size()), populate},
+      {token_cdb(0x11, 41, zero_list.size()), zero_list}};
+  for (const auto& [cdb, list] : commands) {
+    // The I/O threads are held, so the IMMED command is still running
+    // when COPY OPERATION ABORT comes for it.
+    std::promise<void> gate;
+    std::shared_future<void> open = gate.get_future().share();
+    for (int i = 0; i < 2; ++i) pool_.post([open] { open.wait(); });
+    expect_good(send(0, cdb, list));
+    const uint32_t list_id = be32(cdb, 6);
+    auto abort_cdb = std::make_shared<std::vector<uint8_t>>(16, 0);
+    (*abort_cdb)[0] = 0x83;
+    (*abort_cdb)[1] = 0x1C;
+    put_be32(*abort_cdb, 2, list_id);
+    auto ended = std::make_shared<std::promise<Result>>();
+    std::future<Result> aborted = ended->get_future();
+    Command c;
+    c.cdb = *abort_cdb;
+    c.nexus = 1;
+    c.initiator_port = "iqn.test,i,0x01";
+    c.units = map_.get();
+    unit(0).submit(c, [ended, abort_cdb](Result r) { ended->set_value(std::move(r)); });
+    gate.set_value();
+    if (aborted.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      // Never ends: the unit would wait for it forever when destroyed.
+      new std::shared_ptr<LogicalUnit>(units_.at(0));
+      FAIL() << "COPY OPERATION ABORT of list " << list_id << " never ended";
+    }
+    expect_good(aborted.get());
+  }
+}
+
+TEST_F(TokenTest, AWriteUsingTokenThatCannotStageLeavesNoCopyRunning) {
+  // A unit whose directory goes away (or cannot make hidden files).
+  const std::string sub = dir_.path() + "/sub";
+  ASSERT_EQ(::mkdir(sub.c_str(), 0700), 0);
+  const std::string path = sub + "/lun.img";
+  BackingOptions b;
+  b.create_size = kBlocks * kBs;
+  std::string error;
+  std::unique_ptr<BackingFile> f = BackingFile::open(path, b, error);
+  ASSERT_NE(f, nullptr) << error;
+  files_[0] = f.get();
+  units_[0] = std::make_shared<LogicalUnit>(identity_for(path), UnitOptions{}, std::move(f), pool_,
+                                            engine_.get());
+  map_ = std::make_unique<LunMap>(units_);
+  write(0, 0, pattern(16 * kBs, 34));
+  const auto token = populate(0, {{0, 8}});
+  ASSERT_EQ(token.size(), 512u);
+  ASSERT_EQ(::rename(sub.c_str(), (dir_.path() + "/gone").c_str()), 0);
+  // Into its own ranges, on the same unit: it must stage, and cannot.
+  const auto list = write_using_list(token, {{4, 8}});
+  const Result r = write_using(0, list);
+  if (r.status == Status::good) GTEST_SKIP() << "a snapshot: nothing to stage";
+  // The refused command left no copy running under list 78.
+  const Result info = send(0, receive_cdb(0x07, 78, 4096));
+  if (info.status == Status::good) {
+    ASSERT_GE(info.data_in.size(), 6u);
+    EXPECT_NE(info.data_in[5], 0x11) << "still in progress, forever";
+  }
+  // The same list identifier again: refused as before, not OPERATION IN
+  // PROGRESS.
+  const Result again = write_using(0, list);
+  EXPECT_EQ(again.sense, r.sense);
+}
+
+TEST_F(TokenTest, ATokenDeletedUnderAWriteUsingTokenStillSeesWrites) {
+  constexpr uint64_t kBig = 512 * 1024;  // 256 MiB: the first copy takes a while
+  add(0, kBig);
+  add(1, kBig + 8);
+  const auto chunk = pattern(8 << 20, 35);
+  for (uint64_t at = 0; at < kBig * kBs; at += chunk.size()) write(0, at, chunk);
+  const auto old_last = read(0, (kBig - 1) * kBs, kBs);
+  const auto token = populate(0, {{0, static_cast<uint32_t>(kBig)}});
+  ASSERT_EQ(token.size(), 512u);
+  // A: the whole token into unit 1, IMMED.
+  auto a = write_using_list(token, {{0, static_cast<uint32_t>(kBig)}});
+  a[2] |= 0x01;
+  expect_good(send(1, token_cdb(0x11, 90, a.size()), a));
+  // B: its first block, and DEL_TKN.
+  const auto b = write_using_list(token, {{kBig, 1}}, 0, true);
+  expect_good(send(1, token_cdb(0x11, 91, b.size()), b));
+  // A WRITE to the token's last block, while A still runs.
+  expect_good(send(0, cdb16(0x8A, kBig - 1, 1), pattern(kBs, 36)));
+  Result s = send(1, receive_cdb(0x07, 90, 4096));
+  expect_good(s);
+  ASSERT_GE(s.data_in.size(), 32u);
+  if (s.data_in[5] != 0x12) GTEST_SKIP() << "the copy ended before the write";
+  for (int i = 0; i < 1000 && s.data_in[5] == 0x12; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    s = send(1, receive_cdb(0x07, 90, 4096));
+    ASSERT_GE(s.data_in.size(), 32u);
+  }
+  if (s.data_in[12] == 0) {
+    EXPECT_EQ(read(1, (kBig - 1) * kBs, kBs), old_last)
+        << "GOOD, with data written after POPULATE TOKEN";
+  } else {
+    EXPECT_EQ(s.data_in[12], 0x02);
+    ASSERT_GE(s.data_in.size(), 32u + 14);
+    EXPECT_EQ(s.data_in[32 + 12], 0x23);
+    EXPECT_EQ(s.data_in[32 + 13], 0x06) << "TOKEN REVOKED";
+  }
 }
 
 }  // namespace
