@@ -125,6 +125,7 @@ Result LogicalUnit::Impl::vpd_page(uint8_t page) const {
       b[5] = limits.max_compare_and_write;
       put_be16(b, 6, static_cast<uint16_t>(limits.granularity));
       put_be32(b, 8, limits.max_transfer);
+      put_be32(b, 12, limits.optimal_transfer);
       if (thin()) {
         put_be32(b, 20, limits.max_unmap);
         put_be32(b, 24, limits.max_unmap_descriptors);

@@ -17,6 +17,7 @@ BlockLimits::BlockLimits(uint32_t block_size)
     // 32 MiB: libiscsi's WriteSame16.Unmap writes 65536 512-byte blocks in one
     // command, whatever this page says.
     : max_transfer((32u << 20) / block_size),
+      optimal_transfer((8u << 20) / block_size),
       granularity(std::max(1u, 4096 / block_size)),
       // 256 MiB: libiscsi calls a count over 2^20 LBAs "insanely big".
       max_unmap((256u << 20) / block_size),

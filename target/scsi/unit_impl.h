@@ -39,6 +39,7 @@ struct BlockLimits {
   explicit BlockLimits(uint32_t block_size);
 
   uint32_t max_transfer;  // READ / WRITE: 32 MiB (a command's data is held in memory)
+  uint32_t optimal_transfer;  // OPTIMAL TRANSFER LENGTH: 8 MiB
   uint32_t granularity;   // optimal transfer and unmap granularity: 4 KiB
   uint32_t max_unmap;     // LBAs per UNMAP command: 256 MiB
   uint32_t max_unmap_descriptors = 256;
