@@ -443,7 +443,7 @@ probe() {
 }
 
 # --- one timed copy ----------------------------------------------------------
-declare -A TIMES LOOPBACK NOTES STATUS CMDTEXT
+declare -A TIMES LOOPBACK NOTES STATUS CMDTEXT REFLINK
 failures=0      # wrong copies, qemu-img failures, partial offloads
 unsupported=0   # offload rows the target did not offload
 run_copy() {  # run_copy ROW ROUND
@@ -571,6 +571,7 @@ for fs in "${FSES[@]}"; do
   reflink=no
   if cp --reflink=always "$MNT/src.img" "$MNT/reflink-check" 2>/dev/null; then reflink=yes; fi
   rm -f "$MNT/reflink-check"
+  REFLINK[$fs]=$reflink
   echo "   $(findmnt -n -o FSTYPE,OPTIONS "$MNT") on $LOOP; reflink: $reflink"
   start_offcopy
   start_tgtd
@@ -654,12 +655,18 @@ for fs in "${FSES[@]}"; do
   esac
   if [[ $om =~ ^[0-9.]+$ ]] && [ -n "$tm" ]; then
     ratio=$(awk -v a="$tm" -v b="$om" 'BEGIN {printf "%.1f×", a / b}')
-    goal=$(awk -v a="$tm" -v b="$om" 'BEGIN {print (a / b >= 100) ? "yes" : "no"}')
+    # The goal (issue 18): >= 100x where the LUNs' filesystem reflinks,
+    # faster than tgtd where it cannot.
+    if [ "${REFLINK[$fs]:-no}" = yes ]; then
+      goal=$(awk -v a="$tm" -v b="$om" 'BEGIN {print (a / b >= 100) ? "yes (>= 100x)" : "no (< 100x)"}')
+    else
+      goal=$(awk -v a="$tm" -v b="$om" 'BEGIN {print (a / b > 1) ? "yes (> 1x)" : "no (<= 1x)"}')
+    fi
   fi
   summary+=("| $fs | ${om:--} | ${tm:--} | ${ratio:--} | ${goal:--} |")
 done
 
-summary_head=("| fs | offcopy-target -C, median s | tgtd -C, median s | tgtd ÷ offcopy-target | ≥ 100× |" "|---|---|---|---|---|")
+summary_head=("| fs | offcopy-target -C, median s | tgtd -C, median s | tgtd ÷ offcopy-target | goal met (≥ 100× with reflink, faster without) |" "|---|---|---|---|---|")
 {
   echo "## qemu-img convert -C, LUN to LUN, $size_h: offcopy-target vs tgtd"
   echo
