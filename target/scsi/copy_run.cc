@@ -70,12 +70,17 @@ void LogicalUnit::Impl::CopyRun::finish(Result r) {
     d->counters.copies.fetch_add(1, std::memory_order_relaxed);
   }
   if (finishing) r = finishing(std::move(r));
-  std::vector<Completion> waiting;
+  manager->end_copy(op, r);
+  if (done) done(std::move(r));
+}
+
+void LogicalUnit::Impl::end_copy(const std::shared_ptr<CopyOperation>& op, const Result& r) {
+  std::vector<Completion> waiting;  // COPY OPERATION ABORTs: GOOD once it has ended
   {
-    std::lock_guard lock(manager->copy_mu);
-    op->state = r.status == Status::good        ? CopyOperation::State::succeeded
-                : op->abort->requested()        ? CopyOperation::State::aborted
-                                                : CopyOperation::State::failed;
+    std::lock_guard lock(copy_mu);
+    op->state = r.status == Status::good ? CopyOperation::State::succeeded
+                : op->abort->requested() ? CopyOperation::State::aborted
+                                         : CopyOperation::State::failed;
     op->failure = r;
     op->ended = std::chrono::steady_clock::now();
     waiting.swap(op->on_end);
@@ -83,14 +88,42 @@ void LogicalUnit::Impl::CopyRun::finish(Result r) {
     // copy's status is the only way to learn how it ended, so that is
     // kept a while (kDiscardedKeptFor) to be polled.
     if (!op->hold && !op->immediate) {
-      const auto it = manager->copy_operations.find({op->nexus, op->list_id});
-      if (it != manager->copy_operations.end() && it->second == op) {
-        manager->copy_operations.erase(it);
-      }
+      const auto it = copy_operations.find({op->nexus, op->list_id});
+      if (it != copy_operations.end() && it->second == op) copy_operations.erase(it);
     }
   }
   for (Completion& w : waiting) w(Result{});
-  if (done) done(std::move(r));
+}
+
+Completion LogicalUnit::Impl::answer_now(Completion done) {
+  {
+    std::lock_guard lock(flight_mu);
+    ++in_flight;
+  }
+  done(Result{});
+  return [this](Result) {
+    std::lock_guard lock(flight_mu);
+    --in_flight;
+    idle.notify_all();
+  };
+}
+
+Plan LogicalUnit::Impl::start_run(std::shared_ptr<CopyRun> run) {
+  Plan plan;
+  plan.start = [this, run = std::move(run)](Completion done) {
+    run->done = run->op->immediate ? answer_now(std::move(done)) : std::move(done);
+    run->go();
+  };
+  return plan;
+}
+
+Plan LogicalUnit::Impl::start_on_pool(bool immediate, std::function<Result()> work) {
+  Plan plan;
+  plan.start = [this, immediate, work = std::move(work)](Completion done) {
+    if (immediate) done = answer_now(std::move(done));
+    pool->post([work, done = std::move(done)] { done(work()); });
+  };
+  return plan;
 }
 
 // Registers `op` under its nexus and list identifier (when `named`): a

@@ -317,28 +317,9 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
   }
   for (const Written& w : written) w.unit->before_write(w.lba, w.blocks);
   run->op = std::move(op);
-  Plan plan;
-  plan.start = [this, run](Completion done) {
-    if (!run->op->immediate) {
-      run->done = std::move(done);
-      return run->go();
-    }
-    // IMMED: GOOD now, and the copy runs on; RECEIVE COPY STATUS tells
-    // how it ends.  The unit counts it in flight until it has (its
-    // destructor waits for it), as it counted the command.
-    {
-      std::lock_guard lock(flight_mu);
-      ++in_flight;
-    }
-    run->done = [this](Result) {
-      std::lock_guard lock(flight_mu);
-      --in_flight;
-      idle.notify_all();
-    };
-    done(Result{});
-    run->go();
-  };
-  return plan;
+  // IMMED: GOOD now, and the copy runs on; RECEIVE COPY STATUS tells how
+  // it ends.
+  return start_run(std::move(run));
 }
 
 // COPY OPERATION ABORT (SPC-4 6.2): the copy this nexus started with that

@@ -81,6 +81,19 @@ std::optional<Result> parse_ranges(std::span<const uint8_t> p, size_t header,
   return std::nullopt;
 }
 
+// The parameter list of a POPULATE TOKEN or WRITE USING TOKEN (`header`
+// bytes, then range descriptors), its length checked against the CDB's:
+// an answer when it is bad, else `list` and `ranges`.
+std::optional<Result> parse_list(const Command& cmd, size_t header, uint64_t capacity,
+                                 std::span<const uint8_t>& list, std::vector<Range>& ranges) {
+  const uint32_t length = be32(cmd.cdb, 10);
+  if (length < header + kRangeDescriptor || length > header + kMaxRanges * kRangeDescriptor) {
+    return invalid_field_in_cdb(10);
+  }
+  list = cmd.data_out.first(std::min<size_t>(length, cmd.data_out.size()));
+  return parse_ranges(list, header, capacity, ranges);
+}
+
 // A hidden, unlinked file beside the unit's file that shares the extents
 // of `ranges` (FICLONERANGE): the token's point-in-time copy.  -1 where
 // the filesystem cannot (ext4, tmpfs) or a range is not aligned to its
@@ -138,15 +151,9 @@ TokenLimits token_limits() {
 // POPULATE TOKEN (SBC-3 5.17).
 Plan LogicalUnit::Impl::populate_token(const Command& cmd) {
   const uint32_t list_id = be32(cmd.cdb, 6);
-  const uint32_t list_length = be32(cmd.cdb, 10);
-  if (list_length < kPopulateHeader + kRangeDescriptor ||
-      list_length > kPopulateHeader + kMaxRanges * kRangeDescriptor) {
-    return answer(invalid_field_in_cdb(10));
-  }
-  const std::span<const uint8_t> p =
-      cmd.data_out.first(std::min<size_t>(list_length, cmd.data_out.size()));
+  std::span<const uint8_t> p;
   std::vector<Range> ranges;
-  if (auto bad = parse_ranges(p, kPopulateHeader, capacity(), ranges)) return answer(*bad);
+  if (auto bad = parse_list(cmd, kPopulateHeader, capacity(), p, ranges)) return answer(*bad);
   const bool immediate = p[2] & 0x01;
   const bool rtv = p[2] & 0x02;
   uint32_t timeout = be32(p, 4);
@@ -181,71 +188,37 @@ Plan LogicalUnit::Impl::populate_token(const Command& cmd) {
   token->inactivity_timeout = std::chrono::seconds(timeout);
   token->watched = watched_by_tokens;
 
-  Plan plan;
-  plan.start = [this, op, token](Completion done) {
-    // The clones wait on the disk (the ranges' dirty pages are written
-    // first): off the loop, on the unit's I/O threads.
-    auto make = [this, op, token] {
-      if (token->rod_type != kRodAccessUponReference) {
-        if (token->rod_type == kRodPointInTime) {
-          token->snapshot_fd = snapshot(*file, block_size(), token->ranges);
-        }
-        token->vulnerable = token->snapshot_fd < 0;
+  // The clones wait on the disk (the ranges' dirty pages are written
+  // first): off the loop, on the unit's I/O threads.  IMMED: GOOD now,
+  // RECEIVE ROD TOKEN INFORMATION tells when the token is made.
+  return start_on_pool(immediate, [this, op, token] {
+    if (token->rod_type != kRodAccessUponReference) {
+      if (token->rod_type == kRodPointInTime) {
+        token->snapshot_fd = snapshot(*file, block_size(), token->ranges);
       }
-      Result r;
-      if (!copy_engine->tokens().add(token)) {
-        if (token->snapshot_fd >= 0) ::close(token->snapshot_fd);
-        r = illegal(kInsufficientResourcesForToken);
-      }
-      std::vector<Completion> waiting;  // COPY OPERATION ABORTs: GOOD once it has ended
-      {
-        std::lock_guard lock(copy_mu);
-        op->state = r.status == Status::good ? CopyOperation::State::succeeded
-                                             : CopyOperation::State::failed;
-        op->failure = r;
-        if (r.status == Status::good) {
-          op->token = token;
-          op->bytes_done = token->blocks * token->block_size;
-          op->segments_done = 1;
-        }
-        op->ended = std::chrono::steady_clock::now();
-        waiting.swap(op->on_end);
-      }
-      for (Completion& w : waiting) w(Result{});
-      return r;
-    };
-    if (!op->immediate) {
-      return pool->post([make, done = std::move(done)] { done(make()); });
+      token->vulnerable = token->snapshot_fd < 0;
     }
-    // IMMED: GOOD now; RECEIVE ROD TOKEN INFORMATION tells when the
-    // token is made.  Counted in flight until it is.
-    {
-      std::lock_guard lock(flight_mu);
-      ++in_flight;
+    Result r;
+    if (!copy_engine->tokens().add(token)) {
+      if (token->snapshot_fd >= 0) ::close(token->snapshot_fd);
+      r = illegal(kInsufficientResourcesForToken);
+    } else {
+      std::lock_guard lock(copy_mu);
+      op->token = token;
+      op->bytes_done = token->blocks * token->block_size;
+      op->segments_done = 1;
     }
-    done(Result{});
-    pool->post([this, make] {
-      make();
-      std::lock_guard lock(flight_mu);
-      --in_flight;
-      idle.notify_all();
-    });
-  };
-  return plan;
+    end_copy(op, r);
+    return r;
+  });
 }
 
 // WRITE USING TOKEN (SBC-3 5.47).
 Plan LogicalUnit::Impl::write_using_token(const Command& cmd) {
   const uint32_t list_id = be32(cmd.cdb, 6);
-  const uint32_t list_length = be32(cmd.cdb, 10);
-  if (list_length < kWriteUsingHeader + kRangeDescriptor ||
-      list_length > kWriteUsingHeader + kMaxRanges * kRangeDescriptor) {
-    return answer(invalid_field_in_cdb(10));
-  }
-  const std::span<const uint8_t> p =
-      cmd.data_out.first(std::min<size_t>(list_length, cmd.data_out.size()));
+  std::span<const uint8_t> p;
   std::vector<Range> ranges;
-  if (auto bad = parse_ranges(p, kWriteUsingHeader, capacity(), ranges)) return answer(*bad);
+  if (auto bad = parse_list(cmd, kWriteUsingHeader, capacity(), p, ranges)) return answer(*bad);
   if (writes_refused()) return answer(write_refusal());
   const bool immediate = p[2] & 0x01;
   const bool delete_token = p[2] & 0x02;
@@ -265,57 +238,36 @@ Plan LogicalUnit::Impl::write_using_token(const Command& cmd) {
   if (be32(token_bytes, 0) == kRodBlockDeviceZero) {
     if (std::optional<Result> refused = register_copy(op, true)) return answer(*refused);
     for (const Range& r : ranges) before_write(r.lba, r.blocks);
-    Plan plan;
-    plan.start = [this, op, ranges](Completion done) {
-      auto zero = [this, op, ranges] {
-        int err = 0;
-        uint64_t zeroed = 0;
-        for (const Range& r : ranges) {
-          const uint64_t from = r.lba * block_size(), bytes = r.blocks * block_size();
-          {
-            std::shared_lock lock(rmw_lock);  // not inside a COMPARE AND WRITE
-            err = file->can_punch() ? file->punch_hole(from, bytes) : EOPNOTSUPP;
-            if (err == EOPNOTSUPP) {
-              static const std::vector<uint8_t> zeros(1 << 20, 0);
-              err = 0;
-              for (uint64_t at = 0; at < bytes && err == 0; at += zeros.size()) {
-                err = file->write(from + at, zeros.data(), std::min<uint64_t>(zeros.size(), bytes - at));
-              }
+    return start_on_pool(immediate, [this, op, ranges] {
+      int err = 0;
+      uint64_t zeroed = 0;
+      for (const Range& r : ranges) {
+        const uint64_t from = r.lba * block_size(), bytes = r.blocks * block_size();
+        {
+          std::shared_lock lock(rmw_lock);  // not inside a COMPARE AND WRITE
+          err = file->can_punch() ? file->punch_hole(from, bytes) : EOPNOTSUPP;
+          if (err == EOPNOTSUPP) {
+            static const std::vector<uint8_t> zeros(1 << 20, 0);
+            err = 0;
+            for (uint64_t at = 0; at < bytes && err == 0; at += zeros.size()) {
+              err = file->write(from + at, zeros.data(), std::min<uint64_t>(zeros.size(), bytes - at));
             }
           }
-          if (err != 0) break;
-          zeroed += bytes;
         }
-        if (err == 0 && !write_cache) err = file->sync();
-        counters.bytes_written.fetch_add(zeroed, std::memory_order_relaxed);
-        Result r = err == 0 ? Result{} : sense_for_errno(err, true);
-        std::vector<Completion> waiting;  // COPY OPERATION ABORTs: GOOD once it has ended
-        {
-          std::lock_guard lock(copy_mu);
-          op->bytes_done = zeroed;
-          op->segments_done = static_cast<uint16_t>(std::min<size_t>(ranges.size(), 0xFFFF));
-          op->state = err == 0 ? CopyOperation::State::succeeded : CopyOperation::State::failed;
-          op->failure = r;
-          op->ended = std::chrono::steady_clock::now();
-          waiting.swap(op->on_end);
-        }
-        for (Completion& w : waiting) w(Result{});
-        return r;
-      };
-      if (!op->immediate) return pool->post([zero, done = std::move(done)] { done(zero()); });
-      {
-        std::lock_guard lock(flight_mu);
-        ++in_flight;
+        if (err != 0) break;
+        zeroed += bytes;
       }
-      done(Result{});
-      pool->post([this, zero] {
-        zero();
-        std::lock_guard lock(flight_mu);
-        --in_flight;
-        idle.notify_all();
-      });
-    };
-    return plan;
+      if (err == 0 && !write_cache) err = file->sync();
+      counters.bytes_written.fetch_add(zeroed, std::memory_order_relaxed);
+      const Result r = err == 0 ? Result{} : sense_for_errno(err, true);
+      {
+        std::lock_guard lock(copy_mu);
+        op->bytes_done = zeroed;
+        op->segments_done = static_cast<uint16_t>(std::min<size_t>(ranges.size(), 0xFFFF));
+      }
+      end_copy(op, r);
+      return r;
+    });
   }
 
   // A token of this target, whose source the session may read: any other
@@ -425,25 +377,7 @@ Plan LogicalUnit::Impl::write_using_token(const Command& cmd) {
     all->release(token, delete_token);
     return r;
   };
-  Plan plan;
-  plan.start = [this, run](Completion done) {
-    if (!run->op->immediate) {
-      run->done = std::move(done);
-      return run->go();
-    }
-    {
-      std::lock_guard lock(flight_mu);
-      ++in_flight;
-    }
-    run->done = [this](Result) {
-      std::lock_guard lock(flight_mu);
-      --in_flight;
-      idle.notify_all();
-    };
-    done(Result{});
-    run->go();
-  };
-  return plan;
+  return start_run(std::move(run));
 }
 
 // REPORT ALL ROD TOKENS (SPC-4 6.18.6): the ROD management tokens (the

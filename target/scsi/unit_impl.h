@@ -243,6 +243,17 @@ struct LogicalUnit::Impl {
   // running copy holds is no refusal: the copy runs unnamed.
   std::optional<Result> register_copy(const std::shared_ptr<CopyOperation>& op, bool named,
                                       bool shared_id = false);
+  // The copy has ended with `r`: its status says so, and the COPY
+  // OPERATION ABORTs waiting for it are answered.
+  void end_copy(const std::shared_ptr<CopyOperation>& op, const Result& r);
+  // IMMED: answers GOOD through `done` now, and returns the completion to
+  // call when the work has really ended (the unit counts it in flight
+  // until then: its destructor waits for it).
+  Completion answer_now(Completion done);
+  // The Plan of a copy run on the copy engine, or of work on the unit's
+  // I/O threads; either answered when it ends, or at once if IMMED.
+  Plan start_run(std::shared_ptr<CopyRun> run);
+  Plan start_on_pool(bool immediate, std::function<Result()> work);
 
   // third_party_copy.cc
   bool copies() const { return copy_engine != nullptr && file != nullptr; }

@@ -22,6 +22,25 @@ kill_now() {
   done
 }
 
+# require NAME TOOL...: each TOOL (a command, or a path to an executable)
+# must be there; else says which are missing and exits 77 (skipped), or 1
+# under OFFCOPY_REQUIRE_TARGET=1 (CI, where scripts/setup.sh installed
+# them).
+require() {
+  local name=$1 tool missing=()
+  shift
+  for tool in "$@"; do
+    case $tool in
+      */*) [ -x "$tool" ] || missing+=("$tool") ;;
+      *) command -v "$tool" >/dev/null || missing+=("$tool") ;;
+    esac
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  echo "$name: cannot run without ${missing[*]} (scripts/setup.sh installs the tools; build the binaries)"
+  [ "${OFFCOPY_REQUIRE_TARGET:-0}" = 1 ] && exit 1
+  exit 77
+}
+
 # start_target ARGS...: offcopy-target in the background on a free port of
 # 127.0.0.1 (its log in $T/target.log), with ARGS; sets $PID and $PORT.
 # Its control socket is $T/control.sock unless ARGS give another --control

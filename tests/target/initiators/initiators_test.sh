@@ -24,17 +24,7 @@ LOAD_BIN=$BUILD/iscsi-load
 IQN=iqn.2026-12.org.offcopy:initiators
 IQN_CHAP=iqn.2026-12.org.offcopy:initiators-chap
 SECRET=correct-horse-battery
-missing=()
-for tool in iscsi-ls iscsi-inq qemu-img qemu-io strace; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
-done
-[ -x "$TARGET_BIN" ] || missing+=("$TARGET_BIN")
-[ -x "$LOAD_BIN" ] || missing+=("$LOAD_BIN")
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "initiators: cannot run without ${missing[*]} (scripts/setup.sh installs them)"
-  [ "${OFFCOPY_REQUIRE_TARGET:-0}" = 1 ] && exit 1
-  exit 77
-fi
+require initiators iscsi-ls iscsi-inq qemu-img qemu-io strace "$TARGET_BIN" "$LOAD_BIN"
 
 T=$(mktemp -d /tmp/offcopy-initiators.XXXXXX)
 PID=

@@ -23,16 +23,7 @@ TARGET_BIN=$BUILD/offcopy-target
 # shellcheck source=../lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 IQN=iqn.2026-12.org.offcopy:status
-missing=()
-for tool in qemu-io python3; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
-done
-[ -x "$TARGET_BIN" ] || missing+=("$TARGET_BIN")
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "target_status: cannot run without ${missing[*]} (scripts/setup.sh installs them)"
-  [ "${OFFCOPY_REQUIRE_TARGET:-0}" = 1 ] && exit 1
-  exit 77
-fi
+require target_status qemu-io python3 "$TARGET_BIN"
 
 T=$(mktemp -d /tmp/offcopy-status.XXXXXX)
 PID=

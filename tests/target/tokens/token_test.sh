@@ -33,14 +33,7 @@ TOKEN_BIN=${2:-$BUILD/tests/token_copy}
 IQN_A=iqn.2026-12.org.offcopy:tokens-a
 IQN_B=iqn.2026-12.org.offcopy:tokens-b
 
-missing=()
-[ -x "$TARGET_BIN" ] || missing+=("$TARGET_BIN")
-[ -x "$TOKEN_BIN" ] || missing+=("$TOKEN_BIN")
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "tokens: cannot run without ${missing[*]} (build them first)"
-  [ "${OFFCOPY_REQUIRE_TARGET:-0}" = 1 ] && exit 1
-  exit 77
-fi
+require tokens "$TARGET_BIN" "$TOKEN_BIN"
 
 T=$(mktemp -d /tmp/offcopy-tokens.XXXXXX)
 PID=
