@@ -25,6 +25,7 @@ PKGS=(
   tgt                                       # tgtd: the peer offcopy-target is measured against
   iperf3                                    # bench: the machine's loopback TCP limit
   clang libclang-rt-14-dev                  # scripts/test-clang-tsa.sh; scripts/fuzz.sh (libFuzzer)
+  ccache                                    # .ci/run: compiles kept across runs
 )
 missing=()
 for p in "${PKGS[@]}"; do

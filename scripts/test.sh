@@ -6,4 +6,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/setup.sh"
 cd "$here/build"
-ctest --output-on-failure -j1 "$@"
+# A test per core at once; those marked RUN_SERIAL (the target's long
+# ones, the loop-mounted filesystems') run alone.
+ctest --output-on-failure -j"$(nproc)" "$@"
