@@ -74,6 +74,22 @@ void LogicalUnit::Impl::CopyRun::finish(Result r) {
   if (done) done(std::move(r));
 }
 
+std::shared_ptr<CopyOperation> LogicalUnit::Impl::new_copy_operation(const Command& cmd,
+                                                                     uint32_t list_id,
+                                                                     bool immediate, bool hold) {
+  auto op = std::make_shared<CopyOperation>();
+  op->nexus = cmd.nexus;
+  op->list_id = list_id;
+  op->service_action = cmd.cdb[1] & 0x1f;
+  op->block_size = block_size();
+  op->immediate = immediate;
+  op->hold = hold;
+  // An IMMED copy outlives its command: only COPY OPERATION ABORT (or a
+  // reset) stops it, not an abort of the command that started it.
+  op->abort = cmd.abort && !immediate ? cmd.abort : std::make_shared<AbortSignal>();
+  return op;
+}
+
 void LogicalUnit::Impl::end_copy(const std::shared_ptr<CopyOperation>& op, const Result& r) {
   std::vector<Completion> waiting;  // COPY OPERATION ABORTs: GOOD once it has ended
   {

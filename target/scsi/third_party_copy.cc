@@ -301,15 +301,7 @@ Plan LogicalUnit::Impl::extended_copy(const Command& cmd) {
 
   // Its list identifier: one in use by a running copy of this nexus is
   // refused (SPC-4 6.3.1); an ended one's kept status is replaced.
-  auto op = std::make_shared<CopyOperation>();
-  op->nexus = cmd.nexus;
-  op->list_id = list_id;
-  op->service_action = cmd.cdb[1] & 0x1f;
-  op->immediate = immediate;
-  op->hold = usage == kHold;
-  // An IMMED copy outlives its command: only COPY OPERATION ABORT (or a
-  // reset) stops it, not an abort of the command that started it.
-  op->abort = cmd.abort && !immediate ? cmd.abort : std::make_shared<AbortSignal>();
+  auto op = new_copy_operation(cmd, list_id, immediate, usage == kHold);
   if (std::optional<Result> refused =
           register_copy(op, usage != kNoListId, usage == kDiscard && !immediate)) {
     if (staging_fd >= 0) ::close(staging_fd);

@@ -169,14 +169,8 @@ Plan LogicalUnit::Impl::populate_token(const Command& cmd) {
   for (const Range& r : ranges) blocks += r.blocks;
   if (blocks * block_size() > kMaxTokenBytes) return answer(invalid_field_in_parameters(14));
 
-  auto op = std::make_shared<CopyOperation>();
-  op->nexus = cmd.nexus;
-  op->list_id = list_id;
-  op->service_action = op::kPopulateToken;
-  op->block_size = block_size();
-  op->immediate = immediate;
-  op->hold = true;  // its token is taken by RECEIVE ROD TOKEN INFORMATION
-  op->abort = std::make_shared<AbortSignal>();
+  // Held: its token is taken by RECEIVE ROD TOKEN INFORMATION.
+  auto op = new_copy_operation(cmd, list_id, immediate, true);
   if (std::optional<Result> refused = register_copy(op, true)) return answer(std::move(*refused));
 
   auto token = std::make_shared<RodToken>();
@@ -225,14 +219,7 @@ Plan LogicalUnit::Impl::write_using_token(const Command& cmd) {
   const uint64_t offset = be64(p, 8);
   const std::span<const uint8_t> token_bytes = p.subspan(16, kRodTokenSize);
 
-  auto op = std::make_shared<CopyOperation>();
-  op->nexus = cmd.nexus;
-  op->list_id = list_id;
-  op->service_action = op::kWriteUsingToken;
-  op->block_size = block_size();
-  op->immediate = immediate;
-  op->hold = true;
-  op->abort = cmd.abort && !immediate ? cmd.abort : std::make_shared<AbortSignal>();
+  auto op = new_copy_operation(cmd, list_id, immediate, true);
 
   // The block device zero token: the ranges are zeroed.
   if (be32(token_bytes, 0) == kRodBlockDeviceZero) {

@@ -243,6 +243,10 @@ struct LogicalUnit::Impl {
   // running copy holds is no refusal: the copy runs unnamed.
   std::optional<Result> register_copy(const std::shared_ptr<CopyOperation>& op, bool named,
                                       bool shared_id = false);
+  // A copy operation of `cmd` (its nexus and THIRD-PARTY COPY OUT service
+  // action), not yet registered.
+  std::shared_ptr<CopyOperation> new_copy_operation(const Command& cmd, uint32_t list_id,
+                                                    bool immediate, bool hold);
   // The copy has ended with `r`: its status says so, and the COPY
   // OPERATION ABORTs waiting for it are answered.
   void end_copy(const std::shared_ptr<CopyOperation>& op, const Result& r);
